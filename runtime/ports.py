@@ -1,0 +1,92 @@
+"""Ports: the interfaces every session store and turn sink implements.
+
+One contract test suite runs against every implementation (memory, Redis; JSONL,
+RabbitMQ + MongoDB). Selecting one is configuration, never a code change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from schemas.session import SessionState
+from schemas.turns import TurnRecord
+
+
+class RuntimeFault(Exception):
+    """Root of every runtime error. ``code`` is stable and becomes the API error code."""
+
+    code = "runtime_fault"
+    retryable = False
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class SessionNotFoundError(RuntimeFault):
+    code = "session_not_found"
+
+
+class ConflictError(RuntimeFault):
+    """Another turn for this session won the compare-and-set; carries the current ``seq``."""
+
+    code = "seq_conflict"
+
+    def __init__(self, message: str, *, current_seq: int) -> None:
+        super().__init__(message, current_seq=current_seq)
+        self.current_seq = current_seq
+
+
+class StoreUnavailableError(RuntimeFault):
+    """A server (Redis, RabbitMQ, MongoDB) is unreachable: retry later; nothing was acknowledged."""
+
+    code = "unavailable"
+    retryable = True
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    """A session as a store holds it: its state and the response of its last turn."""
+
+    state: SessionState
+    last_response: bytes | None = None
+    idempotency_key: str | None = None
+
+
+class SessionStore(Protocol):
+    """Where live session state lives (memory, Redis)."""
+
+    async def load(self, tenant: str, session_id: str) -> StoredSession | None:
+        """The stored session, or None when the store has none."""
+        ...
+
+    async def save(
+        self,
+        state: SessionState,
+        *,
+        expected_seq: int | None,
+        response: bytes | None = None,
+        idempotency_key: str | None = None,
+    ) -> None:
+        """Store ``state`` if the stored ``seq`` equals ``expected_seq`` (None: must not exist).
+
+        Raises ConflictError (with the current seq) otherwise, StoreUnavailableError when the
+        server cannot be reached. Never a silent fallback.
+        """
+        ...
+
+    async def delete(self, tenant: str, session_id: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class TurnSink(Protocol):
+    """Where turn records go (a JSONL log, RabbitMQ → MongoDB)."""
+
+    async def publish(self, record: TurnRecord) -> None:
+        """Return only once the record is durable (fsync'd / confirmed by the broker)."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,96 @@
+"""Actions: the only outputs of ``step``; the effect executor and the channel carry them out."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from schemas._base import Value
+
+
+class SayAction(Value):
+    type: Literal["say"] = "say"
+    text: str
+    ssml: str | None = None
+    prompt: str | None = None  # stable key of the prompt played (tests, coverage, analytics)
+
+
+class DtmfListen(Value):
+    max_digits: int = 20
+    finish_key: str | None = "#"
+
+
+class ListenAction(Value):
+    type: Literal["listen"] = "listen"
+    expect: str = "text"  # the data type expected, for ASR hints
+    timeout_ms: int = 5000
+    dtmf: DtmfListen | None = None
+    barge_in: bool = True
+
+
+class CallBackendAction(Value):
+    type: Literal["call_backend"] = "call_backend"
+    backend: str
+    method: str
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: dict[str, Any] | None = None
+    timeout_ms: int = 3000
+    retries: int = 1
+    backoff_ms: int = 200
+    max_response_bytes: int = 1_048_576
+
+
+class ExtractAction(Value):
+    type: Literal["extract"] = "extract"
+    layer: Literal["ner", "llm"]
+    data_type: str
+    text: str
+    language: str
+    choices: tuple[str, ...] = ()
+
+
+class SendEmailAction(Value):
+    type: Literal["send_email"] = "send_email"
+    to: str
+    subject: str
+    body: str
+
+
+class SendSmsAction(Value):
+    type: Literal["send_sms"] = "send_sms"
+    to: str
+    text: str
+
+
+class TransferAction(Value):
+    type: Literal["transfer"] = "transfer"
+    target: str
+    reason: str = ""
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class EndAction(Value):
+    type: Literal["end"] = "end"
+    reason: str = "completed"
+
+
+class CustomAction(Value):
+    type: Literal["custom"] = "custom"
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+Action = Annotated[
+    SayAction
+    | ListenAction
+    | CallBackendAction
+    | ExtractAction
+    | SendEmailAction
+    | SendSmsAction
+    | TransferAction
+    | EndAction
+    | CustomAction,
+    Field(discriminator="type"),
+]

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what is missing, runs lint, types and tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-python3}
+if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q -e '.[dev]'
+.venv/bin/ruff check schemas compiler ddt_engine runtime tests bench
+.venv/bin/ruff format --check schemas compiler ddt_engine runtime tests bench
+.venv/bin/lint-imports
+.venv/bin/mypy
+.venv/bin/python -m pytest -q
