@@ -1,0 +1,13 @@
+"""Extractors: choice (placeholder until implemented)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ddt_engine.extract.base import Extraction, ExtractOptions
+
+
+def extract_choice(
+    text: str, lang: str, at: datetime, options: ExtractOptions
+) -> Extraction | None:
+    return None

@@ -1,0 +1,11 @@
+"""Extractors: money (placeholder until implemented)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ddt_engine.extract.base import Extraction, ExtractOptions
+
+
+def extract_money(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:
+    return None

@@ -1,0 +1,17 @@
+"""Extractors: time, datetime (placeholder until implemented)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ddt_engine.extract.base import Extraction, ExtractOptions
+
+
+def extract_time(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:
+    return None
+
+
+def extract_datetime(
+    text: str, lang: str, at: datetime, options: ExtractOptions
+) -> Extraction | None:
+    return None
