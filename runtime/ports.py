@@ -53,6 +53,7 @@ class StoredSession:
     state: SessionState
     last_response: bytes | None = None
     idempotency_key: str | None = None
+    unconfirmed: bytes | None = None  # the last turn record, until the sink confirmed it
 
 
 class SessionStore(Protocol):
@@ -69,11 +70,22 @@ class SessionStore(Protocol):
         expected_seq: int | None,
         response: bytes | None = None,
         idempotency_key: str | None = None,
+        record: bytes | None = None,
     ) -> None:
         """Store ``state`` if the stored ``seq`` equals ``expected_seq`` (None: must not exist).
 
-        Raises ConflictError (with the current seq) otherwise, StoreUnavailableError when the
-        server cannot be reached. Never a silent fallback.
+        ``record`` (the serialised turn record) is kept as ``unconfirmed`` in the same atomic
+        write, until ``mark_confirmed``. Raises ConflictError (with the current seq)
+        otherwise, StoreUnavailableError when the server cannot be reached. Never a silent
+        fallback.
+        """
+        ...
+
+    async def mark_confirmed(self, tenant: str, session_id: str, seq: int) -> None:
+        """The sink confirmed the record of turn ``seq``: drop it from ``unconfirmed``.
+
+        A no-op if the session has moved on. If this write is lost, the driver re-publishes
+        the record on the next turn (sinks are idempotent on ``(tenant, session_id, seq)``).
         """
         ...
 
@@ -83,10 +95,14 @@ class SessionStore(Protocol):
 
 
 class TurnSink(Protocol):
-    """Where turn records go (a JSONL log, RabbitMQ → MongoDB)."""
+    """Where turn records go (a JSONL log, RabbitMQ → MongoDB).
+
+    Publishing the same ``(tenant, session_id, seq)`` twice must store one record.
+    """
 
     async def publish(self, record: TurnRecord) -> None:
-        """Return only once the record is durable (fsync'd / confirmed by the broker)."""
+        """Return only once the record is durable (fsync'd / confirmed by the broker; a
+        ``critical`` record also written to MongoDB). Raises StoreUnavailableError."""
         ...
 
     async def close(self) -> None: ...
