@@ -53,7 +53,7 @@ class StoredSession:
     state: SessionState
     last_response: bytes | None = None
     idempotency_key: str | None = None
-    unconfirmed: bytes | None = None  # the last turn record, until the sink confirmed it
+    unconfirmed: bytes | None = None  # last request's turn records (JSON array) until confirmed
 
 
 class SessionStore(Protocol):
@@ -74,10 +74,10 @@ class SessionStore(Protocol):
     ) -> None:
         """Store ``state`` if the stored ``seq`` equals ``expected_seq`` (None: must not exist).
 
-        ``record`` (the serialised turn record) is kept as ``unconfirmed`` in the same atomic
-        write, until ``mark_confirmed``. Raises ConflictError (with the current seq)
-        otherwise, StoreUnavailableError when the server cannot be reached. Never a silent
-        fallback.
+        ``record`` (the JSON array of this request's turn records) is kept as
+        ``unconfirmed`` in the same atomic write, until ``mark_confirmed``.
+        Raises ConflictError (with the current seq) on a lost race, and
+        StoreUnavailableError when the server cannot be reached. Never a silent fallback.
         """
         ...
 
