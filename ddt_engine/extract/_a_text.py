@@ -1,0 +1,61 @@
+"""Shared text normalisation for EXTRACT-A's spoken-language grammars (private).
+
+Everything here is pure: no locale, no clock. ``fold`` lowercases, folds accents
+("sì" → "si", "quarantatré" → "quarantatre") and unifies apostrophes; ``tokens``
+returns the folded word tokens of an utterance with their spans in the original text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+MAX_CHARS = 2000
+"""Longer utterances are cut: no caller says more in one turn (keeps worst cases bounded)."""
+
+MAX_TOKENS = 64
+
+_APOS = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u02bc": "'"})
+_TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
+_SPACES_RE = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=4096)
+def _fold_cached(text: str) -> str:
+    lowered = text.translate(_APOS).lower()
+    if lowered.isascii():
+        return lowered
+    decomposed = unicodedata.normalize("NFKD", lowered)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def fold(text: str) -> str:
+    """Lowercase, fold accents and apostrophes; length is capped at ``MAX_CHARS``."""
+    text = text[:MAX_CHARS]
+    if len(text) > 200:
+        return _fold_cached.__wrapped__(text)
+    return _fold_cached(text)
+
+
+def squash(text: str) -> str:
+    """Collapse runs of whitespace and strip the ends."""
+    return _SPACES_RE.sub(" ", text).strip()
+
+
+def tokens(text: str, limit: int = MAX_TOKENS) -> list[tuple[str, int, int]]:
+    """Folded word tokens with their (start, end) spans in ``text`` (at most ``limit``)."""
+    out: list[tuple[str, int, int]] = []
+    for m in _TOKEN_RE.finditer(text[:MAX_CHARS]):
+        word = m.group()
+        folded = word.lower() if word.isascii() else fold(word)
+        # NFKD may split a token (e.g. "ﬁ" ligature): keep only word characters
+        out.append((folded, m.start(), m.end()))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def words(text: str, limit: int = MAX_TOKENS) -> tuple[str, ...]:
+    """Just the folded word tokens of ``text``."""
+    return tuple(t for t, _, _ in tokens(text, limit))
