@@ -6,6 +6,7 @@ PY=${PY:-python3}
 if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e '.[dev]'
+bash scripts/servers.sh  # redis-server, rabbitmq-server (apt), secantusdb (its own venv)
 .venv/bin/ruff check schemas compiler ddt_engine runtime tests bench
 .venv/bin/ruff format --check schemas compiler ddt_engine runtime tests bench
 .venv/bin/lint-imports

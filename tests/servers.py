@@ -1,0 +1,446 @@
+"""Real test servers on loopback: redis-server, rabbitmq-server and a MongoDB-wire server.
+
+Each server runs in its own process group (``setsid``) in a temporary directory on free
+ports, is waited for with a bounded probe (a clear error naming the server and the tail of
+its log), and is stopped by its recorded PID after checking ``/proc/PID/cmdline`` — never by
+name. Used by ``tests/conftest.py`` (lazy, session-scoped fixtures) and by
+``bench/persistence.py``. Facts behind the choices: ../shared/notes/test-servers.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MONGO_VENV = ROOT / ".venv-mongo"
+SECANTUSDB = "secantusdb==0.7.0b3"
+
+
+class ServerError(Exception):
+    """A test server is missing, did not start or did not answer in time."""
+
+
+class ServerMissingError(ServerError):
+    """The server's binary is not installed (locally: skip; under CI=true: fail)."""
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def free_port(low: int | None = None, high: int | None = None) -> int:
+    """A port free right now on 127.0.0.1 (in [low, high] when given)."""
+    for _ in range(200):
+        port = 0 if low is None or high is None else random.randint(low, high)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise ServerError("no free port found on 127.0.0.1")
+
+
+def _tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return f"(no log at {path})"
+    return "\n".join(text[-lines:]) or f"(empty log {path})"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@dataclass
+class Server:
+    """One server process: how to start it again, how to probe it, where its log is."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log: Path
+    probe: Callable[[], bool]
+    marker: str  # a string that must be in /proc/PID/cmdline before we signal the PID
+    start_timeout: float = 30.0
+    stop_timeout: float = 15.0
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> None:
+        if self.running():
+            return
+        logf = open(self.log, "ab")  # noqa: SIM115 - handed to the child
+        try:
+            self.proc = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # setsid: its own process group
+            )
+        finally:
+            logf.close()
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise ServerError(
+                    f"{self.name} exited with code {self.proc.returncode} while starting "
+                    f"({' '.join(self.argv[:3])} …); last lines of {self.log}:\n{_tail(self.log)}"
+                )
+            try:
+                if self.probe():
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise ServerError(
+            f"{self.name} did not answer within {self.start_timeout:.0f} s; "
+            f"last lines of {self.log}:\n{_tail(self.log)}"
+        )
+
+    def _signal(self, sig: signal.Signals) -> None:
+        pid = self.pid
+        if pid is None or not self.running():
+            return
+        if self.marker not in _cmdline(pid):
+            raise ServerError(f"{self.name}: PID {pid} is no longer ours ({_cmdline(pid)!r})")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, sig)  # the whole group: the server and anything it spawned
+
+    def stop(self) -> None:
+        """SIGTERM the process group, wait, then SIGKILL what is left."""
+        if self.proc is None:
+            return
+        if self.running():
+            self._signal(signal.SIGTERM)
+            try:
+                self.proc.wait(self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)
+                self.proc.wait(10)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # stragglers left in the group
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL (a crash): no shutdown work, no final fsync beyond what was done."""
+        if self.proc is None:
+            return
+        self._signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def _probe_redis(port: int) -> Callable[[], bool]:
+    def probe() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+
+    return probe
+
+
+def _probe_tcp(port: int) -> Callable[[], bool]:
+    def probe() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+
+    return probe
+
+
+def _probe_amqp(port: int) -> Callable[[], bool]:
+    def probe() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as s:
+            s.sendall(b"AMQP\x00\x00\x09\x01")
+            data = s.recv(8)
+            return len(data) > 0 and data[0] == 0x01  # a Connection.Start method frame
+
+    return probe
+
+
+def _probe_mongo(url: str) -> Callable[[], bool]:
+    def probe() -> bool:
+        import pymongo
+        from pymongo.errors import PyMongoError
+
+        client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(
+            url, serverSelectionTimeoutMS=500, connectTimeoutMS=500
+        )
+        try:
+            client.admin.command("ping")
+            return True
+        except PyMongoError:
+            return False
+        finally:
+            client.close()
+
+    return probe
+
+
+# -- Redis --------------------------------------------------------------------------------
+
+
+@dataclass
+class RedisServer:
+    server: Server
+    port: int
+    dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+def start_redis(base: Path, *, replicaof: int | None = None) -> RedisServer:
+    """redis-server with AOF on (``appendfsync always``: a kill loses nothing acknowledged)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise ServerMissingError("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    d = Path(tempfile.mkdtemp(prefix=f"redis{port}-", dir=base))
+    argv = [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(d)]
+    argv += ["--appendonly", "yes", "--appendfsync", "always", "--save", ""]
+    argv += ["--daemonize", "no", "--logfile", str(d / "redis.log")]
+    argv += ["--repl-diskless-sync-delay", "0"]
+    if replicaof is not None:
+        argv += ["--replicaof", "127.0.0.1", str(replicaof)]
+    server = Server(
+        name=f"redis-server :{port}",
+        argv=argv,
+        env=dict(os.environ),
+        log=d / "redis.log",
+        probe=_probe_redis(port),
+        marker="redis-server",
+        start_timeout=20.0,
+    )
+    server.start()
+    return RedisServer(server, port, d)
+
+
+# -- RabbitMQ -----------------------------------------------------------------------------
+
+
+@dataclass
+class RabbitServer:
+    server: Server
+    epmd: Server
+    port: int
+    dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.epmd.stop()
+
+
+def _rabbit_sbin() -> Path:
+    found = sorted(glob.glob("/usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin"))
+    if not found:
+        raise ServerMissingError(
+            "rabbitmq-server is not installed (apt-get install rabbitmq-server)"
+        )
+    return Path(found[-1])
+
+
+def start_rabbitmq(base: Path) -> RabbitServer:
+    """rabbitmq-server run from its sbin scripts directly (as root), with its own epmd."""
+    sbin = _rabbit_sbin()
+    epmd_bin = shutil.which("epmd") or next(
+        iter(sorted(glob.glob("/usr/lib/erlang/erts-*/bin/epmd"))), None
+    )
+    if epmd_bin is None:
+        raise ServerMissingError("epmd (Erlang) is not installed (apt-get install rabbitmq-server)")
+    port = free_port()
+    epmd_port = free_port(20000, 40000)
+    dist_port = free_port(40001, 54000)
+    d = Path(tempfile.mkdtemp(prefix=f"rabbit{port}-", dir=base))
+    home = d / "home"
+    home.mkdir()
+    cookie = home / ".erlang.cookie"
+    cookie.write_text("DDTFLOWTESTCOOKIE" + str(port))
+    cookie.chmod(0o400)  # Erlang refuses any other mode
+    (d / "enabled_plugins").write_text("[].\n")
+    (d / "rabbitmq-env.conf").write_text("")
+    (d / "rabbitmq.conf").write_text("loopback_users.guest = false\n")
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "HOME": str(home),
+        "ERL_EPMD_PORT": str(epmd_port),
+        "RABBITMQ_NODENAME": f"rabbit{port}@localhost",
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_PORT": str(port),
+        "RABBITMQ_DIST_PORT": str(dist_port),
+        "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(d / "log"),
+        "RABBITMQ_PID_FILE": str(d / "rabbit.pid"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
+        "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
+        "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),
+        "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),
+        "RABBITMQ_LOGS": "-",  # to stdout, i.e. our log file
+    }
+    epmd = Server(
+        name=f"epmd :{epmd_port}",
+        argv=[epmd_bin, "-port", str(epmd_port), "-address", "127.0.0.1"],
+        env=env,
+        log=d / "epmd.log",
+        probe=_probe_tcp(epmd_port),
+        marker="epmd",
+        start_timeout=10.0,
+    )
+    epmd.start()
+    server = Server(
+        name=f"rabbitmq-server :{port}",
+        argv=[str(sbin / "rabbitmq-server")],
+        env=env,
+        log=d / "rabbitmq.log",
+        probe=_probe_amqp(port),
+        marker="rabbit",
+        start_timeout=60.0,
+        stop_timeout=20.0,
+    )
+    try:
+        server.start()
+    except BaseException:
+        epmd.stop()
+        raise
+    return RabbitServer(server, epmd, port, d)
+
+
+# -- MongoDB-wire (secantusdb) ------------------------------------------------------------
+
+
+@dataclass
+class MongoServer:
+    server: Server | None
+    url: str
+
+
+def ensure_mongo_venv() -> Path:
+    """The secantusdb server lives in its own venv (it pulls numpy and shapely)."""
+    exe = MONGO_VENV / "bin" / "secantusd-py"
+    if exe.exists():
+        return exe
+    py = shutil.which("python3") or sys.executable
+    subprocess.run([py, "-m", "venv", str(MONGO_VENV)], check=True)
+    done = subprocess.run(
+        [str(MONGO_VENV / "bin" / "pip"), "install", "-q", SECANTUSDB],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0 or not exe.exists():
+        raise ServerMissingError(
+            f"could not install {SECANTUSDB} into {MONGO_VENV}:\n{done.stderr[-2000:]}"
+        )
+    return exe
+
+
+def start_mongo(base: Path) -> MongoServer:
+    """MONGO_URL when set (a real mongod), else a secantusdb server on a free port."""
+    if os.environ.get("MONGO_URL"):
+        return MongoServer(None, os.environ["MONGO_URL"])
+    exe = ensure_mongo_venv()
+    port = free_port()
+    d = Path(tempfile.mkdtemp(prefix=f"mongo{port}-", dir=base))
+    # retryWrites=false: with retryable writes this server slows down as writes pile up.
+    url = f"mongodb://127.0.0.1:{port}/?retryWrites=false&directConnection=true"
+    server = Server(
+        name=f"secantusd-py (MongoDB-wire) :{port}",
+        argv=[str(exe), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(d)],
+        env=dict(os.environ),
+        log=d / "secantusd.log",
+        probe=_probe_mongo(url),
+        marker="secantusd",
+        start_timeout=60.0,
+    )
+    server.start()
+    return MongoServer(server, url)
+
+
+# -- a lazy set of shared servers ---------------------------------------------------------
+
+
+class Servers:
+    """Starts each server on first use; ``close()`` stops what was started."""
+
+    def __init__(self) -> None:
+        self.base = Path(tempfile.mkdtemp(prefix="ddtflow-servers-"))
+        self._redis: RedisServer | None = None
+        self._rabbit: RabbitServer | None = None
+        self._mongo: MongoServer | None = None
+        self._extra: list[RedisServer] = []
+
+    def redis(self) -> RedisServer:
+        if self._redis is None:
+            self._redis = start_redis(self.base)
+        return self._redis
+
+    def redis_pair(self) -> tuple[RedisServer, RedisServer]:
+        """A fresh primary and its replica (for failover tests); stopped at close()."""
+        primary = start_redis(self.base)
+        self._extra.append(primary)
+        replica = start_redis(self.base, replicaof=primary.port)
+        self._extra.append(replica)
+        return primary, replica
+
+    def extra_redis(self) -> RedisServer:
+        """A fresh redis-server of its own (fault tests kill it); stopped at close()."""
+        server = start_redis(self.base)
+        self._extra.append(server)
+        return server
+
+    def rabbitmq(self) -> RabbitServer:
+        if self._rabbit is None:
+            self._rabbit = start_rabbitmq(self.base)
+        return self._rabbit
+
+    def mongo(self) -> MongoServer:
+        if self._mongo is None:
+            self._mongo = start_mongo(self.base)
+        return self._mongo
+
+    def close(self) -> None:
+        for r in [*self._extra, *([self._redis] if self._redis else [])]:
+            r.server.stop()
+        if self._rabbit is not None:
+            self._rabbit.stop()
+        if self._mongo is not None and self._mongo.server is not None:
+            self._mongo.server.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
