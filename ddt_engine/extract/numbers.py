@@ -1,19 +1,316 @@
-"""Extractors: integer, number (placeholder until implemented)."""
+"""Extractors: integer, number; and ``spoken_digits`` for codes spoken digit by digit.
+
+Digits ("32", "1.250", "3,5"), numbers in words through text2num ("trentadue", "twenty
+one", "a hundred and one"), digits said one by one ("tre quattro sette" → 347), signs
+("meno cinque"), fractions ("due e mezzo" → 2.5, "a quarter" → 0.25). Ordinals ("il
+terzo", "the 15th") are not quantities and do not match.
+
+Separator policy (both languages): with both "." and "," the last one is the decimal
+mark ("1.250,50", "1,250.50"); a single separator followed by exactly three digits is a
+thousands separator ("1.250", "1,250" → 1250); otherwise it is a decimal mark ("3,5",
+"3.5" → 3.5). Pure, deterministic, never raises.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
+from text_to_num import alpha2digit
+
+from ddt_engine.extract._a_text import MAX_CHARS, fold, squash
 from ddt_engine.extract.base import Extraction, ExtractOptions
 
+__all__ = [
+    "Num",
+    "extract_integer",
+    "extract_number",
+    "find_numbers",
+    "parse_digits",
+    "spoken_digits",
+    "to_digits",
+]
 
-def extract_integer(
-    text: str, lang: str, at: datetime, options: ExtractOptions
-) -> Extraction | None:
+_LANGS = ("it", "en")
+
+# Cheap rejection: no digit and no number word stem → no number at all.
+_MAYBE_NUMBER = {
+    "it": re.compile(
+        r"\d|[½¼¾]|\b(?:zero|un|due|tre|quatt|cinqu|sei|sett|ott|nov|dieci|undici|dodici|"
+        r"tredici|quindici|sedici|diciass|dicio|dician|vent|trent|quarant|cinquant|sessant|"
+        r"settant|ottant|novant|cent|mille|mila|milion|miliard|mezz|quart|dozzin)"
+    ),
+    "en": re.compile(
+        r"\d|[½¼¾]|\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+        r"twelve|thirt|fift|sixt|sevent|eight|ninet|twent|fort|hundred|thousand|million|"
+        r"billion|half|quarter|first|second|third|fifth|dozen|nought)"
+    ),
+}
+
+# Fractions are rewritten to ½ ¼ ¾ BEFORE text2num, which reads "quarto" as an ordinal.
+_FRACTIONS = {
+    "it": [
+        (re.compile(r"\b(?:e\s+)?(?:mezzo|mezza)\b"), " ½ "),
+        (re.compile(r"\b(?:e\s+)?(?:un|1)\s+quarto\b"), " ¼ "),
+        (re.compile(r"\b(?:e\s+)?(?:tre|3)\s+quarti\b"), " ¾ "),
+    ],
+    "en": [
+        (re.compile(r"\b(?:and\s+)?(?:a|one)\s+half\b|\bhalf\b"), " ½ "),
+        (re.compile(r"\b(?:and\s+)?(?:a|one)\s+quarter\b"), " ¼ "),
+        (re.compile(r"\b(?:and\s+)?(?:three|3)\s+quarters\b"), " ¾ "),
+    ],
+}
+_FRACTION_VALUE = {"½": Decimal("0.5"), "¼": Decimal("0.25"), "¾": Decimal("0.75")}
+
+_EN_A_NUMBER = re.compile(r"\ba\s+(hundred|thousand|million)\b")
+_HYPHEN_WORDS = re.compile(r"(?<=[a-z])-(?=[a-z])")
+
+_NUM_TOKEN = re.compile(
+    r"(?P<num>\d+(?:[.,]\d+)*)(?P<ord>º|ª|°|st\b|nd\b|rd\b|th\b|esim[oa]\b)?"
+    r"|(?P<frac>[½¼¾])"
+    r"|(?P<sign>\bmeno\b|\bminus\b|\bnegative\b|(?<!\w)-|\+)"
+    r"|(?P<word>[^\W\d_]+)"
+)
+_DECIMAL_WORDS = {"virgola", "punto", "point"}
+_JOINERS = {"e", "and"}
+
+
+@lru_cache(maxsize=8192)
+def _alpha2digit(text: str, lang: str) -> str:
+    try:
+        return str(alpha2digit(text, lang, threshold=0))
+    except Exception:  # noqa: BLE001 — a Rust panic or odd input must never escape
+        return text
+
+
+def to_digits(text: str, lang: str) -> str:
+    """Folded ``text`` with numbers in words rewritten as digits and fractions as ½ ¼ ¾."""
+    lang = lang if lang in _LANGS else "it"
+    s = fold(text)
+    if lang == "en":
+        s = _EN_A_NUMBER.sub(r"one \1", s)
+        s = _HYPHEN_WORDS.sub(" ", s)
+    if not _MAYBE_NUMBER[lang].search(s):
+        return s
+    for rx, repl in _FRACTIONS[lang]:
+        s = rx.sub(repl, s)
+    return squash(_alpha2digit(s[:MAX_CHARS], lang))
+
+
+def parse_digits(s: str) -> Decimal | None:
+    """A written number with the separator policy of this module ("1.250,5" → 1250.5)."""
+    if not s or not s[0].isdigit():
+        return None
+    dots, commas = s.count("."), s.count(",")
+    try:
+        if dots and commas:
+            dec = "." if s.rfind(".") > s.rfind(",") else ","
+            thou = "," if dec == "." else "."
+            if s.count(dec) != 1:
+                return None
+            head, tail = s.split(dec)
+            groups = head.split(thou)
+            if any(len(g) != 3 for g in groups[1:]) or not 1 <= len(groups[0]) <= 3:
+                return None
+            return Decimal("".join(groups) + "." + tail)
+        if not dots and not commas:
+            return Decimal(s)
+        sep = "." if dots else ","
+        parts = s.split(sep)
+        if len(parts) > 2:
+            if any(len(g) != 3 for g in parts[1:]) or not 1 <= len(parts[0]) <= 3:
+                return None
+            return Decimal("".join(parts))
+        head, tail = parts
+        if len(tail) == 3 and head != "0" and len(head) <= 3:
+            return Decimal(head + tail)
+        return Decimal(head + "." + tail)
+    except (InvalidOperation, ValueError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Num:
+    """A number found in an utterance: its value, raw digits and where it was."""
+
+    value: Decimal
+    raw: str
+    index: int  # token index in the digit-rewritten text
+    ordinal: bool = False
+    spoken: bool = False  # came from words (or a fraction), not typed digits
+
+
+def find_numbers(text: str, lang: str) -> list[Num]:
+    """All numbers in ``text`` (words and digits), in order; signs and fractions applied."""
+    lang = lang if lang in _LANGS else "it"
+    raw_fold = fold(text)
+    if not _MAYBE_NUMBER[lang].search(raw_fold if lang == "it" else raw_fold.replace("-", " ")):
+        return []
+    s = to_digits(text, lang)
+    typed = set(re.findall(r"\d+(?:[.,]\d+)*", raw_fold))
+    out: list[Num] = []
+    sign = 1
+    pending_decimal = False
+    idx = 0
+    for m in _NUM_TOKEN.finditer(s):
+        idx += 1
+        if m.group("sign") is not None:
+            sign = -1 if m.group("sign") not in ("+",) else 1
+            continue
+        word = m.group("word")
+        if word is not None:
+            if word in _DECIMAL_WORDS and out and out[-1].index == idx - 1:
+                pending_decimal = True
+                continue
+            if word in _JOINERS:
+                continue
+            sign = 1
+            pending_decimal = False
+            continue
+        frac = m.group("frac")
+        if frac is not None:
+            value = _FRACTION_VALUE[frac]
+            if out and out[-1].index >= idx - 2 and not out[-1].ordinal:
+                prev = out[-1]
+                sgn = -1 if prev.value < 0 else 1
+                out[-1] = Num(prev.value + sgn * value, prev.raw, idx, False, True)
+            else:
+                out.append(Num(sign * value, "", idx, False, True))
+            sign = 1
+            continue
+        digits = m.group("num")
+        if pending_decimal and out and out[-1].index == idx - 2 and digits.isdigit():
+            prev = out[-1]
+            if prev.raw.isdigit():
+                v = Decimal(f"{prev.raw}.{digits}")
+                out[-1] = Num(v if prev.value >= 0 else -v, prev.raw + "," + digits, idx)
+                pending_decimal = False
+                continue
+        pending_decimal = False
+        value_or_none = parse_digits(digits)
+        if value_or_none is None:
+            sign = 1
+            continue
+        out.append(
+            Num(
+                sign * value_or_none,
+                digits,
+                idx,
+                ordinal=m.group("ord") is not None,
+                spoken=digits not in typed,
+            )
+        )
+        sign = 1
+        if len(out) > 64:
+            break
+    return out
+
+
+def _single(nums: list[Num]) -> Num | None:
+    """The one quantity said; digits said one by one are joined ("3 4 7" → 347)."""
+    cardinals = [n for n in nums if not n.ordinal]
+    if len(cardinals) != len(nums) or not cardinals:
+        return None
+    if len(cardinals) == 1:
+        return cardinals[0]
+    one_by_one = all(
+        n.raw.isdigit() and (len(n.raw) == 1 or n.raw.startswith("0")) and n.value >= 0
+        for n in cardinals
+    ) and all(b.index - a.index == 1 for a, b in zip(cardinals, cardinals[1:], strict=False))
+    if one_by_one:
+        raw = "".join(n.raw for n in cardinals)
+        return Num(Decimal(raw), raw, cardinals[-1].index, False, True)
     return None
+
+
+_PLAIN_INT = re.compile(r"\s*([+-]?\d{1,18})\s*")
 
 
 def extract_number(
     text: str, lang: str, at: datetime, options: ExtractOptions
 ) -> Extraction | None:
-    return None
+    """A number (int when whole, else float): "3,5", "tre virgola cinque", "due e mezzo"."""
+    m = _PLAIN_INT.fullmatch(text[:40])
+    if m:
+        return Extraction(value=int(m.group(1)), layer="pattern")
+    num = _single(find_numbers(text, lang))
+    if num is None:
+        return None
+    value: int | float = (
+        int(num.value) if num.value == num.value.to_integral_value() else float(num.value)
+    )
+    return Extraction(value=value, layer="grammar" if num.spoken else "pattern")
+
+
+def extract_integer(
+    text: str, lang: str, at: datetime, options: ExtractOptions
+) -> Extraction | None:
+    """A whole number: "32", "trentadue", "tre quattro sette" → 347; "3,5" is invalid."""
+    m = _PLAIN_INT.fullmatch(text[:40])
+    if m:
+        return Extraction(value=int(m.group(1)), layer="pattern")
+    num = _single(find_numbers(text, lang))
+    if num is None:
+        return None
+    layer = "grammar" if num.spoken else "pattern"
+    if num.value != num.value.to_integral_value():
+        return Extraction(value=float(num.value), layer=layer, invalid="not_integer")
+    return Extraction(value=int(num.value), layer=layer)
+
+
+# --- digits said one by one, for phone numbers and codes --------------------------------
+
+_SPOKEN_PRE = {
+    "it": {"piu": "+", "doppio": "*2", "doppia": "*2", "triplo": "*3", "tripla": "*3"},
+    "en": {
+        "plus": "+",
+        "double": "*2",
+        "triple": "*3",
+        "oh": "zero",
+        "o": "zero",
+        "nought": "zero",
+        "naught": "zero",
+    },
+}
+_WORD_OR_SYMBOL = re.compile(r"[^\W_]+|\+")
+
+
+def spoken_digits(text: str, lang: str) -> str | None:
+    """The digit string said in ``text``, keeping leading zeros; None when there is none.
+
+    "zero tre tre" → "033"; "doppio sette" → "77"; "oh two" → "02"; "double one" → "11";
+    "più trentanove tre quattro sette" → "+39347"; "347 12 34" → "3471234". Words that are
+    not numbers are skipped; "+" is kept only at the start.
+    """
+    lang = lang if lang in _LANGS else "it"
+    pre = _SPOKEN_PRE[lang]
+    toks = _WORD_OR_SYMBOL.findall(fold(text))
+    rewritten: list[str] = []
+    repeat = 1
+    for tok in toks[:200]:
+        mapped = pre.get(tok, tok)
+        if mapped.startswith("*"):
+            repeat = int(mapped[1:])
+            continue
+        rewritten.extend([mapped] * repeat if mapped != "+" else [mapped])
+        if mapped != "+":
+            repeat = 1
+    if not rewritten:
+        return None
+    converted = _alpha2digit(" ".join(rewritten), lang)
+    out: list[str] = []
+    for tok in _WORD_OR_SYMBOL.findall(converted):
+        if tok == "+":
+            if not out:
+                out.append("+")
+        elif tok.isdigit():
+            out.append(tok)
+        elif tok[:1].isdigit():  # "1º", "21st": keep the digits
+            out.append("".join(c for c in tok if c.isdigit()))
+    digits = "".join(out)
+    if not digits.lstrip("+"):
+        return None
+    return digits
