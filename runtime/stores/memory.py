@@ -1,0 +1,89 @@
+"""In-process session store: the embedded default, with the same contract as Redis."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from runtime.ports import ConflictError, SessionNotFoundError, StoredSession
+from schemas.session import SessionState
+
+
+@dataclass(slots=True)
+class _Entry:
+    stored: StoredSession
+    expires: float
+
+
+class MemoryStore:
+    """A dict of sessions with a TTL refreshed on every save.
+
+    Every method runs without awaiting, so within one event loop each is atomic: the
+    compare-and-set on ``seq`` needs no lock.
+    """
+
+    def __init__(self, *, ttl_s: float = 3600.0) -> None:
+        self.ttl_s = ttl_s
+        self._data: dict[tuple[str, str], _Entry] = {}
+
+    def _get(self, tenant: str, session_id: str) -> _Entry | None:
+        key = (tenant, session_id)
+        entry = self._data.get(key)
+        if entry is not None and entry.expires <= time.monotonic():
+            del self._data[key]
+            return None
+        return entry
+
+    async def load(self, tenant: str, session_id: str) -> StoredSession | None:
+        entry = self._get(tenant, session_id)
+        return entry.stored if entry is not None else None
+
+    async def save(
+        self,
+        state: SessionState,
+        *,
+        expected_seq: int | None,
+        response: bytes | None = None,
+        idempotency_key: str | None = None,
+        record: bytes | None = None,
+    ) -> None:
+        entry = self._get(state.tenant, state.session_id)
+        if expected_seq is None:
+            if entry is not None:
+                raise ConflictError(
+                    f"session {state.session_id!r} already exists (seq {entry.stored.state.seq})",
+                    current_seq=entry.stored.state.seq,
+                )
+        elif entry is None:
+            raise SessionNotFoundError(
+                f"session {state.session_id!r} of tenant {state.tenant!r} is not in the store",
+                tenant=state.tenant,
+                session_id=state.session_id,
+            )
+        elif entry.stored.state.seq != expected_seq:
+            raise ConflictError(
+                f"session {state.session_id!r} is at seq {entry.stored.state.seq}, "
+                f"not {expected_seq}",
+                current_seq=entry.stored.state.seq,
+            )
+        self._data[(state.tenant, state.session_id)] = _Entry(
+            StoredSession(state, response, idempotency_key, record),
+            time.monotonic() + self.ttl_s,
+        )
+
+    async def mark_confirmed(self, tenant: str, session_id: str, seq: int) -> None:
+        entry = self._get(tenant, session_id)
+        if entry is not None and entry.stored.state.seq == seq:
+            s = entry.stored
+            entry.stored = StoredSession(s.state, s.last_response, s.idempotency_key, None)
+
+    async def ttl_remaining(self, tenant: str, session_id: str) -> float | None:
+        """Seconds before the session expires (None when absent)."""
+        entry = self._get(tenant, session_id)
+        return None if entry is None else entry.expires - time.monotonic()
+
+    async def delete(self, tenant: str, session_id: str) -> None:
+        self._data.pop((tenant, session_id), None)
+
+    async def close(self) -> None:
+        return None

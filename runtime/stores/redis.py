@@ -1,0 +1,223 @@
+"""Redis session store: one hash per session, compare-and-set on ``seq`` in Lua.
+
+Key ``ddtflow:{<tenant>:<session_id>}`` — the braces are a hash tag, so every command of a
+session touches one slot and the store works on Redis Cluster. Fields: ``seq``, ``state``
+(compact JSON), ``resp`` and ``ikey`` (the last turn's response and idempotency key),
+``unconf`` (the request's turn records until the sink confirms them). The key's TTL is
+refreshed by every save. Any Redis error is a ``StoreUnavailableError``: never a silent
+fallback to memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+import orjson
+import redis.asyncio as aioredis
+from pydantic import ValidationError
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.sentinel import Sentinel
+from redis.exceptions import RedisError
+
+from runtime.ports import (
+    ConflictError,
+    RuntimeFault,
+    SessionNotFoundError,
+    StoredSession,
+    StoreUnavailableError,
+)
+from schemas.session import SessionState
+
+log = logging.getLogger("ddtflow.store.redis")
+T = TypeVar("T")
+
+KEY_PREFIX = "ddtflow"
+
+# KEYS[1] session key. ARGV[1] expected seq ('' = must not exist), ARGV[2] new seq,
+# ARGV[3] TTL in ms, ARGV[4..] field/value pairs to store besides seq.
+# Returns {1, new seq} on success, {0, current seq} on a conflict, {-1, 0} when missing.
+_CAS = """
+local cur = redis.call('HGET', KEYS[1], 'seq')
+if ARGV[1] == '' then
+  if cur then return {0, tonumber(cur)} end
+else
+  if not cur then return {-1, 0} end
+  if cur ~= ARGV[1] then return {0, tonumber(cur)} end
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'seq', ARGV[2], unpack(ARGV, 4))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {1, tonumber(ARGV[2])}
+"""
+
+# KEYS[1] session key, ARGV[1] seq whose records the sink confirmed.
+_CONFIRM = """
+if redis.call('HGET', KEYS[1], 'seq') == ARGV[1] then
+  return redis.call('HDEL', KEYS[1], 'unconf')
+end
+return 0
+"""
+
+
+def session_key(tenant: str, session_id: str) -> str:
+    """The Redis key of one session (hash-tagged: one Cluster slot per session)."""
+    return f"{KEY_PREFIX}:{{{tenant}:{session_id}}}"
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+class RedisStore:
+    """``SessionStore`` on Redis (single server, Sentinel or Cluster)."""
+
+    def __init__(
+        self, client: aioredis.Redis | RedisCluster, *, ttl_s: float = 3600.0, where: str = ""
+    ) -> None:
+        self.client = client
+        self.ttl_ms = max(1, int(ttl_s * 1000))
+        self.where = where or "redis"
+        self._cas = client.register_script(_CAS)
+        self._confirm = client.register_script(_CONFIRM)
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, ttl_s: float = 3600.0, cluster: bool = False, timeout_s: float = 2.0
+    ) -> RedisStore:
+        """redis://, rediss://, unix://; redis+sentinel://[:pw@]h:p[,h:p]/service[/db];
+        a Cluster with ``cluster=True`` (or a redis+cluster:// URL)."""
+        opts: dict[str, Any] = {
+            "socket_timeout": timeout_s,
+            "socket_connect_timeout": timeout_s,
+        }
+        scheme = url.split("://", 1)[0].lower()
+        client: aioredis.Redis | RedisCluster
+        if scheme in {"redis+sentinel", "rediss+sentinel"}:
+            client = _sentinel_client(url, opts)
+        elif cluster or scheme in {"redis+cluster", "rediss+cluster"}:
+            real = url.replace("+cluster://", "://", 1)
+            client = RedisCluster.from_url(real, **opts)
+        else:
+            client = aioredis.Redis.from_url(url, health_check_interval=30, **opts)
+        return cls(client, ttl_s=ttl_s, where=_redact(url))
+
+    async def _call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await op()
+        except RuntimeFault:
+            raise
+        except (RedisError, OSError) as exc:
+            log.warning("redis %s failed on %s: %s", what, self.where, exc)
+            raise StoreUnavailableError(
+                f"session store unavailable ({self.where}): {type(exc).__name__}: {exc}",
+                server="redis",
+            ) from exc
+
+    async def load(self, tenant: str, session_id: str) -> StoredSession | None:
+        key = session_key(tenant, session_id)
+        raw: dict[bytes, bytes] = await self._call("load", lambda: self.client.hgetall(key))  # type: ignore[arg-type,return-value]
+        if not raw or b"state" not in raw:
+            return None
+        try:
+            state = SessionState.model_validate_json(raw[b"state"])
+        except ValidationError as exc:
+            raise StoreUnavailableError(
+                f"session {session_id!r} of tenant {tenant!r} holds a state that does not "
+                f"validate: {exc.errors()[0]['msg']}",
+                server="redis",
+            ) from exc
+        ikey = raw.get(b"ikey")
+        return StoredSession(
+            state=state,
+            last_response=raw.get(b"resp"),
+            idempotency_key=ikey.decode() if ikey is not None else None,
+            unconfirmed=raw.get(b"unconf"),
+        )
+
+    async def save(
+        self,
+        state: SessionState,
+        *,
+        expected_seq: int | None,
+        response: bytes | None = None,
+        idempotency_key: str | None = None,
+        record: bytes | None = None,
+    ) -> None:
+        key = session_key(state.tenant, state.session_id)
+        args: list[bytes | str | int] = [
+            "" if expected_seq is None else str(expected_seq),
+            str(state.seq),
+            self.ttl_ms,
+            "state",
+            orjson.dumps(state.model_dump(mode="json", exclude_defaults=True)),
+        ]
+        if response is not None:
+            args += ["resp", response]
+        if idempotency_key is not None:
+            args += ["ikey", idempotency_key]
+        if record is not None:
+            args += ["unconf", record]
+        ok, seq = await self._call("save", lambda: self._cas(keys=[key], args=args))
+        if ok == 1:
+            return
+        if ok == -1:
+            raise SessionNotFoundError(
+                f"session {state.session_id!r} of tenant {state.tenant!r} is not in the store "
+                f"(expired or lost); load it again to recover it",
+                tenant=state.tenant,
+                session_id=state.session_id,
+            )
+        if expected_seq is None:
+            msg = f"session {state.session_id!r} already exists (seq {seq})"
+        else:
+            msg = f"session {state.session_id!r} is at seq {seq}, not {expected_seq}"
+        raise ConflictError(msg, current_seq=int(seq))
+
+    async def mark_confirmed(self, tenant: str, session_id: str, seq: int) -> None:
+        key = session_key(tenant, session_id)
+        await self._call("mark_confirmed", lambda: self._confirm(keys=[key], args=[str(seq)]))
+
+    async def ttl_remaining(self, tenant: str, session_id: str) -> float | None:
+        """Seconds before the session expires (None when absent)."""
+        key = session_key(tenant, session_id)
+        ms: int = await self._call("pttl", lambda: self.client.pttl(key))
+        return None if ms < 0 else ms / 1000
+
+    async def delete(self, tenant: str, session_id: str) -> None:
+        key = session_key(tenant, session_id)
+        await self._call("delete", lambda: self.client.delete(key))
+
+    async def ping(self) -> None:
+        await self._call("ping", lambda: self.client.ping())
+
+    async def close(self) -> None:
+        try:
+            await self.client.aclose()
+        except (RedisError, OSError) as exc:  # closing a dead connection is not an error
+            log.debug("redis close: %s", exc)
+
+
+def _sentinel_client(url: str, opts: dict[str, Any]) -> aioredis.Redis:
+    parts = urlsplit(url)
+    hosts = []
+    for item in parts.netloc.rsplit("@", 1)[-1].split(","):
+        host, _, port = item.rpartition(":")
+        hosts.append((host or item, int(port) if host else 26379))
+    path = [p for p in parts.path.split("/") if p]
+    if not path:
+        raise ValueError(f"{_redact(url)}: a Sentinel URL names the service: .../<service>[/db]")
+    service = path[0]
+    db = int(path[1]) if len(path) > 1 else 0
+    password = unquote(parts.password) if parts.password else None
+    if parts.scheme.startswith("rediss"):
+        opts = {**opts, "ssl": True}
+    sentinel = Sentinel(hosts, sentinel_kwargs=opts, password=password, db=db, **opts)  # type: ignore[no-untyped-call]
+    client: aioredis.Redis = sentinel.master_for(service)
+    return client
