@@ -1,23 +1,540 @@
-"""Extractors: date, day, month, year (placeholder until implemented)."""
+"""Extractors: date, day, month, year — a small Italian/English date grammar.
+
+Absolute dates ("il 3 marzo 1980", "March 3rd, 1980", "3/3/80", "1980-03-03"), partial
+dates as dicts of the parts said ("marzo 1980" → {"month": 3, "year": 1980}), relative
+words resolved against ``at`` only ("dopodomani", "tra tre giorni", "next friday"), and
+impossible dates ("31/02/2020", "45 marzo") as ``invalid="invalid_date"`` — never a wrong
+date. dateparser is not used: the grammar is faster and has none of its traps.
+
+Policies (see docs/extract-spoken.md): numeric dates are D/M/Y in Italian; in English
+M/D/Y, unless the first number is over 12 (then D/M/Y), and a form where both readings are
+possible is marked uncertain. A two-digit year is put in the window [at.year - 80,
+at.year + 19] and marked uncertain. A bare weekday or "next <weekday>" is the coming one
+(1-7 days ahead); "scorso"/"last" the previous one.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
 
+from ddt_engine.extract._a_text import fold
 from ddt_engine.extract.base import Extraction, ExtractOptions
+from ddt_engine.extract.numbers import to_digits
+
+__all__ = [
+    "DateParse",
+    "extract_date",
+    "extract_day",
+    "extract_month",
+    "extract_year",
+    "parse_date",
+    "pivot_year",
+]
+
+INVALID = "invalid_date"
+
+MONTHS: dict[str, dict[str, int]] = {
+    "it": {
+        "gennaio": 1, "gen": 1, "febbraio": 2, "feb": 2, "febb": 2, "marzo": 3, "mar": 3,
+        "aprile": 4, "apr": 4, "maggio": 5, "mag": 5, "giugno": 6, "giu": 6, "luglio": 7,
+        "lug": 7, "agosto": 8, "ago": 8, "settembre": 9, "set": 9, "sett": 9, "ottobre": 10,
+        "ott": 10, "novembre": 11, "nov": 11, "dicembre": 12, "dic": 12,
+    },
+    "en": {
+        "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4,
+        "apr": 4, "may": 5, "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8,
+        "september": 9, "sep": 9, "sept": 9, "october": 10, "oct": 10, "november": 11,
+        "nov": 11, "december": 12, "dec": 12,
+    },
+}  # fmt: skip
+# "may" and the short forms count as months only next to a number ("may 1st", "3 mar").
+_WEAK_MONTHS = {"may", "mar", "gen", "feb", "apr", "mag", "giu", "lug", "ago", "set", "sett",
+                "ott", "nov", "dic", "febb", "jan", "jun", "jul", "aug", "sep", "sept", "oct",
+                "dec"}  # fmt: skip
+
+WEEKDAYS: dict[str, dict[str, int]] = {
+    "it": {"lunedi": 0, "martedi": 1, "mercoledi": 2, "giovedi": 3, "venerdi": 4,
+           "sabato": 5, "domenica": 6},
+    "en": {"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4,
+           "saturday": 5, "sunday": 6},
+}  # fmt: skip
+
+_SKIP = {
+    "it": {"il", "lo", "la", "l", "i", "di", "del", "dell", "nel", "dal", "e", "data",
+           "giorno", "anno", "mese", "sono", "nato", "nata", "era", "e'"},
+    "en": {"the", "of", "on", "in", "and", "year", "day", "date", "born", "it", "s", "was",
+           "is", "i", "m", "a"},
+}  # fmt: skip
+_ARTICLES = {"il", "l", "the", "lo"}
+_TIME_MARKERS = {"alle", "all", "ore", "le", "verso", "at", "around", "by", "dalle", "entro"}
+_TIME_AFTER = {"am", "pm", "oclock", "e", "meno", "and", "in", "del", "di", "of"}
+
+_TOKEN = re.compile(
+    r"(?P<iso>\d{4}-\d{1,2}-\d{1,2})(?!\d)"
+    r"|(?P<num3>\d{1,2})(?P<s1>[/.\-])(?P<num3b>\d{1,2})(?P=s1)(?P<num3c>\d{4}|\d{2})(?![\d:])"
+    r"|(?P<clock>\d{1,2}[:.]\d{2})(?![\d./])"
+    r"|(?P<num2>\d{1,2})/(?P<num2b>\d{1,2})(?![\d/])"
+    r"|(?P<n>\d+)(?P<ord>º|ª|°|st\b|nd\b|rd\b|th\b|esim[oa]\b)?"
+    r"|(?P<w>[a-z]+)"
+    r"|(?P<apos>')"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DateParse:
+    """What the date grammar found: a full date, a partial dict, or an invalid reason."""
+
+    value: str | int | dict[str, int] | None
+    uncertain: bool = False
+    invalid: str | None = None
+    layer: str = "grammar"
+
+
+@dataclass(slots=True)
+class _Tok:
+    kind: str  # "n" number, "m" month, "wd" weekday, "w" word, "t" time, "iso", "num3", "num2"
+    value: Any
+    raw: str = ""
+    ordinal: bool = False
+    article: bool = False  # a number after il/the
+
+
+def pivot_year(yy: int, at: date) -> int:
+    """A two-digit year in the window [at.year - 80, at.year + 19]."""
+    low = at.year - 80
+    year = (low // 100) * 100 + yy
+    if year < low:
+        year += 100
+    return year
+
+
+def _max_day(month: int, year: int | None) -> int:
+    if year is None:
+        return 29 if month == 2 else calendar.monthrange(2001, month)[1]
+    return calendar.monthrange(year, month)[1]
+
+
+def _tokenise(s: str, lang: str) -> list[_Tok]:
+    months, weekdays, skip = MONTHS[lang], WEEKDAYS[lang], _SKIP[lang]
+    toks: list[_Tok] = []
+    words = [m for m in _TOKEN.finditer(s)]
+    prev_word = ""
+    for i, m in enumerate(words[:80]):
+        kind = m.lastgroup
+        if m.group("iso"):
+            y, mo, d = (int(x) for x in m.group("iso").split("-"))
+            toks.append(_Tok("iso", (y, mo, d)))
+        elif m.group("num3"):
+            parts = (m.group("num3"), m.group("num3b"), m.group("num3c"))
+            toks.append(_Tok("num3", parts, m.group("s1")))
+        elif m.group("clock"):
+            toks.append(_Tok("t", m.group("clock")))
+        elif m.group("num2"):
+            toks.append(_Tok("num2", (m.group("num2"), m.group("num2b"))))
+        elif m.group("n"):
+            raw = m.group("n")
+            nxt = words[i + 1].group() if i + 1 < len(words) else ""
+            if prev_word in _TIME_MARKERS or nxt in ("am", "pm", "o", "oclock"):
+                toks.append(_Tok("t", raw))
+            else:
+                toks.append(
+                    _Tok("n", int(raw[:9]), raw, m.group("ord") is not None,
+                         prev_word in _ARTICLES)
+                )  # fmt: skip
+        elif kind == "w":
+            w = m.group("w")
+            if w in months:
+                toks.append(_Tok("m", months[w], w))
+            elif w in weekdays:
+                toks.append(_Tok("wd", weekdays[w], w))
+            elif lang == "it" and w in ("primo", "prima"):
+                toks.append(_Tok("n", 1, "1", True, prev_word in _ARTICLES))
+            elif w not in skip:
+                toks.append(_Tok("w", w))
+            prev_word = w
+            continue
+        else:
+            continue
+        prev_word = ""
+    # Weak month names only count next to a number.
+    out: list[_Tok] = []
+    for i, t in enumerate(toks):
+        if t.kind == "m" and t.raw in _WEAK_MONTHS:
+            near = [toks[j].kind for j in (i - 1, i + 1) if 0 <= j < len(toks)]
+            if "n" not in near:
+                t = _Tok("w", t.raw, t.raw)
+        out.append(t)
+    return out
+
+
+def _year_at(toks: list[_Tok], i: int, lang: str, at: date) -> tuple[int, int, bool] | None:
+    """A year starting at ``toks[i]``: (year, tokens used, uncertain)."""
+    if i >= len(toks) or toks[i].kind != "n" or toks[i].ordinal:
+        return None
+    t = toks[i]
+    nxt = toks[i + 1] if i + 1 < len(toks) else None
+    # "nineteen eighty" → 19 80; "twenty twenty five" → 20 25
+    if (
+        nxt is not None
+        and nxt.kind == "n"
+        and not nxt.ordinal
+        and 10 <= t.value <= 29
+        and len(t.raw) == 2
+        and len(nxt.raw) == 2
+    ):
+        return t.value * 100 + nxt.value, 2, False
+    if len(t.raw) == 4 or (len(t.raw) == 3 and t.value >= 100):
+        return t.value, 1, False
+    if len(t.raw) <= 2 and not t.article:
+        return pivot_year(t.value, at), 1, True
+    return None
+
+
+def _numeric(parts: tuple[str, str, str], lang: str, at: date) -> DateParse:
+    a, b, c = (int(p) for p in parts)
+    uncertain = False
+    if len(parts[2]) == 2:
+        year = pivot_year(c, at)
+        uncertain = True
+    else:
+        year = c
+    if lang == "en":
+        if a > 12 >= b:
+            day, month = a, b
+        else:
+            month, day = a, b
+            if a != b and a <= 12 and b <= 12:
+                uncertain = True
+    else:
+        day, month = a, b
+    return _full(day, month, year, uncertain, "pattern")
+
+
+def _full(day: int, month: int, year: int, uncertain: bool, layer: str) -> DateParse:
+    if not 1000 <= year <= 2999:
+        return DateParse(None, invalid=INVALID, layer=layer)
+    try:
+        d = date(year, month, day)
+    except ValueError:
+        return DateParse(None, invalid=INVALID, layer=layer)
+    return DateParse(d.isoformat(), uncertain, layer=layer)
+
+
+def _partial(day: int | None, month: int | None, year: int | None, uncertain: bool) -> DateParse:
+    if day is not None and month is not None and year is not None:
+        return _full(day, month, year, uncertain, "grammar")
+    if day is not None and not 1 <= day <= 31:
+        return DateParse(None, invalid=INVALID)
+    if month is not None and not 1 <= month <= 12:
+        return DateParse(None, invalid=INVALID)
+    if day is not None and month is not None and day > _max_day(month, year):
+        return DateParse(None, invalid=INVALID)
+    parts: dict[str, int] = {}
+    if day is not None:
+        parts["day"] = day
+    if month is not None:
+        parts["month"] = month
+    if year is not None:
+        parts["year"] = year
+    return DateParse(parts or None, uncertain)
+
+
+def _absolute(toks: list[_Tok], lang: str, at: date) -> DateParse | None:
+    n = len(toks)
+    for i, t in enumerate(toks):
+        if t.kind == "iso":
+            y, mo, d = t.value
+            return _full(d, mo, y, False, "pattern")
+        if t.kind == "num3":
+            return _numeric(t.value, lang, at)
+        if t.kind == "num2":
+            a, b = int(t.value[0]), int(t.value[1])
+            day, month = (b, a) if lang == "en" and not a > 12 >= b else (a, b)
+            if lang == "en" and a != b and a <= 12 and b <= 12:
+                return _partial(day, month, None, True)
+            return _partial(day, month, None, False)
+        if t.kind == "n" and i + 1 < n and toks[i + 1].kind == "m":
+            # D MONTH [YEAR]: "3 marzo 1980", "the 1st of may", "45 marzo" (invalid)
+            y = _year_at(toks, i + 2, lang, at)
+            if y is None:
+                return _partial(t.value, toks[i + 1].value, None, False)
+            return _partial(t.value, toks[i + 1].value, y[0], y[2])
+        if t.kind == "m":
+            month = t.value
+            nxt = toks[i + 1] if i + 1 < n else None
+            if nxt is not None and nxt.kind == "n":
+                y_only = _year_at(toks, i + 1, lang, at)
+                is_day = nxt.ordinal or (nxt.value <= 31 and len(nxt.raw) <= 2)
+                if is_day and not (y_only is not None and y_only[1] == 2):
+                    # MONTH D [YEAR]: "march 3rd 1980", "may 1st"
+                    y = _year_at(toks, i + 2, lang, at)
+                    if y is None:
+                        return _partial(nxt.value, month, None, False)
+                    return _partial(nxt.value, month, y[0], y[2])
+                if y_only is not None:
+                    return _partial(None, month, y_only[0], y_only[2])
+            return _partial(None, month, None, False)
+    return None
+
+
+def _bare_number(toks: list[_Tok], at: date) -> DateParse | None:
+    """A lone number: "il 15" / "the 15th" / "15" a day; "1980" / "ottanta" a year."""
+    nums = [t for t in toks if t.kind == "n"]
+    if len(nums) == 1 and all(t.kind in ("n", "w") for t in toks):
+        t = nums[0]
+        if len(t.raw) == 4 and not t.ordinal:
+            return _partial(None, None, t.value, False) if 1000 <= t.value <= 2999 else None
+        if t.ordinal or t.article or t.value <= 31:
+            return _partial(t.value, None, None, False)
+        if len(t.raw) == 2:
+            return _partial(None, None, pivot_year(t.value, at), True)
+        return None
+    if len(nums) == 2 and len(toks) == 2:  # "nineteen eighty"
+        y = _year_at(toks, 0, "en", at)
+        if y is not None and y[1] == 2:
+            return _partial(None, None, y[0], False)
+    return None
+
+
+# --- relative expressions ----------------------------------------------------------------
+
+_N = r"(\d+|un|una|uno|a|an|one)"
+_UNIT_IT = r"(giorn[oi]|settiman[ae]|mes[ei]|ann[oi])"
+_UNIT_EN = r"(days?|weeks?|months?|years?)"
+
+_RELATIVE: dict[str, list[tuple[re.Pattern[str], int]]] = {
+    "it": [
+        (re.compile(r"\b(?:l'\s*|l\s+)?altro\s*ieri\b|\baltroieri\b|\bieri\s+l'?\s*altro\b"), -2),
+        (re.compile(r"\bdopo\s*domani\b"), 2),
+        (re.compile(r"\b(?:oggi|stamattina|stamani|stamane|stasera|stanotte)\b"), 0),
+        (re.compile(r"\bdomani\b"), 1),
+        (re.compile(r"\bieri\b"), -1),
+    ],
+    "en": [
+        (re.compile(r"\b(?:the\s+)?day\s+before\s+yesterday\b"), -2),
+        (re.compile(r"\b(?:the\s+)?day\s+after\s+tomorrow\b"), 2),
+        (re.compile(r"\b(?:today|tonight|this\s+(?:morning|afternoon|evening))\b"), 0),
+        (re.compile(r"\btomorrow\b"), 1),
+        (re.compile(r"\byesterday\b"), -1),
+    ],
+}  # fmt: skip
+_IN_N = {
+    "it": re.compile(rf"\b(?:tra|fra|entro)\s+{_N}\s+{_UNIT_IT}\b"),
+    "en": re.compile(
+        rf"\b(?:in|within)\s+{_N}\s+{_UNIT_EN}\b"
+        rf"|\b{_N}\s+{_UNIT_EN}\s+(?:from\s+(?:now|today)|later)\b"
+    ),
+}  # fmt: skip
+_N_AGO = {
+    "it": re.compile(rf"\b{_N}\s+{_UNIT_IT}\s+fa\b"),
+    "en": re.compile(rf"\b{_N}\s+{_UNIT_EN}\s+ago\b"),
+}
+_NEXT_WEEK = {
+    "it": re.compile(r"\b(?:settimana\s+prossima|prossima\s+settimana)\b"),
+    "en": re.compile(r"\bnext\s+week\b"),
+}
+_LAST_WEEK = {
+    "it": re.compile(r"\b(?:settimana\s+scorsa|scorsa\s+settimana)\b"),
+    "en": re.compile(r"\blast\s+week\b"),
+}
+_NEXT_MONTH = {
+    "it": re.compile(r"\b(?:mese\s+prossimo|prossimo\s+mese)\b"),
+    "en": re.compile(r"\bnext\s+month\b"),
+}
+_LAST_MONTH = {
+    "it": re.compile(r"\b(?:mese\s+scorso|scorso\s+mese)\b"),
+    "en": re.compile(r"\blast\s+month\b"),
+}
+_WEEKDAY_RE = {
+    "it": re.compile(
+        r"\b(?:(prossimo|prossima|questo|questa|scorso|scorsa)\s+)?"
+        r"(lunedi|martedi|mercoledi|giovedi|venerdi|sabato|domenica)"
+        r"(?:\s+(prossimo|prossima|scorso|scorsa|che\s+viene))?\b"
+    ),
+    "en": re.compile(
+        r"\b(?:(next|this|last|coming|on)\s+)?"
+        r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+    ),
+}
+_PAST_WORDS = {"scorso", "scorsa", "last"}
+_RELATIVE_HINT = re.compile(
+    r"oggi|domani|ieri|stam|stas|stanotte|giorn|settiman|mes[ei]|ann[oi]|\bfa\b|"
+    r"luned|marted|mercoled|gioved|venerd|sabato|domenica|"
+    r"today|tonight|tomorrow|yesterday|this|days?|weeks?|months?|years?|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+)
+
+
+def _count(tok: str) -> int:
+    return int(tok[:4]) if tok.isdigit() else 1
+
+
+def add_months(d: date, months: int) -> date:
+    """``d`` moved by whole months, the day clamped to the month's end (31 gen + 1 → 28 feb)."""
+    total = d.year * 12 + (d.month - 1) + months
+    year, month = divmod(total, 12)
+    month += 1
+    if not 1 <= year <= 9999:
+        raise OverflowError("year out of range")
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def _shift(base: date, n: int, unit: str) -> date:
+    u = unit[:3]
+    if u in ("gio", "day"):
+        return base + timedelta(days=n)
+    if u in ("set", "wee"):
+        return base + timedelta(weeks=n)
+    if u in ("mes", "mon"):
+        return add_months(base, n)
+    return add_months(base, 12 * n)
+
+
+def _relative(s: str, lang: str, base: date) -> DateParse | None:
+    if not _RELATIVE_HINT.search(s):
+        return None
+    for rx, days in _RELATIVE[lang]:
+        if rx.search(s):
+            return DateParse((base + timedelta(days=days)).isoformat())
+    m = _IN_N[lang].search(s)
+    if m:
+        g = [x for x in m.groups() if x is not None]
+        n = _count(g[0])
+        if n > 3660:
+            return None
+        return DateParse(_shift(base, n, g[1]).isoformat())
+    m = _N_AGO[lang].search(s)
+    if m:
+        n = _count(m.group(1))
+        if n > 3660:
+            return None
+        return DateParse(_shift(base, -n, m.group(2)).isoformat())
+    m = _WEEKDAY_RE[lang].search(s)
+    if m:
+        before, name, after = m.group(1), m.group(2), m.group(3) if lang == "it" else None
+        target = WEEKDAYS[lang][name]
+        if before in _PAST_WORDS or after in _PAST_WORDS:
+            delta = (base.weekday() - target) % 7 or 7
+            return DateParse((base - timedelta(days=delta)).isoformat())
+        delta = (target - base.weekday()) % 7 or 7
+        return DateParse((base + timedelta(days=delta)).isoformat())
+    if _NEXT_WEEK[lang].search(s):
+        return DateParse((base + timedelta(days=7)).isoformat(), uncertain=True)
+    if _LAST_WEEK[lang].search(s):
+        return DateParse((base - timedelta(days=7)).isoformat(), uncertain=True)
+    if _NEXT_MONTH[lang].search(s):
+        d = add_months(base.replace(day=1), 1)
+        return DateParse({"month": d.month, "year": d.year})
+    if _LAST_MONTH[lang].search(s):
+        d = add_months(base.replace(day=1), -1)
+        return DateParse({"month": d.month, "year": d.year})
+    return None
+
+
+def parse_date(text: str, lang: str, at: datetime) -> DateParse | None:
+    """The date said in ``text`` (full, partial or invalid), resolved against ``at``."""
+    lang = lang if lang in MONTHS else "it"
+    base = at.date()
+    s = to_digits(text, lang)
+    toks = _tokenise(s, lang)
+    found = _absolute(toks, lang, base)
+    if found is not None:
+        return found
+    rel = _relative(s, lang, base)
+    if rel is not None:
+        return rel
+    return _bare_number(toks, base)
 
 
 def extract_date(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:
+    """A date "YYYY-MM-DD", a partial dict ({"month": 3, "year": 1980}) or invalid_date."""
+    p = parse_date(text, lang, at)
+    if p is None:
+        return None
+    if p.invalid:
+        return Extraction(value=None, layer=p.layer, invalid=p.invalid)
+    if p.value is None:
+        return None
+    return Extraction(value=p.value, layer=p.layer, uncertain=p.uncertain,
+                      confidence=0.8 if p.uncertain else 1.0)  # fmt: skip
+
+
+def _part(text: str, lang: str, at: datetime, key: str) -> DateParse | None:
+    p = parse_date(text, lang, at)
+    if p is None or p.invalid:
+        return p
+    if isinstance(p.value, str):
+        y, m, d = (int(x) for x in p.value.split("-"))
+        return DateParse({"year": y, "month": m, "day": d}[key], p.uncertain, layer=p.layer)
+    if isinstance(p.value, dict) and key in p.value:
+        return DateParse(p.value[key], p.uncertain, layer=p.layer)
     return None
+
+
+def _to_extraction(p: DateParse | None, reason: str) -> Extraction | None:
+    if p is None:
+        return None
+    if p.invalid:
+        return Extraction(value=None, layer=p.layer, invalid=reason)
+    return Extraction(value=p.value, layer=p.layer, uncertain=p.uncertain,
+                      confidence=0.8 if p.uncertain else 1.0)  # fmt: skip
+
+
+_PLAIN_NUMBER = re.compile(r"\s*(?:il|l'|the|day|giorno)?\s*(\d{1,4})\s*\.?\s*")
 
 
 def extract_day(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:
-    return None
+    """Day of the month as an int: "il 15", "quindici", "the 15th", "il primo" → 1."""
+    p = _part(text, lang, at, "day")
+    if p is not None and not p.invalid and isinstance(p.value, int) and not 1 <= p.value <= 31:
+        return Extraction(value=None, layer=p.layer, invalid="invalid_day")
+    if p is None:
+        m = _PLAIN_NUMBER.fullmatch(fold(text)[:40])
+        if m and int(m.group(1)) > 31:
+            return Extraction(value=None, layer="pattern", invalid="invalid_day")
+    return _to_extraction(p, "invalid_day")
 
 
 def extract_month(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:
-    return None
+    """Month as an int: "marzo", "March", "3" → 3; "13" is invalid_month."""
+    lang = lang if lang in MONTHS else "it"
+    toks = _tokenise(to_digits(text, lang), lang)
+    months = [t for t in toks if t.kind == "m"]
+    if len(months) == 1:
+        return Extraction(value=months[0].value, layer="grammar")
+    if not months:
+        for t in toks:  # weak names alone ("mar", "may") are still months here
+            if t.kind == "w" and t.raw in MONTHS[lang]:
+                return Extraction(value=MONTHS[lang][t.raw], layer="grammar")
+    nums = [t for t in toks if t.kind == "n"]
+    if len(nums) == 1 and len(toks) == 1 and not nums[0].ordinal:
+        v = nums[0].value
+        if 1 <= v <= 12:
+            return Extraction(value=v, layer="pattern" if nums[0].raw in text else "grammar")
+        return Extraction(value=None, layer="pattern", invalid="invalid_month")
+    p = _part(text, lang, at, "month")
+    return _to_extraction(p, "invalid_month")
 
 
 def extract_year(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:
-    return None
+    """Year as an int: "1980", "millenovecentottanta", "nineteen eighty"; "ottanta" → 1980?"""
+    lang = lang if lang in MONTHS else "it"
+    base = at.date()
+    toks = _tokenise(to_digits(text, lang), lang)
+    nums = [t for t in toks if t.kind == "n"]
+    if nums and len(nums) <= 2 and all(t.kind in ("n", "w") for t in toks):
+        i = toks.index(nums[0])
+        y = _year_at(toks, i, lang, base)
+        if y is not None and y[1] == len(nums):
+            if not 1000 <= y[0] <= 2999:
+                return Extraction(value=None, layer="grammar", invalid="invalid_year")
+            return Extraction(value=y[0], layer="grammar", uncertain=y[2],
+                              confidence=0.8 if y[2] else 1.0)  # fmt: skip
+        if len(nums) == 1 and not nums[0].ordinal and len(nums[0].raw) <= 2 and nums[0].article:
+            return None
+    p = _part(text, lang, at, "year")
+    return _to_extraction(p, "invalid_year")

@@ -1,0 +1,221 @@
+"""date, day, month, year extraction in it and en, resolved against a fixed ``at``.
+
+``AT`` is Wednesday 2025-06-11 10:30 UTC. Expected values: an ISO date, a partial dict,
+("invalid", reason), ("uncertain", value) for a guess, or None for no match.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ddt_engine.extract import extract
+
+AT = datetime(2025, 6, 11, 10, 30, tzinfo=UTC)
+BAD = ("invalid", "invalid_date")
+
+
+def U(value: object) -> tuple[str, object]:
+    return ("uncertain", value)
+
+
+DATE_IT: list[tuple[str, object]] = [
+    ("il 3 marzo 1980", "1980-03-03"),
+    ("3 marzo 1980", "1980-03-03"),
+    ("sono nato il 3 marzo 1980", "1980-03-03"),
+    ("il tre marzo millenovecentottanta", "1980-03-03"),
+    ("il ventuno marzo millenovecentottanta", "1980-03-21"),
+    ("dodici dicembre millenovecentoottantacinque", "1985-12-12"),
+    ("il 3 di marzo del 1980", "1980-03-03"),
+    ("tre marzo duemila", "2000-03-03"),
+    ("3 mar 1980", "1980-03-03"),
+    ("12.12.1985", "1985-12-12"),
+    ("03/04/1980", "1980-04-03"),
+    ("03-04-1980", "1980-04-03"),
+    ("1980-03-03", "1980-03-03"),
+    ("3/3/80", U("1980-03-03")),
+    ("il 3 marzo 80", U("1980-03-03")),
+    ("29 febbraio 2024", "2024-02-29"),
+    ("il primo maggio", {"day": 1, "month": 5}),
+    ("il primo maggio 2026", "2026-05-01"),
+    ("il 3 marzo", {"day": 3, "month": 3}),
+    ("il 15", {"day": 15}),
+    ("15", {"day": 15}),
+    ("marzo 1980", {"month": 3, "year": 1980}),
+    ("marzo ottanta", U({"month": 3, "year": 1980})),
+    ("settembre", {"month": 9}),
+    ("nel 1980", {"year": 1980}),
+    ("12/12", {"day": 12, "month": 12}),
+    ("giovedì 12 giugno", {"day": 12, "month": 6}),
+    ("oggi", "2025-06-11"),
+    ("domani", "2025-06-12"),
+    ("dopodomani", "2025-06-13"),
+    ("dopo domani", "2025-06-13"),
+    ("ieri", "2025-06-10"),
+    ("l'altro ieri", "2025-06-09"),
+    ("l’altro ieri", "2025-06-09"),
+    ("tra tre giorni", "2025-06-14"),
+    ("fra 3 giorni", "2025-06-14"),
+    ("tra una settimana", "2025-06-18"),
+    ("fra un mese", "2025-07-11"),
+    ("3 giorni fa", "2025-06-08"),
+    ("due settimane fa", "2025-05-28"),
+    ("lunedì prossimo", "2025-06-16"),
+    ("il prossimo sabato", "2025-06-14"),
+    ("venerdì", "2025-06-13"),
+    ("mercoledì", "2025-06-18"),
+    ("mercoledì scorso", "2025-06-04"),
+    ("la settimana prossima", U("2025-06-18")),
+    ("il mese prossimo", {"month": 7, "year": 2025}),
+    ("domani alle 17", "2025-06-12"),
+    ("31/02/2020", BAD),
+    ("45 marzo", BAD),
+    ("31 febbraio", BAD),
+    ("29 febbraio 2023", BAD),
+    ("il 31 aprile", BAD),
+    ("trentadue gennaio", BAD),
+    ("31/13/2020", BAD),
+    ("boh", None),
+    ("non me lo ricordo", None),
+    ("alle 17", None),
+    ("", None),
+]
+
+DATE_EN: list[tuple[str, object]] = [
+    ("March 3rd, 1980", "1980-03-03"),
+    ("March 3 1980", "1980-03-03"),
+    ("march third nineteen eighty", "1980-03-03"),
+    ("the 3rd of March 1980", "1980-03-03"),
+    ("3 March 1980", "1980-03-03"),
+    ("December twelfth nineteen eighty-five", "1985-12-12"),
+    ("I was born on the 21st of March 1980", "1980-03-21"),
+    ("may first twenty twenty six", "2026-05-01"),
+    ("Feb 29 2024", "2024-02-29"),
+    ("1980-03-03", "1980-03-03"),
+    ("04/13/1980", "1980-04-13"),
+    ("13/04/1980", "1980-04-13"),
+    ("03/04/1980", U("1980-03-04")),
+    ("3/3/80", U("1980-03-03")),
+    ("12.25.2025", "2025-12-25"),
+    ("the first of May", {"day": 1, "month": 5}),
+    ("may first", {"day": 1, "month": 5}),
+    ("the twenty first of March", {"day": 21, "month": 3}),
+    ("the 15th", {"day": 15}),
+    ("on the third", {"day": 3}),
+    ("March 1980", {"month": 3, "year": 1980}),
+    ("march nineteen eighty", {"month": 3, "year": 1980}),
+    ("september", {"month": 9}),
+    ("nineteen eighty", {"year": 1980}),
+    ("1980", {"year": 1980}),
+    ("today", "2025-06-11"),
+    ("tonight", "2025-06-11"),
+    ("tomorrow", "2025-06-12"),
+    ("tomorrow at 5 pm", "2025-06-12"),
+    ("the day after tomorrow", "2025-06-13"),
+    ("yesterday", "2025-06-10"),
+    ("the day before yesterday", "2025-06-09"),
+    ("in three days", "2025-06-14"),
+    ("in 3 days", "2025-06-14"),
+    ("a week from now", "2025-06-18"),
+    ("in a week", "2025-06-18"),
+    ("in two weeks", "2025-06-25"),
+    ("in a month", "2025-07-11"),
+    ("two days ago", "2025-06-09"),
+    ("next friday", "2025-06-13"),
+    ("friday", "2025-06-13"),
+    ("on monday", "2025-06-16"),
+    ("last monday", "2025-06-09"),
+    ("next wednesday", "2025-06-18"),
+    ("next week", U("2025-06-18")),
+    ("next month", {"month": 7, "year": 2025}),
+    ("February 30th 2020", BAD),
+    ("31/02/2020", BAD),
+    ("the 45th of March", BAD),
+    ("April 31", BAD),
+    ("February 29 2023", BAD),
+    ("may I help you", None),
+    ("I don't remember", None),
+    ("at 5", None),
+    ("", None),
+]
+
+
+def _got(kind: str, text: str, lang: str) -> object:
+    r = extract(kind, text, lang, AT)
+    if r is None:
+        return None
+    if r.invalid:
+        return ("invalid", r.invalid)
+    return ("uncertain", r.value) if r.uncertain else r.value
+
+
+@pytest.mark.parametrize(("text", "expected"), DATE_IT)
+def test_date_it(text: str, expected: object) -> None:
+    assert _got("date", text, "it") == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), DATE_EN)
+def test_date_en(text: str, expected: object) -> None:
+    assert _got("date", text, "en") == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "lang", "expected"),
+    [
+        ("day", "il 15", "it", 15),
+        ("day", "quindici", "it", 15),
+        ("day", "il primo", "it", 1),
+        ("day", "il ventuno", "it", 21),
+        ("day", "15", "it", 15),
+        ("day", "il 3 marzo", "it", 3),
+        ("day", "the 15th", "en", 15),
+        ("day", "the first", "en", 1),
+        ("day", "twenty second", "en", 22),
+        ("day", "45", "it", ("invalid", "invalid_day")),
+        ("day", "marzo", "it", None),
+        ("day", "boh", "it", None),
+        ("month", "marzo", "it", 3),
+        ("month", "a marzo", "it", 3),
+        ("month", "dicembre", "it", 12),
+        ("month", "3", "it", 3),
+        ("month", "tre", "it", 3),
+        ("month", "March", "en", 3),
+        ("month", "may", "en", 5),
+        ("month", "in may", "en", 5),
+        ("month", "13", "it", ("invalid", "invalid_month")),
+        ("month", "boh", "it", None),
+        ("year", "1980", "it", 1980),
+        ("year", "millenovecentottanta", "it", 1980),
+        ("year", "mille novecento ottanta", "it", 1980),
+        ("year", "nel duemilaventi", "it", 2020),
+        ("year", "ottanta", "it", ("uncertain", 1980)),
+        ("year", "80", "it", ("uncertain", 1980)),
+        ("year", "nineteen eighty", "en", 1980),
+        ("year", "nineteen eighty five", "en", 1985),
+        ("year", "twenty twenty five", "en", 2025),
+        ("year", "two thousand and five", "en", 2005),
+        ("year", "in 1980", "en", 1980),
+        ("year", "marzo 1980", "it", 1980),
+        ("year", "boh", "it", None),
+        ("year", "the 15th", "en", None),
+    ],
+)
+def test_day_month_year(kind: str, text: str, lang: str, expected: object) -> None:
+    assert _got(kind, text, lang) == expected
+
+
+@pytest.mark.parametrize(
+    ("yy", "expected"), [("00", 2000), ("30", 2030), ("44", 2044), ("45", 1945), ("99", 1999)]
+)
+def test_two_digit_year_window(yy: str, expected: int) -> None:
+    # the window is [at.year - 80, at.year + 19] = [1945, 2044] for 2025
+    assert _got("year", yy, "it") == ("uncertain", expected)
+
+
+def test_relative_dates_follow_at_not_the_clock() -> None:
+    other = datetime(1999, 12, 31, 23, 0, tzinfo=UTC)
+    r = extract("date", "domani", "it", other)
+    assert r is not None and r.value == "2000-01-01"
+    r = extract("date", "in a month", "en", datetime(2024, 1, 31, tzinfo=UTC))
+    assert r is not None and r.value == "2024-02-29"
