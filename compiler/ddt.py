@@ -1,0 +1,582 @@
+"""Compiler stage: a designer's DDT definition + the built-in catalogue -> a complete CompiledDdt.
+
+Every prompt of every dialogue state, escalation level and declared language is resolved
+here (designer override, prompt id from the project's prompt table, or the catalogue
+default), templates and validation rules are parsed and type-checked, regexes compiled
+once to check them. The engine then decides nothing that could be decided offline.
+
+Diagnostic codes (stable):
+
+- E301 unknown type · E302 unknown sub-data · E303 prompt missing in a declared language
+- E304 unknown prompt id · E305 bad rule expression (syntax) · E306 rule type error
+- E307 bad prompt template (syntax) · E308 bad regex · E309 choice type without choices
+- E310 choices on a type that is not ``choice`` (warning) · E311 a state with no prompt levels
+  (nothing to say, the escalation has no end) · E312 prompt levels that can never be played
+  (warning) · E313 prompts for a language the project does not declare (warning)
+- E314 prompt template type error · E315 DTMF on a type that cannot take it (warning)
+- E316 duplicate validation code
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from compiler.expressions import ExprSyntaxError, check_expr, parse_expr, parse_template
+from ddt_engine.catalogue import (
+    BUILTIN_TYPES,
+    CHILD_PROMPT_STATES,
+    PROMPT_STATES,
+    STANDARD_MACHINE,
+    PromptSpec,
+    TypeSpec,
+    label_for,
+    or_word,
+)
+from schemas.ddt import (
+    CompiledDdt,
+    DataNode,
+    DtmfSpec,
+    Extractor,
+    Limits,
+    ValidationRule,
+)
+from schemas.diagnostics import Diagnostic, Severity
+from schemas.expressions import ExprPart, Template
+from schemas.project import DdtDef, PromptText, PromptVariants, ValidationDef
+from schemas.prompts import Prompt
+
+__all__ = ["compile_ddt", "ddt_value_type", "public_type_names"]
+
+Locate = Callable[[str], tuple[str, int, int]]
+Overrides = Mapping[Any, Mapping[Any, Sequence[PromptText]]]
+
+_PROMPT_ID = re.compile(r"^[A-Za-z_][\w.\-]*$")
+_LIMIT_OF = {"noMatch": "no_match", "noInput": "no_input", "invalid": "invalid"}
+_BOOLEANISH = {"boolean", "any"}
+_TEMPLATE_CACHE: dict[str, Template] = {}
+_TEMPLATE_CACHE_MAX = 8192
+
+
+def public_type_names() -> list[str]:
+    """The built-in type names a designer may write in ``type:``."""
+    return sorted(n for n, t in BUILTIN_TYPES.items() if not t.internal)
+
+
+def ddt_value_type(type_name: str) -> str | None:
+    """The memory type of a DDT's value (``date``, ``string`` …); None for an unknown type."""
+    spec = BUILTIN_TYPES.get(type_name)
+    if spec is None or spec.internal:
+        return None
+    return spec.value_type
+
+
+def _did_you_mean(word: str, candidates: Sequence[str]) -> str | None:
+    best = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
+    return f"did you mean '{best[0]}'?" if best else None
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _cached_template(text: str) -> Template:
+    tpl = _TEMPLATE_CACHE.get(text)
+    if tpl is None:
+        tpl = parse_template(text)
+        if len(_TEMPLATE_CACHE) < _TEMPLATE_CACHE_MAX:
+            _TEMPLATE_CACHE[text] = tpl
+    return tpl
+
+
+class _Ctx:
+    """Collects diagnostics for one DDT and resolves prompts."""
+
+    def __init__(
+        self,
+        name: str,
+        ddt: DdtDef,
+        languages: Sequence[str],
+        prompts: Mapping[str, Mapping[str, PromptText]],
+        var_types: Mapping[str, str],
+        locate: Locate,
+    ) -> None:
+        self.name = name
+        self.ddt = ddt
+        self.languages = tuple(languages)
+        self.table = prompts
+        self.var_types = var_types
+        self.locate = locate
+        self.diags: list[Diagnostic] = []
+
+    # -- diagnostics ------------------------------------------------------------------
+
+    def diag(
+        self,
+        code: str,
+        suffix: str,
+        message: str,
+        hint: str | None = None,
+        severity: Severity = "error",
+    ) -> None:
+        try:
+            file, line, col = self.locate(suffix)
+        except Exception:  # a locate callback must never take the compiler down
+            file, line, col = "<unknown>", 0, 0
+        self.diags.append(
+            Diagnostic(
+                code=code,
+                severity=severity,
+                file=file,
+                line=line,
+                col=col,
+                pointer=f"/ddts/{_escape(self.name)}{suffix}",
+                message=message,
+                hint=hint,
+            )
+        )
+
+    @property
+    def failed(self) -> bool:
+        return any(d.severity == "error" for d in self.diags)
+
+    # -- templates and prompts ----------------------------------------------------------
+
+    def template(self, text: str, where: str, value_type: str, *, check: bool) -> Template | None:
+        try:
+            tpl = _cached_template(text)
+        except ExprSyntaxError as e:
+            hint = e.hint or (f"expected {', '.join(e.expected)}" if e.expected else None)
+            self.diag("E307", where, f"bad prompt template: {e.message} (column {e.col})", hint)
+            return None
+        if check:
+            for part in tpl.parts:
+                if isinstance(part, ExprPart):
+                    _, issues = check_expr(part.expr, self.var_types, locals={"value": value_type})
+                    for issue in issues:
+                        self.diag("E314", where, f"prompt template: {issue.message}", issue.hint)
+        return tpl
+
+    def prompt_text(
+        self, text: PromptText, lang: str, where: str, value_type: str, *, check: bool
+    ) -> Prompt | None:
+        if isinstance(text, str) and _PROMPT_ID.match(text) and text in self.table.get(lang, {}):
+            text = self.table[lang][text]
+        if isinstance(text, str):
+            tpl = self.template(text, where, value_type, check=check)
+            return None if tpl is None else Prompt(text=tpl)
+        return self.variants(text, where, value_type, check=check)
+
+    def variants(
+        self, pv: PromptVariants, where: str, value_type: str, *, check: bool
+    ) -> Prompt | None:
+        tpl = self.template(pv.text, where + "/text", value_type, check=check)
+        voice = chat = None
+        if pv.voice is not None:
+            voice = self.template(pv.voice, where + "/voice", value_type, check=check)
+        if pv.chat is not None:
+            chat = self.template(pv.chat, where + "/chat", value_type, check=check)
+        if tpl is None or (pv.voice is not None and voice is None):
+            return None
+        if pv.chat is not None and chat is None:
+            return None
+        return Prompt(text=tpl, voice=voice, chat=chat)
+
+    def default_prompt(self, spec: PromptSpec, subst: Mapping[str, str], where: str) -> Prompt:
+        def fill(s: str) -> str:
+            for marker, value in subst.items():
+                s = s.replace(marker, value)
+            return s
+
+        text = self.template(fill(spec.text), where, "any", check=False)
+        voice = (
+            None
+            if spec.voice is None
+            else self.template(fill(spec.voice), where, "any", check=False)
+        )
+        chat = (
+            None if spec.chat is None else self.template(fill(spec.chat), where, "any", check=False)
+        )
+        if text is None:  # the catalogue is ours: a bad default is a bug, not a designer error
+            raise AssertionError(f"bad catalogue prompt {spec.text!r}")
+        return Prompt(text=text, voice=voice, chat=chat)
+
+    def state_prompts(
+        self,
+        spec: TypeSpec,
+        overrides: Overrides,
+        states: Sequence[str],
+        subst: Mapping[str, Mapping[str, str]],
+        base: str,
+        value_type: str,
+        limits: Limits,
+    ) -> dict[str, dict[str, tuple[Prompt, ...]]]:
+        out: dict[str, dict[str, tuple[Prompt, ...]]] = {}
+        for state, per_lang in overrides.items():
+            for lang in per_lang:
+                if lang not in self.languages:
+                    self.diag(
+                        "E313",
+                        f"{base}/prompts/{state}/{lang}",
+                        f"prompts for '{lang}', which the project does not declare",
+                        f"declared languages: {', '.join(self.languages)}",
+                        severity="warning",
+                    )
+            if state not in states:
+                continue
+            missing = [lang for lang in self.languages if lang not in per_lang]
+            if missing:
+                self.diag(
+                    "E303",
+                    f"{base}/prompts/{state}",
+                    f"prompts for '{state}' are missing in {', '.join(missing)}: the built-in "
+                    "default is used there",
+                    f"add '{missing[0]}' texts next to the others",
+                    severity="warning",
+                )
+        for state in states:
+            per_lang_out: dict[str, tuple[Prompt, ...]] = {}
+            for lang in self.languages:
+                given = overrides.get(state, {}).get(lang)
+                where = f"{base}/prompts/{state}/{lang}"
+                if given is not None:
+                    if not given:
+                        self.diag(
+                            "E311",
+                            where,
+                            f"'{state}' has no prompt levels: nothing to say in that state",
+                            "give at least one prompt, or remove the entry to use the default",
+                        )
+                        continue
+                    levels: list[Prompt] = []
+                    for i, text in enumerate(given):
+                        p = self.prompt_text(text, lang, f"{where}/{i}", value_type, check=True)
+                        if p is not None:
+                            levels.append(p)
+                    per_lang_out[lang] = tuple(levels)
+                    limit_name = _LIMIT_OF.get(state)
+                    limit = getattr(limits, limit_name) if limit_name else None
+                    if limit is not None and len(given) > limit:
+                        self.diag(
+                            "E312",
+                            f"{where}/{limit}",
+                            f"'{state}' level {limit + 1} and later are never played "
+                            f"(max_attempts.{limit_name} is {limit})",
+                            f"raise max_attempts.{limit_name} or drop the extra levels",
+                            severity="warning",
+                        )
+                else:
+                    defaults = spec.prompts[state].get(lang) or spec.prompts[state]["en"]
+                    per_lang_out[lang] = tuple(
+                        self.default_prompt(d, subst[lang], where) for d in defaults
+                    )
+            out[state] = per_lang_out
+        return out
+
+    # -- validation rules ---------------------------------------------------------------
+
+    def rules(
+        self,
+        spec: TypeSpec,
+        defs: Sequence[ValidationDef],
+        base: str,
+        value_type: str,
+        subst: Mapping[str, Mapping[str, str]],
+    ) -> tuple[ValidationRule, ...]:
+        out: list[ValidationRule] = []
+        for rs in spec.validations:
+            prompts = {
+                lang: tuple(
+                    self.default_prompt(p, subst[lang], f"{base}/validate")
+                    for p in (rs.prompts.get(lang) or rs.prompts["en"])
+                )
+                for lang in self.languages
+            }
+            out.append(ValidationRule(code=rs.code, expr=parse_expr(rs.expr), prompts=prompts))
+        seen = {r.code for r in out}
+        for i, vd in enumerate(defs):
+            where = f"{base}/validate/{i}"
+            code = vd.code or f"rule{i + 1}"
+            if code in seen:
+                self.diag(
+                    "E316",
+                    f"{where}/code",
+                    f"duplicate validation code '{code}'",
+                    "give each rule its own code",
+                )
+            seen.add(code)
+            try:
+                expr = parse_expr(vd.rule)
+            except ExprSyntaxError as e:
+                hint = e.hint or (f"expected {', '.join(e.expected)}" if e.expected else None)
+                self.diag(
+                    "E305",
+                    f"{where}/rule",
+                    f"bad validation rule: {e.message} (column {e.col})",
+                    hint,
+                )
+                continue
+            rtype, issues = check_expr(expr, self.var_types, locals={"value": value_type})
+            for issue in issues:
+                self.diag("E306", f"{where}/rule", f"validation rule: {issue.message}", issue.hint)
+            if not issues and rtype not in _BOOLEANISH:
+                self.diag(
+                    "E306",
+                    f"{where}/rule",
+                    f"a validation rule must be a condition, this one is {rtype}",
+                    "compare the value, e.g. value >= 1",
+                )
+            rule_prompts = self.rule_prompts(vd, where, value_type)
+            if rule_prompts is None:
+                continue
+            out.append(ValidationRule(code=code, expr=expr, prompts=rule_prompts))
+        return tuple(out)
+
+    def rule_prompts(
+        self, vd: ValidationDef, where: str, value_type: str
+    ) -> dict[str, tuple[Prompt, ...]] | None:
+        result: dict[str, tuple[Prompt, ...]] = {}
+        if isinstance(vd.prompt, str):
+            pid = vd.prompt
+            have = [lang for lang in self.languages if pid in self.table.get(lang, {})]
+            if not have:
+                known = sorted({k for t in self.table.values() for k in t})
+                self.diag(
+                    "E304",
+                    f"{where}/prompt",
+                    f"unknown prompt id '{pid}'",
+                    _did_you_mean(pid, known) or "add it to the project's prompts",
+                )
+                return None
+            for lang in self.languages:
+                if lang not in have:
+                    self.diag(
+                        "E303",
+                        f"{where}/prompt",
+                        f"prompt '{pid}' has no '{lang}' text",
+                        f"add prompts.{lang}.{pid}",
+                    )
+                    continue
+                p = self.prompt_text(
+                    self.table[lang][pid], lang, f"{where}/prompt", value_type, check=True
+                )
+                if p is not None:
+                    result[lang] = (p,)
+        else:
+            for lang in self.languages:
+                text = vd.prompt.get(lang)  # type: ignore[call-overload]
+                if text is None:
+                    self.diag(
+                        "E303",
+                        f"{where}/prompt",
+                        f"the invalid prompt has no '{lang}' text",
+                        f"add {lang}: … under prompt",
+                    )
+                    continue
+                p = self.prompt_text(text, lang, f"{where}/prompt/{lang}", value_type, check=True)
+                if p is not None:
+                    result[lang] = (p,)
+        return result if len(result) == len(self.languages) else None
+
+
+def _options_text(choices: Mapping[str, Mapping[str, Sequence[str]]], lang: str) -> str:
+    names = [(syn.get(lang) or [value])[0] for value, syn in choices.items()]
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + f" {or_word(lang)} " + names[-1]
+
+
+def _safe(text: str) -> str:
+    # a label is spliced into default templates: it must not open an expression
+    return text.replace("{{", "{ {").replace("}}", "} }")
+
+
+def compile_ddt(
+    name: str,
+    ddt: DdtDef,
+    *,
+    languages: Sequence[str],
+    prompts: Mapping[str, Mapping[str, PromptText]],
+    var_types: Mapping[str, str],
+    locate: Locate,
+) -> tuple[CompiledDdt | None, list[Diagnostic]]:
+    """Compile one DDT; returns (None, diagnostics) when it has errors. Never raises."""
+    ctx = _Ctx(name, ddt, languages, prompts, var_types, locate)
+    try:
+        result = _compile(ctx)
+    except (ExprSyntaxError, ValueError) as e:  # a catalogue bug; reported, never raised
+        ctx.diag("E399", "", f"internal error compiling this DDT: {e}")
+        return None, ctx.diags
+    return (None if ctx.failed else result), ctx.diags
+
+
+def _compile(ctx: _Ctx) -> CompiledDdt | None:
+    ddt = ctx.ddt
+    spec = BUILTIN_TYPES.get(ddt.type)
+    if spec is None or spec.internal:
+        ctx.diag(
+            "E301",
+            "/type",
+            f"unknown data type '{ddt.type}'",
+            _did_you_mean(ddt.type, public_type_names())
+            or f"built-in types: {', '.join(public_type_names())}",
+        )
+        return None
+
+    # choices
+    choices: dict[str, dict[str, tuple[str, ...]]] = {
+        v: {str(lang): tuple(s) for lang, s in syn.items()} for v, syn in ddt.choices.items()
+    }
+    if spec.options and not choices:
+        ctx.diag(
+            "E309",
+            "/type",
+            f"a '{ddt.type}' DDT needs choices",
+            "add choices: {value: {it: [synonyms…], en: [synonyms…]}}",
+        )
+    if choices and not spec.options:
+        ctx.diag(
+            "E310",
+            "/choices",
+            f"choices are ignored by a '{ddt.type}' DDT",
+            "use type: choice",
+            severity="warning",
+        )
+        choices = {}
+
+    # patterns
+    for i, pattern in enumerate(ddt.patterns):
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            ctx.diag(
+                "E308",
+                f"/patterns/{i}",
+                f"bad regular expression: {e}",
+                "patterns are Python regexes; group 1 (or the whole match) is the value",
+            )
+
+    limits = Limits(**ddt.max_attempts.model_dump())
+    extractors = list(spec.extractors)
+    if ddt.extract.ner:
+        extractors.append(Extractor(layer="ner", name=ddt.type))
+    if ddt.extract.llm:
+        extractors.append(Extractor(layer="llm", name=ddt.type))
+
+    # DTMF
+    dtmf: DtmfSpec | None = None if spec.dtmf is None else DtmfSpec()
+    if ddt.dtmf is not None:
+        if spec.dtmf is None and ddt.dtmf.allowed:
+            ctx.diag(
+                "E315",
+                "/dtmf",
+                f"a '{ddt.type}' cannot be keyed in with DTMF; ignored",
+                "remove dtmf",
+                severity="warning",
+            )
+        elif spec.dtmf is not None:
+            dtmf = DtmfSpec(**ddt.dtmf.model_dump())
+
+    labels = {
+        lang: (ddt.label or {}).get(lang) or label_for(ddt.type, lang)  # type: ignore[call-overload]
+        for lang in ctx.languages
+    }
+    subst = {
+        lang: {"$label": _safe(labels[lang]), "$options": _safe(_options_text(choices, lang))}
+        for lang in ctx.languages
+    }
+    root_prompts = ctx.state_prompts(
+        spec, ddt.prompts, PROMPT_STATES, subst, "", spec.value_type, limits
+    )
+    rules = ctx.rules(spec, ddt.validate_, "", spec.value_type, subst)
+
+    # sub-data
+    known = {s.name: s for s in spec.subdata}
+    for sub_name in ddt.subdata:
+        if sub_name not in known:
+            hint = (
+                _did_you_mean(sub_name, list(known)) or f"sub-data: {', '.join(known)}"
+                if known
+                else f"a '{ddt.type}' has no sub-data"
+            )
+            ctx.diag(
+                "E302",
+                f"/subdata/{_escape(sub_name)}",
+                f"unknown sub-data '{sub_name}' of a '{ddt.type}'",
+                hint,
+            )
+    children: list[DataNode] = []
+    for sub in spec.subdata:
+        cspec = BUILTIN_TYPES[sub.type]
+        over = ddt.subdata.get(sub.name)
+        base = f"/subdata/{_escape(sub.name)}"
+        clabels = {
+            lang: ((over.label or {}) if over else {}).get(lang)  # type: ignore[call-overload]
+            or label_for(sub.type, lang)
+            for lang in ctx.languages
+        }
+        csubst = {lang: {"$label": _safe(clabels[lang]), "$options": ""} for lang in ctx.languages}
+        cdtmf = None
+        if cspec.dtmf is not None and (dtmf is None or dtmf.allowed):
+            cdtmf = DtmfSpec(
+                allowed=dtmf is None or dtmf.allowed,
+                max_digits=8,
+                finish_key=dtmf.finish_key if dtmf else "#",
+            )
+        children.append(
+            DataNode(
+                name=sub.name,
+                path=(sub.name,),
+                type=sub.type,
+                value_type=cspec.value_type,
+                label=clabels,
+                required=sub.required if over is None or over.required is None else over.required,
+                extractors=cspec.extractors,
+                validations=ctx.rules(
+                    cspec, over.validate_ if over else (), base, cspec.value_type, csubst
+                ),
+                confirm="never",
+                limits=limits,
+                prompts=ctx.state_prompts(
+                    cspec,
+                    over.prompts if over else {},
+                    CHILD_PROMPT_STATES,
+                    csubst,
+                    base,
+                    cspec.value_type,
+                    limits,
+                ),
+                dtmf=cdtmf,
+            )
+        )
+
+    if ctx.failed:
+        return None
+    root = DataNode(
+        name=ctx.name,
+        path=(),
+        type=ddt.type,
+        value_type=spec.value_type,
+        label=labels,
+        required=True,
+        extractors=tuple(extractors),
+        validations=rules,
+        confirm=ddt.confirm or spec.confirm,
+        limits=limits,
+        prompts=root_prompts,
+        children=tuple(children),
+        dtmf=dtmf,
+        choices=choices,
+        patterns=tuple(ddt.patterns),
+    )
+    return CompiledDdt(
+        name=ctx.name,
+        type=ddt.type,
+        sensitive=ddt.sensitive,
+        root=root,
+        machine=STANDARD_MACHINE,
+        ner=ddt.extract.ner,
+        llm=ddt.extract.llm,
+    )

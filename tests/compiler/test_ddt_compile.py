@@ -1,0 +1,249 @@
+"""compile_ddt: a DdtDef + the catalogue -> a complete CompiledDdt, or located diagnostics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from compiler.ddt import compile_ddt, ddt_value_type, public_type_names
+from ddt_engine.catalogue import BUILTIN_TYPES, PROMPT_STATES
+from schemas.ddt import CompiledDdt
+from schemas.diagnostics import Diagnostic
+from schemas.expressions import TextPart
+from schemas.project import DdtDef
+
+
+def _locate(suffix: str) -> tuple[str, int, int]:
+    return ("flow.yaml", 10 + len(suffix), 3)
+
+
+def _compile(
+    data: dict[str, Any],
+    *,
+    languages: tuple[str, ...] = ("it", "en"),
+    prompts: dict[str, dict[str, Any]] | None = None,
+    var_types: dict[str, str] | None = None,
+) -> tuple[CompiledDdt | None, list[Diagnostic]]:
+    return compile_ddt(
+        "birth",
+        DdtDef.model_validate(data),
+        languages=languages,
+        prompts=prompts or {},
+        var_types=var_types or {},
+        locate=_locate,
+    )
+
+
+def _codes(diags: list[Diagnostic]) -> list[tuple[str, str, str]]:
+    return [(d.code, d.severity, d.pointer) for d in diags]
+
+
+def _text(prompt: Any) -> str:
+    return "".join(p.text for p in prompt.text.parts if isinstance(p, TextPart))
+
+
+@pytest.mark.parametrize("type_name", public_type_names())
+def test_every_builtin_type_compiles_complete(type_name: str) -> None:
+    data: dict[str, Any] = {"type": type_name}
+    if type_name == "choice":
+        data["choices"] = {"a": {"it": ["prima"], "en": ["first"]}, "b": {}}
+    ddt, diags = _compile(data)
+    assert diags == []
+    assert ddt is not None
+    for state in PROMPT_STATES:
+        for lang in ("it", "en"):
+            assert ddt.root.prompts[state][lang], (state, lang)
+    for child in ddt.root.children:
+        for state in ("start", "noMatch", "noInput", "invalid"):
+            assert child.prompts[state]["it"] and child.prompts[state]["en"]
+    assert ddt.machine.states[0] == "start"
+
+
+def test_date_has_day_month_year_with_range_rules() -> None:
+    ddt, _ = _compile({"type": "date"})
+    assert ddt is not None
+    assert [c.name for c in ddt.root.children] == ["day", "month", "year"]
+    day = ddt.root.children[0]
+    assert [r.code for r in day.validations] == ["day_range"]
+    assert day.dtmf is not None and day.dtmf.allowed
+    assert ddt.root.confirm == "when_uncertain"
+    assert ddt.root.value_type == "date"
+
+
+def test_label_is_spliced_into_default_prompts() -> None:
+    ddt, _ = _compile({"type": "date", "label": {"it": "la sua data di nascita", "en": "x"}})
+    assert ddt is not None
+    assert _text(ddt.root.prompts["start"]["it"][0]) == "Mi dice la sua data di nascita?"
+    assert _text(ddt.root.prompts["start"]["en"][0]) == "Could you tell me x?"
+
+
+def test_override_prompt_id_and_variants() -> None:
+    ddt, diags = _compile(
+        {
+            "type": "phone",
+            "prompts": {
+                "start": {
+                    "it": ["ask_phone"],
+                    "en": [{"text": "Your number?", "voice": "Your <emphasis>number</emphasis>?"}],
+                }
+            },
+        },
+        prompts={"it": {"ask_phone": "Il suo cellulare?"}},
+    )
+    assert diags == []
+    assert ddt is not None
+    assert _text(ddt.root.prompts["start"]["it"][0]) == "Il suo cellulare?"
+    en = ddt.root.prompts["start"]["en"][0]
+    assert en.voice is not None and _text(en) == "Your number?"
+
+
+def test_choice_options_listed_in_the_question() -> None:
+    ddt, _ = _compile(
+        {
+            "type": "choice",
+            "label": {"it": "il tipo di visita", "en": "the kind of visit"},
+            "choices": {
+                "visita": {"it": ["visita"], "en": ["a visit"]},
+                "esame": {"it": ["esame"], "en": ["a test"]},
+                "ritiro": {"it": ["ritiro referti"], "en": ["collecting results"]},
+            },
+        }
+    )
+    assert ddt is not None
+    assert _text(ddt.root.prompts["start"]["it"][0]) == (
+        "Mi dice il tipo di visita? Può scegliere tra: visita, esame o ritiro referti."
+    )
+    assert _text(ddt.root.prompts["start"]["en"][0]) == (
+        "Could you tell me the kind of visit? You can choose a visit, a test or collecting results."
+    )
+
+
+def test_custom_rule_and_subdata_override() -> None:
+    ddt, diags = _compile(
+        {
+            "type": "date",
+            "validate": [
+                {
+                    "rule": "value < today()",
+                    "code": "past",
+                    "prompt": {"it": "Nel passato, prego.", "en": "In the past, please."},
+                }
+            ],
+            "subdata": {"year": {"prompts": {"start": {"it": ["E l'anno?"], "en": ["Year?"]}}}},
+        }
+    )
+    assert diags == []
+    assert ddt is not None
+    assert [r.code for r in ddt.root.validations] == ["past"]
+    year = ddt.root.children[2]
+    assert _text(year.prompts["start"]["it"][0]) == "E l'anno?"
+
+
+def test_errors_are_all_reported_with_locations() -> None:
+    ddt, diags = _compile(
+        {
+            "type": "date",
+            "subdata": {"dy": {}},
+            "patterns": ["("],
+            "validate": [
+                {"rule": "value >", "prompt": "nope"},
+                {"rule": "value + 1", "prompt": {"it": "a"}},
+            ],
+            "prompts": {"noMatch": {"it": []}, "start": {"it": ["{{ foo }}"]}},
+        },
+        prompts={"it": {"nop": "x"}},
+    )
+    assert ddt is None
+    assert sorted(_codes(diags)) == sorted(
+        [
+            ("E302", "error", "/ddts/birth/subdata/dy"),
+            ("E308", "error", "/ddts/birth/patterns/0"),
+            ("E305", "error", "/ddts/birth/validate/0/rule"),
+            ("E306", "error", "/ddts/birth/validate/1/rule"),
+            ("E303", "error", "/ddts/birth/validate/1/prompt"),
+            ("E311", "error", "/ddts/birth/prompts/noMatch/it"),
+            ("E314", "error", "/ddts/birth/prompts/start/it/0"),
+            ("E303", "warning", "/ddts/birth/prompts/noMatch"),
+            ("E303", "warning", "/ddts/birth/prompts/start"),
+        ]
+    )
+    sub = next(d for d in diags if d.code == "E302")
+    assert sub.hint == "did you mean 'day'?"
+    assert (sub.file, sub.line, sub.col) == ("flow.yaml", 10 + len("/subdata/dy"), 3)
+
+
+def test_unknown_type_did_you_mean() -> None:
+    ddt, diags = _compile({"type": "codice_fiscal"})
+    assert ddt is None
+    assert [(d.code, d.message, d.hint) for d in diags] == [
+        ("E301", "unknown data type 'codice_fiscal'", "did you mean 'codice_fiscale'?")
+    ]
+
+
+def test_internal_types_are_not_designer_types() -> None:
+    assert ddt_value_type("day") is None
+    assert ddt_value_type("nope") is None
+    assert ddt_value_type("date") == "date"
+    assert ddt_value_type("yes_no") == "boolean"
+    assert "day" not in public_type_names()
+    ddt, diags = _compile({"type": "day"})
+    assert ddt is None and diags[0].code == "E301"
+
+
+def test_choice_without_choices_is_an_error() -> None:
+    ddt, diags = _compile({"type": "choice"})
+    assert ddt is None
+    assert _codes(diags) == [("E309", "error", "/ddts/birth/type")]
+
+
+def test_rule_must_be_a_condition() -> None:
+    _, diags = _compile(
+        {"type": "integer", "validate": [{"rule": "value + 1", "prompt": "p"}]},
+        prompts={"it": {"p": "x"}, "en": {"p": "y"}},
+    )
+    assert [(d.code, d.message) for d in diags] == [
+        ("E306", "a validation rule must be a condition, this one is integer")
+    ]
+
+
+def test_unknown_prompt_id_did_you_mean() -> None:
+    _, diags = _compile(
+        {"type": "integer", "validate": [{"rule": "value > 1", "prompt": "too_smal"}]},
+        prompts={"it": {"too_small": "x"}, "en": {"too_small": "y"}},
+    )
+    assert [(d.code, d.hint) for d in diags] == [("E304", "did you mean 'too_small'?")]
+
+
+def test_warnings_do_not_fail_the_ddt() -> None:
+    ddt, diags = _compile(
+        {
+            "type": "email",
+            "dtmf": {"allowed": True},
+            "max_attempts": {"no_match": 1},
+            "prompts": {"noMatch": {"it": ["a", "b"], "en": ["c"]}},
+        },
+    )
+    assert ddt is not None
+    assert ddt.root.dtmf is None
+    assert sorted(_codes(diags)) == [
+        ("E312", "warning", "/ddts/birth/prompts/noMatch/it/1"),
+        ("E315", "warning", "/ddts/birth/dtmf"),
+    ]
+
+
+def test_catalogue_types_have_both_languages_everywhere() -> None:
+    for spec in BUILTIN_TYPES.values():
+        for state, per_lang in spec.prompts.items():
+            assert set(per_lang) == {"it", "en"}, (spec.name, state)
+            for levels in per_lang.values():
+                assert levels
+                for p in levels:
+                    assert "$" not in p.text.replace("$label", "").replace("$options", "")
+
+
+def test_compile_is_deterministic() -> None:
+    a, _ = _compile({"type": "date"})
+    b, _ = _compile({"type": "date"})
+    assert a is not None and b is not None
+    assert a.model_dump_json() == b.model_dump_json()
