@@ -1,35 +1,383 @@
-"""Extractors: phone, email, iban, codice_fiscale, partita_iva, cap."""
+"""Extractors: phone, email, iban, codice_fiscale, partita_iva, cap (pattern layer + spoken forms).
+
+Each extractor finds the value inside a whole sentence, written ("il mio numero è 347 123
+4567") or spoken ("tre quattro sette …", "erre esse esse …", "mario punto rossi chiocciola
+gmail punto com"), and verifies it with phonenumbers / python-stdnum before answering. A
+recognisably shaped but wrong value (bad checksum, wrong length, voicemail number) is an
+``invalid`` extraction, so the engine plays the invalid prompt rather than "not understood".
+Policies are documented in docs/extract-codes.md.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from datetime import datetime
 
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+from stdnum import iban as std_iban
+from stdnum.it import codicefiscale as std_cf
+from stdnum.it import iva as std_iva
+
+from ddt_engine.extract._b_norm import MAX_CODE_TEXT, fold, never_raises
+from ddt_engine.extract._b_spell import Piece, code_runs, decode, digit_groups
 from ddt_engine.extract.base import Extraction, ExtractOptions
 
+__all__ = [
+    "extract_cap",
+    "extract_codice_fiscale",
+    "extract_email",
+    "extract_iban",
+    "extract_partita_iva",
+    "extract_phone",
+    "iban_cin_ok",
+]
 
+_HAS_DIGIT = re.compile(r"\d")
+_WORD_TOKEN = re.compile(r"[^\W_]+")
+
+# --------------------------------------------------------------------------------- phone
+
+_PHONE_TYPES = frozenset(
+    {
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        PhoneNumberType.TOLL_FREE,
+    }
+)
+_MAX_PHONE_TRIES = 12  # phonenumbers calls per utterance (35 µs each): bounded work
+
+
+def _phone_windows(group: list[str]) -> Iterator[str]:
+    """Candidate numbers in a run of digit pieces: the whole run, then shorter windows on
+    piece boundaries (a date next to a number: "12 12 1985 347 …"), longest first."""
+    k = len(group)
+    spans = sorted(
+        ((i, j) for i in range(k) for j in range(i + 1, k + 1) if group[i] != "+" or j > i + 1),
+        key=lambda s: (s[0] - s[1], s[0]),
+    )
+    for i, j in spans:
+        cand = "".join(group[i:j])
+        digits = len(cand) - cand.startswith("+")
+        if 6 <= digits <= 15:
+            yield cand
+
+
+def _phone_like(cand: str) -> bool:
+    """A digit string a caller plausibly meant as a phone number (for ``invalid_phone``)."""
+    digits = cand.lstrip("+")
+    return len(digits) >= 8 and (cand.startswith(("+", "0", "3")) or len(digits) >= 9)
+
+
+def _classify_phone(cand: str) -> str | None:
+    """E.164 when ``cand`` is a valid number of an accepted type (region IT by default)."""
+    try:
+        num = phonenumbers.parse(cand, "IT")
+    except NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(num):
+        return None
+    if phonenumbers.number_type(num) not in _PHONE_TYPES:
+        return None  # e.g. 11-digit 3xx numbers are VOICEMAIL, not a caller's phone
+    return phonenumbers.format_number(num, PhoneNumberFormat.E164)
+
+
+@never_raises
 def extract_phone(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:
+    """A phone number anywhere in the utterance, as E.164 ("+393471234567")."""
+    text = text[:MAX_CODE_TEXT]
+    if not _HAS_DIGIT.search(text) and not _maybe_spoken_digits(text):
+        return None
+    pieces = decode(text, lang)
+    tries = 0
+    invalid = False
+    for group in digit_groups(pieces):
+        spoken = _group_spoken(pieces, group)
+        for cand in _phone_windows(group):
+            if tries >= _MAX_PHONE_TRIES:
+                break
+            tries += 1
+            e164 = _classify_phone(cand)
+            if e164 is not None:
+                return Extraction(e164, "grammar" if spoken else "pattern")
+            invalid = invalid or _phone_like(cand)
+    if invalid:
+        return Extraction(None, "pattern", invalid="invalid_phone")
     return None
 
 
+def _group_spoken(pieces: list[Piece], group: list[str]) -> bool:
+    values = set(group)
+    return any(p.spoken and p.kind == "D" and p.value in values for p in pieces)
+
+
+_NUMBER_HINT = re.compile(
+    r"zero|uno|due|tre|quattro|cinque|sei|sette|otto|nove|dieci|venti|trenta|quaranta|"
+    r"cinquanta|sessanta|settanta|ottanta|novanta|cento|one|two|three|four|five|six|seven|"
+    r"eight|nine|ten|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|oh|double"
+)
+
+
+def _maybe_spoken_digits(text: str) -> bool:
+    return _NUMBER_HINT.search(fold(text)) is not None
+
+
+# --------------------------------------------------------------------------------- email
+
+_SPOKEN_EMAIL: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(rf"\s*\b(?:{words})\b\s*"), symbol)
+    for words, symbol in (
+        (
+            r"chiocciola|chiocciolina|a commerciale|at sign|at symbol|at|et",
+            "@",
+        ),
+        (r"trattino basso|underscore|under score|sottolineatura|sottolineato", "_"),
+        (r"trattino alto|trattino|lineetta|dash|hyphen|meno|minus", "-"),
+        (r"punto|dot|period|full stop", "."),
+    )
+)
+_AT_SPACES = re.compile(r"\s*@\s*")
+_EMAIL = re.compile(
+    r"(?<![a-z0-9._%+\-])([a-z0-9._%+\-]{1,64})@([a-z0-9\-]{1,63}(?:\.[a-z0-9\-]{1,63}){1,8})"
+)
+_TLD = re.compile(r"[a-z]{2,24}")
+_EMAIL_HINT = re.compile(r"@|chiocciol|\bat\b|\bet\b|commerciale")
+
+
+def _email_ok(local: str, domain: str) -> bool:
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        return False
+    labels = domain.split(".")
+    if any(not lab or lab.startswith("-") or lab.endswith("-") for lab in labels):
+        return False
+    return _TLD.fullmatch(labels[-1]) is not None and len(domain) <= 253
+
+
+@never_raises
 def extract_email(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:
+    """An e-mail address, written or spoken ("mario punto rossi chiocciola gmail punto com")."""
+    low = fold(text[:MAX_CODE_TEXT])
+    if _EMAIL_HINT.search(low) is None:
+        return None
+    written = "@" in low
+    for spoken in (False, True):
+        cand = low
+        if spoken:
+            for rx, symbol in _SPOKEN_EMAIL:
+                cand = rx.sub(symbol, cand)
+        cand = _AT_SPACES.sub("@", cand)
+        for m in _EMAIL.finditer(cand):
+            local, domain = m.group(1), m.group(2)
+            domain = domain.rstrip(".-")
+            if _email_ok(local, domain):
+                changed = spoken and cand != _AT_SPACES.sub("@", low)
+                return Extraction(
+                    f"{local}@{domain}",
+                    "grammar" if changed else "pattern",
+                    uncertain=changed,
+                )
+    if written:
+        return Extraction(None, "pattern", invalid="invalid_email")
     return None
 
 
+# ---------------------------------------------------------------------------------- IBAN
+
+_IBAN_START = re.compile(r"(?=([A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}))")
+_IBAN_LEN = {"IT": 27, "SM": 27, "VA": 22, "DE": 22, "FR": 27, "ES": 24, "CH": 21, "GB": 22}
+_CIN_BY_COUNTRY = {"IT", "SM"}  # the BBAN starts with the CIN check letter
+
+
+def iban_cin_ok(number: str) -> bool:
+    """The Italian (and San Marino) CIN: the check letter over ABI+CAB+account.
+
+    python-stdnum checks only the mod-97 digits; the CIN uses the codice-fiscale
+    algorithm (verified on real IBANs, see ../shared/notes/libraries.md).
+    """
+    if number[:2] not in _CIN_BY_COUNTRY:
+        return True
+    return bool(std_cf.calc_check_digit(number[5:27]) == number[4])
+
+
+def _mod97_ok(cand: str) -> bool:
+    rearranged = cand[4:] + cand[:4]
+    total = 0
+    for ch in rearranged:
+        total = (total * (100 if ch.isalpha() else 10) + int(ch, 36)) % 97
+    return total == 1
+
+
+def _iban_candidates(run: str) -> Iterator[tuple[str, bool]]:
+    """(candidate, exact) pairs in a compact run; ``exact`` when the length is right."""
+    for m in _IBAN_START.finditer(run):
+        body = m.group(1)
+        want = _IBAN_LEN.get(body[:2])
+        if want is not None:
+            yield body[:want], len(body) >= want
+        else:
+            for size in range(min(len(body), 34), 14, -1):
+                if _mod97_ok(body[:size]):
+                    yield body[:size], True
+                    break
+            else:
+                yield body, False
+
+
+@never_raises
 def extract_iban(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:
+    """An IBAN, compact and uppercase ("IT60X0542811101000000123456"); Italian CIN checked."""
+    text = text[:MAX_CODE_TEXT]
+    if not _HAS_DIGIT.search(text) and not _maybe_spoken_digits(text):
+        return None
+    pieces = decode(text, lang)
+    invalid = False
+    for run, spoken in code_runs(pieces):
+        for cand, exact in _iban_candidates(run):
+            if exact and std_iban.is_valid(cand) and iban_cin_ok(cand):
+                return Extraction(cand, "grammar" if spoken else "pattern")
+            invalid = True
+    if invalid:
+        return Extraction(None, "pattern", invalid="invalid_iban")
     return None
 
 
+# ------------------------------------------------------------------------ codice fiscale
+
+_OMO = "0-9LMNPQRSTUV"
+_CF_SHAPE = re.compile(
+    rf"(?=([A-Z]{{6}}[{_OMO}]{{2}}[ABCDEHLMPRST][{_OMO}]{{2}}[A-Z][{_OMO}]{{3}}[A-Z]))"
+)
+_CF_PREFIX = re.compile(rf"[A-Z]{{6}}[{_OMO}]{{2}}[ABCDEHLMPRST]")
+
+
+def _token_windows(text: str, size: int) -> Iterator[str]:
+    """Compact uppercase concatenations of consecutive word tokens with exactly ``size``
+    characters ("rss mra 80c03 h501f" -> "RSSMRA80C03H501F")."""
+    toks = _WORD_TOKEN.findall(text)
+    for i in range(len(toks)):
+        total = 0
+        for j in range(i, min(len(toks), i + size)):
+            total += len(toks[j])
+            if total == size:
+                cand = "".join(toks[i : j + 1])
+                if cand.isascii():
+                    yield cand.upper()
+                break
+            if total > size:
+                break
+
+
+@never_raises
 def extract_codice_fiscale(
     text: str, lang: str, at: datetime, options: ExtractOptions
 ) -> Extraction | None:
+    """A personal codice fiscale (16 characters, omocodia accepted), uppercase, no spaces.
+
+    An 11-digit number (a company's codice fiscale / partita IVA) is ``invalid`` here.
+    """
+    text = text[:MAX_CODE_TEXT]
+    invalid = False
+    seen: set[str] = set()
+    written = list(_token_windows(text, 16))
+    runs = [(w, False) for w in written] + code_runs(decode(text, lang))
+    for run, spoken in runs:
+        if run in seen:
+            continue
+        seen.add(run)
+        for m in _CF_SHAPE.finditer(run):
+            cand = m.group(1)
+            if std_cf.is_valid(cand):
+                return Extraction(cand, "grammar" if spoken else "pattern")
+            invalid = True
+        if not invalid and (
+            (len(run) == 11 and run.isdigit())
+            or (15 <= len(run) <= 17 and _CF_PREFIX.search(run) is not None)
+        ):
+            invalid = True
+    if invalid:
+        return Extraction(None, "pattern", invalid="invalid_codice_fiscale")
     return None
 
 
+# ---------------------------------------------------------------------------- partita IVA
+
+
+def _iva_candidates(text: str, pieces: list[Piece]) -> Iterator[str]:
+    toks = _WORD_TOKEN.findall(text)
+    for i, tok in enumerate(toks):
+        # "IT12345670017", "IT 12345 670017": drop the country prefix, keep the digits.
+        if tok[:2].upper() == "IT" and (tok[2:].isdigit() or (len(tok) == 2 and i + 1 < len(toks))):
+            toks[i] = tok[2:]
+    yield from _digit_windows([t for t in toks if t], 11)
+    for group in digit_groups(pieces):
+        yield from _digit_windows([g for g in group if g != "+"], 11)
+
+
+def _digit_windows(parts: list[str], size: int) -> Iterator[str]:
+    """Concatenations of consecutive all-digit parts with exactly ``size`` digits."""
+    for i in range(len(parts)):
+        total = 0
+        for j in range(i, len(parts)):
+            if not (parts[j].isdigit() and parts[j].isascii()):
+                break
+            total += len(parts[j])
+            if total == size:
+                yield "".join(parts[i : j + 1])
+                break
+            if total > size:
+                break
+
+
+@never_raises
 def extract_partita_iva(
     text: str, lang: str, at: datetime, options: ExtractOptions
 ) -> Extraction | None:
+    """A partita IVA: 11 digits (an "IT" prefix is accepted and dropped), checksum verified."""
+    text = text[:MAX_CODE_TEXT]
+    if not _HAS_DIGIT.search(text) and not _maybe_spoken_digits(text):
+        return None
+    pieces = decode(text, lang)
+    invalid = False
+    for cand in _iva_candidates(text, pieces):
+        if std_iva.is_valid(cand):
+            spoken = any(p.spoken and p.kind == "D" for p in pieces)
+            return Extraction(cand, "grammar" if spoken and cand not in text else "pattern")
+        invalid = True
+    if not invalid:
+        for group in digit_groups(pieces):
+            digits = "".join(g for g in group if g != "+")
+            if 9 <= len(digits) <= 13:
+                invalid = True
+    if invalid:
+        return Extraction(None, "pattern", invalid="invalid_partita_iva")
     return None
 
 
+# ----------------------------------------------------------------------------------- CAP
+
+_CAP_MIN, _CAP_MAX = 10, 98168  # 00010 (Affile area) … 98168 (Messina)
+
+
+@never_raises
 def extract_cap(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:
+    """An Italian postcode (CAP): 5 digits, written or spoken, as a string ("00184")."""
+    text = text[:MAX_CODE_TEXT]
+    if not _HAS_DIGIT.search(text) and not _maybe_spoken_digits(text):
+        return None
+    pieces = decode(text, lang)
+    invalid = False
+    groups = digit_groups(pieces)
+    for group in groups:
+        parts = [g for g in group if g != "+"]
+        for cand in _digit_windows(parts, 5):
+            if _CAP_MIN <= int(cand) <= _CAP_MAX:
+                spoken = any(p.spoken and p.kind == "D" and p.value in parts for p in pieces)
+                return Extraction(cand, "grammar" if spoken else "pattern")
+            invalid = True
+        if len(parts) == 1 and len(parts[0]) in (4, 6):
+            invalid = True  # one digit missing or extra: say so rather than "not understood"
+    if invalid:
+        return Extraction(None, "pattern", invalid="invalid_cap")
     return None

@@ -1,0 +1,506 @@
+"""Spelled-code decoding: letter names, spelling alphabets and spoken digits -> code pieces.
+
+``decode(text, lang)`` turns an utterance into a list of pieces: letters ("erre", "R come
+Roma", "bravo"), digit strings (written "80", spoken "ottanta", "zero tre", "doppio
+sette"), written codes ("80C03") and a leading "+" ("più", "plus"). Words that are none of
+these separate the pieces into runs. The code extractors (codice fiscale, IBAN, phone,
+CAP, partita IVA) and the ``spelled`` type all read these runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, cast
+
+from text_to_num import alpha2digit
+
+from ddt_engine.extract._b_norm import MAX_CODE_TEXT, fold
+
+# Spelling alphabets: the Italian city alphabet and NATO, accepted in both languages.
+ALPHABET: dict[str, str] = {
+    # Italian
+    "ancona": "A",
+    "bologna": "B",
+    "bari": "B",
+    "como": "C",
+    "domodossola": "D",
+    "empoli": "E",
+    "firenze": "F",
+    "genova": "G",
+    "hotel": "H",
+    "imola": "I",
+    "jolly": "J",
+    "kursaal": "K",
+    "kappa": "K",
+    "livorno": "L",
+    "milano": "M",
+    "napoli": "N",
+    "otranto": "O",
+    "palermo": "P",
+    "padova": "P",
+    "quarto": "Q",
+    "roma": "R",
+    "savona": "S",
+    "torino": "T",
+    "udine": "U",
+    "venezia": "V",
+    "washington": "W",
+    "xilofono": "X",
+    "ics": "X",
+    "york": "Y",
+    "yacht": "Y",
+    "ipsilon": "Y",
+    "zara": "Z",
+    # NATO
+    "alfa": "A",
+    "alpha": "A",
+    "bravo": "B",
+    "charlie": "C",
+    "delta": "D",
+    "echo": "E",
+    "eco": "E",
+    "foxtrot": "F",
+    "fox": "F",
+    "golf": "G",
+    "india": "I",
+    "juliet": "J",
+    "juliett": "J",
+    "kilo": "K",
+    "lima": "L",
+    "mike": "M",
+    "november": "N",
+    "oscar": "O",
+    "papa": "P",
+    "quebec": "Q",
+    "romeo": "R",
+    "sierra": "S",
+    "tango": "T",
+    "uniform": "U",
+    "victor": "V",
+    "whiskey": "W",
+    "whisky": "W",
+    "xray": "X",
+    "yankee": "Y",
+    "zulu": "Z",
+}
+
+# Letter names that are not also common words of the language.
+_LETTERS_IT: dict[str, str] = {
+    "bi": "B",
+    "effe": "F",
+    "gi": "G",
+    "acca": "H",
+    "kappa": "K",
+    "cappa": "K",
+    "elle": "L",
+    "emme": "M",
+    "enne": "N",
+    "pi": "P",
+    "cu": "Q",
+    "erre": "R",
+    "esse": "S",
+    "vu": "V",
+    "vi": "V",
+    "ics": "X",
+    "ipsilon": "Y",
+    "ypsilon": "Y",
+    "zeta": "Z",
+}
+_LETTERS_EN: dict[str, str] = {
+    "bee": "B",
+    "cee": "C",
+    "dee": "D",
+    "ef": "F",
+    "eff": "F",
+    "gee": "G",
+    "aitch": "H",
+    "haitch": "H",
+    "jay": "J",
+    "kay": "K",
+    "el": "L",
+    "ell": "L",
+    "em": "M",
+    "en": "N",
+    "pee": "P",
+    "cue": "Q",
+    "queue": "Q",
+    "ar": "R",
+    "ess": "S",
+    "tee": "T",
+    "vee": "V",
+    "ex": "X",
+    "wye": "Y",
+    "zed": "Z",
+    "zee": "Z",
+}
+# Letter names that are also everyday words ("e" = and, "di" = of, "are", "why"). A word of
+# two or more characters is a letter only right next to an unambiguous code piece ("my
+# initials are a b c": "are" is not R); a group of single vowels is letters when it touches
+# any code piece ("a b c": A).
+_AMBIGUOUS_IT: dict[str, str] = {
+    "a": "A",
+    "e": "E",
+    "i": "I",
+    "o": "O",
+    "ci": "C",
+    "di": "D",
+    "ti": "T",
+    "u": "U",
+}
+_AMBIGUOUS_EN: dict[str, str] = {
+    "a": "A",
+    "e": "E",
+    "i": "I",
+    "o": "O",
+    "oh": "O",
+    "be": "B",
+    "see": "C",
+    "sea": "C",
+    "eye": "I",
+    "are": "R",
+    "tea": "T",
+    "you": "U",
+    "u": "U",
+    "why": "Y",
+}
+_TWO_WORD_LETTERS: dict[tuple[str, str], str] = {
+    ("i", "lunga"): "J",
+    ("i", "lungo"): "J",
+    ("doppia", "vu"): "W",
+    ("doppio", "vu"): "W",
+    ("doppia", "v"): "W",
+    ("doppio", "v"): "W",
+    ("vu", "doppia"): "W",
+    ("vu", "doppio"): "W",
+    ("i", "greca"): "Y",
+    ("i", "greco"): "Y",
+    ("double", "u"): "W",
+    ("double", "you"): "W",
+    ("x", "ray"): "X",
+}
+_COME = {"it": ("come",), "en": ("for", "like")}
+_AS_IN = ("as", "in")
+_REPEAT = {"doppio": 2, "doppia": 2, "triplo": 3, "tripla": 3, "double": 2, "triple": 3}
+_PLUS = {"più", "piu", "plus"}
+_JOINERS = {"it": "e", "en": "and"}
+
+_NUMBER_STEM = {
+    "it": re.compile(
+        r"zero|un|due|tre|quattr|cinqu|sei|sett|ott|nov|dieci|dici|dodici|tredici|quindici|"
+        r"sedici|vent|trent|quarant|cinquant|sessant|settant|ottant|novant|cent|mille|mila"
+    ),
+    "en": re.compile(
+        r"zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|teen|twenty|"
+        r"thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|nought"
+    ),
+}
+_TOKEN = re.compile(r"\+|[^\W_]+(?:['’][^\W_]+)*")
+_DIGITS = re.compile(r"[0-9]+")
+
+Kind = Literal["L", "D", "C", "P"]
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One decoded piece: ``L`` letter, ``D`` digits, ``C`` written code, ``P`` plus sign;
+    ``None`` kind for a word that breaks a run (``value`` is then the word)."""
+
+    kind: Kind | None
+    value: str
+    spoken: bool = False  # came from a letter name, alphabet word or number word
+
+
+def _a2d(text: str, lang: str) -> str:
+    """text2num's ``alpha2digit`` (threshold 0); the input itself if the library fails."""
+    try:
+        return str(alpha2digit(text, lang, threshold=0))
+    except Exception:  # noqa: BLE001 - caller text must never crash the engine
+        return text
+    except BaseException as exc:  # a Rust panic (pyo3 PanicException) is a BaseException
+        if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+            raise
+        return text
+
+
+def is_ascii_digits(s: str) -> bool:
+    return _DIGITS.fullmatch(s) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _number_word(token: str, lang: str) -> bool:
+    """Whether ``token`` alone is a cardinal number in words (cached: pure)."""
+    if len(token) > 40 or not _NUMBER_STEM[lang].search(token):
+        return False
+    return is_ascii_digits(_a2d(token, lang))
+
+
+def _spoken_digits_fn() -> Callable[[str, str], str | None] | None:
+    """EXTRACT-A's ``numbers.spoken_digits`` when it exists (imported lazily: no cycle)."""
+    from ddt_engine.extract import numbers
+
+    fn = getattr(numbers, "spoken_digits", None)
+    return cast("Callable[[str, str], str | None] | None", fn)
+
+
+def words_to_digits(words: list[str], lang: str) -> str | None:
+    """Digits for a run of number words ("zero tre tre" -> "033", "doppio sette" -> "77")."""
+    shared = _spoken_digits_fn()
+    if shared is not None:
+        got = shared(" ".join(words), lang)
+        if got is not None:
+            got = got.lstrip("+")
+            return got if is_ascii_digits(got) else None
+    out: list[str] = []
+    plain: list[str] = []
+    repeat = 1
+
+    def flush() -> bool:
+        nonlocal repeat
+        if not plain:
+            return True
+        digits = _a2d(" ".join(plain), lang).replace(" ", "")
+        plain.clear()
+        if not is_ascii_digits(digits):
+            return False
+        out.append(digits[0] * repeat + digits[1:])
+        repeat = 1
+        return True
+
+    for word in words:
+        if word in _REPEAT:
+            if not flush():
+                return None
+            repeat = _REPEAT[word]
+        elif word in ("oh", "o", "nought"):
+            if not flush():
+                return None
+            out.append("0" * repeat)
+            repeat = 1
+        elif word in ("e", "and"):
+            plain.append(word)
+        elif is_ascii_digits(word):
+            if not flush():
+                return None
+            out.append(word[0] * repeat + word[1:])
+            repeat = 1
+        else:
+            plain.append(word)
+    if not flush() or repeat != 1:
+        return None
+    joined = "".join(out)
+    return joined if is_ascii_digits(joined) else None
+
+
+# Token classes used between the passes.
+_UNAMB = 1  # an unambiguous code piece: letter, alphabet word, written code, digits
+_AMB = 2  # a letter name that is also a common word
+_NUM = 3  # a number word, or a modifier (doppio, oh) next to one
+_JOIN = 4  # "e"/"and" that may join two number words
+_PLUSC = 5
+_OTHER = 0
+
+
+def decode(text: str, lang: str) -> list[Piece]:
+    """Decode an utterance into pieces; words that are not part of a code become breaks."""
+    if lang not in ("it", "en"):
+        lang = "it"
+    raw = _TOKEN.findall(text[:MAX_CODE_TEXT])
+    toks = [t.lower() for t in raw]
+    folded = [fold(t) for t in toks]
+    letters = _LETTERS_IT if lang == "it" else _LETTERS_EN
+    ambiguous = _AMBIGUOUS_IT if lang == "it" else _AMBIGUOUS_EN
+    come = _COME[lang]
+    n = len(toks)
+    # Pass 1: classify, consuming multi-word letters and "R come Roma" constructions.
+    cls: list[int] = []
+    val: list[str] = []
+    spoken: list[bool] = []
+    src: list[str] = []  # the (first) token of each entry
+    i = 0
+    while i < n:
+        t, f = toks[i], folded[i]
+        letter: str | None = None
+        width = 1
+        if i + 1 < n and (f, folded[i + 1]) in _TWO_WORD_LETTERS:
+            letter, width = _TWO_WORD_LETTERS[(f, folded[i + 1])], 2
+        elif len(t) == 1 and "a" <= t <= "z" and t not in ambiguous:
+            letter = t.upper()
+        elif t in letters:
+            letter = letters[t]
+        elif f in ALPHABET:
+            letter = ALPHABET[f]
+        if letter is None and t in ambiguous:
+            # "a come Ancona": the construction makes an ambiguous name certain.
+            nxt = i + 1
+            if (
+                nxt < n
+                and folded[nxt] in come
+                or (nxt + 1 < n and (folded[nxt], folded[nxt + 1]) == _AS_IN)
+            ):
+                letter = ambiguous[t]
+        if letter is not None:
+            # "<letter> come <word>" / "<letter> as in <word>": the word decides.
+            j = i + width
+            skip = 0
+            if j < n and folded[j] in come:
+                skip = 1
+            elif j + 1 < n and (folded[j], folded[j + 1]) == _AS_IN:
+                skip = 2
+            if skip and j + skip < n and toks[j + skip].isalpha():
+                word = folded[j + skip]
+                letter = ALPHABET.get(word, word[0].upper() if word[0].isascii() else letter)
+                width += skip + 1
+            src.append(t)
+            cls.append(_UNAMB)
+            val.append(letter)
+            spoken.append(len(t) > 1 or width > 1)
+            i += width
+            continue
+        if t == "+" or f in _PLUS:
+            cls.append(_PLUSC)
+            val.append("+")
+            spoken.append(t != "+")
+        elif is_ascii_digits(t):
+            cls.append(_UNAMB)
+            val.append(t)
+            spoken.append(False)
+        elif t.isascii() and t.isalnum() and any(c.isdigit() for c in t):
+            cls.append(_UNAMB)
+            val.append(t.upper())
+            spoken.append(False)
+        elif t == _JOINERS[lang]:
+            cls.append(_JOIN)
+            val.append(t)
+            spoken.append(True)
+        elif t in ambiguous:
+            cls.append(_AMB)
+            val.append(ambiguous[t])
+            spoken.append(True)
+        elif f in _REPEAT or _number_word(f, lang):
+            cls.append(_NUM)
+            val.append(f)
+            spoken.append(True)
+        elif len(raw[i]) >= 2 and raw[i].isascii() and raw[i].isalpha() and raw[i].isupper():
+            cls.append(_UNAMB)  # a written code in capitals ("RSS MRA")
+            val.append(raw[i])
+            spoken.append(False)
+        else:
+            cls.append(_OTHER)
+            val.append(t)
+            spoken.append(False)
+        src.append(t)
+        i += 1
+    m = len(cls)
+
+    def code_at(k: int) -> bool:
+        return 0 <= k < m and cls[k] in (_UNAMB, _NUM)
+
+    def digitish(k: int) -> bool:
+        return 0 <= k < m and (cls[k] == _NUM or (cls[k] == _UNAMB and is_ascii_digits(val[k])))
+
+    # Pass 2: "e"/"and" between number words joins them; English "oh" next to digits is 0;
+    # a modifier (doppio) must precede a number.
+    for k in range(m):
+        if cls[k] == _JOIN:
+            if digitish(k - 1) and cls[k + 1 : k + 2] == [_NUM]:
+                cls[k] = _NUM
+            elif val[k] in ambiguous:
+                cls[k], val[k] = _AMB, ambiguous[val[k]]
+            else:
+                cls[k] = _OTHER
+    for k in range(m):
+        if (
+            cls[k] == _AMB
+            and val[k] == "O"
+            and lang == "en"
+            and (digitish(k - 1) or digitish(k + 1))
+        ):
+            cls[k] = _NUM
+            val[k] = "oh"
+        elif cls[k] == _NUM and val[k] in _REPEAT and not digitish(k + 1):
+            cls[k] = _OTHER
+    # Word-like ambiguous names need an unambiguous neighbour ...
+    word_like = [k for k in range(m) if cls[k] == _AMB and len(src[k]) > 1]
+    for k in word_like:
+        cls[k] = _UNAMB if (code_at(k - 1) or code_at(k + 1)) else _OTHER
+    # ... and a group of single-letter ones is letters when it touches a code piece.
+    k = 0
+    while k < m:
+        if cls[k] != _AMB:
+            k += 1
+            continue
+        start = k
+        while k < m and cls[k] == _AMB:
+            k += 1
+        touches = code_at(start - 1) or code_at(k)
+        for g in range(start, k):
+            cls[g] = _UNAMB if touches else _OTHER
+    # Pass 3: number-word runs become digit pieces.
+    pieces: list[Piece] = []
+    k = 0
+    while k < m:
+        c = cls[k]
+        if c == _NUM:
+            start = k
+            while k < m and cls[k] == _NUM:
+                k += 1
+            digits = words_to_digits(val[start:k], lang)
+            if digits:
+                pieces.append(Piece("D", digits, True))
+            else:
+                pieces.append(Piece(None, " ".join(val[start:k])))
+            continue
+        if c == _UNAMB:
+            v = val[k]
+            kind: Kind = "D" if is_ascii_digits(v) else ("L" if spoken[k] or len(v) == 1 else "C")
+            pieces.append(Piece(kind, v, spoken[k]))
+        elif c == _PLUSC:
+            pieces.append(Piece("P", "+", spoken[k]))
+        else:
+            pieces.append(Piece(None, val[k]))
+        k += 1
+    return pieces
+
+
+def code_runs(pieces: list[Piece]) -> list[tuple[str, bool]]:
+    """Maximal runs of letters, digits and written codes, concatenated uppercase.
+
+    Each run comes with whether any piece of it was spoken (letter names, words).
+    """
+    runs: list[tuple[str, bool]] = []
+    cur: list[str] = []
+    was_spoken = False
+    for p in pieces:
+        if p.kind in ("L", "D", "C"):
+            cur.append(p.value)
+            was_spoken = was_spoken or p.spoken
+        else:
+            if cur:
+                runs.append(("".join(cur).upper(), was_spoken))
+            cur, was_spoken = [], False
+    if cur:
+        runs.append(("".join(cur).upper(), was_spoken))
+    return runs
+
+
+def digit_groups(pieces: list[Piece]) -> list[list[str]]:
+    """Maximal runs of digit pieces (a "+" may open one), as lists of the pieces' strings."""
+    groups: list[list[str]] = []
+    cur: list[str] = []
+    for p in pieces:
+        if p.kind == "D":
+            cur.append(p.value)
+        elif p.kind == "P":
+            if cur:
+                groups.append(cur)
+            cur = ["+"]
+        else:
+            if cur and cur != ["+"]:
+                groups.append(cur)
+            cur = []
+    if cur and cur != ["+"]:
+        groups.append(cur)
+    return groups
