@@ -1,0 +1,279 @@
+"""MongoDB archive of sessions: turn records, session snapshots and programs (PyMongo async).
+
+Collections (all tenant-scoped):
+- ``turns``: one document per turn record, ``_id`` = ``<tenant>:<session_id>:<seq>`` and a
+  unique index on ``(tenant, session_id, seq)``; writes are unordered bulk inserts where a
+  duplicate key (11000) means "already there" — so publishing or consuming twice is harmless.
+- ``sessions``: the latest snapshot per session, replaced only by a greater ``seq`` (version
+  guard). Ended sessions get ``expire_at`` and a TTL index removes them after the retention.
+- ``programs``: compiled programs by id, for recovery and replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import orjson
+from pymongo import ASCENDING, AsyncMongoClient, InsertOne, UpdateMany, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+
+from runtime.ports import StoreUnavailableError
+from schemas.program import Program
+from schemas.session import SessionState
+from schemas.turns import TurnRecord
+
+log = logging.getLogger("ddtflow.mongo")
+T = TypeVar("T")
+Doc = dict[str, Any]
+
+DUPLICATE_KEY = 11000
+TERMINAL = frozenset({"ended", "transferred", "failed"})
+
+
+def turn_id(tenant: str, session_id: str, seq: int) -> str:
+    return f"{tenant}:{session_id}:{seq}"
+
+
+def session_doc_id(tenant: str, session_id: str) -> str:
+    return f"{tenant}:{session_id}"
+
+
+def turn_doc(record: TurnRecord) -> Doc:
+    """The stored form of a turn record (without its state: snapshots hold states)."""
+    body = record.model_dump(mode="json", exclude={"state"})
+    body["_id"] = turn_id(record.tenant, record.session_id, record.seq)
+    body["at_date"] = record.at
+    return body
+
+
+def record_from_doc(doc: Doc) -> TurnRecord:
+    body = {k: v for k, v in doc.items() if k not in {"_id", "at_date", "expire_at"}}
+    return TurnRecord.model_validate(body)
+
+
+class MongoArchive:
+    """Idempotent writes and recovery reads over one MongoDB database."""
+
+    def __init__(
+        self,
+        client: AsyncMongoClient[Doc],
+        db: str = "ddtflow",
+        *,
+        retention_days: float = 30.0,
+        where: str = "mongodb",
+    ) -> None:
+        self.client = client
+        self.db = client[db]
+        self.turns: AsyncCollection[Doc] = self.db["turns"]
+        self.sessions: AsyncCollection[Doc] = self.db["sessions"]
+        self.programs: AsyncCollection[Doc] = self.db["programs"]
+        self.retention = timedelta(days=retention_days)
+        self.where = where
+        self._indexes_ready = False
+        self._index_lock = asyncio.Lock()
+
+    @classmethod
+    def from_url(
+        cls, url: str, db: str = "ddtflow", *, retention_days: float = 30.0, timeout_s: float = 3.0
+    ) -> MongoArchive:
+        ms = int(timeout_s * 1000)
+        client: AsyncMongoClient[Doc] = AsyncMongoClient(
+            url,
+            serverSelectionTimeoutMS=ms,
+            connectTimeoutMS=ms,
+            socketTimeoutMS=max(ms, 10_000),
+            tz_aware=True,
+        )
+        host = url.split("@")[-1].split("/")[0].split("?")[0]
+        return cls(client, db, retention_days=retention_days, where=f"mongodb {host}/{db}")
+
+    async def _call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await op()
+        except PyMongoError as exc:
+            log.warning("mongo %s failed on %s: %s", what, self.where, exc)
+            raise StoreUnavailableError(
+                f"MongoDB unavailable ({self.where}) during {what}: {type(exc).__name__}: {exc}",
+                server="mongodb",
+            ) from exc
+
+    async def ensure_indexes(self) -> None:
+        """Create the indexes once per process (idempotent on the server too)."""
+        if self._indexes_ready:
+            return
+        async with self._index_lock:
+            if self._indexes_ready:
+                return
+
+            async def create() -> None:
+                key = [("tenant", ASCENDING), ("session_id", ASCENDING), ("seq", ASCENDING)]
+                await self.turns.create_index(key, unique=True, name="tenant_session_seq")
+                await self.turns.create_index("expire_at", expireAfterSeconds=0, name="ttl")
+                await self.sessions.create_index(
+                    [("tenant", ASCENDING), ("status", ASCENDING)], name="tenant_status"
+                )
+                await self.sessions.create_index("expire_at", expireAfterSeconds=0, name="ttl")
+
+            await self._call("create_index", create)
+            self._indexes_ready = True
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def write_turns(self, records: Sequence[TurnRecord]) -> int:
+        """Insert turn records; the ones already stored are skipped. Returns how many were new."""
+        if not records:
+            return 0
+        await self.ensure_indexes()
+        ops: list[InsertOne[Doc]] = [InsertOne(turn_doc(r)) for r in records]
+
+        async def run() -> int:
+            try:
+                result = await self.turns.bulk_write(ops, ordered=False)
+                return result.inserted_count
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                other = [e for e in errors if e.get("code") != DUPLICATE_KEY]
+                if other:
+                    raise
+                return int(exc.details.get("nInserted", 0))
+
+        return await self._call("write_turns", run)
+
+    async def write_snapshots(self, states: Iterable[SessionState]) -> None:
+        """Keep the newest state per session: a snapshot is replaced only by a greater seq."""
+        latest: dict[tuple[str, str], SessionState] = {}
+        for s in states:
+            k = (s.tenant, s.session_id)
+            if k not in latest or latest[k].seq < s.seq:
+                latest[k] = s
+        if not latest:
+            return
+        await self.ensure_indexes()
+        now = datetime.now(UTC)
+        ops: list[UpdateOne | UpdateMany] = []
+        for s in latest.values():
+            sid = session_doc_id(s.tenant, s.session_id)
+            doc: Doc = {
+                "tenant": s.tenant,
+                "session_id": s.session_id,
+                "program_id": s.program_id,
+                "seq": s.seq,
+                "status": s.status,
+                "state": s.model_dump(mode="json"),
+                "updated_at": now,
+            }
+            unset: Doc = {}
+            if s.status in TERMINAL:
+                doc["expire_at"] = now + self.retention
+            else:
+                unset["expire_at"] = ""
+            update: Doc = {"$set": doc}
+            if unset:
+                update["$unset"] = unset
+            # Matches only an older snapshot; if a newer one exists the upsert collides on
+            # _id (11000) and nothing changes: the version guard.
+            ops.append(UpdateOne({"_id": sid, "seq": {"$lt": s.seq}}, update, upsert=True))
+            if s.status in TERMINAL:
+                ops.append(
+                    UpdateMany(
+                        {"tenant": s.tenant, "session_id": s.session_id},
+                        {"$set": {"expire_at": now + self.retention}},
+                    )
+                )
+
+        async def run() -> None:
+            snapshot_ops = [o for o in ops if isinstance(o, UpdateOne)]
+            turn_ops = [o for o in ops if isinstance(o, UpdateMany)]
+            try:
+                await self.sessions.bulk_write(snapshot_ops, ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                    raise
+            if turn_ops:
+                await self.turns.bulk_write(turn_ops, ordered=False)
+
+        await self._call("write_snapshots", run)
+
+    async def write_batch(self, records: Sequence[TurnRecord]) -> int:
+        """Turns first, then the snapshots they carry: a snapshot never runs ahead of its log."""
+        inserted = await self.write_turns(records)
+        await self.write_snapshots(r.state for r in records if r.state is not None)
+        return inserted
+
+    async def save_program(self, program: Program) -> None:
+        """Store a compiled program by id (idempotent: ids are content hashes)."""
+        body = program.canonical_bytes().decode()
+
+        async def run() -> None:
+            try:
+                await self.programs.insert_one({"_id": program.id, "json": body})
+            except DuplicateKeyError:
+                pass
+
+        await self._call("save_program", run)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def get_program(self, program_id: str) -> Program | None:
+        doc = await self._call("get_program", lambda: self.programs.find_one({"_id": program_id}))
+        return None if doc is None else Program.model_validate_json(doc["json"])
+
+    async def snapshot(self, tenant: str, session_id: str) -> SessionState | None:
+        sid = session_doc_id(tenant, session_id)
+        doc = await self._call("snapshot", lambda: self.sessions.find_one({"_id": sid}))
+        return None if doc is None else SessionState.model_validate(doc["state"])
+
+    async def turns_after(self, tenant: str, session_id: str, seq: int) -> list[TurnRecord]:
+        """Turn records of a session with a seq greater than ``seq``, in order."""
+
+        async def run() -> list[Doc]:
+            cursor = self.turns.find(
+                {"tenant": tenant, "session_id": session_id, "seq": {"$gt": seq}}
+            ).sort("seq", ASCENDING)
+            return await cursor.to_list(None)
+
+        return [record_from_doc(d) for d in await self._call("turns_after", run)]
+
+    async def max_seq(self, tenant: str, session_id: str) -> int | None:
+        """The highest seq MongoDB knows for a session (snapshot or turn), None if unknown."""
+
+        async def run() -> int | None:
+            best: int | None = None
+            snap = await self.sessions.find_one(
+                {"_id": session_doc_id(tenant, session_id)}, {"seq": 1}
+            )
+            if snap is not None:
+                best = int(snap["seq"])
+            last = await self.turns.find_one(
+                {"tenant": tenant, "session_id": session_id},
+                {"seq": 1},
+                sort=[("seq", -1)],
+            )
+            if last is not None and (best is None or int(last["seq"]) > best):
+                best = int(last["seq"])
+            return best
+
+        return await self._call("max_seq", run)
+
+    async def count_turns(self, tenant: str, session_id: str | None = None) -> int:
+        query: Doc = {"tenant": tenant}
+        if session_id is not None:
+            query["session_id"] = session_id
+        return await self._call("count", lambda: self.turns.count_documents(query))
+
+    async def ping(self) -> None:
+        await self._call("ping", lambda: self.client.admin.command("ping"))
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def dumps(record: TurnRecord) -> bytes:
+    """The wire form of a turn record (compact JSON), as published and consumed."""
+    return orjson.dumps(record.model_dump(mode="json"))

@@ -1,0 +1,179 @@
+"""RabbitMQ turn sink: persistent messages, publisher confirms, a durable queue with a DLX.
+
+``publish`` returns only after the broker's confirm; a critical record is also written to
+MongoDB before it returns. When the broker cannot be reached the turn fails with a
+retryable ``StoreUnavailableError`` — or, with ``fallback="mongo"``, the record goes
+straight to MongoDB. The connection is robust: it reconnects by itself, logged and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Literal
+
+import aio_pika
+import aiormq
+from aio_pika.abc import AbstractChannel, AbstractQueue, AbstractRobustConnection
+from prometheus_client import Counter
+
+from runtime.mongo import MongoArchive, dumps, turn_id
+from runtime.ports import StoreUnavailableError
+from schemas.turns import TurnRecord
+
+log = logging.getLogger("ddtflow.sink.amqp")
+
+RECONNECTS = Counter("ddtflow_amqp_reconnects", "Reconnections of the RabbitMQ connection")
+PUBLISHED = Counter("ddtflow_turns_published", "Turn records confirmed by the broker")
+FALLBACKS = Counter("ddtflow_turns_broker_fallback", "Turn records written to MongoDB directly")
+PUBLISH_FAILURES = Counter("ddtflow_turn_publish_failures", "Publishes that failed retryably")
+
+QueueType = Literal["classic", "quorum"]
+
+# What a broken connection or channel raises while it is down or being re-established.
+BROKER_ERRORS: tuple[type[BaseException], ...] = (
+    aio_pika.exceptions.AMQPError,
+    aiormq.exceptions.AMQPError,
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+def dlx_name(queue: str) -> str:
+    return f"{queue}.dlx"
+
+
+def dlq_name(queue: str) -> str:
+    return f"{queue}.dlq"
+
+
+async def declare_topology(
+    channel: AbstractChannel, queue: str, queue_type: QueueType = "classic"
+) -> AbstractQueue:
+    """The durable turn queue, its dead-letter exchange and dead-letter queue (idempotent)."""
+    dlx = await channel.declare_exchange(
+        dlx_name(queue), aio_pika.ExchangeType.DIRECT, durable=True
+    )
+    args: dict[str, Any] = {"x-queue-type": queue_type}
+    dlq = await channel.declare_queue(dlq_name(queue), durable=True, arguments=args)
+    await dlq.bind(dlx, routing_key=queue)
+    main_args = {
+        **args,
+        "x-dead-letter-exchange": dlx_name(queue),
+        "x-dead-letter-routing-key": queue,
+    }
+    return await channel.declare_queue(queue, durable=True, arguments=main_args)
+
+
+class AmqpSink:
+    """``TurnSink`` publishing to RabbitMQ; a worker moves the records to MongoDB."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        queue: str = "ddtflow.turns",
+        queue_type: QueueType = "classic",
+        confirm_timeout_s: float = 5.0,
+        mongo: MongoArchive | None = None,
+        fallback: Literal["none", "mongo"] = "none",
+        connect_timeout_s: float = 5.0,
+        close_mongo: bool = False,
+    ) -> None:
+        if fallback == "mongo" and mongo is None:
+            raise ValueError("broker fallback 'mongo' needs a MongoDB archive (MONGO_URL)")
+        self.url = url
+        self.where = "amqp " + url.split("@")[-1]
+        self.queue = queue
+        self.queue_type: QueueType = queue_type
+        self.confirm_timeout_s = confirm_timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self.mongo = mongo
+        self.fallback = fallback
+        self.close_mongo = close_mongo
+        self._conn: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._lock = asyncio.Lock()
+
+    async def connect(self) -> None:
+        """Open the connection and declare the topology (done by the first publish too)."""
+        async with self._lock:
+            if self._channel is not None:
+                return
+            try:
+                conn = await aio_pika.connect_robust(self.url, timeout=self.connect_timeout_s)
+            except BROKER_ERRORS as exc:
+                raise StoreUnavailableError(
+                    f"RabbitMQ unreachable ({self.where}): {type(exc).__name__}: {exc}",
+                    server="rabbitmq",
+                ) from exc
+            conn.reconnect_callbacks.add(self._on_reconnect)
+            conn.close_callbacks.add(self._on_close)
+            try:
+                channel = await conn.channel(publisher_confirms=True, on_return_raises=True)
+                await declare_topology(channel, self.queue, self.queue_type)
+            except BROKER_ERRORS as exc:
+                await conn.close()
+                raise StoreUnavailableError(
+                    f"RabbitMQ channel setup failed ({self.where}): {exc}", server="rabbitmq"
+                ) from exc
+            self._conn, self._channel = conn, channel
+            log.info("connected to %s, queue %s (%s)", self.where, self.queue, self.queue_type)
+
+    def _on_reconnect(self, *_: Any) -> None:
+        RECONNECTS.inc()
+        log.warning("reconnected to %s", self.where)
+
+    def _on_close(self, _conn: Any, exc: BaseException | None = None) -> None:
+        if exc is not None and self._conn is not None:
+            log.warning("connection to %s lost: %s (reconnecting)", self.where, exc)
+
+    async def _publish_to_broker(self, record: TurnRecord) -> None:
+        if self._channel is None:
+            await self.connect()
+        assert self._channel is not None
+        message = aio_pika.Message(
+            dumps(record),
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            content_type="application/json",
+            message_id=turn_id(record.tenant, record.session_id, record.seq),
+            headers={"tenant": record.tenant, "session_id": record.session_id, "seq": record.seq},
+        )
+        try:
+            await self._channel.default_exchange.publish(
+                message, routing_key=self.queue, mandatory=True, timeout=self.confirm_timeout_s
+            )
+        except BROKER_ERRORS as exc:
+            raise StoreUnavailableError(
+                f"RabbitMQ did not confirm turn {record.seq} of session {record.session_id!r} "
+                f"({self.where}): {type(exc).__name__}: {exc or 'timeout'}",
+                server="rabbitmq",
+                session_id=record.session_id,
+                seq=record.seq,
+            ) from exc
+        PUBLISHED.inc()
+
+    async def publish(self, record: TurnRecord) -> None:
+        try:
+            await self._publish_to_broker(record)
+        except StoreUnavailableError as exc:
+            if self.fallback != "mongo" or self.mongo is None:
+                PUBLISH_FAILURES.inc()
+                raise
+            log.warning("%s; writing turn %d to MongoDB directly", exc.message, record.seq)
+            await self.mongo.write_batch([record])
+            FALLBACKS.inc()
+            return
+        if record.critical and self.mongo is not None:
+            await self.mongo.write_batch([record])
+
+    async def close(self) -> None:
+        conn, self._conn, self._channel = self._conn, None, None
+        if conn is not None:
+            try:
+                await conn.close()
+            except BROKER_ERRORS as exc:
+                log.debug("closing %s: %s", self.where, exc)
+        if self.close_mongo and self.mongo is not None:
+            await self.mongo.close()

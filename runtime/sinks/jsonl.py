@@ -1,0 +1,120 @@
+"""JSONL turn log: the embedded default sink (one JSON line per turn record, fsync'd)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import orjson
+from pydantic import ValidationError
+
+from runtime.ports import RuntimeFault, StoreUnavailableError
+from schemas.turns import TurnRecord
+
+log = logging.getLogger("ddtflow.sink.jsonl")
+
+
+class TurnLogError(RuntimeFault):
+    """A turn log line is not a turn record (truncated, not JSON, wrong shape)."""
+
+    code = "turn_log_invalid"
+
+
+def read_turns(path: str | Path) -> Iterator[TurnRecord]:
+    """The turn records of a JSONL log, in file order. Raises TurnLogError naming the line."""
+    p = Path(path)
+    try:
+        f = p.open("rb")
+    except OSError as exc:
+        raise TurnLogError(f"{p}: cannot read the turn log: {exc.strerror}", path=str(p)) from exc
+    with f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            if not line.endswith(b"\n"):
+                raise TurnLogError(
+                    f"{p}:{n}: truncated line (no newline at the end of the file): the "
+                    f"process stopped while writing it",
+                    path=str(p),
+                    line=n,
+                )
+            try:
+                data = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise TurnLogError(f"{p}:{n}: not JSON: {exc}", path=str(p), line=n) from exc
+            try:
+                yield TurnRecord.model_validate(data)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(x) for x in first["loc"]) or "(record)"
+                raise TurnLogError(
+                    f"{p}:{n}: not a turn record: {where}: {first['msg']}", path=str(p), line=n
+                ) from exc
+
+
+class JsonlSink:
+    """Appends each turn record as one line and fsyncs before ``publish`` returns.
+
+    Idempotent on ``(tenant, session_id, seq)``: records already in the file (read when the
+    sink opens it) or written by this process are skipped. A partial last line left by a
+    crash is cut off when the file is opened (it was never acknowledged).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._f: BinaryIO | None = None
+        self._seen: set[tuple[str, str, int]] = set()
+        self._lock = asyncio.Lock()
+
+    def _open(self) -> BinaryIO:
+        if self._f is not None:
+            return self._f
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = self.path.open("a+b")
+        f.seek(0)
+        data = f.read()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            log.warning("%s: dropping a partial last line (%d bytes)", self.path, len(data) - end)
+            f.truncate(end)
+        for line in data[:end].splitlines():
+            try:
+                d = orjson.loads(line)
+                self._seen.add((d.get("tenant", "default"), d["session_id"], int(d["seq"])))
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+                log.warning("%s: skipping a line that is not a turn record", self.path)
+        f.seek(0, os.SEEK_END)
+        self._f = f
+        return f
+
+    def _write(self, line: bytes) -> None:
+        f = self._open()
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
+
+    async def publish(self, record: TurnRecord) -> None:
+        key = (record.tenant, record.session_id, record.seq)
+        async with self._lock:
+            if self._f is None:
+                await asyncio.to_thread(self._open)
+            if key in self._seen:
+                return
+            line = orjson.dumps(record.model_dump(mode="json")) + b"\n"
+            try:
+                await asyncio.to_thread(self._write, line)
+            except OSError as exc:
+                raise StoreUnavailableError(
+                    f"turn log {self.path} cannot be written: {exc.strerror}", path=str(self.path)
+                ) from exc
+            self._seen.add(key)
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._f is not None:
+                self._f.close()
+                self._f = None

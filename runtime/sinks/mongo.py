@@ -1,0 +1,19 @@
+"""MongoDB turn sink: every record written straight to MongoDB (no broker configured)."""
+
+from __future__ import annotations
+
+from runtime.mongo import MongoArchive
+from schemas.turns import TurnRecord
+
+
+class MongoSink:
+    """``TurnSink`` writing each record (and its snapshot) to MongoDB before returning."""
+
+    def __init__(self, mongo: MongoArchive) -> None:
+        self.mongo = mongo
+
+    async def publish(self, record: TurnRecord) -> None:
+        await self.mongo.write_batch([record])
+
+    async def close(self) -> None:
+        await self.mongo.close()
