@@ -1,0 +1,617 @@
+"""Task handlers: one pure function per ``op`` of the compiled program, and plugin tasks.
+
+Each handler reads and updates a :class:`Ctx` (the working copy of one ``step``) and
+returns True when the session must stop (it waits for something from outside or has
+ended), False to go on with the task at ``ctx.pc``. Handlers never do I/O: effects leave
+as actions (``call_backend``, ``send_email``, ``send_sms``) and their results come back as
+``backend_result`` events.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.metadata import entry_points
+from typing import Any, Literal, Protocol
+from urllib.parse import quote
+
+from pydantic import BaseModel, ValidationError
+
+from ddt_engine.expressions import evaluate, get_path, render, set_path
+from runtime.effects import EMAIL_BACKEND, SMS_BACKEND
+from schemas.actions import (
+    Action,
+    CallBackendAction,
+    EndAction,
+    ExtractAction,
+    SayAction,
+    SendEmailAction,
+    SendSmsAction,
+    TransferAction,
+)
+from schemas.ddt import DdtStep
+from schemas.events import BackendResultEvent, Event
+from schemas.expressions import ExprPart, Template, TextPart
+from schemas.program import (
+    CallBackendTask,
+    CallTask,
+    CustomTask,
+    EndTask,
+    FailTask,
+    GetDataTask,
+    JumpIfTask,
+    JumpTask,
+    Program,
+    ReturnTask,
+    SayTask,
+    SendEmailTask,
+    SendSmsTask,
+    SetTask,
+    TransferTask,
+)
+from schemas.session import Awaiting, DdtState, Status
+
+__all__ = [
+    "EMAIL_BACKEND",
+    "ENTRY_POINT_GROUP",
+    "SMS_BACKEND",
+    "Ctx",
+    "CustomTaskContext",
+    "CustomTaskResult",
+    "DdtEnginePort",
+    "TaskPlugin",
+    "TaskRegistry",
+    "default_registry",
+    "response_path",
+]
+
+ENTRY_POINT_GROUP = "ddtflow.tasks"
+
+
+class DdtEnginePort(Protocol):
+    """What the orchestrator needs of ``ddt_engine.engine.DdtEngine``."""
+
+    def begin(
+        self, ddt: str, *, memory: Mapping[str, Any], language: str, channel: str, at: datetime
+    ) -> DdtStep: ...
+
+    def handle(
+        self,
+        state: DdtState,
+        event: Event,
+        *,
+        memory: Mapping[str, Any],
+        language: str,
+        channel: str,
+    ) -> DdtStep: ...
+
+
+# --------------------------------------------------------------------------- plugins
+
+
+@dataclass(frozen=True, slots=True)
+class CustomTaskContext:
+    """What a plugin handler sees: its validated parameters and a read-only view of the session."""
+
+    params: BaseModel
+    memory: Mapping[str, Any]
+    now: datetime
+    language: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomTaskResult:
+    """What a plugin handler returns. ``updates`` maps dotted variables to new values."""
+
+    updates: Mapping[str, Any] = field(default_factory=dict)
+    actions: tuple[Action, ...] = ()
+    outcome: Literal["next", "fail"] = "next"
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPlugin:
+    """A custom task kind. ``params`` is a pydantic model: the compiler checks a node's
+    ``params`` against it (``params.model_json_schema()`` for editors); ``handler`` must be
+    pure (no clock, no I/O: time is ``ctx.now``)."""
+
+    kind: str
+    params: type[BaseModel]
+    handler: Callable[[CustomTaskContext], CustomTaskResult]
+    description: str = ""
+
+
+class TaskRegistry:
+    """Custom task kinds by name. Built once (e.g. from entry points) and then only read."""
+
+    def __init__(self, plugins: tuple[TaskPlugin, ...] = ()) -> None:
+        self._plugins: dict[str, TaskPlugin] = {}
+        for p in plugins:
+            self.register(p)
+
+    def register(self, plugin: TaskPlugin) -> None:
+        if plugin.kind in self._plugins:
+            raise ValueError(f"task kind {plugin.kind!r} is registered twice")
+        self._plugins[plugin.kind] = plugin
+
+    def get(self, kind: str) -> TaskPlugin | None:
+        return self._plugins.get(kind)
+
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(sorted(self._plugins))
+
+    def check_params(self, kind: str, params: Mapping[str, Any]) -> list[str]:
+        """Problems with ``params`` for a task of ``kind`` (empty when fine): for the compiler."""
+        plugin = self._plugins.get(kind)
+        if plugin is None:
+            known = ", ".join(self.kinds()) or "none"
+            return [f"unknown task kind {kind!r} (registered: {known})"]
+        try:
+            plugin.params.model_validate(dict(params))
+        except ValidationError as e:
+            return [
+                f"{'.'.join(str(p) for p in err['loc']) or 'params'}: {err['msg']}"
+                for err in e.errors()
+            ]
+        return []
+
+    @classmethod
+    def from_entry_points(cls, group: str = ENTRY_POINT_GROUP) -> TaskRegistry:
+        """Every plugin advertised under the entry-point ``group`` (a TaskPlugin, or a
+        callable returning one)."""
+        plugins: list[TaskPlugin] = []
+        for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+            obj = ep.load()
+            plugin = obj if isinstance(obj, TaskPlugin) else obj()
+            if not isinstance(plugin, TaskPlugin):
+                raise TypeError(f"entry point {ep.name!r} does not give a TaskPlugin")
+            plugins.append(plugin)
+        return cls(tuple(plugins))
+
+
+_DEFAULT_REGISTRY: list[TaskRegistry] = []
+
+
+def default_registry() -> TaskRegistry:
+    """The registry of the installed entry points, loaded once per process."""
+    if not _DEFAULT_REGISTRY:
+        _DEFAULT_REGISTRY.append(TaskRegistry.from_entry_points())
+    return _DEFAULT_REGISTRY[0]
+
+
+# --------------------------------------------------------------------------- context
+
+
+class Ctx:
+    """The working copy of a session during one ``step`` (local to that call)."""
+
+    __slots__ = (
+        "actions",
+        "awaiting",
+        "channel",
+        "critical",
+        "ddt",
+        "engine",
+        "language",
+        "memory",
+        "now",
+        "pc",
+        "plugins",
+        "program",
+        "reason",
+        "stack",
+        "status",
+    )
+
+    def __init__(
+        self,
+        program: Program,
+        engine: DdtEnginePort,
+        plugins: TaskRegistry | None,
+        *,
+        now: datetime,
+        language: str,
+        channel: str,
+        memory: dict[str, Any],
+        pc: int,
+        stack: tuple[int, ...],
+        ddt: DdtState | None,
+    ) -> None:
+        self.program = program
+        self.engine = engine
+        self.plugins = plugins
+        self.now = now
+        self.language = language
+        self.channel = channel
+        self.memory = memory
+        self.pc = pc
+        self.stack = stack
+        self.ddt = ddt
+        self.status: Status = "running"
+        self.awaiting: Awaiting | None = None
+        self.reason: str | None = None
+        self.actions: list[Action] = []
+        self.critical = False
+
+    def where(self, pc: int | None = None) -> str:
+        """``file:line (node X)`` of the task at ``pc`` (the current one by default)."""
+        i = self.pc if pc is None else pc
+        sm = self.program.source_map
+        if 0 <= i < len(sm):
+            loc = sm[i]
+            node = f" (node {loc.node})" if loc.node else ""
+            flow = f" in flow {loc.flow}" if loc.flow != "main" else ""
+            return f"{loc.file}:{loc.line}{node}{flow}"
+        return f"task {i}"
+
+    def fail(self, reason: str) -> bool:
+        self.status = "failed"
+        self.reason = reason
+        self.awaiting = None
+        self.ddt = None
+        self.critical = True
+        return True
+
+    def write(self, path: tuple[str, ...], value: Any) -> None:
+        self.memory = set_path(self.memory, path, value)
+
+
+# --------------------------------------------------------------------------- prompts
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _prompt(ctx: Ctx, key: str) -> Any:
+    by_lang = ctx.program.prompts.get(key)
+    if not by_lang:
+        return None
+    p = by_lang.get(ctx.language) or by_lang.get(ctx.program.default_language)
+    if p is None:
+        p = next(iter(by_lang.values()))
+    return p
+
+
+def _render_escaped(template: Template, memory: Mapping[str, Any], now: datetime, lang: str) -> str:
+    """Render for SSML: literal text as written (designer SSML), values XML-escaped."""
+    out: list[str] = []
+    for part in template.parts:
+        if isinstance(part, TextPart):
+            out.append(part.text)
+        else:
+            out.append(html.escape(render(Template(parts=(part,)), memory, now, lang), quote=False))
+    return "".join(out)
+
+
+def say_action(ctx: Ctx, key: str) -> SayAction:
+    """The say action for prompt ``key`` in the session's language and channel variant."""
+    p = _prompt(ctx, key)
+    if p is None:
+        return SayAction.model_construct(text=f"[{key}]", ssml=None, prompt=key)
+    if ctx.channel == "voice":
+        tpl: Template = p.voice or p.text
+        raw = _render_escaped(tpl, ctx.memory, ctx.now, ctx.language)
+        if "<" in raw:
+            ssml = raw if raw.lstrip().startswith("<speak") else f"<speak>{raw}</speak>"
+            text = html.unescape(" ".join(_TAG.sub(" ", raw).split()))
+        else:
+            text = html.unescape(raw)
+            ssml = f"<speak>{raw}</speak>"
+        return SayAction.model_construct(text=text, ssml=ssml, prompt=key)
+    tpl = p.chat or p.text
+    return SayAction.model_construct(
+        text=render(tpl, ctx.memory, ctx.now, ctx.language), ssml=None, prompt=key
+    )
+
+
+# --------------------------------------------------------------------------- DDT outcomes
+
+
+def apply_ddt_step(ctx: Ctx, task: GetDataTask, ds: DdtStep) -> bool:
+    """Fold the engine's answer into the session; True when the session must wait or stop."""
+    ctx.actions.extend(ds.actions)
+    if ds.critical:
+        ctx.critical = True
+    outcome = ds.outcome
+    if outcome == "continue":
+        if ds.state is None:
+            return ctx.fail(f"DDT {task.ddt!r} continued without a state at {ctx.where()}")
+        ctx.ddt = ds.state
+        last = ds.actions[-1] if ds.actions else None
+        if isinstance(last, ExtractAction):
+            ctx.status, ctx.awaiting = "running", "extraction"
+        else:
+            ctx.status, ctx.awaiting = "waiting_input", "input"
+        return True
+    ctx.ddt = None
+    ctx.awaiting = None
+    ctx.critical = True
+    if outcome == "success":
+        ctx.write(task.into, ds.value)
+        ctx.pc += 1
+        return False
+    if outcome == "transfer":
+        return _transfer(ctx, "operator", None, ds.reason or "caller_request")
+    # failure (attempts exhausted) and cancel (the caller gave up) take the failure route
+    ctx.pc = task.on_failure
+    return False
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+def op_say(ctx: Ctx, task: SayTask) -> bool:
+    ctx.actions.append(say_action(ctx, task.prompt))
+    ctx.pc += 1
+    return False
+
+
+def op_get_data(ctx: Ctx, task: GetDataTask) -> bool:
+    ds = ctx.engine.begin(
+        task.ddt, memory=ctx.memory, language=ctx.language, channel=ctx.channel, at=ctx.now
+    )
+    return apply_ddt_step(ctx, task, ds)
+
+
+def op_set(ctx: Ctx, task: SetTask) -> bool:
+    ctx.write(task.var, evaluate(ctx.program.exprs[task.expr], ctx.memory, ctx.now))
+    ctx.pc += 1
+    return False
+
+
+def op_jump(ctx: Ctx, task: JumpTask) -> bool:
+    ctx.pc = task.to
+    return False
+
+
+def op_jump_if(ctx: Ctx, task: JumpIfTask) -> bool:
+    if evaluate(ctx.program.exprs[task.cond], ctx.memory, ctx.now) is True:
+        ctx.pc = task.to
+    else:
+        ctx.pc += 1
+    return False
+
+
+def _url_part(value: str) -> str:
+    # Caller input in a URL: percent-encode everything but unreserved characters, so a
+    # value can neither add a path segment nor a query parameter.
+    return quote(value, safe="")
+
+
+def _header_value(value: str) -> str:
+    return value.replace("\r", " ").replace("\n", " ")
+
+
+def _render_url(template: Template, scope: Mapping[str, Any], ctx: Ctx) -> str:
+    out: list[str] = []
+    for part in template.parts:
+        if isinstance(part, TextPart):
+            out.append(part.text)
+        else:
+            assert isinstance(part, ExprPart)
+            s = render(Template(parts=(part,)), scope, ctx.now, ctx.language)
+            out.append(_url_part(s))
+    return "".join(out)
+
+
+def op_call_backend(ctx: Ctx, task: CallBackendTask) -> bool:
+    backend = ctx.program.backends.get(task.backend)
+    if backend is None:
+        return ctx.fail(f"unknown backend {task.backend!r} at {ctx.where()}")
+    exprs = ctx.program.exprs
+    args = {name: evaluate(exprs[i], ctx.memory, ctx.now) for name, i in task.args.items()}
+    scope: dict[str, Any] = {**ctx.memory, **args, "args": args}
+    headers = {
+        k: _header_value(render(v, scope, ctx.now, ctx.language))
+        for k, v in backend.headers.items()
+    }
+    body = (
+        None
+        if backend.body is None
+        else {k: evaluate(exprs[i], scope, ctx.now) for k, i in backend.body.items()}
+    )
+    ctx.actions.append(
+        CallBackendAction.model_construct(
+            backend=task.backend,
+            method=backend.method,
+            url=_render_url(backend.url, scope, ctx),
+            headers=headers,
+            body=body,
+            timeout_ms=backend.timeout_ms,
+            retries=backend.retries,
+            backoff_ms=backend.backoff_ms,
+            max_response_bytes=backend.max_response_bytes,
+        )
+    )
+    ctx.status, ctx.awaiting = "running", "backend"
+    return True
+
+
+def op_send_email(ctx: Ctx, task: SendEmailTask) -> bool:
+    to = evaluate(ctx.program.exprs[task.to], ctx.memory, ctx.now)
+    subject = say_action(ctx, task.subject).text
+    body = say_action(ctx, task.body).text
+    ctx.actions.append(
+        SendEmailAction.model_construct(
+            to="" if to is None else str(to), subject=subject, body=body
+        )
+    )
+    ctx.status, ctx.awaiting = "running", "backend"
+    return True
+
+
+def op_send_sms(ctx: Ctx, task: SendSmsTask) -> bool:
+    to = evaluate(ctx.program.exprs[task.to], ctx.memory, ctx.now)
+    text = say_action(ctx, task.text).text
+    ctx.actions.append(SendSmsAction.model_construct(to="" if to is None else str(to), text=text))
+    ctx.status, ctx.awaiting = "running", "backend"
+    return True
+
+
+def _context(ctx: Ctx, names: tuple[str, ...] | None) -> dict[str, Any]:
+    if names is not None:
+        return {n: get_path(ctx.memory, tuple(n.split("."))) for n in names}
+    # every collected, non-sensitive declared variable (sensitive ones must be named)
+    out: dict[str, Any] = {}
+    for name, spec in ctx.program.variables.items():
+        if spec.sensitive:
+            continue
+        v = get_path(ctx.memory, tuple(name.split(".")))
+        if v is not None:
+            out[name] = v
+    return out
+
+
+def _transfer(ctx: Ctx, target: str, names: tuple[str, ...] | None, reason: str) -> bool:
+    ctx.actions.append(
+        TransferAction.model_construct(target=target, reason=reason, context=_context(ctx, names))
+    )
+    ctx.status = "transferred"
+    ctx.awaiting = None
+    ctx.ddt = None
+    ctx.reason = reason
+    ctx.critical = True
+    return True
+
+
+def op_transfer(ctx: Ctx, task: TransferTask) -> bool:
+    if task.prompt:
+        ctx.actions.append(say_action(ctx, task.prompt))
+    return _transfer(ctx, task.target, task.context, "flow")
+
+
+def op_end(ctx: Ctx, task: EndTask) -> bool:
+    if task.prompt:
+        ctx.actions.append(say_action(ctx, task.prompt))
+    ctx.actions.append(EndAction.model_construct(reason=task.reason))
+    ctx.status = "ended"
+    ctx.awaiting = None
+    ctx.reason = task.reason
+    ctx.critical = True
+    return True
+
+
+MAX_STACK = 64
+
+
+def op_call(ctx: Ctx, task: CallTask) -> bool:
+    if len(ctx.stack) >= MAX_STACK:
+        return ctx.fail(f"subflow calls nested deeper than {MAX_STACK} at {ctx.where()}")
+    ctx.stack = (*ctx.stack, ctx.pc + 1)
+    ctx.pc = task.to
+    return False
+
+
+def op_return(ctx: Ctx, task: ReturnTask) -> bool:
+    if not ctx.stack:
+        return ctx.fail(f"return outside a subflow at {ctx.where()}")
+    ctx.pc = ctx.stack[-1]
+    ctx.stack = ctx.stack[:-1]
+    return False
+
+
+def op_fail(ctx: Ctx, task: FailTask) -> bool:
+    return ctx.fail(f"{task.reason} at {ctx.where()}")
+
+
+def op_custom(ctx: Ctx, task: CustomTask) -> bool:
+    plugin = ctx.plugins.get(task.kind) if ctx.plugins is not None else None
+    if plugin is None:
+        return ctx.fail(f"unknown task kind {task.kind!r} at {ctx.where()}")
+    try:
+        params = plugin.params.model_validate(task.params)
+    except ValidationError as e:
+        return ctx.fail(f"bad parameters for task {task.kind!r} at {ctx.where()}: {e.errors()}")
+    res = plugin.handler(
+        CustomTaskContext(
+            params=params,
+            memory=ctx.memory,
+            now=ctx.now,
+            language=ctx.language,
+            channel=ctx.channel,
+        )
+    )
+    for var, value in res.updates.items():
+        ctx.write(tuple(var.split(".")), value)
+    ctx.actions.extend(res.actions)
+    if res.outcome == "fail":
+        return ctx.fail(f"{res.reason or task.kind + ' failed'} at {ctx.where()}")
+    ctx.pc += 1
+    return False
+
+
+Handler = Callable[[Ctx, Any], bool]
+
+HANDLERS: dict[str, Handler] = {
+    "say": op_say,
+    "get_data": op_get_data,
+    "set": op_set,
+    "jump": op_jump,
+    "jump_if": op_jump_if,
+    "call_backend": op_call_backend,
+    "send_email": op_send_email,
+    "send_sms": op_send_sms,
+    "transfer": op_transfer,
+    "end": op_end,
+    "call": op_call,
+    "return": op_return,
+    "fail": op_fail,
+    "custom": op_custom,
+}
+
+
+# --------------------------------------------------------------------------- results
+
+
+def response_path(body: Any, path: str) -> Any:
+    """The value at a dotted ``path`` of a JSON response (numeric segments index lists);
+    ``""`` or ``"."`` is the whole body. None when absent."""
+    if path in ("", "."):
+        return body
+    cur = body
+    for seg in path.split("."):
+        if isinstance(cur, dict):
+            cur = cur.get(seg)
+        elif isinstance(cur, list) and (seg.isdigit() or (seg[:1] == "-" and seg[1:].isdigit())):
+            i = int(seg)
+            cur = cur[i] if -len(cur) <= i < len(cur) else None
+        else:
+            return None
+        if cur is None:
+            return None
+    return cur
+
+
+def backend_name(task: Any) -> str:
+    if isinstance(task, CallBackendTask):
+        return task.backend
+    if isinstance(task, SendEmailTask):
+        return EMAIL_BACKEND
+    return SMS_BACKEND
+
+
+def apply_backend_result(ctx: Ctx, task: Any, ev: BackendResultEvent) -> None:
+    """Resume after a call_backend/send_email/send_sms: map the result or take a route."""
+    ctx.awaiting = None
+    ctx.status = "running"
+    ctx.critical = True
+    if ev.ok:
+        if isinstance(task, CallBackendTask):
+            for var, path in task.result.items():
+                ctx.write(tuple(var.split(".")), response_path(ev.body, path))
+        ctx.pc += 1
+        return
+    route: int | None
+    if isinstance(task, CallBackendTask) and ev.error == "timeout" and task.on_timeout is not None:
+        route = task.on_timeout
+    else:
+        route = task.on_error
+    if route is None:
+        what = ev.error or "error"
+        detail = f": {ev.detail}" if ev.detail else ""
+        ctx.fail(f"{backend_name(task)} failed ({what}{detail}) at {ctx.where()}")
+        return
+    ctx.pc = route
