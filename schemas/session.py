@@ -26,6 +26,7 @@ class DdtState(Record):
     uncertain: bool = False
     last_prompt: tuple[str, int] | None = None  # (dialogue state, level) for "repeat"
     rule: str | None = None  # code of the failed validation rule, in state "invalid"
+    pending: str | None = None  # utterance sent to an NER/LLM layer, awaiting its result
 
 
 class SessionState(Record):
