@@ -1,0 +1,288 @@
+"""The session driver: start and turn, with effects and the commit protocol of a turn.
+
+A turn (one channel request): load the stored session (re-publishing an unconfirmed
+record first) → answer a retried request from its idempotency key → check ``seq`` →
+``step`` → execute effects, feeding their results back as events, ``step`` again … until
+the session waits → ``store.save`` (compare-and-set on ``seq``, the request's records kept
+as ``unconfirmed``) → ``sink.publish`` each record → ``store.mark_confirmed`` → answer.
+One TurnRecord per event (the channel's and each internal one), each with its own ``seq``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+
+from runtime.effects import Clock, Effects
+from runtime.orchestrator import new_session, run_step
+from runtime.ports import (
+    ConflictError,
+    RuntimeFault,
+    SessionNotFoundError,
+    SessionStore,
+    StoreUnavailableError,
+    TurnSink,
+)
+from runtime.programs import LoadedProgram
+from schemas._base import Value, canonical_json
+from schemas.actions import (
+    Action,
+    CallBackendAction,
+    ExtractAction,
+    SendEmailAction,
+    SendSmsAction,
+)
+from schemas.events import Event, StartEvent
+from schemas.session import Awaiting, Channel, SessionState, Status
+from schemas.turns import TurnRecord
+
+__all__ = [
+    "ConflictError",
+    "ProgramLookup",
+    "SessionDriver",
+    "StepObserver",
+    "TurnResponse",
+    "utc_now",
+]
+
+EFFECT_ACTIONS = (CallBackendAction, SendEmailAction, SendSmsAction, ExtractAction)
+MAX_INTERNAL_EVENTS = 50
+
+
+class ProgramLookup(Protocol):
+    """Where the driver finds a session's program by id (a ProgramRegistry)."""
+
+    def get(self, name_or_id: str) -> LoadedProgram: ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TurnResponse(Value):
+    """What the channel gets back: the actions to carry out and the session's new ``seq``."""
+
+    session_id: str
+    tenant: str
+    program_id: str
+    seq: int
+    status: Status
+    awaiting: Awaiting | None = None
+    reason: str | None = None
+    actions: tuple[Action, ...] = ()
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(self.model_dump(mode="json"))
+
+
+StepObserver = Callable[[TurnRecord, list[int]], None]
+"""Called after each event with its record and the task indexes it executed (coverage)."""
+
+
+class SessionDriver:
+    """Runs sessions over a SessionStore and a TurnSink (the embedded default: MemoryStore +
+    JsonlSink). ``clock`` stamps start and internal events; never read inside ``step``."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        sink: TurnSink,
+        programs: ProgramLookup,
+        effects: Effects,
+        clock: Clock = utc_now,
+        *,
+        observer: StepObserver | None = None,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        keep_state_in_records: bool = True,
+    ) -> None:
+        self.store = store
+        self.sink = sink
+        self.programs = programs
+        self.effects = effects
+        self.clock = clock
+        self.observer = observer
+        self.new_id = new_id
+        self.keep_state_in_records = keep_state_in_records
+
+    # -- public API -----------------------------------------------------------------
+
+    async def start(
+        self,
+        tenant: str,
+        program: str | LoadedProgram,
+        *,
+        language: str | None = None,
+        channel: Channel = "chat",
+        variables: Mapping[str, Any] | None = None,
+        session_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> TurnResponse:
+        """Start a session on ``program`` (an id, an alias, or a loaded program)."""
+        loaded = program if isinstance(program, LoadedProgram) else self.programs.get(program)
+        sid = session_id or self.new_id()
+        if session_id is not None:
+            stored = await self.store.load(tenant, sid)
+            if stored is not None:
+                await self._confirm_pending(tenant, sid, stored.state.seq, stored.unconfirmed)
+                if idempotency_key is not None and idempotency_key == stored.idempotency_key:
+                    return self._cached(stored.last_response, stored.state)
+                raise ConflictError(f"session {sid!r} already exists", current_seq=stored.state.seq)
+        state = new_session(loaded.program, sid, tenant=tenant, language=language, channel=channel)
+        event = StartEvent(at=self.clock(), variables=dict(variables or {}))
+        return await self._advance(loaded, state, event, None, idempotency_key)
+
+    async def turn(
+        self,
+        tenant: str,
+        session_id: str,
+        event: Event,
+        *,
+        expected_seq: int | None,
+        idempotency_key: str | None = None,
+    ) -> TurnResponse:
+        """Apply a channel event. ``expected_seq`` is the ``seq`` of the last response the
+        channel saw (None skips the check: single-writer clients such as ``ddtflow chat``)."""
+        stored = await self.store.load(tenant, session_id)
+        if stored is None:
+            raise SessionNotFoundError(
+                f"no session {session_id!r} for tenant {tenant!r}",
+                tenant=tenant,
+                session_id=session_id,
+            )
+        await self._confirm_pending(tenant, session_id, stored.state.seq, stored.unconfirmed)
+        if idempotency_key is not None and idempotency_key == stored.idempotency_key:
+            return self._cached(stored.last_response, stored.state)
+        state = stored.state
+        if expected_seq is not None and expected_seq != state.seq:
+            raise ConflictError(
+                f"session {session_id!r} is at seq {state.seq}, the request expected "
+                f"{expected_seq}",
+                current_seq=state.seq,
+            )
+        loaded = self.programs.get(state.program_id)  # pinned to its program
+        return await self._advance(loaded, state, event, state.seq, idempotency_key)
+
+    async def state(self, tenant: str, session_id: str) -> SessionState:
+        stored = await self.store.load(tenant, session_id)
+        if stored is None:
+            raise SessionNotFoundError(
+                f"no session {session_id!r} for tenant {tenant!r}",
+                tenant=tenant,
+                session_id=session_id,
+            )
+        return stored.state
+
+    async def aclose(self) -> None:
+        """Close the store, the sink and the effect executor."""
+        await self.effects.aclose()
+        await self.sink.close()
+        await self.store.close()
+
+    # -- internals ------------------------------------------------------------------
+
+    def _cached(self, raw: bytes | None, state: SessionState) -> TurnResponse:
+        if raw is None:
+            return self._response(state, [])
+        return TurnResponse.model_validate_json(raw)
+
+    async def _confirm_pending(
+        self, tenant: str, session_id: str, seq: int, unconfirmed: bytes | None
+    ) -> None:
+        if not unconfirmed:
+            return
+        for item in orjson.loads(unconfirmed):
+            await self._publish(TurnRecord.model_validate(item))
+        await self.store.mark_confirmed(tenant, session_id, seq)
+
+    async def _publish(self, record: TurnRecord) -> None:
+        try:
+            await self.sink.publish(record)
+        except RuntimeFault:
+            raise
+        except Exception as e:  # a sink that failed in its own way: retryable, not lost
+            raise StoreUnavailableError(
+                f"the turn log did not confirm turn {record.seq}: {type(e).__name__}: {e}",
+                session_id=record.session_id,
+                seq=record.seq,
+            ) from e
+
+    def _response(self, state: SessionState, actions: list[Action]) -> TurnResponse:
+        return TurnResponse(
+            session_id=state.session_id,
+            tenant=state.tenant,
+            program_id=state.program_id,
+            seq=state.seq,
+            status=state.status,
+            awaiting=state.awaiting,
+            reason=state.reason,
+            actions=tuple(a for a in actions if not isinstance(a, EFFECT_ACTIONS)),
+        )
+
+    def _record(
+        self, state: SessionState, event: Event, actions: list[Action], crit: bool
+    ) -> TurnRecord:
+        return TurnRecord.model_construct(
+            tenant=state.tenant,
+            session_id=state.session_id,
+            seq=state.seq,
+            at=event.at,
+            program_id=state.program_id,
+            event=event,
+            actions=tuple(actions),
+            state_digest=state.digest(),
+            critical=crit,
+            state=state if self.keep_state_in_records else None,
+        )
+
+    async def _advance(
+        self,
+        loaded: LoadedProgram,
+        state: SessionState,
+        event: Event,
+        expected_seq: int | None,
+        idempotency_key: str | None,
+    ) -> TurnResponse:
+        records: list[TurnRecord] = []
+        all_actions: list[Action] = []
+        ev: Event | None = event
+        internal = 0
+        while ev is not None:
+            trace: list[int] = []
+            r = run_step(
+                loaded.program,
+                state,
+                ev,
+                engine=loaded.engine,
+                plugins=loaded.plugins,
+                trace=trace,
+            )
+            state = r.state
+            rec = self._record(state, ev, r.actions, r.critical)
+            records.append(rec)
+            all_actions.extend(r.actions)
+            if self.observer is not None:
+                self.observer(rec, trace)
+            ev = None
+            if state.status == "running" and state.awaiting in ("backend", "extraction"):
+                effect = next(
+                    (a for a in reversed(r.actions) if isinstance(a, EFFECT_ACTIONS)), None
+                )
+                if effect is not None and internal < MAX_INTERNAL_EVENTS:
+                    internal += 1
+                    ev = await self.effects.execute(effect, clock=self.clock)
+        response = self._response(state, all_actions)
+        await self.store.save(
+            state,
+            expected_seq=expected_seq,
+            response=response.to_bytes(),
+            idempotency_key=idempotency_key,
+            record=orjson.dumps([rec.model_dump(mode="json") for rec in records]),
+        )
+        for rec in records:
+            await self._publish(rec)
+        await self.store.mark_confirmed(state.tenant, state.session_id, state.seq)
+        return response

@@ -1,0 +1,179 @@
+"""The session driver with the embedded default (MemoryStore + JsonlSink): the commit
+protocol, one record per event, idempotent retries, conflicts, sink failures."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from runtime.driver import SessionDriver
+from runtime.effects import StubEffects, StubResponse
+from runtime.orchestrator import InvalidEventError
+from runtime.ports import ConflictError, SessionNotFoundError, StoreUnavailableError
+from runtime.programs import ProgramNotFoundError, ProgramRegistry
+from runtime.sinks.jsonl import JsonlSink, read_turns
+from runtime.stores.memory import MemoryStore
+from runtime.tasks import TaskRegistry
+from schemas.actions import SayAction
+from schemas.ddt import DdtStep
+from schemas.events import Event, HangupEvent
+from schemas.expressions import ExprPart, Template, TextPart, Var
+from schemas.program import CallBackendTask, CompiledBackend, EndTask, Program, SayTask, SourceLoc
+from schemas.prompts import Prompt
+from schemas.session import DdtState
+
+AT = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+
+
+class NoDdts:
+    def begin(self, ddt: str, **kw: Any) -> DdtStep:
+        raise AssertionError("no DDT here")
+
+    def handle(self, state: DdtState, event: Event, **kw: Any) -> DdtStep:
+        raise AssertionError("no DDT here")
+
+
+def _tpl(*parts: str | tuple[str, ...]) -> Template:
+    return Template(
+        parts=tuple(
+            TextPart(text=p) if isinstance(p, str) else ExprPart(expr=Var(path=p)) for p in parts
+        )
+    )
+
+
+PROGRAM = Program(
+    project="lookup",
+    languages=("it",),
+    default_language="it",
+    tasks=(
+        SayTask(prompt="hi"),
+        CallBackendTask(backend="lookup", result={"name": "name"}, on_error=4),
+        SayTask(prompt="found"),
+        EndTask(reason="completed"),
+        EndTask(reason="backend_down"),
+    ),
+    prompts={
+        "hi": {"it": Prompt(text=_tpl("Un momento"))},
+        "found": {"it": Prompt(text=_tpl("Ciao ", ("name",)))},
+    },
+    backends={"lookup": CompiledBackend(url=_tpl("http://127.0.0.1:9/lookup"))},
+    source_map=tuple(SourceLoc(file="flow.yaml", line=i + 1) for i in range(5)),
+).with_id()
+
+
+def _make_driver(
+    tmp_path: Path, responses: dict[str, list[StubResponse]] | None = None, log: Path | None = None
+) -> tuple[SessionDriver, ProgramRegistry, Path]:
+    programs = ProgramRegistry(engine_factory=lambda ddts: NoDdts(), plugins=TaskRegistry())
+    programs.add(PROGRAM)
+    log = log or tmp_path / "turns.jsonl"
+    driver = SessionDriver(
+        MemoryStore(),
+        JsonlSink(log),
+        programs,
+        StubEffects(
+            responses
+            if responses is not None
+            else {"lookup": [StubResponse(body={"name": "Anna"})]}
+        ),
+        clock=lambda: AT,
+        new_id=lambda: "s1",
+    )
+    return driver, programs, log
+
+
+@pytest.fixture()
+async def make_driver() -> AsyncIterator[
+    Callable[..., tuple[SessionDriver, ProgramRegistry, Path]]
+]:
+    made: list[SessionDriver] = []
+
+    def make(*args: Any, **kw: Any) -> tuple[SessionDriver, ProgramRegistry, Path]:
+        out = _make_driver(*args, **kw)
+        made.append(out[0])
+        return out
+
+    yield make
+    for d in made:
+        await d.aclose()
+
+
+Maker = Callable[..., tuple[SessionDriver, ProgramRegistry, Path]]
+
+
+async def test_start_runs_effects_and_logs_one_record_per_event(
+    tmp_path: Path, make_driver: Maker
+) -> None:
+    driver, _, log = make_driver(tmp_path)
+    resp = await driver.start("acme", PROGRAM.id, language="it")
+    assert (resp.session_id, resp.tenant, resp.seq, resp.status) == ("s1", "acme", 2, "ended")
+    assert resp.actions[:1] == (SayAction(text="Un momento", prompt="hi"),)
+    assert [a.type for a in resp.actions] == ["say", "say", "end"]  # call_backend is internal
+    records = list(read_turns(log))
+    assert [(r.seq, r.event.type, r.critical) for r in records] == [
+        (1, "start", False),
+        (2, "backend_result", True),
+    ]
+    stored = await driver.store.load("acme", "s1")
+    assert stored is not None and stored.unconfirmed is None
+    assert records[-1].state_digest == stored.state.digest()
+    assert records[0].actions[-1].type == "call_backend"
+
+
+async def test_backend_error_takes_route(tmp_path: Path, make_driver: Maker) -> None:
+    driver, _, _ = make_driver(tmp_path, {"lookup": [StubResponse(error="timeout", status=0)]})
+    resp = await driver.start("acme", PROGRAM.id)
+    assert (resp.status, resp.reason) == ("ended", "backend_down")
+
+
+async def test_idempotent_start_and_conflict(tmp_path: Path, make_driver: Maker) -> None:
+    driver, _, _ = make_driver(tmp_path)
+    first = await driver.start("t", PROGRAM.id, session_id="abc", idempotency_key="k1")
+    again = await driver.start("t", PROGRAM.id, session_id="abc", idempotency_key="k1")
+    assert again == first
+    with pytest.raises(ConflictError) as e:
+        await driver.start("t", PROGRAM.id, session_id="abc", idempotency_key="k2")
+    assert e.value.current_seq == 2
+
+
+async def test_turn_errors(tmp_path: Path, make_driver: Maker) -> None:
+    driver, _, _ = make_driver(tmp_path)
+    with pytest.raises(SessionNotFoundError):
+        await driver.turn("t", "nope", HangupEvent(at=AT), expected_seq=0)
+    resp = await driver.start("t", PROGRAM.id)
+    with pytest.raises(ConflictError) as e:
+        await driver.turn("t", resp.session_id, HangupEvent(at=AT), expected_seq=1)
+    assert e.value.current_seq == 2
+    with pytest.raises(InvalidEventError, match="session is ended"):
+        await driver.turn("t", resp.session_id, HangupEvent(at=AT), expected_seq=2)
+    with pytest.raises(ProgramNotFoundError):
+        await driver.start("t", "sha256:unknown")
+
+
+async def test_sink_failure_is_retryable_and_republished(
+    tmp_path: Path, make_driver: Maker
+) -> None:
+    blocker = tmp_path / "logs"
+    blocker.write_text("a file where the log directory should be")
+    driver, _, _ = make_driver(tmp_path, log=blocker / "turns.jsonl")
+    with pytest.raises(StoreUnavailableError) as e:
+        await driver.start("t", PROGRAM.id, session_id="s9", idempotency_key="k")
+    assert e.value.retryable
+    stored = await driver.store.load("t", "s9")
+    assert stored is not None and stored.unconfirmed is not None  # saved, not acknowledged
+    assert [r["seq"] for r in orjson.loads(stored.unconfirmed)] == [1, 2]
+    # the disk is back: the retry of the same request re-publishes, then answers as before
+    blocker.unlink()
+    blocker.mkdir()
+    resp = await driver.start("t", PROGRAM.id, session_id="s9", idempotency_key="k")
+    assert resp.seq == 2 and resp.status == "ended"
+    assert [r.seq for r in read_turns(blocker / "turns.jsonl")] == [1, 2]
+    stored = await driver.store.load("t", "s9")
+    assert stored is not None and stored.unconfirmed is None
+    shutil.rmtree(blocker)
