@@ -78,7 +78,7 @@ _TOKEN = re.compile(
     r"|(?P<num3>\d{1,2})(?P<s1>[/.\-])(?P<num3b>\d{1,2})(?P=s1)(?P<num3c>\d{4}|\d{2})(?![\d:])"
     r"|(?P<clock>\d{1,2}[:.]\d{2})(?![\d./])"
     r"|(?P<num2>\d{1,2})/(?P<num2b>\d{1,2})(?![\d/])"
-    r"|(?P<n>\d+)(?P<ord>º|ª|°|st\b|nd\b|rd\b|th\b|esim[oa]\b)?"
+    r"|(?P<n>\d+)(?P<ord>º|ª|°|o\b|a\b|st\b|nd\b|rd\b|th\b|esim[oa]\b)?"
     r"|(?P<w>[a-z]+)"
     r"|(?P<apos>')"
 )
@@ -138,7 +138,8 @@ def _tokenise(s: str, lang: str) -> list[_Tok]:
         elif m.group("n"):
             raw = m.group("n")
             nxt = words[i + 1].group() if i + 1 < len(words) else ""
-            if prev_word in _TIME_MARKERS or nxt in ("am", "pm", "o", "oclock"):
+            is_ord = m.group("ord") is not None
+            if not is_ord and (prev_word in _TIME_MARKERS or nxt in ("am", "pm", "oclock")):
                 toks.append(_Tok("t", raw))
             else:
                 toks.append(

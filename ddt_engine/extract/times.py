@@ -1,17 +1,264 @@
-"""Extractors: time, datetime (placeholder until implemented)."""
+"""Extractors: time ("HH:MM") and datetime ("YYYY-MM-DDTHH:MM"), Italian and English.
+
+A token grammar that runs BEFORE text2num (which would read "un quarto" as an ordinal):
+"alle cinque e mezza", "le tre e un quarto", "alle undici meno dieci", "alle 17:30",
+"17 e 45", "mezzogiorno", "a quarter past five", "ten to eleven", "5 pm", "seven forty-five",
+"tra mezz'ora". AM/PM policy: an hour from 1 to 12 with no period word ("di sera", "pm",
+"del pomeriggio", "in the morning"...) is returned as said (05:00) and marked uncertain,
+so the DDT confirms it. Time only from ``at``; pure, never raises.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
 
+from ddt_engine.extract._a_text import fold, squash
 from ddt_engine.extract.base import Extraction, ExtractOptions
+from ddt_engine.extract.dates import parse_date
+from ddt_engine.extract.numbers import to_digits
+
+__all__ = ["TimeParse", "extract_datetime", "extract_time", "parse_time"]
+
+INVALID = "invalid_time"
+
+_PRE: dict[str, list[tuple[re.Pattern[str], str]]] = {
+    "it": [
+        (re.compile(r"\be\s+mezz[ao]\b"), " e 30 "),
+        (re.compile(r"\be\s+(?:un\s+)?quarto\b"), " e 15 "),
+        (re.compile(r"\be\s+tre\s+quarti\b"), " e 45 "),
+        (re.compile(r"\bmeno\s+(?:un\s+)?quarto\b"), " meno 15 "),
+        (re.compile(r"\bmezz'?\s*ora\b"), " 30 minuti "),
+        (re.compile(r"\bun'?\s*ora\b"), " 1 ore "),
+    ],
+    "en": [
+        (re.compile(r"\bhalf\s+past\b"), " 30 past "),
+        (re.compile(r"\b(?:a\s+)?quarter\s+(?:past|after)\b"), " 15 past "),
+        (re.compile(r"\b(?:a\s+)?quarter\s+(?:to|of|before)\b"), " 15 to "),
+        (re.compile(r"\bhalf\s+an\s+hour\b"), " 30 minutes "),
+        (re.compile(r"\ban\s+hour\b"), " 1 hours "),
+        (re.compile(r"\bo'?\s*clock\b"), " oclock "),
+        (re.compile(r"\ba\.?\s?m\b\.?"), " am "),
+        (re.compile(r"\bp\.?\s?m\b\.?"), " pm "),
+    ],
+}
+_GLUED_PERIOD = re.compile(r"(\d)\s*(am|pm)\b")
+
+_H = r"(?P<h>\d{1,2}|mezzogiorno|mezzanotte|noon|midnight|midday)"
+_MARK = (
+    r"(?:\b(?:alle|all'|all|le|ore|verso\s+le|verso|dalle|per\s+le|at|around|about|by|for)"
+    r"\s+(?:ore\s+)?)"
+)
+
+_FORMS: list[tuple[str, re.Pattern[str]]] = [
+    ("colon", re.compile(r"(?<![\d/.\-])(?P<h>\d{1,2})[:.](?P<m>\d{2})(?![\d/.\-])")),
+    (
+        "past",
+        re.compile(
+            r"\b(?P<m>\d{1,2})\s+(?:minutes?\s+)?(?P<rel>past|after|to|before|of)\s+" + _H
+        ),
+    ),
+    ("and", re.compile(r"\b" + _H + r"\s+(?:e|and)\s+(?P<m>\d{1,2})(?:\s+minuti)?\b")),
+    ("meno", re.compile(r"\b" + _H + r"\s+meno\s+(?P<m>\d{1,2})\b")),
+    ("oclock", re.compile(r"\b" + _H + r"\s+(?:in\s+punto|oclock|precise)\b")),
+    ("hm", re.compile(r"\b" + _H + r"\s+(?P<m>\d{2}|0\d)\b(?!\s*(?:/|\.\d|anni|years))")),
+    ("mark", re.compile(_MARK + _H + r"\b")),
+    ("period", re.compile(
+        r"\b" + _H + r"\s+(?=am\b|pm\b|d[ie]l?l?[a']?\s*(?:mattin|pomerig|sera|notte))"
+    )),
+    ("word", re.compile(r"\b(?P<h>mezzogiorno|mezzanotte|noon|midnight|midday)\b")),
+]  # fmt: skip
+
+_AM = re.compile(r"\b(?:am|mattina|mattino|stamattina|stamani|stamane|morning|antimeridian[ae])\b")
+_PM = re.compile(r"\b(?:pm|pomeriggio|sera|stasera|serata|afternoon|evening|tonight)\b")
+_NIGHT = re.compile(r"\b(?:notte|stanotte|night)\b")
+_WHOLE_NUMBER = re.compile(r"\s*(?:(?:alle|le|ore|at|around)\s+)?(\d{1,2})\s*")
+_IN_MINUTES = {
+    "it": re.compile(r"\b(?:tra|fra)\s+(\d{1,4})\s+(minut[oi]|ore|ora)\b"),
+    "en": re.compile(r"\bin\s+(\d{1,4})\s+(minutes?|hours?)\b"),
+}
+_NAMED = {"mezzogiorno": 12, "noon": 12, "midday": 12, "mezzanotte": 0, "midnight": 0}
+
+
+@dataclass(frozen=True, slots=True)
+class TimeParse:
+    """What the time grammar found, and the text with the time expression blanked out."""
+
+    value: str | None
+    uncertain: bool = False
+    invalid: str | None = None
+    layer: str = "grammar"
+    rest: str = ""
+    relative: datetime | None = None  # "tra mezz'ora": a full datetime from ``at``
+
+
+def _prepare(text: str, lang: str) -> str:
+    s = fold(text)
+    for rx, repl in _PRE[lang]:
+        s = rx.sub(repl, s)
+    s = to_digits(s, lang)
+    s = _GLUED_PERIOD.sub(r"\1 \2", s)
+    return squash(s)
+
+
+def _period(s: str, start: int, end: int) -> str | None:
+    """ "am", "pm", "night" from period words in the utterance, nearest after the hour first."""
+    after = s[end : end + 40]
+    for rx, name in ((_AM, "am"), (_PM, "pm"), (_NIGHT, "night")):
+        if rx.search(after):
+            return name
+    for rx, name in ((_AM, "am"), (_PM, "pm"), (_NIGHT, "night")):
+        if rx.search(s):
+            return name
+    return None
+
+
+def parse_time(text: str, lang: str, at: datetime | None = None) -> TimeParse | None:
+    """The time of day said in ``text``; None when there is none."""
+    lang = lang if lang in _PRE else "it"
+    s = _prepare(text, lang)
+    if at is not None:
+        m = _IN_MINUTES[lang].search(s)
+        if m:
+            n = int(m.group(1))
+            minutes = n if m.group(2).startswith("minut") else 60 * n
+            when = at + timedelta(minutes=minutes)
+            rest = s[: m.start()] + " " + s[m.end() :]
+            return TimeParse(when.strftime("%H:%M"), rest=rest, relative=when)
+    for form, rx in _FORMS:
+        m = rx.search(s)
+        if m is None:
+            continue
+        return _resolve(form, m, s)
+    m = _WHOLE_NUMBER.fullmatch(s)
+    if m:
+        h = int(m.group(1))
+        if h > 24:
+            return TimeParse(None, invalid=INVALID, layer="grammar")
+        return _finish(h, 0, None, False, "grammar", "")
+    return None
+
+
+def _resolve(form: str, m: re.Match[str], s: str) -> TimeParse:
+    gd: dict[str, Any] = m.groupdict()
+    h_raw: str = gd["h"]
+    named = h_raw in _NAMED
+    h = _NAMED[h_raw] if named else int(h_raw)
+    minute = int(gd["m"]) if gd.get("m") is not None else 0
+    rest = s[: m.start()] + " " + s[m.end() :]
+    if form in ("meno",) or gd.get("rel") in ("to", "before", "of"):
+        if minute > 59:
+            return TimeParse(None, invalid=INVALID, rest=rest)
+        h, minute = (h - 1) % 24 if h != 0 else 23, (60 - minute) % 60
+        if minute == 0:
+            h = (h + 1) % 24
+    layer = "pattern" if form == "colon" else "grammar"
+    period = None if named else _period(s, m.start(), m.end())
+    zero_padded = form == "colon" and h_raw.startswith("0")
+    return _finish(h, minute, period, named or zero_padded, layer, rest)
+
+
+def _finish(
+    h: int, minute: int, period: str | None, certain: bool, layer: str, rest: str
+) -> TimeParse:
+    if h == 24 and minute == 0:
+        h = 0
+    if not 0 <= h <= 23 or not 0 <= minute <= 59:
+        return TimeParse(None, invalid=INVALID, layer=layer, rest=rest)
+    if period == "am":
+        if h > 12:
+            return TimeParse(None, invalid=INVALID, layer=layer, rest=rest)
+        h = 0 if h == 12 else h
+        certain = True
+    elif period == "pm":
+        h = h + 12 if h < 12 else h
+        certain = True
+    elif period == "night":
+        if 1 <= h <= 5:
+            certain = True
+        elif 6 <= h <= 11:
+            h += 12
+            certain = True
+        elif h == 12:
+            h, certain = 0, True
+    uncertain = not certain and 1 <= h <= 12
+    return TimeParse(f"{h:02d}:{minute:02d}", uncertain, layer=layer, rest=rest)
 
 
 def extract_time(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:
+    """A time "HH:MM": "alle cinque e mezza" → 05:30 (uncertain), "5 pm" → 17:00."""
+    p = parse_time(text, lang, at)
+    if p is None:
+        return None
+    if p.invalid:
+        return Extraction(value=None, layer=p.layer, invalid=p.invalid)
+    return Extraction(value=p.value, layer=p.layer, uncertain=p.uncertain,
+                      confidence=0.8 if p.uncertain else 1.0)  # fmt: skip
+
+
+def _next_occurrence(parts: dict[str, int], today: date) -> date | None:
+    """Day (and month) without a year, for an appointment: the next such day from today."""
+    day, month = parts.get("day"), parts.get("month")
+    if day is None or "year" in parts:
+        return None
+    if month is None:
+        for k in range(0, 3):
+            total = today.year * 12 + today.month - 1 + k
+            y, mo = divmod(total, 12)
+            if day <= calendar.monthrange(y, mo + 1)[1]:
+                d = date(y, mo + 1, day)
+                if d >= today:
+                    return d
+        return None
+    for y in (today.year, today.year + 1, today.year + 4):
+        try:
+            d = date(y, month, day)
+        except ValueError:
+            continue
+        if d >= today:
+            return d
     return None
 
 
 def extract_datetime(
     text: str, lang: str, at: datetime, options: ExtractOptions
 ) -> Extraction | None:
-    return None
+    """A datetime "YYYY-MM-DDTHH:MM": "domani alle 5", "next friday at 3 pm".
+
+    Only a date or only a time gives a partial value {"date": …} / {"time": …}; a day
+    without a year ("il 15 alle 10") is the next such day from ``at``.
+    """
+    lang = lang if lang in _PRE else "it"
+    t = parse_time(text, lang, at)
+    if t is not None and t.invalid:
+        return Extraction(value=None, layer=t.layer, invalid=t.invalid)
+    if t is not None and t.relative is not None:
+        return Extraction(value=t.relative.strftime("%Y-%m-%dT%H:%M"), layer="grammar")
+    date_text = t.rest if t is not None else text
+    d = parse_date(date_text, lang, at)
+    if d is not None and d.invalid:
+        return Extraction(value=None, layer=d.layer, invalid=d.invalid)
+    day: str | None = None
+    uncertain = bool(t is not None and t.uncertain)
+    if d is not None:
+        uncertain = uncertain or d.uncertain
+        if isinstance(d.value, str):
+            day = d.value
+        elif isinstance(d.value, dict):
+            nxt = _next_occurrence(d.value, at.date())
+            day = nxt.isoformat() if nxt is not None else None
+    if day is None and t is None:
+        return None
+    conf = 0.8 if uncertain else 1.0
+    if day is not None and t is not None and t.value is not None:
+        return Extraction(value=f"{day}T{t.value}", layer="grammar", uncertain=uncertain,
+                          confidence=conf)  # fmt: skip
+    if day is not None:
+        return Extraction(value={"date": day}, layer="grammar", uncertain=uncertain,
+                          confidence=conf)  # fmt: skip
+    assert t is not None
+    return Extraction(value={"time": t.value}, layer=t.layer, uncertain=uncertain,
+                      confidence=conf)  # fmt: skip

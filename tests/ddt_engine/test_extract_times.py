@@ -1,0 +1,241 @@
+"""time and datetime extraction in it and en (``AT`` = Wednesday 2025-06-11 10:30 UTC).
+
+Expected: "HH:MM" / "YYYY-MM-DDTHH:MM", ("uncertain", value) for an hour without a period
+word, ("invalid", reason), a partial dict, or None.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ddt_engine.extract import extract
+
+AT = datetime(2025, 6, 11, 10, 30, tzinfo=UTC)
+BAD = ("invalid", "invalid_time")
+
+
+def U(value: object) -> tuple[str, object]:
+    return ("uncertain", value)
+
+
+TIME_IT: list[tuple[str, object]] = [
+    ("alle 5", U("05:00")),
+    ("alle cinque", U("05:00")),
+    ("alle cinque e mezza", U("05:30")),
+    ("alle cinque e mezzo", U("05:30")),
+    ("le tre e un quarto", U("03:15")),
+    ("le tre e quarto", U("03:15")),
+    ("alle sei e tre quarti", U("06:45")),
+    ("alle undici meno dieci", U("10:50")),
+    ("alle otto meno un quarto", U("07:45")),
+    ("alle 5 e 20", U("05:20")),
+    ("verso le sette", U("07:00")),
+    ("alle 12", U("12:00")),
+    ("alle 17:30", "17:30"),
+    ("17:30", "17:30"),
+    ("17.30", "17:30"),
+    ("alle 08:15", "08:15"),
+    ("alle 17", "17:00"),
+    ("alle ore 18", "18:00"),
+    ("le diciotto", "18:00"),
+    ("17 e 45", "17:45"),
+    ("diciassette e quarantacinque", "17:45"),
+    ("diciassette quarantacinque", "17:45"),
+    ("alle 21", "21:00"),
+    ("alle 5 del pomeriggio", "17:00"),
+    ("alle cinque del pomeriggio", "17:00"),
+    ("alle nove di sera", "21:00"),
+    ("stasera alle 9", "21:00"),
+    ("alle dieci e venti di mattina", "10:20"),
+    ("alle 8 di mattina", "08:00"),
+    ("alle 11 di notte", "23:00"),
+    ("alle 2 di notte", "02:00"),
+    ("mezzogiorno", "12:00"),
+    ("a mezzogiorno e mezzo", "12:30"),
+    ("mezzanotte", "00:00"),
+    ("alle tre in punto", U("03:00")),
+    ("15", "15:00"),
+    ("tra mezz'ora", "11:00"),
+    ("fra due ore", "12:30"),
+    ("tra 10 minuti", "10:40"),
+    ("alle 25", BAD),
+    ("17:75", BAD),
+    ("alle 13 di mattina", BAD),
+    ("boh", None),
+    ("il 3 marzo", None),
+    ("non lo so", None),
+    ("", None),
+]
+
+TIME_EN: list[tuple[str, object]] = [
+    ("at 5", U("05:00")),
+    ("at five", U("05:00")),
+    ("five thirty", U("05:30")),
+    ("a quarter past five", U("05:15")),
+    ("quarter past five", U("05:15")),
+    ("half past nine", U("09:30")),
+    ("quarter to four", U("03:45")),
+    ("ten to eleven", U("10:50")),
+    ("twenty past six", U("06:20")),
+    ("seven forty-five", U("07:45")),
+    ("at 3 o'clock", U("03:00")),
+    ("three o'clock", U("03:00")),
+    ("around seven", U("07:00")),
+    ("at 5:30", U("05:30")),
+    ("at 12", U("12:00")),
+    ("5 pm", "17:00"),
+    ("5pm", "17:00"),
+    ("5 p.m.", "17:00"),
+    ("at 7 p.m.", "19:00"),
+    ("8 am", "08:00"),
+    ("8:30 am", "08:30"),
+    ("12 am", "00:00"),
+    ("12 pm", "12:00"),
+    ("at five in the afternoon", "17:00"),
+    ("at 9 in the morning", "09:00"),
+    ("at eight in the evening", "20:00"),
+    ("tonight at 9", "21:00"),
+    ("at 11 at night", "23:00"),
+    ("half past four in the afternoon", "16:30"),
+    ("17:30", "17:30"),
+    ("at 17:30", "17:30"),
+    ("at 18", "18:00"),
+    ("08:15", "08:15"),
+    ("noon", "12:00"),
+    ("at midday", "12:00"),
+    ("midnight", "00:00"),
+    ("in an hour", "11:30"),
+    ("in 20 minutes", "10:50"),
+    ("in half an hour", "11:00"),
+    ("13 pm", "13:00"),
+    ("at 25", BAD),
+    ("10:99", BAD),
+    ("13 am", BAD),
+    ("no idea", None),
+    ("March 3rd", None),
+    ("", None),
+]
+
+DATETIME_IT: list[tuple[str, object]] = [
+    ("domani alle 5", U("2025-06-12T05:00")),
+    ("domani alle 17", "2025-06-12T17:00"),
+    ("dopodomani alle 17", "2025-06-13T17:00"),
+    ("dopodomani alle cinque del pomeriggio", "2025-06-13T17:00"),
+    ("oggi alle 18:30", "2025-06-11T18:30"),
+    ("oggi pomeriggio alle 3", "2025-06-11T15:00"),
+    ("stasera alle nove", "2025-06-11T21:00"),
+    ("domani mattina alle 9", "2025-06-12T09:00"),
+    ("domani a mezzogiorno", "2025-06-12T12:00"),
+    ("venerdì alle 10", U("2025-06-13T10:00")),
+    ("venerdì alle nove e mezza di sera", "2025-06-13T21:30"),
+    ("lunedì prossimo alle 15", "2025-06-16T15:00"),
+    ("il prossimo sabato alle 11 e un quarto", U("2025-06-14T11:15")),
+    ("tra tre giorni alle 16", "2025-06-14T16:00"),
+    ("il 3 marzo 2026 alle 17 e 45", "2026-03-03T17:45"),
+    ("il 3 marzo alle 17", "2026-03-03T17:00"),
+    ("il 15 alle 10", U("2025-06-15T10:00")),
+    ("il 20 giugno alle 14", "2025-06-20T14:00"),
+    ("il primo luglio alle 9 di mattina", "2025-07-01T09:00"),
+    ("15/07/2025 alle 18", "2025-07-15T18:00"),
+    ("15/07/2025 18:00", "2025-07-15T18:00"),
+    ("2025-07-15 18:00", "2025-07-15T18:00"),
+    ("mercoledì alle otto meno un quarto", U("2025-06-18T07:45")),
+    ("domani verso le sette di sera", "2025-06-12T19:00"),
+    ("giovedì 12 giugno alle 16", "2025-06-12T16:00"),
+    ("tra mezz'ora", "2025-06-11T11:00"),
+    ("fra due ore", "2025-06-11T12:30"),
+    ("domani alle ore 20", "2025-06-12T20:00"),
+    ("ieri alle 10 di mattina", "2025-06-10T10:00"),
+    ("dopodomani a mezzanotte", "2025-06-13T00:00"),
+    ("domani alle diciassette e trenta", "2025-06-12T17:30"),
+    ("l'altro ieri alle 22", "2025-06-09T22:00"),
+    ("domani", {"date": "2025-06-12"}),
+    ("venerdì", {"date": "2025-06-13"}),
+    ("alle 17", {"time": "17:00"}),
+    ("alle 5", U({"time": "05:00"})),
+    ("domani alle 25", BAD),
+    ("31 febbraio alle 10", ("invalid", "invalid_date")),
+    ("boh", None),
+    ("non saprei", None),
+    ("", None),
+]
+
+DATETIME_EN: list[tuple[str, object]] = [
+    ("next friday at 3 pm", "2025-06-13T15:00"),
+    ("tomorrow at 5", U("2025-06-12T05:00")),
+    ("tomorrow at 5 pm", "2025-06-12T17:00"),
+    ("tomorrow at noon", "2025-06-12T12:00"),
+    ("tomorrow morning at 9", "2025-06-12T09:00"),
+    ("tomorrow at half past four in the afternoon", "2025-06-12T16:30"),
+    ("today at 18:30", "2025-06-11T18:30"),
+    ("this afternoon at 3", "2025-06-11T15:00"),
+    ("tonight at nine", "2025-06-11T21:00"),
+    ("the day after tomorrow at 17:00", "2025-06-13T17:00"),
+    ("on monday at 10 am", "2025-06-16T10:00"),
+    ("friday at a quarter to eight", U("2025-06-13T07:45")),
+    ("next wednesday at 2 pm", "2025-06-18T14:00"),
+    ("last monday at 9 am", "2025-06-09T09:00"),
+    ("in three days at 4 pm", "2025-06-14T16:00"),
+    ("March 3rd 2026 at 5:45 pm", "2026-03-03T17:45"),
+    ("March 3rd at 5 pm", "2026-03-03T17:00"),
+    ("June 20th at 2 pm", "2025-06-20T14:00"),
+    ("the 15th at 10", U("2025-06-15T10:00")),
+    ("the first of July at 9 am", "2025-07-01T09:00"),
+    ("07/15/2025 at 6 pm", "2025-07-15T18:00"),
+    ("2025-07-15 18:00", "2025-07-15T18:00"),
+    ("tomorrow at seven forty-five pm", "2025-06-12T19:45"),
+    ("tomorrow at midnight", "2025-06-12T00:00"),
+    ("yesterday at 10 in the morning", "2025-06-10T10:00"),
+    ("in an hour", "2025-06-11T11:30"),
+    ("in 20 minutes", "2025-06-11T10:50"),
+    ("friday at 8 in the evening", "2025-06-13T20:00"),
+    ("saturday at ten to eleven am", "2025-06-14T10:50"),
+    ("tomorrow at 9:30", U("2025-06-12T09:30")),
+    ("tomorrow at 21:15", "2025-06-12T21:15"),
+    ("next monday at three", U("2025-06-16T03:00")),
+    ("tomorrow", {"date": "2025-06-12"}),
+    ("next friday", {"date": "2025-06-13"}),
+    ("at 6 pm", {"time": "18:00"}),
+    ("at six", U({"time": "06:00"})),
+    ("tomorrow at 25", BAD),
+    ("February 30th at 10", ("invalid", "invalid_date")),
+    ("whenever", None),
+    ("I don't know", None),
+    ("", None),
+]
+
+
+def _got(kind: str, text: str, lang: str) -> object:
+    r = extract(kind, text, lang, AT)
+    if r is None:
+        return None
+    if r.invalid:
+        return ("invalid", r.invalid)
+    return ("uncertain", r.value) if r.uncertain else r.value
+
+
+@pytest.mark.parametrize(("text", "expected"), TIME_IT)
+def test_time_it(text: str, expected: object) -> None:
+    assert _got("time", text, "it") == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), TIME_EN)
+def test_time_en(text: str, expected: object) -> None:
+    assert _got("time", text, "en") == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), DATETIME_IT)
+def test_datetime_it(text: str, expected: object) -> None:
+    assert _got("datetime", text, "it") == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), DATETIME_EN)
+def test_datetime_en(text: str, expected: object) -> None:
+    assert _got("datetime", text, "en") == expected
+
+
+def test_typed_colon_time_is_a_pattern_hit() -> None:
+    r = extract("time", "17:30", "it", AT)
+    assert r is not None and r.layer == "pattern" and r.confidence == 1.0
