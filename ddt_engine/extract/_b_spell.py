@@ -411,16 +411,16 @@ def decode(text: str, lang: str) -> list[Piece]:
                 cls[k], val[k] = _AMB, ambiguous[val[k]]
             else:
                 cls[k] = _OTHER
+    changed = lang == "en"
+    while changed:  # "oh oh one": the first "oh" is a digit once the second one is
+        changed = False
+        for k in range(m):
+            if cls[k] == _AMB and val[k] == "O" and (digitish(k - 1) or digitish(k + 1)):
+                cls[k] = _NUM
+                val[k] = "oh"
+                changed = True
     for k in range(m):
-        if (
-            cls[k] == _AMB
-            and val[k] == "O"
-            and lang == "en"
-            and (digitish(k - 1) or digitish(k + 1))
-        ):
-            cls[k] = _NUM
-            val[k] = "oh"
-        elif cls[k] == _NUM and val[k] in _REPEAT and not digitish(k + 1):
+        if cls[k] == _NUM and val[k] in _REPEAT and not digitish(k + 1):
             cls[k] = _OTHER
     # Word-like ambiguous names need an unambiguous neighbour ...
     word_like = [k for k in range(m) if cls[k] == _AMB and len(src[k]) > 1]

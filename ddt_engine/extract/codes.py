@@ -186,6 +186,7 @@ def extract_email(text: str, lang: str, at: datetime, options: ExtractOptions) -
 # ---------------------------------------------------------------------------------- IBAN
 
 _IBAN_START = re.compile(r"(?=([A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}))")
+_IBAN_IT_SHORT = re.compile(r"(?:IT|SM)[0-9]{2}[A-Z][0-9]{5}")  # a cut Italian IBAN
 _IBAN_LEN = {"IT": 27, "SM": 27, "VA": 22, "DE": 22, "FR": 27, "ES": 24, "CH": 21, "GB": 22}
 _CIN_BY_COUNTRY = {"IT", "SM"}  # the BBAN starts with the CIN check letter
 
@@ -238,6 +239,7 @@ def extract_iban(text: str, lang: str, at: datetime, options: ExtractOptions) ->
             if exact and std_iban.is_valid(cand) and iban_cin_ok(cand):
                 return Extraction(cand, "grammar" if spoken else "pattern")
             invalid = True
+        invalid = invalid or _IBAN_IT_SHORT.search(run) is not None
     if invalid:
         return Extraction(None, "pattern", invalid="invalid_iban")
     return None
@@ -249,7 +251,7 @@ _OMO = "0-9LMNPQRSTUV"
 _CF_SHAPE = re.compile(
     rf"(?=([A-Z]{{6}}[{_OMO}]{{2}}[ABCDEHLMPRST][{_OMO}]{{2}}[A-Z][{_OMO}]{{3}}[A-Z]))"
 )
-_CF_PREFIX = re.compile(rf"[A-Z]{{6}}[{_OMO}]{{2}}[ABCDEHLMPRST]")
+_CF_PREFIX = re.compile(r"[A-Z]{6}[0-9]{2}[ABCDEHLMPRST][0-9]{2}")
 
 
 def _token_windows(text: str, size: int) -> Iterator[str]:
@@ -280,9 +282,9 @@ def extract_codice_fiscale(
     text = text[:MAX_CODE_TEXT]
     invalid = False
     seen: set[str] = set()
-    written = list(_token_windows(text, 16))
-    runs = [(w, False) for w in written] + code_runs(decode(text, lang))
-    for run, spoken in runs:
+    windows = [(w, False, False) for w in _token_windows(text, 16)]
+    runs = windows + [(r, spoken, True) for r, spoken in code_runs(decode(text, lang))]
+    for run, spoken, is_run in runs:
         if run in seen:
             continue
         seen.add(run)
@@ -291,11 +293,11 @@ def extract_codice_fiscale(
             if std_cf.is_valid(cand):
                 return Extraction(cand, "grammar" if spoken else "pattern")
             invalid = True
-        if not invalid and (
+        if is_run and (
             (len(run) == 11 and run.isdigit())
             or (15 <= len(run) <= 17 and _CF_PREFIX.search(run) is not None)
         ):
-            invalid = True
+            invalid = True  # a company's 11-digit code, or a character missing / extra
     if invalid:
         return Extraction(None, "pattern", invalid="invalid_codice_fiscale")
     return None
