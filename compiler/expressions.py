@@ -49,16 +49,18 @@ __all__ = [
     "ExprSyntaxError",
     "TypeIssue",
     "check_expr",
+    "check_template",
     "expr_col",
     "expr_vars",
     "fold_constants",
     "parse_expr",
     "parse_template",
+    "template_vars",
 ]
 
 MAX_LENGTH = 10_000
 """Longest expression or template accepted, in characters."""
-MAX_DEPTH = 64
+MAX_DEPTH = 100
 """Deepest nesting of sub-expressions accepted."""
 
 _INT_MAX = 2**63 - 1  # JSON numbers must stay 64-bit (orjson, MongoDB)
@@ -239,6 +241,13 @@ _WORD_OPS = {"AND": "and", "OR": "or", "NOT": "not", "IN": "in", "IS": "is", "SE
              "NULL": "null"}  # fmt: skip
 
 
+_STRAIGHT = "straight quotes \" or '"
+_LOOKALIKES = {
+    "≥": "'>='", "≤": "'<='", "≠": "'!='", "×": "'*'", "÷": "'/'", "–": "'-'", "—": "'-'",
+    "“": _STRAIGHT, "”": _STRAIGHT, "‘": _STRAIGHT, "’": _STRAIGHT,
+}  # fmt: skip
+
+
 def _open_bracket(text: str, upto: int) -> tuple[str, int] | None:
     """The innermost bracket still open before ``upto`` (skipping strings)."""
     stack: list[tuple[str, int]] = []
@@ -265,7 +274,12 @@ def _syntax_error(
     e: UnexpectedInput, accepts: set[str], text: str, offset: int, full: str, template: bool
 ) -> ExprSyntaxError:
     end_word = "'}}'" if template else "the end of the expression"
-    expected = _expected_words(accepts, end=end_word)
+    if accepts == {"NAME", "INT"}:
+        expected = ["a field name"]
+    elif accepts == {"NAME"} and template:
+        expected = ["a filter name"]
+    else:
+        expected = _expected_words(accepts, end=end_word)
     hint: str | None = None
     if isinstance(e, UnexpectedCharacters):
         pos = e.pos_in_stream or 0
@@ -296,6 +310,8 @@ def _syntax_error(
             )
         elif ch == "^":
             hint = "there is no power operator; multiply instead"
+        elif ch in _LOOKALIKES:
+            hint = f"write {_LOOKALIKES[ch]}"
         return ExprSyntaxError(
             f"{what}, expected {_join(expected)}",
             offset + pos + 1,
@@ -306,7 +322,6 @@ def _syntax_error(
     assert isinstance(e, UnexpectedToken)
     tok = e.token
     if tok.type == "$END":
-        col = len(text.rstrip()) + 1
         opened = _open_bracket(text, len(text))
         if opened is not None:
             closer = ")" if opened[0] == "(" else "]"
@@ -317,8 +332,12 @@ def _syntax_error(
             return ExprSyntaxError(
                 "empty expression", offset + 1, expected=expected, hint=hint, text=full
             )
+        if template:
+            what, col = "'}}'", len(text) + 1
+        else:
+            what, col = "end of the expression", len(text.rstrip()) + 1
         return ExprSyntaxError(
-            f"unexpected end of the expression, expected {_join(expected)}",
+            f"unexpected {what}, expected {_join(expected)}",
             offset + col,
             expected=expected,
             hint=hint,
@@ -334,7 +353,7 @@ def _syntax_error(
     elif tok.type == "NAME" and value.lower() in _UNITS and re.search(r"\d$", prev):
         num = re.search(r"(\d+)$", prev)
         hint = (
-            f"write a duration as a number and a unit with no space: "
+            f"write a duration with no space: "
             f"{num.group(1) if num else '30'}{_UNITS[value.lower()]} "
             "(units d, w, m = months, y, h, min, s)"
         )
@@ -344,6 +363,8 @@ def _syntax_error(
         hint = "write 'or' to join two alternatives"
     elif tok.type == "VBAR" and not template:
         hint = "filters ('x | upper') are only for '{{ … }}' in prompt templates"
+    elif tok.type == "LPAR" and re.search(r"\.\s*[A-Za-z_]\w*$", prev):
+        hint = "call a function as f(x): there are no methods such as x.f()"
     elif tok.type == "GT" and prev.endswith("<"):
         hint = "write '!=' for 'is different from'"
     elif tok.type in ("EQ", "LT", "GT", "LE", "GE", "NE") and prev[-1:] in "=<>!":
@@ -567,12 +588,35 @@ def _first_token(node: Tree[Token] | Token) -> Token | None:
     return None
 
 
+def _check_depth(expr: Expr, offset: int, full: str) -> Expr:
+    """Chains such as ``1 + 1 + …`` are built in a loop; their depth is checked here."""
+    stack: list[tuple[Expr, int]] = [(expr, 1)]
+    while stack:
+        e, d = stack.pop()
+        if d > MAX_DEPTH:
+            raise ExprSyntaxError(
+                f"expression nested too deeply (more than {MAX_DEPTH} levels)",
+                _POS.get(id(e), offset + 1),
+                hint="split it over several conditions or variables",
+                text=full,
+            )
+        if isinstance(e, Unary):
+            stack.append((e.a, d + 1))
+        elif isinstance(e, Binary):
+            stack.extend(((e.a, d + 1), (e.b, d + 1)))
+        elif isinstance(e, Call):
+            stack.extend((a, d + 1) for a in e.args)
+        elif isinstance(e, ListLit):
+            stack.extend((a, d + 1) for a in e.items)
+    return expr
+
+
 def _parse(text: str, *, start: str, offset: int, full: str) -> Expr:
     tree = _parse_tree(text, start, offset, full)
     b = _Builder(text, offset, full)
     try:
         if start == "start_expr":
-            return b.build(tree)
+            return _check_depth(b.build(tree), offset, full)
         value = b.build(tree.children[0])
         for f in tree.children[1:]:
             assert isinstance(f, Tree)
@@ -580,7 +624,7 @@ def _parse(text: str, *, start: str, offset: int, full: str) -> Expr:
             name_tok = toks[1]
             args = b.args(f.children, 1)
             value = _at(Call(fn=str(name_tok.value), args=(value, *args)), b.col(name_tok))
-        return value
+        return _check_depth(value, offset, full)
     except ExprSyntaxError:
         raise
     except RecursionError:
@@ -830,7 +874,7 @@ class _Checker:
                     self.issue(
                         e,
                         f"'not' expects a condition, got {_a(t)}",
-                        "compare it first, e.g. 'not (x is set)' or 'x == 0'",
+                        "test it instead, e.g. 'x is not set' or 'x == \"\"'",
                     )
                 return "boolean"
             if t in _NUMERIC or t in ("duration", "any"):
@@ -860,21 +904,22 @@ class _Checker:
             if {a, b} == {"date", "string"}:
                 self.issue(
                     e,
-                    f"comparing a date with a string with '{op}'",
-                    "write a date literal without quotes: 2024-03-01",
+                    f"'{op}' compares {_a(a)} with {_a(b)}",
+                    "write a date without quotes: 2024-03-01",
                 )
             elif not _comparable(a, b):
                 self.issue(
                     e,
-                    f"cannot compare {_a(a)} with {_a(b)} with '{op}'",
-                    "it is always false" if op != "!=" else "it is always true",
+                    f"'{op}' compares {_a(a)} with {_a(b)}",
+                    f"the result is always {'true' if op == '!=' else 'false'}",
                 )
             elif op not in ("==", "!=") and (
                 "null" in (a, b)
                 or a in ("boolean", "list", "object")
                 or b in ("boolean", "list", "object")
             ):
-                self.issue(e, f"'{op}' cannot order {_a(a if a != 'any' else b)}")
+                bad = a if a in ("null", "boolean", "list", "object") else b
+                self.issue(e, f"'{op}' cannot order {_a(bad)}", "the result is always false")
             return "boolean"
         if op == "in":
             if b not in ("list", "string", "object", "any"):

@@ -355,7 +355,7 @@ def _fmt_number(v: int | float, lang: str) -> str:
     f = float(v)
     if not math.isfinite(f):
         return ""
-    if f.is_integer() and abs(f) < 1e16:
+    if f.is_integer() and abs(f) < 1e21:
         return str(int(f))
     s = repr(f) if abs(f) >= 1e16 or abs(f) < 1e-6 else f"{f:.10f}".rstrip("0").rstrip(".")
     return s.replace(".", ",") if _lang(lang) == "it" else s
