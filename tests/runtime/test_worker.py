@@ -1,0 +1,175 @@
+"""The persistence worker against real RabbitMQ and the MongoDB-wire server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from runtime.mongo import MongoArchive
+from runtime.worker import ERROR_HEADER, Worker
+from tests.runtime._amqp_helpers import (
+    drain_dlq,
+    publish_raw,
+    publish_records,
+    raw_channel,
+    unique,
+    wait_for_count,
+)
+from tests.runtime.contract.helpers import counter_session
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def mongo(mongo_url: str) -> AsyncIterator[MongoArchive]:
+    name = unique("w")
+    archive = MongoArchive.from_url(mongo_url, name)
+    try:
+        yield archive
+    finally:
+        await archive.client.drop_database(name)
+        await archive.close()
+
+
+async def test_poison_messages_go_to_the_dlq_with_the_reason(
+    amqp_url: str, mongo: MongoArchive
+) -> None:
+    queue = unique("q")
+    _, records = counter_session(6, tenant="poison")
+    worker = Worker(amqp_url, mongo, queue=queue, batch=10)
+    task = asyncio.create_task(worker.run())
+    await asyncio.wait_for(worker.ready.wait(), 30)
+    async with raw_channel(amqp_url, queue) as ch:
+        await publish_records(ch, queue, records[:3])
+        await publish_raw(ch, queue, b'{"seq": 1, "trunc', message_id="bad-json")
+        await publish_raw(ch, queue, orjson.dumps({"seq": "x"}), message_id="not-a-record")
+        await publish_records(ch, queue, records[3:])
+        assert await wait_for_count(mongo, "poison", 6) == 6
+        for _ in range(200):
+            if worker.stats.poison == 2:
+                break
+            await asyncio.sleep(0.05)
+        worker.stop()
+        await task
+        dead = await drain_dlq(ch, queue)
+    reasons = {m.message_id: m.headers[ERROR_HEADER] for m in dead}
+    assert set(reasons) == {"bad-json", "not-a-record"}
+    assert str(reasons["bad-json"]).startswith("not JSON:")
+    assert str(reasons["not-a-record"]).startswith("not a turn record: ")
+    assert [m.body for m in dead if m.message_id == "bad-json"] == [b'{"seq": 1, "trunc']
+    assert worker.stats.written == 6
+
+
+async def test_duplicate_delivery_stores_one_record(amqp_url: str, mongo: MongoArchive) -> None:
+    queue = unique("q")
+    _, records = counter_session(4, tenant="dup")
+    async with raw_channel(amqp_url, queue) as ch:
+        await publish_records(ch, queue, [*records, *records, records[2]])
+    worker = Worker(amqp_url, mongo, queue=queue, batch=3)
+    task = asyncio.create_task(worker.run())
+    assert await wait_for_count(mongo, "dup", 4) == 4
+    for _ in range(200):
+        if worker.stats.written + worker.stats.duplicates == 9:
+            break
+        await asyncio.sleep(0.05)
+    worker.stop()
+    stats = await task
+    assert (stats.written, stats.duplicates) == (4, 5)
+    assert await mongo.count_turns("dup") == 4
+
+
+async def test_snapshot_is_never_replaced_by_an_older_state(
+    amqp_url: str, mongo: MongoArchive
+) -> None:
+    queue = unique("q")
+    _, records = counter_session(6, tenant="order")
+    async with raw_channel(amqp_url, queue) as ch:
+        # seq 6 arrives before 1..5 (e.g. two workers, or a redelivery)
+        await publish_records(ch, queue, [records[5]])
+        await publish_records(ch, queue, records[:5])
+    worker = Worker(amqp_url, mongo, queue=queue, batch=1)
+    task = asyncio.create_task(worker.run())
+    assert await wait_for_count(mongo, "order", 6) == 6
+    worker.stop()
+    await task
+    snap = await mongo.snapshot("order", records[0].session_id)
+    assert snap == records[5].state
+
+
+async def test_two_workers_in_parallel_write_everything_once(
+    amqp_url: str, mongo: MongoArchive
+) -> None:
+    queue = unique("q")
+    recs = [r for _ in range(10) for r in counter_session(20, tenant="par")[1]]
+    workers = [Worker(amqp_url, mongo, queue=queue, prefetch=20, batch=10) for _ in range(2)]
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    await asyncio.gather(*(asyncio.wait_for(w.ready.wait(), 30) for w in workers))
+    async with raw_channel(amqp_url, queue) as ch:
+        await publish_records(ch, queue, recs)
+        await publish_records(ch, queue, recs[:50])  # redelivered duplicates
+    assert await wait_for_count(mongo, "par", len(recs)) == len(recs)
+    for _ in range(400):
+        if sum(w.stats.written + w.stats.duplicates for w in workers) == len(recs) + 50:
+            break
+        await asyncio.sleep(0.05)
+    for w in workers:
+        w.stop()
+    await asyncio.gather(*tasks)
+    assert sum(w.stats.written for w in workers) == len(recs)
+    assert all(w.stats.written > 0 for w in workers)  # both took part
+    assert await mongo.count_turns("par") == len(recs)
+    for sid in {r.session_id for r in recs}:
+        snap = await mongo.snapshot("par", sid)
+        assert snap is not None and snap.seq == 20
+
+
+def _spawn_worker(
+    amqp_url: str, mongo_url: str, db: str, queue: str, log: Path
+) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "runtime._cli_worker", "worker"]
+    argv += ["--amqp-url", amqp_url, "--mongo-url", mongo_url, "--db", db, "--queue", queue]
+    argv += ["--batch", "50", "--prefetch", "100"]
+    with log.open("ab") as f:
+        return subprocess.Popen(argv, cwd=ROOT, stdout=f, stderr=f, env=dict(os.environ))
+
+
+async def test_worker_killed_mid_stream_and_restarted_loses_and_duplicates_nothing(
+    amqp_url: str, mongo_url: str, mongo: MongoArchive, tmp_path: Path
+) -> None:
+    queue = unique("q")
+    db = mongo.db.name
+    log = tmp_path / "worker.log"
+    recs = [r for _ in range(20) for r in counter_session(30, tenant="kill")[1]]  # 600
+    async with raw_channel(amqp_url, queue) as ch:
+        await publish_records(ch, queue, recs)
+    proc = _spawn_worker(amqp_url, mongo_url, db, queue, log)
+    try:
+        for _ in range(600):
+            if await mongo.count_turns("kill") >= 100:
+                break
+            await asyncio.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)  # a crash in the middle of the stream
+        proc.wait(10)
+        partial = await mongo.count_turns("kill")
+        assert 100 <= partial < len(recs)
+        proc = _spawn_worker(amqp_url, mongo_url, db, queue, log)
+        assert await wait_for_count(mongo, "kill", len(recs)) == len(recs)
+        proc.send_signal(signal.SIGTERM)  # graceful: finishes and exits 0
+        proc.wait(30)
+        assert proc.returncode == 0, log.read_text()
+        assert "worker stopped:" in log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert await mongo.count_turns("kill") == len(recs)
+    docs = await mongo.turns.find({"tenant": "kill"}, {"_id": 1}).to_list(None)
+    assert len({d["_id"] for d in docs}) == len(recs)
