@@ -445,7 +445,10 @@ def parse_date(text: str, lang: str, at: datetime) -> DateParse | None:
     found = _absolute(toks, lang, base)
     if found is not None:
         return found
-    rel = _relative(s, lang, base)
+    try:
+        rel = _relative(s, lang, base)
+    except (OverflowError, ValueError):  # ``at`` at the edge of the calendar
+        rel = None
     if rel is not None:
         return rel
     return _bare_number(toks, base)

@@ -125,7 +125,10 @@ def parse_time(text: str, lang: str, at: datetime | None = None) -> TimeParse | 
         if m:
             n = int(m.group(1))
             minutes = n if m.group(2).startswith("minut") else 60 * n
-            when = at + timedelta(minutes=minutes)
+            try:
+                when = at + timedelta(minutes=minutes)
+            except OverflowError:
+                return None
             rest = s[: m.start()] + " " + s[m.end() :]
             return TimeParse(when.strftime("%H:%M"), rest=rest, relative=when)
     for form, rx in _FORMS:
@@ -248,7 +251,10 @@ def extract_datetime(
         if isinstance(d.value, str):
             day = d.value
         elif isinstance(d.value, dict):
-            nxt = _next_occurrence(d.value, at.date())
+            try:
+                nxt = _next_occurrence(d.value, at.date())
+            except (OverflowError, ValueError):
+                nxt = None
             day = nxt.isoformat() if nxt is not None else None
     if day is None and t is None:
         return None
