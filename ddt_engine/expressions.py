@@ -67,6 +67,16 @@ class Dur:
         return Dur(self.days * k, self.months * k, self.seconds * k)
 
 
+_DUR_KEYS = frozenset(("days", "months", "seconds"))
+
+
+def _dur(x: Any) -> Any:
+    """A duration stored in memory comes back from JSON as a dict: read it as a Dur."""
+    if type(x) is dict and x.keys() == _DUR_KEYS and all(type(v) is int for v in x.values()):
+        return Dur(x["days"], x["months"], x["seconds"])
+    return x
+
+
 # ---------------------------------------------------------------------------------------------
 # memory paths
 
@@ -141,6 +151,9 @@ def _keys(a: Any, b: Any) -> tuple[Any, Any] | None:
         return a, b
     if ta is str and tb is str:
         return a, b
+    if ta is dict or tb is dict:
+        a, b = _dur(a), _dur(b)
+        ta, tb = type(a), type(b)
     if ta is Dur and tb is Dur:
         return a.approx_seconds(), b.approx_seconds()
     return None
@@ -253,6 +266,9 @@ def _add(a: Any, b: Any) -> Any:
     ta, tb = type(a), type(b)
     if (ta is int or ta is float) and (tb is int or tb is float):
         return _num(a + b)
+    if ta is dict or tb is dict:
+        a, b = _dur(a), _dur(b)
+        ta, tb = type(a), type(b)
     if ta is str:
         if tb is str:
             return a + b
@@ -274,6 +290,9 @@ def _sub(a: Any, b: Any) -> Any:
     ta, tb = type(a), type(b)
     if (ta is int or ta is float) and (tb is int or tb is float):
         return _num(a - b)
+    if ta is dict or tb is dict:
+        a, b = _dur(a), _dur(b)
+        ta, tb = type(a), type(b)
     if ta is str:
         if tb is Dur:
             return _shift(a, b, -1)
@@ -289,6 +308,9 @@ def _mul(a: Any, b: Any) -> Any:
     ta, tb = type(a), type(b)
     if (ta is int or ta is float) and (tb is int or tb is float):
         return _num(a * b)
+    if ta is dict or tb is dict:
+        a, b = _dur(a), _dur(b)
+        ta, tb = type(a), type(b)
     if ta is Dur and tb is int:
         return a.scaled(b)
     if ta is int and tb is Dur:
@@ -311,6 +333,7 @@ def _mod(a: Any, b: Any) -> Any:
 
 
 def _neg(a: Any) -> Any:
+    a = _dur(a)
     ta = type(a)
     if ta is int or ta is float:
         return -a
@@ -396,6 +419,9 @@ def format_value(v: Any, lang: str = "en") -> str:
         return _fmt_dur(v, lang)
     if t is list or t is tuple:
         return ", ".join(format_value(x, lang) for x in v)
+    if t is dict and v.keys() == _DUR_KEYS:
+        d = _dur(v)
+        return _fmt_dur(d, lang) if type(d) is Dur else ""
     if isinstance(v, Mapping):
         return _fmt_partial_date(v, "long", lang) or ""
     return ""
@@ -569,6 +595,7 @@ def _fn_age(now: datetime, birth: Any) -> int | None:
 
 
 def _fn_days(d: Any) -> int | None:
+    d = _dur(d)
     if type(d) is Dur:
         years, months = divmod(d.months, 12)
         return years * 365 + months * 30 + d.days + d.seconds // 86400
@@ -578,6 +605,7 @@ def _fn_days(d: Any) -> int | None:
 
 
 def _fn_abs(x: Any) -> Any:
+    x = _dur(x)
     t = type(x)
     if t is int or t is float:
         return abs(x)
@@ -892,7 +920,8 @@ def render(template: Template, memory: Mapping[str, Any], now: datetime, lang: s
 
 def jsonable(v: Any) -> Any:
     """``v`` as a JSON value for memory: a duration becomes
-    ``{"days": …, "months": …, "seconds": …}``; lists and dicts are converted deeply."""
+    ``{"days": …, "months": …, "seconds": …}`` (which the evaluator reads back as a
+    duration); lists and dicts are converted deeply."""
     t = type(v)
     if t is Dur:
         return {"days": v.days, "months": v.months, "seconds": v.seconds}

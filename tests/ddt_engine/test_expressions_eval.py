@@ -437,6 +437,18 @@ def test_set_path_copies_on_write() -> None:
         set_path({}, (), 1)
 
 
+def test_stored_durations_read_back_as_durations() -> None:
+    stored = jsonable(Dur(days=9))
+    memory = {"wait": stored, "d": "2025-06-01"}
+    assert run("wait <= 30d", memory) is True
+    assert run("d + wait", memory) == "2025-06-10"
+    assert run("wait + 1d", memory) == Dur(days=10)
+    assert run("days(wait)", memory) == 9
+    assert run("-wait", memory) == Dur(days=-9)
+    assert render(parse_template("{{ wait }}"), memory, NOW, "it") == "9 giorni"
+    assert run("wait + 1", {"wait": {"days": 1}}) is None
+
+
 def test_jsonable() -> None:
     assert jsonable([Dur(days=3), {"d": Dur(months=1)}, 1]) == [
         {"days": 3, "months": 0, "seconds": 0},
