@@ -1,0 +1,1018 @@
+"""The DDT engine: collects one piece of data, one event at a time, as a pure function.
+
+``DdtEngine(ddts)`` prepares every compiled DDT once (its transitions Machine exported to a
+table, prompt plans, extractor options, compiled validation closures). ``begin`` asks the
+first question; ``handle(state, event, …)`` applies one event to a small state record and
+returns a ``DdtStep``: the new record, the actions (say … then listen, or extract), the
+outcome and, on success, the normalised value. Time comes only from ``event.at``.
+
+Rules a designer can rely on (see docs/ddt.md):
+
+- One prompt per turn: a noMatch, noInput or invalid prompt already re-asks, so it is never
+  followed by the question again.
+- Counters per data node and state (``"day:noMatch"``) and a total of failed attempts; a
+  counter above its limit (``max_attempts``) ends the DDT with outcome ``failure``.
+- Any answer fills what it can (partial fill, mixed initiative); only missing parts are asked.
+- Confirmation: "sì" confirms, "no" asks again, "no, il 15" corrects and confirms again.
+- Commands (repeat, help, operator, cancel) work in every state; repeat and help cost no
+  attempt. An utterance that gives a value is taken as the answer (free text excepted).
+- ``handle`` never raises: a state record that does not fit the DDT ends it with outcome
+  ``failure`` and a ``reason`` starting with ``bad_state``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar
+from xml.sax.saxutils import escape as _xml_escape
+
+from ddt_engine.catalogue import BUILTIN_TYPES, DtmfFormat
+from ddt_engine.expressions import compile_expr, format_value
+from ddt_engine.extract import Extraction, ExtractOptions, extract
+from ddt_engine.extract.commands import detect_command
+from ddt_engine.extract.yesno import detect_yes_no
+from ddt_engine.machine import DdtError, Table, build_machine, export_table, fire, machine_mermaid
+from schemas.actions import Action, DtmfListen, ExtractAction, ListenAction, SayAction
+from schemas.ddt import CompiledDdt, DataNode, DdtStep, Limits
+from schemas.events import (
+    Event,
+    ExtractionResultEvent,
+    HangupEvent,
+    NoInputEvent,
+    UserInputEvent,
+)
+from schemas.expressions import ExprPart, Template
+from schemas.prompts import Prompt
+from schemas.session import DdtState
+
+__all__ = ["UNCERTAIN_BELOW", "DdtEngine", "DdtError", "machine_mermaid"]
+
+UNCERTAIN_BELOW = 0.6
+"""ASR or extraction confidence under which a value counts as uncertain."""
+MAX_TEXT = 2000  # the extractors cut there too
+MAX_PENDING = 500  # characters of an utterance handed to NER/LLM and kept in the record
+
+_WAITING = frozenset({"start", "noMatch", "noInput", "invalid", "confirmation", "notConfirmed"})
+_LIMIT = {"noMatch": "no_match", "noInput": "no_input", "invalid": "invalid"}
+_GREEDY = frozenset({"text"})  # types whose extractor takes any utterance
+_DIGITS = re.compile(r"\d+")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_HH_MM = re.compile(r"^\d{2}:\d{2}$")
+
+M = TypeVar("M")
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _fast(cls: type[M], fields: dict[str, Any]) -> M:
+    """Build a pydantic model from values the engine itself made (already valid): ~1 µs
+    against ~4 µs validated and ~8 µs for ``model_construct``. A test pins the equality."""
+    obj = _new(cls)
+    _set(obj, "__dict__", fields)
+    _set(obj, "__pydantic_fields_set__", set(fields))
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    return obj
+
+
+def _state(**fields: Any) -> DdtState:
+    return _fast(DdtState, fields)
+
+
+def _step(
+    state: DdtState | None,
+    actions: tuple[Action, ...],
+    outcome: str = "continue",
+    value: Any = None,
+    critical: bool = False,
+    reason: str | None = None,
+) -> DdtStep:
+    return _fast(
+        DdtStep,
+        {
+            "state": state,
+            "actions": actions,
+            "outcome": outcome,
+            "value": value,
+            "critical": critical,
+            "reason": reason,
+        },
+    )
+
+
+# -- prepared prompts -------------------------------------------------------------------
+
+
+class _Tpl:
+    """A template prepared for one language: constant text, or text and compiled slots."""
+
+    __slots__ = ("const", "pieces", "ssml", "lang")
+
+    def __init__(self, template: Template, lang: str, *, ssml: bool) -> None:
+        pieces: list[str | Callable[[Mapping[str, Any], datetime], Any]] = []
+        for part in template.parts:
+            if isinstance(part, ExprPart):
+                pieces.append(compile_expr(part.expr, lang=lang))
+            elif pieces and isinstance(pieces[-1], str):
+                pieces[-1] += part.text
+            else:
+                pieces.append(part.text)
+        self.lang = lang
+        self.ssml = ssml
+        self.pieces = tuple(pieces)
+        self.const: str | None = None
+        if all(isinstance(p, str) for p in pieces):
+            self.const = "".join(p for p in pieces if isinstance(p, str))
+
+    def render(self, memory: Mapping[str, Any], now: datetime) -> str:
+        if self.const is not None:
+            return self.const
+        out: list[str] = []
+        for p in self.pieces:
+            if isinstance(p, str):
+                out.append(p)
+                continue
+            try:
+                text = format_value(p(memory, now), self.lang)
+            except Exception:  # the evaluator never raises; a formatter bug must not either
+                text = ""
+            out.append(_xml_escape(text) if self.ssml else text)
+        return "".join(out)
+
+
+def _speak(ssml: str) -> str:
+    return ssml if ssml.lstrip().startswith("<speak") else f"<speak>{ssml}</speak>"
+
+
+class _Plan:
+    """One prompt level for one language and channel: a prebuilt SayAction when constant."""
+
+    __slots__ = ("key", "text", "ssml", "action")
+
+    def __init__(self, key: str, prompt: Prompt, lang: str, channel: str) -> None:
+        self.key = key
+        if channel == "voice":
+            self.text = _Tpl(prompt.text, lang, ssml=False)
+            self.ssml = None if prompt.voice is None else _Tpl(prompt.voice, lang, ssml=True)
+        else:
+            self.text = _Tpl(prompt.chat or prompt.text, lang, ssml=False)
+            self.ssml = None
+        self.action: SayAction | None = None
+        if self.text.const is not None and (self.ssml is None or self.ssml.const is not None):
+            self.action = self._build(self.text.const, self.ssml.const if self.ssml else None)
+
+    def _build(self, text: str, ssml: str | None) -> SayAction:
+        return SayAction(text=text, ssml=None if ssml is None else _speak(ssml), prompt=self.key)
+
+    def say(self, memory: Mapping[str, Any], now: datetime) -> SayAction:
+        if self.action is not None:
+            return self.action
+        text = self.text.render(memory, now)
+        ssml = None if self.ssml is None else self.ssml.render(memory, now)
+        return self._build(text, ssml)
+
+
+PlanTable = dict[tuple[str, str, str], tuple[_Plan, ...]]  # (state, lang, channel) -> levels
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    code: str
+    check: Callable[[Mapping[str, Any], datetime], Any]
+    plans: PlanTable  # ("invalid:<code>", lang, channel) -> levels
+
+
+@dataclass(slots=True)
+class _Node:
+    """A data node prepared for the hot path."""
+
+    dn: DataNode
+    key: str  # "" for the main data, else the dotted path
+    keyname: str  # the key as it appears in prompt keys ("main" for the main data)
+    extract_type: str | None
+    options: ExtractOptions
+    patterns: tuple[re.Pattern[str], ...]
+    rules: tuple[_Rule, ...]
+    plans: PlanTable
+    listen: dict[str, ListenAction]
+    dtmf_format: DtmfFormat | None
+    dtmf_allowed: bool
+    limits: Limits
+    children: tuple[_Node, ...] = ()
+    compose: str | None = None
+
+
+@dataclass(slots=True)
+class _Ddt:
+    compiled: CompiledDdt
+    table: Table
+    root: _Node
+    nodes: dict[str, _Node]  # key -> node
+    langs: tuple[str, ...]
+    out_layers: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Found:
+    """What one utterance gave for the node asked: a leaf value or parts of the main data."""
+
+    value: Any = None
+    parts: dict[str, Any] | None = None
+    invalid: str | None = None
+    invalid_key: str = ""
+    uncertain: bool = False
+    layer: str = "pattern"
+
+
+# -- building ---------------------------------------------------------------------------
+
+
+def _plans(
+    ddt: str, keyname: str, prompts: Mapping[str, Mapping[str, Sequence[Prompt]]], state_key: str
+) -> PlanTable:
+    table: PlanTable = {}
+    for state, per_lang in prompts.items():
+        name = state_key or state
+        for lang, levels in per_lang.items():
+            for channel in ("voice", "chat"):
+                table[(name, lang, channel)] = tuple(
+                    _Plan(f"{ddt}/{keyname}/{name}/{i + 1}", p, lang, channel)
+                    for i, p in enumerate(levels)
+                )
+    return table
+
+
+def _prepare_node(ddt: CompiledDdt, dn: DataNode) -> _Node:
+    key = ".".join(dn.path)
+    keyname = key or "main"
+    spec = BUILTIN_TYPES.get(dn.type)
+    in_engine = [x for x in dn.extractors if x.layer in ("pattern", "grammar")]
+    rules = tuple(
+        _Rule(
+            code=r.code,
+            check=compile_expr(r.expr),
+            plans=_plans(ddt.name, keyname, {"invalid": r.prompts}, f"invalid:{r.code}"),
+        )
+        for r in dn.validations
+    )
+    dtmf = dn.dtmf
+    listen: dict[str, ListenAction] = {}
+    for channel in ("voice", "chat"):
+        dl = None
+        if channel == "voice" and dtmf is not None and dtmf.allowed:
+            dl = DtmfListen(max_digits=dtmf.max_digits, finish_key=dtmf.finish_key)
+        listen[channel] = ListenAction(expect=dn.type, dtmf=dl)
+    return _Node(
+        dn=dn,
+        key=key,
+        keyname=keyname,
+        extract_type=in_engine[0].name if in_engine else None,
+        options=ExtractOptions(choices=dn.choices, patterns=dn.patterns),
+        patterns=tuple(re.compile(p) for p in dn.patterns),
+        rules=rules,
+        plans=_plans(ddt.name, keyname, dn.prompts, ""),
+        listen=listen,
+        dtmf_format=spec.dtmf if spec else None,
+        dtmf_allowed=dtmf is not None and dtmf.allowed,
+        limits=dn.limits,
+        children=tuple(_prepare_node(ddt, c) for c in dn.children),
+        compose=spec.compose if spec and dn.children else None,
+    )
+
+
+def _prepare(ddt: CompiledDdt) -> _Ddt:
+    machine = build_machine(ddt.machine, name=ddt.name)
+    root = _prepare_node(ddt, ddt.root)
+    nodes = {root.key: root}
+    for child in root.children:
+        nodes[child.key] = child
+    langs = tuple(ddt.root.prompts.get("start", {}))
+    if not langs:
+        raise DdtError(f"DDT {ddt.name!r} has no start prompt")
+    out_layers: tuple[str, ...] = tuple(
+        str(x.layer) for x in ddt.root.extractors if x.layer in ("ner", "llm")
+    ) or tuple(layer for layer, on in (("ner", ddt.ner), ("llm", ddt.llm)) if on)
+    return _Ddt(
+        compiled=ddt,
+        table=export_table(machine),
+        root=root,
+        nodes=nodes,
+        langs=langs,
+        out_layers=out_layers,
+    )
+
+
+# -- values -----------------------------------------------------------------------------
+
+
+def _compose(kind: str | None, vals: Mapping[str, Any], at: datetime) -> tuple[Any, str | None]:
+    """The main value assembled from its parts, or (None, invalid code)."""
+    if kind == "date":
+        d, m, y = vals.get("day"), vals.get("month"), vals.get("year", at.year)
+        if not (type(d) is int and type(m) is int and type(y) is int):
+            return None, "invalid_date"
+        try:
+            return date(y, m, d).isoformat(), None
+        except (ValueError, OverflowError):
+            return None, "invalid_date"
+    if kind == "datetime":
+        d, t = vals.get("date"), vals.get("time")
+        if not (isinstance(d, str) and _ISO_DATE.match(d) and isinstance(t, str)):
+            return None, "invalid_datetime"
+        if not _HH_MM.match(t):
+            return None, "invalid_datetime"
+        return f"{d}T{t}", None
+    return dict(vals), None
+
+
+def _decompose(kind: str | None, value: Any) -> dict[str, Any] | None:
+    """Parts of a full main value (``"1980-03-15"`` -> day, month, year), None if unknown."""
+    if isinstance(value, dict):
+        return value
+    if not isinstance(value, str):
+        return None
+    if kind == "date":
+        try:
+            d = date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+        return {"day": d.day, "month": d.month, "year": d.year}
+    if kind == "datetime" and len(value) >= 16 and value[10] == "T":
+        return {"date": value[:10], "time": value[11:16]}
+    return None
+
+
+def _scope(memory: Mapping[str, Any], value: Any) -> dict[str, Any]:
+    scope = dict(memory)
+    scope["value"] = value
+    return scope
+
+
+# -- the engine -------------------------------------------------------------------------
+
+
+class DdtEngine:
+    """Runs compiled DDTs. Build it once per program: it builds each Machine once."""
+
+    def __init__(self, ddts: Mapping[str, CompiledDdt]) -> None:
+        self._ddts: dict[str, _Ddt] = {}
+        for name, ddt in ddts.items():
+            try:
+                self._ddts[name] = _prepare(ddt)
+            except (re.error, ValueError, KeyError) as e:
+                raise DdtError(f"DDT {name!r} cannot run: {e}") from e
+
+    def table(self, ddt: str) -> Table:
+        """The exported transition table of a DDT (for tests and tools)."""
+        return self._ddts[ddt].table
+
+    # -- public API -------------------------------------------------------------------
+
+    def begin(
+        self,
+        ddt: str,
+        *,
+        memory: Mapping[str, Any],
+        language: str,
+        channel: str,
+        at: datetime,
+    ) -> DdtStep:
+        """Start collecting ``ddt``: the first question and a listen."""
+        d = self._ddts.get(ddt)
+        if d is None:
+            return _step(None, (), "failure", critical=True, reason=f"unknown_ddt: {ddt}")
+        state = _state(
+            ddt=ddt,
+            node=(),
+            state="start",
+            counters={},
+            total=0,
+            values={},
+            candidate=None,
+            uncertain=False,
+            last_prompt=("start", 1),
+            rule=None,
+            pending=None,
+        )
+        lang, ch = self._lang(d, language), self._channel(channel)
+        say = self._say(d, d.root, "start", 1, lang, ch, memory, None, at)
+        return _step(state, (*say, d.root.listen[ch]))
+
+    def handle(
+        self,
+        state: DdtState,
+        event: Event,
+        *,
+        memory: Mapping[str, Any],
+        language: str,
+        channel: str,
+    ) -> DdtStep:
+        """Apply one event. Pure and deterministic; never raises."""
+        try:
+            return self._handle(state, event, memory, language, channel)
+        except Exception as e:  # the last line of defence: a bug ends the DDT, not the call
+            return _step(
+                None, (), "failure", critical=True, reason=f"internal_error: {type(e).__name__}"
+            )
+
+    # -- helpers ----------------------------------------------------------------------
+
+    @staticmethod
+    def _lang(d: _Ddt, language: str) -> str:
+        return language if language in d.langs else d.langs[0]
+
+    @staticmethod
+    def _channel(channel: str) -> str:
+        return "voice" if channel == "voice" else "chat"
+
+    def _say(
+        self,
+        d: _Ddt,
+        node: _Node,
+        state: str,
+        level: int,
+        lang: str,
+        ch: str,
+        memory: Mapping[str, Any],
+        value: Any,
+        at: datetime,
+        rule: str | None = None,
+    ) -> tuple[SayAction, ...]:
+        levels: tuple[_Plan, ...] = ()
+        if rule is not None:
+            r = next((r for r in node.rules if r.code == rule), None)
+            if r is not None:
+                levels = r.plans.get((f"invalid:{rule}", lang, ch), ())
+        if not levels:
+            levels = node.plans.get((state, lang, ch), ())
+        if not levels:
+            return ()
+        plan = levels[min(max(level, 1), len(levels)) - 1]
+        if plan.action is not None:
+            return (plan.action,)
+        return (plan.say(_scope(memory, value), at),)
+
+    # -- the turn ---------------------------------------------------------------------
+
+    def _handle(
+        self,
+        st: DdtState,
+        event: Event,
+        memory: Mapping[str, Any],
+        language: str,
+        channel: str,
+    ) -> DdtStep:
+        d = self._ddts.get(st.ddt)
+        if d is None:
+            return _step(
+                None, (), "failure", critical=True, reason=f"bad_state: unknown DDT {st.ddt!r}"
+            )
+        node = d.nodes.get(".".join(st.node))
+        if node is None:
+            return _step(
+                None,
+                (),
+                "failure",
+                critical=True,
+                reason=f"bad_state: unknown data node {'.'.join(st.node)!r}",
+            )
+        if st.state not in _WAITING:
+            return _step(
+                None,
+                (),
+                "failure",
+                critical=True,
+                reason=f"bad_state: not a waiting dialogue state {st.state!r}",
+            )
+        if st.state == "confirmation" and st.candidate is None:
+            return _step(
+                None,
+                (),
+                "failure",
+                critical=True,
+                reason="bad_state: confirmation without a candidate",
+            )
+        turn = _Turn(self, d, node, st, memory, self._lang(d, language), self._channel(channel))
+        if isinstance(event, UserInputEvent):
+            return turn.user_input(event)
+        if isinstance(event, NoInputEvent):
+            turn.at = event.at
+            return turn.fire("no_input")
+        if isinstance(event, ExtractionResultEvent):
+            return turn.extraction_result(event)
+        if isinstance(event, HangupEvent):
+            return _step(None, (), "cancel", critical=True, reason="hangup")
+        return _step(st, (), reason=f"ignored_event: {event.type}")
+
+
+class _Turn:
+    """The work of one event: a copy-on-write view of the record, then the transition."""
+
+    def __init__(
+        self,
+        engine: DdtEngine,
+        d: _Ddt,
+        node: _Node,
+        st: DdtState,
+        memory: Mapping[str, Any],
+        lang: str,
+        ch: str,
+    ) -> None:
+        self.engine = engine
+        self.d = d
+        self.node = node  # the node asked
+        self.st = st
+        self.memory = memory
+        self.lang = lang
+        self.ch = ch
+        self.at: datetime = datetime.min
+        self.values: dict[str, Any] = dict(st.values)
+        self.counters: dict[str, int] = dict(st.counters)
+        self.total = st.total
+        self.candidate: Any = st.candidate
+        self.uncertain = st.uncertain
+        self.invalid_rule: str | None = None
+        self.invalid_node: _Node = node
+        self.critical = False
+
+    # -- events -----------------------------------------------------------------------
+
+    def user_input(self, ev: UserInputEvent) -> DdtStep:
+        self.at = ev.at
+        text = ev.text[:MAX_TEXT] if ev.text else ""
+        dtmf = ev.dtmf or ""
+        if not text.strip() and not dtmf.strip():
+            return self.fire("no_input")  # silence on voice, an empty message on chat
+        low_conf = ev.confidence is not None and ev.confidence < UNCERTAIN_BELOW
+        if self.st.state == "confirmation":
+            return self.confirmation(text, dtmf, low_conf)
+        greedy = self.d.compiled.type in _GREEDY
+        if greedy and text:
+            cmd = self.command(text)
+            if cmd is not None:
+                return cmd
+        found = self.find(text, dtmf)
+        if found is None and not greedy and text:
+            cmd = self.command(text)
+            if cmd is not None:
+                return cmd
+        if found is None:
+            if self.d.out_layers and text.strip():
+                return self.ask_layer(self.d.out_layers[0], text[:MAX_PENDING])
+            return self.fire("unmatched")
+        if low_conf:
+            found.uncertain = True
+        return self.take(found)
+
+    def extraction_result(self, ev: ExtractionResultEvent) -> DdtStep:
+        self.at = ev.at
+        pending = self.st.pending
+        if pending is None or self.st.state == "confirmation":
+            return _step(self.st, (), reason="ignored_event: extraction_result")
+        layers = self.d.out_layers
+        found = None if ev.no_match or ev.value is None else self.from_layer(ev)
+        if found is None:
+            later = layers[layers.index(ev.layer) + 1 :] if ev.layer in layers else ()
+            if later:
+                return self.ask_layer(later[0], pending)
+            return self.fire("unmatched")
+        return self.take(found)
+
+    def command(self, text: str) -> DdtStep | None:
+        cmd = detect_command(text, self.lang)
+        if cmd is None:
+            return None
+        st = self.st
+        if cmd == "operator":
+            return _step(None, (), "transfer", critical=True, reason="operator_requested")
+        if cmd == "cancel":
+            return _step(None, (), "cancel", critical=True, reason="caller_cancelled")
+        if cmd == "help":
+            say = self.engine._say(
+                self.d, self.node, "help", 1, self.lang, self.ch, self.memory, st.candidate, self.at
+            )
+            new = st.model_copy(update={"last_prompt": ("help", 1), "pending": None})
+            return _step(new, (*say, self.listen()), reason="help")
+        # repeat: the last prompt again, no attempt counted
+        last_state, level = st.last_prompt or (st.state, 1)
+        say = self.engine._say(
+            self.d,
+            self.node,
+            last_state,
+            level,
+            self.lang,
+            self.ch,
+            self.memory,
+            st.candidate,
+            self.at,
+            rule=st.rule if last_state == "invalid" else None,
+        )
+        return _step(st, (*say, self.listen()), reason="repeat")
+
+    def listen(self) -> ListenAction:
+        return self.node.listen[self.ch]
+
+    def ask_layer(self, layer: str, text: str) -> DdtStep:
+        node = self.node
+        action = ExtractAction(
+            layer="ner" if layer == "ner" else "llm",
+            data_type=node.dn.type,
+            text=text,
+            language=self.lang,
+            choices=tuple(node.dn.choices) or tuple(self.d.root.dn.choices),
+        )
+        return _step(self.st.model_copy(update={"pending": text}), (action,), reason="extract")
+
+    # -- extraction -------------------------------------------------------------------
+
+    def run(self, node: _Node, text: str) -> Extraction | None:
+        if node.extract_type is None or not text:
+            return None
+        ex = extract(node.extract_type, text, self.lang, self.at, node.options)
+        if ex is None and node.patterns:
+            ex = self.custom_patterns(node, text)
+        return ex
+
+    def custom_patterns(self, node: _Node, text: str) -> Extraction | None:
+        for pattern in node.patterns:
+            m = pattern.search(text)
+            if m is None:
+                continue
+            raw = (m.group(1) if m.re.groups else m.group(0)) or ""
+            if node.extract_type is not None:
+                norm = extract(node.extract_type, raw, self.lang, self.at, node.options)
+                if norm is not None:
+                    return norm
+            if node.dn.value_type == "string" and raw.strip():
+                return Extraction(value=raw.strip(), layer="pattern")
+        return None
+
+    def find(self, text: str, dtmf: str) -> _Found | None:
+        node = self.node
+        if dtmf and node.dtmf_allowed:
+            found = self.from_dtmf(node, dtmf)
+            if found is not None or not text:
+                return found
+        if not text:
+            return None
+        root = self.d.root
+        if not root.children:
+            return self.leaf(root, self.run(root, text))
+        whole = self.run(root, text)
+        parts = self.parts_of(whole)
+        asked: Extraction | None = None
+        if node is not root:
+            if parts and len(parts) >= 2:
+                return self.composite(whole, parts)
+            asked = self.run(node, text)
+            if asked is not None and asked.invalid is None and asked.value is not None:
+                return self.leaf(node, asked)
+            # mixed initiative: a part not given yet, unless the answer was a bad value for
+            # the part asked and the other reading is a guess ("45": day 45, not year 2045)
+            if parts and whole is not None and not parts.keys() & self.values.keys():
+                if asked is None or not (whole.uncertain or whole.confidence < UNCERTAIN_BELOW):
+                    return self.composite(whole, parts)
+        elif parts:
+            return self.composite(whole, parts)
+        elif whole is not None and whole.invalid is not None:
+            return self.composite(whole, None)
+        for child in root.children:  # last resort: the grammar of another missing part
+            if child is node or child.key in self.values:
+                continue
+            ex = self.run(child, text)
+            if ex is None or ex.invalid is not None or ex.value is None:
+                continue
+            if asked is not None and (ex.uncertain or ex.confidence < UNCERTAIN_BELOW):
+                continue
+            return self.leaf(child, ex)
+        if node is not root:
+            if asked is not None:
+                return self.leaf(node, asked)
+            if whole is not None and whole.invalid is not None:
+                return _Found(invalid=whole.invalid, invalid_key=node.key, layer=whole.layer)
+        return None
+
+    def parts_of(self, ex: Extraction | None) -> dict[str, Any] | None:
+        if ex is None or ex.invalid is not None:
+            return None
+        parts = _decompose(self.d.root.compose, ex.value)
+        if parts is None:
+            return None
+        keys = {c.key for c in self.d.root.children}
+        return {k: v for k, v in parts.items() if k in keys and v is not None}
+
+    def composite(self, ex: Extraction | None, parts: dict[str, Any] | None) -> _Found | None:
+        if ex is None:
+            return None
+        unsure = ex.uncertain or ex.confidence < UNCERTAIN_BELOW
+        if ex.invalid is not None:
+            return _Found(invalid=ex.invalid, invalid_key="", uncertain=unsure, layer=ex.layer)
+        if not parts:
+            return None
+        return _Found(parts=parts, uncertain=unsure, layer=ex.layer)
+
+    def leaf(self, node: _Node, ex: Extraction | None) -> _Found | None:
+        if ex is None:
+            return None
+        unsure = ex.uncertain or ex.confidence < UNCERTAIN_BELOW
+        if ex.invalid is not None:
+            return _Found(
+                invalid=ex.invalid, invalid_key=node.key, uncertain=unsure, layer=ex.layer
+            )
+        value = ex.value
+        if node.key and node.dn.type == "date" and isinstance(value, dict):
+            value, _ = _compose("date", value, self.at)  # "il 3 marzo" for a datetime's date
+        if value is None:
+            return None
+        if node.key:
+            return _Found(parts={node.key: value}, uncertain=unsure, layer=ex.layer)
+        return _Found(value=value, uncertain=unsure, layer=ex.layer)
+
+    def from_dtmf(self, node: _Node, dtmf: str) -> _Found | None:
+        digits = "".join(_DIGITS.findall(dtmf))
+        fmt = node.dtmf_format
+        if not digits or fmt is None:
+            return None
+        value: Any = None
+        if fmt == "yes_no_12":
+            value = {"1": True, "2": False}.get(digits)
+        elif fmt == "choice_index":
+            keys = list(node.dn.choices)
+            i = int(digits[:3])
+            value = keys[i - 1] if 1 <= i <= len(keys) else None
+        else:
+            text = digits
+            if fmt == "date_ddmmyyyy":
+                if len(digits) != 8:
+                    return None
+                text = f"{digits[:2]}/{digits[2:4]}/{digits[4:]}"
+            elif fmt == "time_hhmm":
+                if len(digits) != 4:
+                    return None
+                text = f"{digits[:2]}:{digits[2:]}"
+            ex = self.run(node, text)
+            if ex is None:
+                return None
+            if ex.invalid is not None:
+                return _Found(invalid=ex.invalid, invalid_key=node.key, layer="dtmf")
+            value = ex.value
+        if value is None:
+            return None
+        if node.key:
+            return _Found(parts={node.key: value}, layer="dtmf")
+        parts = _decompose(node.compose, value) if node.children else None
+        if parts is not None:
+            return _Found(parts=parts, layer="dtmf")
+        return _Found(value=value, layer="dtmf")
+
+    def from_layer(self, ev: ExtractionResultEvent) -> _Found | None:
+        """A value from NER/LLM, normalised again by the in-engine grammar (never trusted)."""
+        root = self.d.root
+        node = self.node
+        v = ev.value
+
+        def norm(n: _Node, raw: Any) -> Any:
+            if n.dn.type == "choice":
+                return raw if isinstance(raw, str) and raw in n.dn.choices else None
+            if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+                return None
+            ex = self.run(n, str(raw)[:MAX_PENDING])
+            return None if ex is None or ex.invalid is not None else ex.value
+
+        if root.children:
+            parts: dict[str, Any] = {}
+            if isinstance(v, dict):
+                for child in root.children:
+                    if child.key in v:
+                        nv = norm(child, v[child.key])
+                        if nv is not None:
+                            parts[child.key] = nv
+            else:
+                target = node if node is not root else root
+                nv = norm(target, v)
+                if nv is not None:
+                    if target is root:
+                        parts = self.parts_of(Extraction(value=nv, layer=ev.layer)) or {}
+                    else:
+                        parts = {target.key: nv}
+            return _Found(parts=parts, uncertain=True, layer=ev.layer) if parts else None
+        nv = norm(root, v)
+        return None if nv is None else _Found(value=nv, uncertain=True, layer=ev.layer)
+
+    # -- applying a value ---------------------------------------------------------------
+
+    def validate(self, node: _Node, value: Any) -> str | None:
+        """The code of the first rule ``value`` breaks, or None. Validating the main data,
+        or any failure, makes the turn critical."""
+        if not node.rules:
+            return None
+        scope = _scope(self.memory, value)
+        for rule in node.rules:
+            if rule.check(scope, self.at) is not True:
+                self.critical = True
+                return rule.code
+        if not node.key:
+            self.critical = True
+        return None
+
+    def take(self, found: _Found) -> DdtStep:
+        """Apply what the utterance gave; fire matched or invalid."""
+        root = self.d.root
+        self.uncertain = self.uncertain or found.uncertain
+        if found.invalid is not None:
+            self.invalid_node = self.d.nodes.get(found.invalid_key, root)
+            self.invalid_rule = found.invalid
+            if self.invalid_node is root:
+                self.values = {}
+            return self.fire("invalid")
+        if not root.children:
+            code = self.validate(root, found.value)
+            if code is not None:
+                return self.reject(root, code, found.value)
+            self.candidate = found.value
+            return self.fire("matched")
+        for child in root.children:
+            if found.parts and child.key in found.parts:
+                v = found.parts[child.key]
+                code = self.validate(child, v)
+                if code is not None:
+                    self.values.pop(child.key, None)
+                    # keep the other parts given in the same breath, then say what was wrong
+                    for other in root.children:
+                        ov = found.parts.get(other.key)
+                        if (
+                            other is not child
+                            and ov is not None
+                            and self.validate(other, ov) is None
+                        ):
+                            self.values[other.key] = ov
+                    return self.reject(child, code, v)
+                self.values[child.key] = v
+        if self.missing() is not None:
+            return self.fire("matched")
+        value, bad = _compose(root.compose, self.values, self.at)
+        if bad is not None:
+            self.values = {}
+            self.invalid_node, self.invalid_rule = root, bad
+            return self.fire("invalid")
+        code = self.validate(root, value)
+        if code is not None:
+            self.values = {}
+            return self.reject(root, code, value)
+        self.candidate = value
+        return self.fire("matched")
+
+    def reject(self, node: _Node, code: str, value: Any) -> DdtStep:
+        self.invalid_node, self.invalid_rule = node, code
+        self.candidate = value
+        return self.fire("invalid")
+
+    def missing(self) -> _Node | None:
+        for child in self.d.root.children:
+            if child.dn.required and child.key not in self.values:
+                return child
+        return None
+
+    def needs_confirmation(self) -> bool:
+        policy = self.d.root.dn.confirm
+        return policy == "always" or (policy == "when_uncertain" and self.uncertain)
+
+    # -- confirmation -------------------------------------------------------------------
+
+    def confirmation(self, text: str, dtmf: str, low_conf: bool) -> DdtStep:
+        answer: bool | None = None
+        rest = text
+        if dtmf and not text:
+            answer = {"1": True, "2": False}.get("".join(_DIGITS.findall(dtmf)))
+            rest = ""
+        elif text:
+            answer, rest = detect_yes_no(text, self.lang)
+        if answer is True:
+            return self.fire("confirmed")
+        if text:
+            cmd = self.command(text)
+            if cmd is not None:
+                return cmd
+        if rest.strip():
+            saved = self.node
+            self.node = self.d.root
+            found = self.find(rest, "")
+            self.node = saved
+            if found is not None:
+                if low_conf:
+                    found.uncertain = True
+                return self.correct(found)
+        if answer is False:
+            return self.fire("denied")
+        return self.fire("unmatched")
+
+    def correct(self, found: _Found) -> DdtStep:
+        """A correction at confirmation: merged into the parts given, then confirmed again
+        (``take`` fires ``matched``, which the confirmation state reads as ``corrected``)."""
+        return self.take(found)
+
+    # -- transition and effects -----------------------------------------------------------
+
+    def count(self, key: str, state: str, limit: int) -> bool:
+        """Count one failed attempt; True when a limit is exceeded."""
+        name = f"{key}:{state}"
+        n = self.counters.get(name, 0) + 1
+        self.counters[name] = n
+        self.total += 1
+        return n > limit or self.total > self.d.root.limits.total
+
+    def fire(self, trigger: str) -> DdtStep:
+        st = self.st
+        source = st.state
+        root = self.d.root
+        node = self.node
+        limits = root.limits
+        exhausted = False
+        if source == "confirmation" and trigger == "matched":  # take() after a correction
+            trigger = "corrected"
+        if trigger == "unmatched":
+            exhausted = self.count(node.key, "noMatch", limits.no_match)
+        elif trigger == "no_input":
+            exhausted = self.count(node.key, "noInput", limits.no_input)
+        elif trigger == "invalid":
+            exhausted = self.count(self.invalid_node.key, "invalid", limits.invalid)
+        elif trigger in ("denied", "corrected"):
+            self.critical = True
+            exhausted = self.count(root.key, "notConfirmed", limits.confirmation)
+        elif trigger == "confirmed":
+            self.critical = True
+        if exhausted:
+            reason_state = {"unmatched": "noMatch", "no_input": "noInput"}.get(trigger, trigger)
+            trigger = "exhausted"
+        else:
+            reason_state = ""
+        missing = self.missing() if root.children else None
+        conditions = {
+            "has_missing_children": missing is not None,
+            "needs_confirmation": self.needs_confirmation(),
+        }
+        dest = fire(self.d.table, source, trigger, conditions)
+        if dest is None:
+            return _step(
+                None,
+                (),
+                "failure",
+                critical=True,
+                reason=f"bad_state: no transition for {trigger} in {source}",
+            )
+        return self.enter(dest, trigger, missing, reason_state)
+
+    def enter(self, dest: str, trigger: str, missing: _Node | None, why: str) -> DdtStep:
+        d, root, lang, ch = self.d, self.d.root, self.lang, self.ch
+        engine = self.engine
+        if dest == "success":
+            value = self.candidate
+            say = engine._say(d, root, "success", 1, lang, ch, self.memory, value, self.at)
+            return _step(None, say, "success", value=value, critical=True)
+        if dest == "failed":
+            say = engine._say(d, root, "failed", 1, lang, ch, self.memory, None, self.at)
+            return _step(None, say, "failure", critical=True, reason=f"max_attempts: {why}")
+        node = self.node
+        rule: str | None = None
+        candidate = self.candidate
+        if dest == "start":
+            node = missing or root
+            level = 1
+            candidate = None
+        elif dest == "confirmation":
+            node = root
+            prev = self.counters.get(f"{root.key}:confirmation", 0)
+            level = 1 if trigger in ("matched", "corrected") else prev + 1
+            self.counters[f"{root.key}:confirmation"] = level
+        elif dest == "invalid":
+            node = self.invalid_node
+            rule = self.invalid_rule
+            level = self.counters.get(f"{node.key}:invalid", 1)
+        elif dest == "notConfirmed":
+            node = root
+            level = self.counters.get(f"{root.key}:notConfirmed", 1)
+            self.values, candidate, self.uncertain = {}, None, False
+        else:  # noMatch, noInput: the node asked keeps being asked
+            level = self.counters.get(f"{node.key}:{dest}", 1)
+            if self.st.state != "confirmation":
+                candidate = None
+        say = engine._say(
+            d, node, dest, level, lang, ch, self.memory, candidate, self.at, rule=rule
+        )
+        new = _state(
+            ddt=self.st.ddt,
+            node=tuple(node.dn.path),
+            state=dest,
+            counters=self.counters,
+            total=self.total,
+            values=self.values,
+            candidate=candidate,
+            uncertain=self.uncertain,
+            last_prompt=(dest, level),
+            rule=rule,
+            pending=None,
+        )
+        return _step(new, (*say, node.listen[ch]), critical=self.critical)
