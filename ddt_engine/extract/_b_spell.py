@@ -182,6 +182,12 @@ _TWO_WORD_LETTERS: dict[tuple[str, str], str] = {
     ("x", "ray"): "X",
 }
 _COME = {"it": ("come",), "en": ("for", "like")}
+_STOPWORDS = frozenset(
+    "il lo la le gli al allo ai agli del dei di da in con su per tra fra un una uno ho hai ha "
+    "sei che chi non sì si no ok è e ed o od ma mi ti ci vi ne mio tuo suo via n nr "
+    "the an at in on is it my of to no yes and or but for me we he she you are was its "
+    "per via nr no".split()
+)
 _AS_IN = ("as", "in")
 _REPEAT = {"doppio": 2, "doppia": 2, "triplo": 3, "tripla": 3, "double": 2, "triple": 3}
 _PLUS = {"più", "piu", "plus"}
@@ -395,6 +401,11 @@ def decode(text: str, lang: str) -> list[Piece]:
         i += 1
     m = len(cls)
 
+    def _written_code(k: int) -> bool:
+        return (
+            0 <= k < m and cls[k] == _UNAMB and not spoken[k] and any(c.isdigit() for c in val[k])
+        )
+
     def code_at(k: int) -> bool:
         return 0 <= k < m and cls[k] in (_UNAMB, _NUM)
 
@@ -403,6 +414,17 @@ def decode(text: str, lang: str) -> list[Piece]:
 
     # Pass 2: "e"/"and" between number words joins them; English "oh" next to digits is 0;
     # a modifier (doppio) must precede a number.
+    # A short lowercase word typed next to written digits is part of the code ("ab 123 cd").
+    for k in range(m):
+        if (
+            cls[k] == _OTHER
+            and 1 < len(val[k]) <= 3
+            and val[k].isascii()
+            and val[k].isalpha()
+            and val[k] not in _STOPWORDS
+            and (_written_code(k - 1) or _written_code(k + 1))
+        ):
+            cls[k], val[k] = _UNAMB, val[k].upper()
     for k in range(m):
         if cls[k] == _JOIN:
             if digitish(k - 1) and cls[k + 1 : k + 2] == [_NUM]:

@@ -10,12 +10,20 @@ Policies are documented in docs/extract-codes.md.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+from phonenumbers import (
+    NumberParseException,
+    PhoneMetadata,
+    PhoneNumberDesc,
+    PhoneNumberFormat,
+    PhoneNumberType,
+)
 from stdnum import iban as std_iban
 from stdnum.it import codicefiscale as std_cf
 from stdnum.it import iva as std_iva
@@ -47,6 +55,8 @@ _PHONE_TYPES = frozenset(
         PhoneNumberType.TOLL_FREE,
     }
 )
+_WRITTEN_PHONE = re.compile(r"\+?[0-9][0-9 ().\-/]{4,24}[0-9]")
+_NOT_DIGIT = re.compile(r"[^0-9]+")
 _MAX_PHONE_TRIES = 12  # phonenumbers calls per utterance (35 µs each): bounded work
 
 
@@ -71,8 +81,68 @@ def _phone_like(cand: str) -> bool:
     return len(digits) >= 8 and (cand.startswith(("+", "0", "3")) or len(digits) >= 9)
 
 
+@functools.cache
+def _it_descs() -> tuple[Callable[[str], bool], tuple[tuple[Callable[[str], bool], bool], ...]]:
+    """Italy's number descriptions from phonenumbers' own metadata, compiled once (lazily).
+
+    Returns the general matcher and, in phonenumbers' ``_number_type_helper`` order, one
+    (matcher, accepted) pair per type; fixed line and mobile come last.
+    """
+    meta = PhoneMetadata.metadata_for_region("IT")
+
+    def matcher(desc: PhoneNumberDesc | None) -> Callable[[str], bool]:
+        if desc is None or desc.national_number_pattern is None:
+            return lambda nsn: False
+        rx = re.compile(desc.national_number_pattern)
+        lengths = frozenset(desc.possible_length or ())
+        return lambda nsn: (not lengths or len(nsn) in lengths) and rx.fullmatch(nsn) is not None
+
+    if meta is None or meta.same_mobile_and_fixed_line_pattern:
+        return (lambda nsn: False), ()  # metadata changed shape: always use the library
+    refused = (
+        meta.premium_rate,
+        meta.toll_free,
+        meta.shared_cost,
+        meta.voip,
+        meta.personal_number,
+        meta.pager,
+        meta.uan,
+        meta.voicemail,
+    )
+    ordered = tuple((matcher(d), d is meta.toll_free) for d in refused)
+    ordered += ((matcher(meta.fixed_line), True), (matcher(meta.mobile), True))
+    return matcher(meta.general_desc), ordered
+
+
+def _fast_italian(cand: str) -> str | None:
+    """E.164 for an Italian number of an accepted type, without ``phonenumbers.parse``.
+
+    The same decision as phonenumbers' number_type on Italy's metadata, 10x cheaper; it
+    only ever says yes: anything else goes through the full library (foreign numbers,
+    "39 347…" without "+", Vatican ranges, voicemail …).
+    """
+    if cand.startswith("+39"):
+        nsn = cand[3:]
+    elif cand.startswith("0039"):
+        nsn = cand[4:]
+    elif cand[:1] in ("0", "3", "8") and not cand.startswith("39"):
+        nsn = cand
+    else:
+        return None
+    general, ordered = _it_descs()
+    if not general(nsn):
+        return None
+    for matches, accepted in ordered:
+        if matches(nsn):
+            return "+39" + nsn if accepted else None
+    return None
+
+
 def _classify_phone(cand: str) -> str | None:
     """E.164 when ``cand`` is a valid number of an accepted type (region IT by default)."""
+    fast = _fast_italian(cand)
+    if fast is not None:
+        return fast
     try:
         num = phonenumbers.parse(cand, "IT")
     except NumberParseException:
@@ -90,6 +160,14 @@ def extract_phone(text: str, lang: str, at: datetime, options: ExtractOptions) -
     text = text[:MAX_CODE_TEXT]
     if not _HAS_DIGIT.search(text) and not _maybe_spoken_digits(text):
         return None
+    for m in _WRITTEN_PHONE.finditer(text):
+        # Pattern layer first: a written number needs no spoken-language decoding.
+        written = m.group(0)
+        cand = ("+" if written.startswith("+") else "") + _NOT_DIGIT.sub("", written)
+        if 6 <= len(cand.lstrip("+")) <= 15:
+            e164 = _classify_phone(cand)
+            if e164 is not None:
+                return Extraction(e164, "pattern")
     pieces = decode(text, lang)
     tries = 0
     invalid = False
@@ -186,6 +264,8 @@ def extract_email(text: str, lang: str, at: datetime, options: ExtractOptions) -
 # ---------------------------------------------------------------------------------- IBAN
 
 _IBAN_START = re.compile(r"(?=([A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}))")
+_WRITTEN_IBAN = re.compile(r"(?<![0-9A-Za-z])[A-Za-z]{2}[0-9]{2}(?:[ \-.]?[0-9A-Za-z]){4,30}")
+_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
 _IBAN_IT_SHORT = re.compile(r"(?:IT|SM)[0-9]{2}[A-Z][0-9]{5}")  # a cut Italian IBAN
 _IBAN_LEN = {"IT": 27, "SM": 27, "VA": 22, "DE": 22, "FR": 27, "ES": 24, "CH": 21, "GB": 22}
 _CIN_BY_COUNTRY = {"IT", "SM"}  # the BBAN starts with the CIN check letter
@@ -226,15 +306,23 @@ def _iban_candidates(run: str) -> Iterator[tuple[str, bool]]:
                 yield body, False
 
 
+def _chain(first: list[tuple[str, bool]], text: str, lang: str) -> Iterator[tuple[str, bool]]:
+    """The written candidates, then (only when they did not answer) the decoded runs."""
+    yield from first
+    yield from code_runs(decode(text, lang))
+
+
 @never_raises
 def extract_iban(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:
     """An IBAN, compact and uppercase ("IT60X0542811101000000123456"); Italian CIN checked."""
     text = text[:MAX_CODE_TEXT]
     if not _HAS_DIGIT.search(text) and not _maybe_spoken_digits(text):
         return None
-    pieces = decode(text, lang)
+    written = [
+        (_NOT_ALNUM.sub("", m.group(0)).upper(), False) for m in _WRITTEN_IBAN.finditer(text)
+    ]
     invalid = False
-    for run, spoken in code_runs(pieces):
+    for run, spoken in _chain(written, text, lang):
         for cand, exact in _iban_candidates(run):
             if exact and std_iban.is_valid(cand) and iban_cin_ok(cand):
                 return Extraction(cand, "grammar" if spoken else "pattern")
@@ -282,9 +370,9 @@ def extract_codice_fiscale(
     text = text[:MAX_CODE_TEXT]
     invalid = False
     seen: set[str] = set()
-    windows = [(w, False, False) for w in _token_windows(text, 16)]
-    runs = windows + [(r, spoken, True) for r, spoken in code_runs(decode(text, lang))]
-    for run, spoken, is_run in runs:
+    windows = ((w, False, False) for w in _token_windows(text, 16))
+    decoded = ((r, spoken, True) for r, spoken in _chain([], text, lang))
+    for run, spoken, is_run in itertools.chain(windows, decoded):
         if run in seen:
             continue
         seen.add(run)

@@ -19,6 +19,7 @@ from ddt_engine.extract.base import Extraction, ExtractOptions
 __all__ = ["extract_spelled", "spelled_code"]
 
 _SINGLE_TOKEN = re.compile(r"\s*([0-9A-Za-z]{1,64})\s*[.!]?\s*")
+_HAS_DIGIT = re.compile(r"[0-9]")
 _SPOKEN_CONFIDENCE = 0.8
 
 
@@ -35,8 +36,8 @@ def spelled_code(text: str, lang: str) -> list[tuple[str, bool]]:
     text = text[:MAX_CODE_TEXT]
     runs = code_runs(decode(text, lang))
     single = _SINGLE_TOKEN.fullmatch(text)
-    if single is not None:
-        runs.append((single.group(1).upper(), False))
+    if single is not None and (_HAS_DIGIT.search(single.group(1)) or single.group(1).isupper()):
+        runs.append((single.group(1).upper(), False))  # a typed code ("x7k2p", "ABCDEF")
     return sorted(dict.fromkeys(runs), key=lambda r: -len(r[0]))
 
 

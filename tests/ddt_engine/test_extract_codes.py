@@ -739,3 +739,102 @@ def test_tables_have_at_least_40_rows_each() -> None:
     tables = [PHONE_IT, PHONE_EN, EMAIL_IT, EMAIL_EN, IBAN_IT, IBAN_EN, CF_IT, CF_EN]
     tables += [IVA_IT, IVA_EN, CAP_IT, CAP_EN]
     assert all(len(t) >= 40 for t in tables), [len(t) for t in tables]
+
+
+# ------------------------------------------------------------- robustness and determinism
+# Every extractor of codes/spelled/choice/text is called directly (not through extract(),
+# which cuts the text to 2,000 characters) so that its own caps are what bounds the work.
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ddt_engine.extract import ExtractOptions  # noqa: E402
+from ddt_engine.extract.base import Extraction, Extractor  # noqa: E402
+from ddt_engine.extract.choice import extract_choice  # noqa: E402
+from ddt_engine.extract.codes import (  # noqa: E402
+    extract_cap,
+    extract_codice_fiscale,
+    extract_email,
+    extract_iban,
+    extract_partita_iva,
+    extract_phone,
+)
+from ddt_engine.extract.spelled import extract_spelled  # noqa: E402
+from ddt_engine.extract.text import extract_text  # noqa: E402
+
+OWN: list[Extractor] = [
+    extract_phone,
+    extract_email,
+    extract_iban,
+    extract_codice_fiscale,
+    extract_partita_iva,
+    extract_cap,
+    extract_spelled,
+    extract_choice,
+    extract_text,
+]
+ROBUST_OPTIONS = ExtractOptions(
+    choices={"carta": {"it": ["bancomat"], "en": ["card"]}, "contanti": {"en": ["cash"]}},
+    patterns=[r"[A-Z]{2}[0-9]{3}[A-Z]{2}", r"\d+"],
+)
+# Hostile fragments: what the grammars look for, repeated into long inputs.
+FRAGMENTS = st.sampled_from(
+    [
+        "tre ", "zero ", "oh ", "doppio ", "double ", "più ", "+", "39", "347", " ", "@",
+        "punto ", "dot ", "chiocciola ", "at ", "IT60", "X054", "erre ", "a ", "e ", "come ",
+        "Roma ", "as in ", "bravo ", "i lunga ", "il primo ", "8", "0", ".", "-", "è ",
+        "RSSMRA", "80C03", "H501F", "cinquecentouno ", "ottanta ", "ventuno ", "\u200b", "😀",
+    ]
+)  # fmt: skip
+
+
+def _run_twice(fn: Extractor, text: str, lang: str) -> None:
+    first = fn(text, lang, AT, ROBUST_OPTIONS)
+    second = fn(text, lang, AT, ROBUST_OPTIONS)
+    assert first == second
+    assert first is None or isinstance(first, Extraction)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=st.text(max_size=300), lang=st.sampled_from(["it", "en", "fr", ""]))
+def test_own_extractors_never_raise_and_are_deterministic(text: str, lang: str) -> None:
+    for fn in OWN:
+        _run_twice(fn, text, lang)
+
+
+@settings(max_examples=60, deadline=None)
+@given(parts=st.lists(FRAGMENTS, max_size=200), lang=st.sampled_from(["it", "en"]))
+def test_own_extractors_on_code_like_noise(parts: list[str], lang: str) -> None:
+    text = "".join(parts)
+    for fn in OWN:
+        _run_twice(fn, text, lang)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "a" * 100_000,
+        "3" * 100_000,
+        "tre " * 25_000,
+        "punto " * 17_000,
+        "@" * 100_000,
+        "IT60 " * 20_000,
+        "erre come Roma " * 7_000,
+        "mario.rossi@gmail.com " * 5_000,
+        "😀" * 50_000,
+        "\u200b\x00" * 50_000,
+    ],
+    ids=lambda t: f"{len(t)}:{t[:8]!r}",
+)
+def test_own_extractors_on_100kb_inputs(text: str) -> None:
+    for lang in ("it", "en"):
+        for fn in OWN:
+            _run_twice(fn, text, lang)
+
+
+def test_codes_are_found_early_in_long_text_and_ignored_after_the_cap() -> None:
+    padding = " bla" * 25_000
+    got = extract_phone("il mio numero è 347 123 4567" + padding, "it", AT, ROBUST_OPTIONS)
+    assert got is not None and got.value == "+393471234567"
+    assert extract_phone(padding + " 347 123 4567", "it", AT, ROBUST_OPTIONS) is None
