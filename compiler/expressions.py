@@ -16,12 +16,12 @@ import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, cast
 
 from lark import Lark, Token, Tree
-from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from schemas.expressions import (
     Binary,
@@ -140,21 +140,41 @@ class TypeIssue:
 # positions of nodes, kept beside the AST (the AST itself is position-free so that compiled
 # programs do not change when a designer only moves spaces around)
 
-_POS: dict[int, int] = {}
+
+class _Ref(weakref.ref):  # type: ignore[type-arg]
+    __slots__ = ("key",)
+    key: int
+
+
+def _drop(ref: _Ref) -> None:
+    _POS.pop(ref.key, None)
+
+
+# id(node) -> (column, weak reference whose callback drops the entry with the node)
+_POS: dict[int, tuple[int, _Ref]] = {}
 
 
 def _at(node: Expr, col: int) -> Expr:
     key = id(node)
-    if key not in _POS:
-        weakref.finalize(node, _POS.pop, key, None)
-    _POS[key] = col
+    entry = _POS.get(key)
+    if entry is not None and entry[1]() is node:
+        _POS[key] = (col, entry[1])
+    else:
+        ref = _Ref(node, _drop)
+        ref.key = key
+        _POS[key] = (col, ref)
     return node
+
+
+def _col(node: Expr) -> int | None:
+    entry = _POS.get(id(node))
+    return entry[0] if entry is not None and entry[1]() is node else None
 
 
 def expr_col(node: Expr) -> int | None:
     """The 1-based column where the parser found ``node`` (its operator for operations),
     or None for a node the parser did not make."""
-    return _POS.get(id(node))
+    return _col(node)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,6 +404,10 @@ def _syntax_error(
 
 
 def _parse_tree(text: str, start: str, offset: int, full: str) -> Tree[Token]:
+    try:
+        return _lark().parse(text, start=start)
+    except UnexpectedInput:
+        pass  # parse again step by step, to know exactly what was acceptable where it failed
     template = start == "start_tpl"
     ip = _lark().parse_interactive(text, start=start)
     try:
@@ -596,7 +620,7 @@ def _check_depth(expr: Expr, offset: int, full: str) -> Expr:
         if d > MAX_DEPTH:
             raise ExprSyntaxError(
                 f"expression nested too deeply (more than {MAX_DEPTH} levels)",
-                _POS.get(id(e), offset + 1),
+                _col(e) or offset + 1,
                 hint="split it over several conditions or variables",
                 text=full,
             )
@@ -641,20 +665,28 @@ def _check_length(text: str) -> None:
         )
 
 
+_CACHE_SIZE = 4096
+
+
 def parse_expr(text: str) -> Expr:
     """Parse one expression (a condition, a validation rule, an assignment's value).
 
-    Raises ExprSyntaxError, and nothing else, whatever ``text`` is."""
+    Raises ExprSyntaxError, and nothing else, whatever ``text`` is. The same text gives
+    the same (immutable) object while it stays in a cache of recent texts."""
     if not isinstance(text, str):
         raise ExprSyntaxError(f"expected an expression as text, got {type(text).__name__}", 1)
-    _check_length(text)
     try:
-        result = _parse(text, start="start_expr", offset=0, full=text)
+        return _parse_expr_cached(text)
     except ExprSyntaxError:
         raise
-    except (LarkError, RecursionError, ValueError, AssertionError) as e:  # pragma: no cover
+    except Exception as e:  # noqa: BLE001 - a bug of ours must still read as a clear error
         raise ExprSyntaxError(f"invalid expression ({type(e).__name__})", 1, text=text) from None
-    return result
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _parse_expr_cached(text: str) -> Expr:
+    _check_length(text)
+    return _parse(text, start="start_expr", offset=0, full=text)
 
 
 def _find_close(text: str, start: int) -> int:
@@ -684,6 +716,16 @@ def parse_template(text: str) -> Template:
     literal ``{{``. Raises ExprSyntaxError, and nothing else."""
     if not isinstance(text, str):
         raise ExprSyntaxError(f"expected a template as text, got {type(text).__name__}", 1)
+    try:
+        return _parse_template_cached(text)
+    except ExprSyntaxError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a bug of ours must still read as a clear error
+        raise ExprSyntaxError(f"invalid template ({type(e).__name__})", 1, text=text) from None
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _parse_template_cached(text: str) -> Template:
     _check_length(text)
     parts: list[TemplatePart] = []
     buf: list[str] = []
@@ -727,10 +769,8 @@ def parse_template(text: str) -> Template:
                 buf = []
             parts.append(ExprPart(expr=expr))
             i = close + 2
-    except ExprSyntaxError:
-        raise
-    except (LarkError, RecursionError, ValueError, AssertionError) as e:  # pragma: no cover
-        raise ExprSyntaxError(f"invalid template ({type(e).__name__})", 1, text=text) from None
+    except RecursionError:  # pragma: no cover - depth is limited before this can happen
+        raise ExprSyntaxError("template nested too deeply", 1, text=text) from None
     if buf:
         parts.append(TextPart(text="".join(buf)))
     return Template(parts=tuple(parts))
@@ -818,7 +858,7 @@ class _Checker:
     issues: list[TypeIssue] = field(default_factory=list)
 
     def issue(self, node: Expr, message: str, hint: str | None = None) -> None:
-        self.issues.append(TypeIssue(message, hint, _POS.get(id(node), 1)))
+        self.issues.append(TypeIssue(message, hint, _col(node) or 1))
 
     def var_type(self, node: Expr, path: tuple[str, ...]) -> str:
         name = ".".join(path)
@@ -970,13 +1010,13 @@ class _Checker:
             p = sig.params[min(i, len(sig.params) - 1)]
             if not _accepts(p.type, t):
                 self.issue(
-                    arg if id(arg) in _POS else e,
+                    arg if _col(arg) is not None else e,
                     f"{e.fn}() expects {' or '.join(_a(x) for x in p.type.split('|'))} "
                     f"for {p.name!r}, got {_a(t)}",
                 )
             elif p.choices and isinstance(arg, Lit) and arg.v not in p.choices:
                 self.issue(
-                    arg if id(arg) in _POS else e,
+                    arg if _col(arg) is not None else e,
                     f"{e.fn}() {p.name} must be one of "
                     + ", ".join(repr(c) for c in p.choices)
                     + f", got {arg.v!r}",
@@ -1129,7 +1169,7 @@ def fold_constants(expr: Expr) -> Expr:
 
 
 def _keep_pos(new: Expr, old: Expr) -> Expr:
-    col = _POS.get(id(old))
+    col = _col(old)
     return _at(new, col) if col is not None and new is not old else new
 
 

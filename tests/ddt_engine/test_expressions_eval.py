@@ -216,12 +216,13 @@ def test_compiled_once_per_expression() -> None:
     assert compile_expr(e) is f
     assert f({"x": 1}, NOW) == 2
     assert compile_expr(e, lang="it") is not f
-    other = parse_expr("x + 1")  # equal but another object: its own entry
+    other = e.model_copy()  # equal but another object: its own entry
+    assert other == e and other is not e
     assert compile_expr(other) is not f
 
 
 def test_cache_entries_leave_with_their_expression() -> None:
-    e = parse_expr("y * 2")
+    e = parse_expr("y * 2").model_copy()  # parse_expr keeps its own in a cache of texts
     compile_expr(e)
     key = id(e)
     assert key in ev._CACHE
