@@ -14,6 +14,7 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
+from ddt_engine.engine import DdtEngine
 from runtime.ports import RuntimeFault
 from runtime.tasks import DdtEnginePort, TaskRegistry, default_registry
 from schemas.ddt import CompiledDdt
@@ -56,10 +57,7 @@ EngineFactory = Callable[[Mapping[str, CompiledDdt]], DdtEnginePort]
 
 
 def _default_engine(ddts: Mapping[str, CompiledDdt]) -> DdtEnginePort:
-    import importlib
-
-    engine: DdtEnginePort = importlib.import_module("ddt_engine.engine").DdtEngine(ddts)
-    return engine
+    return DdtEngine(ddts)
 
 
 @dataclass(frozen=True, slots=True)

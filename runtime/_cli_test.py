@@ -1,0 +1,189 @@
+"""``ddtflow test PROJECT``: run a project's conversation tests, with coverage."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from runtime.convtest import (
+    ConvTest,
+    TestFileError,
+    TestResult,
+    find_test_files,
+    load_tests,
+    run_test,
+    verify_replay,
+)
+from runtime.coverage import CoverageReport, FlowGraph, measure
+from runtime.ports import RuntimeFault
+from runtime.programs import LoadedProgram, ProgramRegistry
+
+
+def compile_or_exit(project: Path, console: Console) -> tuple[LoadedProgram, FlowGraph]:
+    """Compile ``project`` (printing every diagnostic) and load it; exit 1 on errors."""
+    from compiler import compile_project
+    from compiler.errors import render_diagnostic
+    from compiler.loader import load_project
+
+    if project.is_file() and project.suffix == ".json":
+        try:
+            loaded = ProgramRegistry().load_file(project)
+        except RuntimeFault as e:
+            console.print(f"[red]error:[/red] {escape(e.message)}")
+            raise typer.Exit(1) from None
+        return loaded, FlowGraph((), ())
+    if not project.exists():
+        console.print(f"[red]error:[/red] no such project: {escape(str(project))}")
+        raise typer.Exit(1)
+    result = compile_project(project)
+    for d in result.diagnostics:
+        console.print(escape(render_diagnostic(d)), highlight=False)
+    if not result.ok or result.program is None:
+        n = len([d for d in result.diagnostics if d.severity == "error"])
+        console.print(f"[red]{escape(str(project))}: {n} error(s); nothing run[/red]")
+        raise typer.Exit(1)
+    loaded = ProgramRegistry().add(result.program)
+    data = load_project(project).data or {}
+    return loaded, FlowGraph.from_document(data)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "test"
+
+
+async def _run_all(loaded: LoadedProgram, tests: list[ConvTest], log_dir: Path) -> list[TestResult]:
+    results = []
+    for i, t in enumerate(tests):
+        log = log_dir / f"{i + 1:02d}-{_slug(t.file.stem)}-{_slug(t.name)}.jsonl"
+        r = await run_test(loaded, t, log)
+        if r.log is not None and r.log.exists():
+            problem = verify_replay(loaded, r.log)
+            if problem is not None:
+                r.failures.append(f"replay of the turn log diverges: {problem}")
+        results.append(r)
+    return results
+
+
+def coverage_table(rep: CoverageReport) -> Table:
+    table = Table(title="coverage")
+    table.add_column("what")
+    table.add_column("covered", justify="right")
+    table.add_column("total", justify="right")
+    table.add_column("%", justify="right")
+    table.add_column("not covered")
+    for name, m in rep.metrics().items():
+        missed = m.missed
+        shown = ", ".join(missed[:6]) + (f" … (+{len(missed) - 6})" if len(missed) > 6 else "")
+        table.add_row(
+            name,
+            str(len(m.hit & m.total)),
+            str(len(m.total)),
+            f"{m.percent:.1f}",
+            escape(shown),
+        )
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("test")
+    def test_cmd(
+        project: Annotated[Path, typer.Argument(help="project directory (tests in PROJECT/tests)")],
+        coverage: Annotated[bool, typer.Option("--coverage", help="report flow coverage")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
+        log_dir: Annotated[
+            Path | None, typer.Option("--log-dir", help="where each test's JSONL log goes")
+        ] = None,
+        fail_under: Annotated[
+            float | None,
+            typer.Option("--fail-under", help="exit 1 if node or edge coverage is below this %"),
+        ] = None,
+    ) -> None:
+        """Run the conversation tests of a project (tests/*.yaml); exit 1 on any failure."""
+        console = Console(stderr=as_json, highlight=False, soft_wrap=True)
+        loaded, graph = compile_or_exit(project, console)
+        files = find_test_files(project)
+        tests: list[ConvTest] = []
+        broken: list[str] = []
+        for f in files:
+            try:
+                tests.extend(load_tests(f))
+            except TestFileError as e:
+                broken.append(e.message)
+        if not files:
+            console.print(f"[yellow]no conversation tests in {escape(str(project))}/tests[/yellow]")
+        logs = log_dir or Path(tempfile.gettempdir()) / "ddtflow-tests" / _slug(project.name)
+        logs.mkdir(parents=True, exist_ok=True)
+        results = asyncio.run(_run_all(loaded, tests, logs))
+        failed = [r for r in results if not r.ok]
+        rep = (
+            measure(loaded.program, graph, ((r.records, r.traces) for r in results))
+            if coverage or fail_under is not None
+            else None
+        )
+        low = (
+            fail_under is not None
+            and rep is not None
+            and min(rep.nodes.percent, rep.edges.percent) < fail_under
+        )
+        if as_json:
+            doc: dict[str, Any] = {
+                "project": str(project),
+                "program_id": loaded.id,
+                "passed": len(results) - len(failed),
+                "failed": len(failed) + len(broken),
+                "broken_files": broken,
+                "tests": [
+                    {
+                        "name": r.test.name,
+                        "file": str(r.test.file),
+                        "line": r.test.line,
+                        "ok": r.ok,
+                        "failures": r.failures,
+                        "log": str(r.log) if r.log else None,
+                    }
+                    for r in results
+                ],
+            }
+            if rep is not None:
+                doc["coverage"] = rep.as_json()
+            typer.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+        else:
+            for msg in broken:
+                console.print(f"[red]BROKEN[/red] {escape(msg)}")
+            for r in results:
+                where = f"{r.test.file}:{r.test.line}"
+                if r.ok:
+                    console.print(
+                        f"[green]PASS[/green] {escape(r.test.name)}  [dim]{escape(where)}[/dim]"
+                    )
+                    continue
+                console.print(f"[red]FAIL[/red] {escape(r.test.name)}  [dim]{escape(where)}[/dim]")
+                for failure in r.failures:
+                    for line in failure.splitlines():
+                        style = (
+                            "red"
+                            if line.lstrip().startswith("- ")
+                            else ("green" if line.lstrip().startswith("+ ") else "")
+                        )
+                        text = escape("    " + line)
+                        console.print(f"[{style}]{text}[/{style}]" if style else text)
+                console.print(f"    [dim]log: {escape(str(r.log))}[/dim]")
+            if rep is not None:
+                console.print(coverage_table(rep))
+            console.print(f"turn logs in {escape(str(logs))}")
+            console.print(
+                f"{len(results) - len(failed)} passed, {len(failed) + len(broken)} failed"
+            )
+            if low:
+                console.print(f"[red]coverage below {fail_under}%[/red]")
+        if failed or broken or low:
+            raise typer.Exit(1)

@@ -1,0 +1,501 @@
+"""Conversation tests: YAML scripts of a conversation, run through the real driver.
+
+A test file (``<project>/tests/*.yaml``) holds one test, or ``tests:`` with a list::
+
+    name: happy path
+    language: it            # default: the program's default language
+    channel: voice          # chat (default) or voice
+    at: 2026-03-02T09:00:00+01:00   # the fixed clock
+    variables: {caller: "+393331234567"}
+    backends:               # canned responses, in call order (the last one repeats)
+      slots: [{status: 200, body: {slots: ["09:00"]}}]
+      email: ok             # e-mail and SMS succeed unless said otherwise
+    turns:
+      - bot: "Buongiorno, …"         # no input: checks what the bot says at the start
+      - user: "RSSMRA80A01H501U"
+        bot: ["/codice fiscale/", "Grazie."]    # exact text, or /regex/ (searched)
+      - noinput: true
+      - dtmf: "1234#"
+        memory: {patient.cf: RSSMRA80A01H501U}
+        status: waiting_input
+    expect:
+      status: ended
+      reason: completed
+      memory: {appointment.time: "09:00"}
+
+Every test runs with a fresh in-memory store and writes its own JSONL turn log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from ddt_engine.expressions import get_path
+from runtime.driver import SessionDriver, TurnResponse
+from runtime.effects import StubEffects, StubResponse
+from runtime.orchestrator import new_session, run_step
+from runtime.ports import RuntimeFault
+from runtime.programs import LoadedProgram, ProgramNotFoundError
+from runtime.sinks.jsonl import JsonlSink, read_turns
+from runtime.stores.memory import MemoryStore
+from schemas.actions import SayAction
+from schemas.events import Event, HangupEvent, NoInputEvent, UserInputEvent
+from schemas.turns import TurnRecord
+
+__all__ = [
+    "ConvTest",
+    "TestFileError",
+    "TestResult",
+    "Turn",
+    "find_test_files",
+    "load_tests",
+    "run_test",
+    "verify_replay",
+]
+
+TurnKind = Literal["start", "user", "noinput", "dtmf", "hangup"]
+
+
+class TestFileError(RuntimeFault):
+    """A conversation test file that cannot be read or does not follow the format."""
+
+    __test__ = False
+    code = "test_file_invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    kind: TurnKind
+    line: int
+    text: str = ""
+    dtmf: str | None = None
+    bot: tuple[str, ...] | None = None
+    memory: Mapping[str, Any] | None = None
+    status: str | None = None
+    at: dt.datetime | None = None
+
+    def describe(self) -> str:
+        if self.kind == "user":
+            return f"user: {self.text!r}"
+        if self.kind == "dtmf":
+            return f"dtmf: {self.dtmf!r}"
+        return self.kind
+
+
+@dataclass(frozen=True, slots=True)
+class ConvTest:
+    __test__ = False
+    name: str
+    file: Path
+    line: int
+    language: str | None
+    channel: Literal["chat", "voice"]
+    at: dt.datetime
+    variables: Mapping[str, Any]
+    backends: Mapping[str, list[StubResponse]]
+    turns: tuple[Turn, ...]
+    expect_status: str | None = None
+    expect_reason: str | None = None
+    expect_memory: Mapping[str, Any] | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(slots=True)
+class TestResult:
+    __test__ = False
+    test: ConvTest
+    failures: list[str] = field(default_factory=list)
+    log: Path | None = None
+    records: list[TurnRecord] = field(default_factory=list)
+    traces: list[list[int]] = field(default_factory=list)
+    transcript: list[tuple[str, str]] = field(default_factory=list)  # (who, text)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _LineDict(dict[str, Any]):
+    line = 0
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_map(loader: yaml.SafeLoader, node: yaml.MappingNode) -> _LineDict:
+    d = _LineDict(loader.construct_pairs(node, deep=True))
+    d.line = node.start_mark.line + 1
+    return d
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
+
+
+def _plain(v: Any) -> Any:
+    """YAML dates/times become the ISO strings memory holds; maps become plain dicts."""
+    if isinstance(v, dt.datetime):
+        return v.isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, Mapping):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _at(v: Any, where: str) -> dt.datetime:
+    if isinstance(v, dt.datetime):
+        t = v
+    elif isinstance(v, dt.date):
+        t = dt.datetime(v.year, v.month, v.day, 9, 0)
+    elif isinstance(v, str):
+        try:
+            t = dt.datetime.fromisoformat(v)
+        except ValueError:
+            raise TestFileError(f"{where}: 'at' is not an ISO date-time: {v!r}") from None
+    else:
+        raise TestFileError(
+            f"{where}: 'at' must be an ISO date-time such as 2026-03-02T09:00:00+01:00"
+        )
+    return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
+
+
+_TEST_KEYS = {"name", "language", "channel", "at", "variables", "backends", "turns", "expect"}
+_TURN_KEYS = {"user", "noinput", "dtmf", "hangup", "bot", "memory", "status", "at"}
+_EXPECT_KEYS = {"status", "reason", "memory"}
+
+
+def _check_keys(d: Mapping[str, Any], allowed: set[str], where: str, what: str) -> None:
+    unknown = sorted(set(d) - allowed)
+    if unknown:
+        raise TestFileError(
+            f"{where}: unknown key(s) in {what}: {', '.join(unknown)} "
+            f"(allowed: {', '.join(sorted(allowed))})"
+        )
+
+
+def _bot(v: Any, where: str) -> tuple[str, ...]:
+    if isinstance(v, str):
+        return (v,)
+    if isinstance(v, list) and all(isinstance(x, str) for x in v):
+        return tuple(v)
+    raise TestFileError(f"{where}: 'bot' is a text or a list of texts")
+
+
+def _turn(d: Any, file: Path, index: int, default_line: int) -> Turn:
+    line = getattr(d, "line", default_line)
+    where = f"{file}:{line}"
+    if not isinstance(d, Mapping):
+        raise TestFileError(f"{where}: turn {index + 1} must be a mapping such as {{user: ciao}}")
+    _check_keys(d, _TURN_KEYS, where, f"turn {index + 1}")
+    inputs = [k for k in ("user", "noinput", "dtmf", "hangup") if k in d]
+    if len(inputs) > 1:
+        raise TestFileError(f"{where}: a turn has one input, not {', '.join(inputs)}")
+    kind: TurnKind = "start"
+    text, dtmf = "", None
+    if inputs:
+        kind = inputs[0]  # type: ignore[assignment]
+        if kind == "user":
+            if not isinstance(d["user"], str | int | float):
+                raise TestFileError(f"{where}: 'user' is the caller's text")
+            text = str(d["user"])
+        elif kind == "dtmf":
+            dtmf = str(d["dtmf"])
+            if not re.fullmatch(r"[0-9*#]+", dtmf):
+                raise TestFileError(f"{where}: 'dtmf' holds only digits, * and #: {dtmf!r}")
+    elif index > 0:
+        raise TestFileError(
+            f"{where}: turn {index + 1} has no input (user, noinput, dtmf or hangup); only "
+            f"the first turn may check the greeting"
+        )
+    memory = d.get("memory")
+    if memory is not None and not isinstance(memory, Mapping):
+        raise TestFileError(f"{where}: 'memory' maps variables to expected values")
+    return Turn(
+        kind=kind,
+        line=line,
+        text=text,
+        dtmf=dtmf,
+        bot=_bot(d["bot"], where) if "bot" in d else None,
+        memory=_plain(memory) if memory is not None else None,
+        status=d.get("status"),
+        at=_at(d["at"], where) if "at" in d else None,
+    )
+
+
+def _backends(v: Any, where: str) -> dict[str, list[StubResponse]]:
+    if v is None:
+        return {}
+    if not isinstance(v, Mapping):
+        raise TestFileError(f"{where}: 'backends' maps backend names to canned responses")
+    out: dict[str, list[StubResponse]] = {}
+    for name, resp in v.items():
+        items = resp if isinstance(resp, list) else [resp]
+        try:
+            out[str(name)] = [StubResponse.parse(_plain(x)) for x in items]
+        except ValueError as e:
+            raise TestFileError(f"{where}: backend {name!r}: {e}") from None
+    return out
+
+
+def _test(d: Any, file: Path, n: int) -> ConvTest:
+    line = getattr(d, "line", 1)
+    where = f"{file}:{line}"
+    if not isinstance(d, Mapping):
+        raise TestFileError(f"{where}: a test is a mapping with name, turns, …")
+    _check_keys(d, _TEST_KEYS, where, "a test")
+    turns_raw = d.get("turns")
+    if not isinstance(turns_raw, list) or not turns_raw:
+        raise TestFileError(f"{where}: a test needs 'turns', a non-empty list")
+    expect = d.get("expect") or {}
+    if not isinstance(expect, Mapping):
+        raise TestFileError(f"{where}: 'expect' is a mapping (status, reason, memory)")
+    _check_keys(expect, _EXPECT_KEYS, where, "expect")
+    channel = d.get("channel", "chat")
+    if channel not in ("chat", "voice"):
+        raise TestFileError(f"{where}: channel is chat or voice, not {channel!r}")
+    variables = d.get("variables") or {}
+    if not isinstance(variables, Mapping):
+        raise TestFileError(f"{where}: 'variables' maps variable names to values")
+    if "at" not in d:
+        raise TestFileError(f"{where}: a test needs a fixed clock 'at' (ISO date-time)")
+    return ConvTest(
+        name=str(d.get("name") or f"{file.stem} #{n + 1}"),
+        file=file,
+        line=line,
+        language=d.get("language"),
+        channel=channel,
+        at=_at(d["at"], where),
+        variables=_plain(variables),
+        backends=_backends(d.get("backends"), where),
+        turns=tuple(_turn(t, file, i, line) for i, t in enumerate(turns_raw)),
+        expect_status=expect.get("status"),
+        expect_reason=expect.get("reason"),
+        expect_memory=_plain(expect.get("memory")) if expect.get("memory") else None,
+    )
+
+
+def load_tests(path: str | Path) -> list[ConvTest]:
+    """The tests of one YAML file; TestFileError with file:line on any problem."""
+    p = Path(path)
+    try:
+        raw = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise TestFileError(f"{p}: cannot read: {e.strerror}") from None
+    try:
+        data = yaml.load(raw, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        pos = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise TestFileError(f"{p}{pos}: not valid YAML: {problem}") from None
+    if isinstance(data, Mapping) and "tests" in data:
+        items = data["tests"]
+        if not isinstance(items, list):
+            raise TestFileError(f"{p}: 'tests' must be a list of tests")
+        return [_test(t, p, i) for i, t in enumerate(items)]
+    return [_test(data, p, 0)]
+
+
+def find_test_files(project: str | Path) -> list[Path]:
+    """``tests/*.yaml`` (and ``*.yml``) next to the project, sorted."""
+    p = Path(project)
+    base = p if p.is_dir() else p.parent
+    d = base / "tests"
+    return sorted([*d.glob("*.yaml"), *d.glob("*.yml")]) if d.is_dir() else []
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _matches(expected: str, got: str) -> bool:
+    if len(expected) >= 2 and expected.startswith("/") and expected.endswith("/"):
+        try:
+            return re.search(expected[1:-1], got, re.DOTALL) is not None
+        except re.error:
+            return False
+    return expected == got
+
+
+def _diff_bot(expected: tuple[str, ...], got: list[str]) -> list[str]:
+    if len(expected) == len(got) and all(
+        _matches(e, g) for e, g in zip(expected, got, strict=True)
+    ):
+        return []
+    lines = ["  bot said:"]
+    for i in range(max(len(expected), len(got))):
+        e = expected[i] if i < len(expected) else None
+        g = got[i] if i < len(got) else None
+        if e is not None and g is not None and _matches(e, g):
+            lines.append(f"      {g}")
+            continue
+        if e is not None:
+            lines.append(f"    - {e}")
+        if g is not None:
+            lines.append(f"    + {g}")
+    return lines
+
+
+def _diff_memory(expected: Mapping[str, Any], memory: Mapping[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for var, want in expected.items():
+        got = get_path(memory, tuple(var.split(".")))
+        if got != want:
+            lines.append(f"  memory {var}: expected {want!r}, got {got!r}")
+    return lines
+
+
+def _texts(resp: TurnResponse) -> list[str]:
+    return [a.text for a in resp.actions if isinstance(a, SayAction)]
+
+
+def _event(turn: Turn, at: dt.datetime) -> Event:
+    if turn.kind == "user":
+        return UserInputEvent(at=at, text=turn.text)
+    if turn.kind == "dtmf":
+        return UserInputEvent(at=at, text="", dtmf=turn.dtmf)
+    if turn.kind == "noinput":
+        return NoInputEvent(at=at)
+    return HangupEvent(at=at)
+
+
+async def run_test(loaded: LoadedProgram, test: ConvTest, log: Path) -> TestResult:
+    """Run one conversation test through the driver (memory store, JSONL log at ``log``)."""
+    result = TestResult(test=test, log=log)
+    if log.exists():
+        log.unlink()
+    now = [test.at]
+
+    def observe(rec: TurnRecord, trace: list[int]) -> None:
+        result.records.append(rec)
+        result.traces.append(trace)
+
+    sink = JsonlSink(log)
+    driver = SessionDriver(
+        MemoryStore(),
+        sink,
+        _Single(loaded),
+        StubEffects(test.backends),
+        clock=lambda: now[0],
+        observer=observe,
+        new_id=lambda: "test-" + re.sub(r"[^a-z0-9]+", "-", test.name.lower()).strip("-"),
+    )
+    fails = result.failures
+    try:
+        resp = await driver.start(
+            "default",
+            loaded,
+            language=test.language,
+            channel=test.channel,
+            variables=test.variables,
+        )
+        turns = list(test.turns)
+        if turns and turns[0].kind == "start":
+            _check_turn(
+                result, turns.pop(0), resp, 0, await driver.state("default", resp.session_id)
+            )
+        else:
+            result.transcript.extend(("bot", t) for t in _texts(resp))
+        for i, turn in enumerate(turns, start=len(test.turns) - len(turns)):
+            if turn.at is not None:
+                now[0] = turn.at
+            result.transcript.append(("user", turn.describe()))
+            try:
+                resp = await driver.turn(
+                    "default", resp.session_id, _event(turn, now[0]), expected_seq=resp.seq
+                )
+            except RuntimeFault as e:
+                fails.append(f"turn {i + 1} ({turn.describe()}) at line {turn.line}: {e.message}")
+                break
+            _check_turn(result, turn, resp, i, await driver.state("default", resp.session_id))
+        state = await driver.state("default", resp.session_id)
+        if test.expect_status is not None and state.status != test.expect_status:
+            fails.append(
+                f"final status: expected {test.expect_status}, got {state.status} ({state.reason})"
+            )
+        if test.expect_reason is not None and state.reason != test.expect_reason:
+            fails.append(f"final reason: expected {test.expect_reason!r}, got {state.reason!r}")
+        if test.expect_memory:
+            fails.extend(_diff_memory(test.expect_memory, state.memory))
+    except RuntimeFault as e:
+        fails.append(f"the session could not run: {e.message}")
+    finally:
+        await sink.close()
+    return result
+
+
+def _check_turn(result: TestResult, turn: Turn, resp: TurnResponse, i: int, state: Any) -> None:
+    texts = _texts(resp)
+    result.transcript.extend(("bot", t) for t in texts)
+    lines: list[str] = []
+    if turn.bot is not None:
+        lines.extend(_diff_bot(turn.bot, texts))
+    if turn.memory is not None:
+        lines.extend(_diff_memory(turn.memory, state.memory))
+    if turn.status is not None and state.status != turn.status:
+        lines.append(f"  status: expected {turn.status}, got {state.status}")
+    if lines:
+        result.failures.append(
+            f"turn {i + 1} ({turn.describe()}) at line {turn.line}:\n" + "\n".join(lines)
+        )
+
+
+class _Single:
+    """A registry of exactly one loaded program (the one under test)."""
+
+    def __init__(self, loaded: LoadedProgram) -> None:
+        self.loaded = loaded
+
+    def get(self, name_or_id: str) -> LoadedProgram:
+        if name_or_id != self.loaded.id:
+            raise ProgramNotFoundError(f"unknown program {name_or_id!r}")
+        return self.loaded
+
+
+def verify_replay(loaded: LoadedProgram, log: Path) -> str | None:
+    """Replay a JSONL turn log through ``step``; None when every digest matches, else where
+    it first diverges."""
+    state = None
+    for rec in read_turns(log):
+        if state is None:
+            if rec.event.type != "start":
+                return f"{log}: the first record (seq {rec.seq}) is not a start event"
+            first = rec.state
+            state = new_session(
+                loaded.program,
+                rec.session_id,
+                tenant=rec.tenant,
+                language=first.language if first else None,
+                channel=first.channel if first else "chat",
+            )
+        try:
+            r = run_step(
+                loaded.program, state, rec.event, engine=loaded.engine, plugins=loaded.plugins
+            )
+        except RuntimeFault as e:
+            return f"{log}: seq {rec.seq}: replay raised {e.code}: {e.message}"
+        state = r.state
+        if state.seq != rec.seq:
+            return f"{log}: seq {rec.seq}: replay is at seq {state.seq}"
+        if state.digest() != rec.state_digest:
+            return f"{log}: seq {rec.seq} ({rec.event.type}): state digest differs"
+        if [a.model_dump(mode="json") for a in r.actions] != [
+            a.model_dump(mode="json") for a in rec.actions
+        ]:
+            return f"{log}: seq {rec.seq} ({rec.event.type}): actions differ"
+    return None
