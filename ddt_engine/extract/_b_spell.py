@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal
 
 from text_to_num import alpha2digit
 
 from ddt_engine.extract._b_norm import MAX_CODE_TEXT, fold
+from ddt_engine.extract.numbers import spoken_digits
 
 # Spelling alphabets: the Italian city alphabet and NATO, accepted in both languages.
 ALPHABET: dict[str, str] = {
@@ -243,61 +243,17 @@ def _number_word(token: str, lang: str) -> bool:
     return is_ascii_digits(_a2d(token, lang))
 
 
-def _spoken_digits_fn() -> Callable[[str, str], str | None] | None:
-    """EXTRACT-A's ``numbers.spoken_digits`` when it exists (imported lazily: no cycle)."""
-    from ddt_engine.extract import numbers
-
-    fn = getattr(numbers, "spoken_digits", None)
-    return cast("Callable[[str, str], str | None] | None", fn)
-
-
 def words_to_digits(words: list[str], lang: str) -> str | None:
-    """Digits for a run of number words ("zero tre tre" -> "033", "doppio sette" -> "77")."""
-    shared = _spoken_digits_fn()
-    if shared is not None:
-        got = shared(" ".join(words), lang)
-        if got is not None:
-            got = got.lstrip("+")
-            return got if is_ascii_digits(got) else None
-    out: list[str] = []
-    plain: list[str] = []
-    repeat = 1
+    """Digits for a run of number words ("zero tre tre" -> "033", "doppio sette" -> "77").
 
-    def flush() -> bool:
-        nonlocal repeat
-        if not plain:
-            return True
-        digits = _a2d(" ".join(plain), lang).replace(" ", "")
-        plain.clear()
-        if not is_ascii_digits(digits):
-            return False
-        out.append(digits[0] * repeat + digits[1:])
-        repeat = 1
-        return True
-
-    for word in words:
-        if word in _REPEAT:
-            if not flush():
-                return None
-            repeat = _REPEAT[word]
-        elif word in ("oh", "o", "nought"):
-            if not flush():
-                return None
-            out.append("0" * repeat)
-            repeat = 1
-        elif word in ("e", "and"):
-            plain.append(word)
-        elif is_ascii_digits(word):
-            if not flush():
-                return None
-            out.append(word[0] * repeat + word[1:])
-            repeat = 1
-        else:
-            plain.append(word)
-    if not flush() or repeat != 1:
+    The run comes from ``decode`` (number words, doppio/double, English "oh", a joining
+    "e"/"and"); the conversion is EXTRACT-A's ``numbers.spoken_digits``.
+    """
+    got = spoken_digits(" ".join(words), lang)
+    if got is None:
         return None
-    joined = "".join(out)
-    return joined if is_ascii_digits(joined) else None
+    got = got.lstrip("+")
+    return got if is_ascii_digits(got) else None
 
 
 # Token classes used between the passes.

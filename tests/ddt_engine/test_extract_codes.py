@@ -838,3 +838,40 @@ def test_codes_are_found_early_in_long_text_and_ignored_after_the_cap() -> None:
     got = extract_phone("il mio numero è 347 123 4567" + padding, "it", AT, ROBUST_OPTIONS)
     assert got is not None and got.value == "+393471234567"
     assert extract_phone(padding + " 347 123 4567", "it", AT, ROBUST_OPTIONS) is None
+
+
+# The phone fast path must never accept what phonenumbers itself would refuse.
+
+import phonenumbers  # noqa: E402
+
+from ddt_engine.extract.codes import _fast_italian  # noqa: E402
+
+ACCEPTED = {
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    phonenumbers.PhoneNumberType.TOLL_FREE,
+}
+
+
+def _library_says(cand: str) -> str | None:
+    try:
+        num = phonenumbers.parse(cand, "IT")
+    except phonenumbers.NumberParseException:
+        return None
+    if phonenumbers.is_valid_number(num) and phonenumbers.number_type(num) in ACCEPTED:
+        return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+    return None
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    prefix=st.sampled_from(["", "+39", "0039"]),
+    lead=st.sampled_from(["0", "3", "8", "06", "02", "34", "80", "39", "0669", "0878", "89"]),
+    rest=st.text(alphabet="0123456789", min_size=3, max_size=11),
+)
+def test_phone_fast_path_agrees_with_phonenumbers(prefix: str, lead: str, rest: str) -> None:
+    cand = prefix + lead + rest
+    fast = _fast_italian(cand)
+    if fast is not None:
+        assert fast == _library_says(cand)
