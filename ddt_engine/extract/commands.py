@@ -8,6 +8,7 @@ unambiguous command phrase ("voglio parlare con un operatore", "say that again")
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from ddt_engine.extract._a_text import words
@@ -219,20 +220,31 @@ _EDGE_FILLERS: dict[str, frozenset[str]] = {
 }
 
 
-def _compile() -> tuple[dict[str, dict[str, Command]], dict[str, list[tuple[Command, str]]]]:
+def _compile() -> tuple[
+    dict[str, dict[str, Command]], dict[str, list[tuple[Command, re.Pattern[str]]]]
+]:
     exact: dict[str, dict[str, Command]] = {}
-    phrases: dict[str, list[tuple[Command, str]]] = {}
+    phrases: dict[str, list[tuple[Command, re.Pattern[str]]]] = {}
     for lang, table in _EXACT.items():
         exact[lang] = {}
         for cmd in reversed(_ORDER):  # earlier commands win on a clash
             for p in table[cmd]:
                 exact[lang][" ".join(words(p))] = cmd
     for lang, table in _PHRASES.items():
-        phrases[lang] = [(cmd, f" {' '.join(words(p))} ") for cmd in _ORDER for p in table[cmd]]
+        phrases[lang] = [
+            (
+                cmd,
+                re.compile(
+                    " (?:" + "|".join(re.escape(" ".join(words(p))) for p in table[cmd]) + ") "
+                ),
+            )
+            for cmd in _ORDER
+        ]
     return exact, phrases
 
 
 _EXACT_C, _PHRASES_C = _compile()
+_NO_LETTERS = re.compile(r"[\W\d_]*")
 
 
 def _strip_edges(ws: tuple[str, ...], fillers: frozenset[str]) -> tuple[str, ...]:
@@ -246,6 +258,8 @@ def _strip_edges(ws: tuple[str, ...], fillers: frozenset[str]) -> tuple[str, ...
 
 def detect_command(text: str, lang: str) -> Command | None:
     """The global command said in ``text`` ("repeat", "help", "operator", "cancel") or None."""
+    if _NO_LETTERS.fullmatch(text[:200]):  # "03/03/1980", "3471234567": never a command
+        return None
     lang = lang if lang in _EXACT_C else "it"
     ws = words(text, limit=24)
     if not ws:
@@ -263,7 +277,7 @@ def detect_command(text: str, lang: str) -> Command | None:
     if len(ws) >= 24:  # long speech is an answer, not a command
         return None
     padded = " " + " ".join(ws) + " "
-    for cmd, phrase in _PHRASES_C[lang]:
-        if phrase in padded:
+    for cmd, rx in _PHRASES_C[lang]:
+        if rx.search(padded):
             return cmd
     return None

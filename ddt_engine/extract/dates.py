@@ -436,10 +436,21 @@ def _relative(s: str, lang: str, base: date) -> DateParse | None:
     return None
 
 
+_FAST_NUMERIC = re.compile(r"\s*(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})\s*")
+_FAST_ISO = re.compile(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*")
+
+
 def parse_date(text: str, lang: str, at: datetime) -> DateParse | None:
     """The date said in ``text`` (full, partial or invalid), resolved against ``at``."""
     lang = lang if lang in MONTHS else "it"
     base = at.date()
+    if len(text) <= 24:  # fast path for typed dates: "03/03/1980", "1980-03-03"
+        m = _FAST_NUMERIC.fullmatch(text)
+        if m:
+            return _numeric((m.group(1), m.group(3), m.group(4)), lang, base)
+        m = _FAST_ISO.fullmatch(text)
+        if m:
+            return _full(int(m.group(3)), int(m.group(2)), int(m.group(1)), False, "pattern")
     s = to_digits(text, lang)
     toks = _tokenise(s, lang)
     found = _absolute(toks, lang, base)

@@ -227,6 +227,7 @@ def _single(nums: list[Num]) -> Num | None:
 
 
 _PLAIN_INT = re.compile(r"\s*([+-]?\d{1,18})\s*")
+_PLAIN_DECIMAL = re.compile(r"\s*([+-]?)(\d{1,15}(?:[.,]\d{1,15}){1,5})\s*")
 
 
 def extract_number(
@@ -236,6 +237,13 @@ def extract_number(
     m = _PLAIN_INT.fullmatch(text[:40])
     if m:
         return Extraction(value=int(m.group(1)), layer="pattern")
+    m = _PLAIN_DECIMAL.fullmatch(text[:40])
+    if m:
+        d = parse_digits(m.group(2))
+        if d is not None:
+            d = -d if m.group(1) == "-" else d
+            whole = d == d.to_integral_value()
+            return Extraction(value=int(d) if whole else float(d), layer="pattern")
     num = _single(find_numbers(text, lang))
     if num is None:
         return None

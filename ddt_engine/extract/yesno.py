@@ -7,6 +7,7 @@ extractor (a bool). Both are pure and never raise.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from ddt_engine.extract._a_text import tokens, words
@@ -225,6 +226,7 @@ def _compile() -> tuple[
 
 
 _PREFIX_C, _WHOLE_C = _compile()
+_NO_LETTERS = re.compile(r"[\W\d_]*")
 
 
 def _longest(ws: list[str], i: int, table: dict[tuple[str, ...], bool]) -> tuple[bool, int] | None:
@@ -241,6 +243,8 @@ def detect_yes_no(text: str, lang: str) -> tuple[bool | None, str]:
 
     "sì certo" → (True, ""); "no, il 15" → (False, "il 15"); "boh" → (None, "boh").
     """
+    if _NO_LETTERS.fullmatch(text[:200]):  # digits and punctuation: no yes/no here
+        return None, text.strip()
     lang = lang if lang in _PREFIX_C else "it"
     toks = tokens(text)
     if not toks:
