@@ -30,9 +30,15 @@ class _Checks:
         self.diags.append(self.smap.diag(code, path, msg, hint))
 
     def warn(
-        self, code: str, path: tuple[str | int, ...], msg: str, hint: str | None = None
+        self,
+        code: str,
+        path: tuple[str | int, ...],
+        msg: str,
+        hint: str | None = None,
+        *,
+        key: bool = False,
     ) -> None:
-        self.diags.append(self.smap.diag(code, path, msg, hint, severity="warning"))
+        self.diags.append(self.smap.diag(code, path, msg, hint, severity="warning", key=key))
 
     def _asking_flows(self) -> set[str]:
         """Flows that contain a get_data node, directly or through the subflows they call."""
@@ -71,8 +77,9 @@ class _Checks:
                     self.err(
                         "E118",
                         outs[0].path,
-                        f"edge out of '{nid}', a {node.kind} node, is never taken",
-                        f"a {node.kind} node finishes the flow; remove the edge",
+                        f"edge out of '{nid}' ({node.kind} node) is never taken",
+                        f"{'an' if node.kind[0] in 'aeiou' else 'a'} {node.kind} node finishes "
+                        "the flow; remove the edge",
                     )
                 continue
             if not outs and nid not in g.broken:
@@ -130,13 +137,13 @@ class _Checks:
 
     # -- reachability ------------------------------------------------------------------------
 
-    def reach(self, g: FlowGraph, start: str) -> list[str]:
+    def reach(self, g: FlowGraph, start: str, avoid: str | None = None) -> list[str]:
         seen = {start}
         order = [start]
-        queue = deque([start])
+        queue = deque([start] if start != avoid else [])
         while queue:
             for s in g.successors(queue.popleft()):
-                if s not in seen:
+                if s != avoid and s not in seen:
                     seen.add(s)
                     order.append(s)
                     queue.append(s)
@@ -160,12 +167,14 @@ class _Checks:
         for nid, node in g.nodes.items():
             if not isinstance(node, GetDataNode) or node.data.on_failure not in g.nodes:
                 continue
-            route = self.reach(g, node.data.on_failure)
-            if not any(g.nodes[r].kind in stops for r in route):
+            # the route must stop without asking for the same data again
+            route = self.reach(g, node.data.on_failure, avoid=nid)
+            if not any(g.nodes[r].kind in stops for r in route if r != nid):
                 self.err(
                     "E113",
                     (*g.node_path[nid], "data", "on_failure"),
-                    f"the failure route of '{nid}' never reaches a transfer or an end",
+                    f"the failure route of '{nid}' never reaches a transfer or an end "
+                    "without asking for the same data again",
                     "when the caller cannot give the data, route them to an operator "
                     "(transfer) or end the call",
                 )
@@ -230,6 +239,7 @@ class _Checks:
                     g.base,
                     f"subflow '{g.name}' is never called",
                     "call it from a subflow node, or remove it",
+                    key=True,
                 )
 
     def unused(self) -> None:
@@ -241,7 +251,7 @@ class _Checks:
             if isinstance(n, GetDataNode)
         }
         for name in sorted(set(p.ddts) - ddts):
-            self.warn("W003", ("ddts", name), f"DDT '{name}' is never used", None)
+            self.warn("W003", ("ddts", name), f"DDT '{name}' is never used", key=True)
         backends = {
             n.data.backend
             for g in self.a.graphs
@@ -249,13 +259,15 @@ class _Checks:
             if isinstance(n, CallBackendNode)
         }
         for name in sorted(set(p.backends) - backends):
-            self.warn("W007", ("backends", name), f"backend '{name}' is never called", None)
+            self.warn("W007", ("backends", name), f"backend '{name}' is never called", key=True)
         where: dict[str, str] = {}
         for lang in p.languages:
             for pid in p.prompts.get(lang, {}):
                 where.setdefault(pid, lang)
         for pid in sorted(set(where) - self.a.used_prompts):
-            self.warn("W004", ("prompts", where[pid], pid), f"prompt '{pid}' is never used")
+            self.warn(
+                "W004", ("prompts", where[pid], pid), f"prompt '{pid}' is never used", key=True
+            )
 
     def run(self) -> list[Diagnostic]:
         for g in self.a.graphs:

@@ -316,10 +316,12 @@ def _decode(raw: bytes, src: SourceFile, diag: _DiagFn) -> str:
 
 
 def _json_error(text: str, diag: _DiagFn) -> Diagnostic | None:
+    if not text.strip():
+        return None  # reported as an empty file
     try:
         json.loads(text)
     except RecursionError:
-        return diag("E008", 1, 1, f"nesting deeper than {MAX_DEPTH} levels")
+        return None  # the YAML pass below reports the depth with its position
     except ValueError as exc:
         if isinstance(exc, json.JSONDecodeError):
             return diag("E004", exc.lineno, exc.colno, f"JSON syntax error: {exc.msg}")
@@ -330,20 +332,15 @@ def _json_error(text: str, diag: _DiagFn) -> Diagnostic | None:
 def parse_text(text: str, src: SourceFile) -> _Doc:
     """Parse one file's text into a value with positions; raises _Stop with a diagnostic."""
     diag = _DiagFn(src)
+    if src.rel.endswith(".json"):
+        # JSON is stricter than YAML (no trailing commas, no comments): check it as JSON first
+        json_problem = _json_error(text, diag)
+        if json_problem is not None:
+            raise _Stop(json_problem)
     composer = _Composer(src, diag)
     try:
         value = composer.compose(yaml.parse(text, Loader=_Loader))
-    except _Stop as stop:
-        if src.rel.endswith(".json") and stop.diag.code == "E004":
-            better = _json_error(text, diag)
-            if better is not None:
-                raise _Stop(better) from None
-        raise
     except yaml.MarkedYAMLError as exc:
-        if src.rel.endswith(".json"):
-            better = _json_error(text, diag)
-            if better is not None:
-                raise _Stop(better) from None
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"

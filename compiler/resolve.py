@@ -565,8 +565,9 @@ class Resolver:
             starts = [nid for nid, n in g.nodes.items() if isinstance(n, StartNode)]
             if not starts:
                 self.err(
-                    "E105", base, f"{where} has no start node",
+                    "E105", (*base, "nodes"), f"{where} has no start node",
                     "add a node with 'kind: start', or set 'start:' to the first node's id",
+                    key=True,
                 )  # fmt: skip
             elif len(starts) > 1:
                 for extra in starts[1:]:
