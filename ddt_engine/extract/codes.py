@@ -208,7 +208,7 @@ _SPOKEN_EMAIL: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(rf"\s*\b(?:{words})\b\s*"), symbol)
     for words, symbol in (
         (
-            r"chiocciola|chiocciolina|a commerciale|at sign|at symbol|at|et",
+            r"chiocciola|chiocciolina|a commerciale|at sign|at symbol|at",
             "@",
         ),
         (r"trattino basso|underscore|under score|sottolineatura|sottolineato", "_"),
@@ -221,7 +221,7 @@ _EMAIL = re.compile(
     r"(?<![a-z0-9._%+\-])([a-z0-9._%+\-]{1,64})@([a-z0-9\-]{1,63}(?:\.[a-z0-9\-]{1,63}){1,8})"
 )
 _TLD = re.compile(r"[a-z]{2,24}")
-_EMAIL_HINT = re.compile(r"@|chiocciol|\bat\b|\bet\b|commerciale")
+_EMAIL_HINT = re.compile(r"@|chiocciol|\bat\b|commerciale")
 
 
 def _email_ok(local: str, domain: str) -> bool:
