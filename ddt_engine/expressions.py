@@ -659,6 +659,8 @@ def _fn_endswith(s: Any, p: Any) -> bool:
 
 
 def _fn_str(x: Any) -> str:
+    if type(x) is bool:
+        return "true" if x else "false"
     return format_value(x, "en")
 
 

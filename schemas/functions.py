@@ -217,7 +217,7 @@ _SIGNATURES: tuple[Signature, ...] = (
         params=(_p("x"),),
         result="string",
         filter=True,
-        doc="as text (as a template would render it)",
+        doc="as text: numbers without a trailing .0, null empty, true/false",
         example='str(n) + " euro"',
     ),
     Signature(
@@ -287,7 +287,8 @@ _SIGNATURES: tuple[Signature, ...] = (
         params=(_p("x", _NUM + "|string"), _p("currency", "string", optional=True)),
         result="string",
         filter=True,
-        doc='an amount: it "1.234,50 euro", en "EUR 1,234.50" (currency code, default EUR)',
+        doc='an amount: it "1.234,50 euro", en "EUR 1,234.50"; whole amounts without '
+        'cents ("20 euro"); currency code, default EUR',
         example="{{ total | money }}",
     ),
 )

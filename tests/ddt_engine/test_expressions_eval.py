@@ -149,6 +149,7 @@ EVAL_CASES: list[tuple[str, Any]] = [
     ("min(3, 1, 2)", 1),
     ("max('a', 'b')", "b"),
     ("str(3.0)", "3"),
+    ("str(true) + str(null)", "true"),
     ("int('42')", 42),
     ("int(' -7 ')", -7),
     ("int(3.9)", 3),
