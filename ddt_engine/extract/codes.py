@@ -448,6 +448,7 @@ def extract_partita_iva(
 # ----------------------------------------------------------------------------------- CAP
 
 _CAP_MIN, _CAP_MAX = 10, 98168  # 00010 (Affile area) … 98168 (Messina)
+_YEAR = re.compile(r"(?:19|20)[0-9]{2}")  # "sono nato nel 1980" is not a cut CAP
 
 
 @never_raises
@@ -466,7 +467,7 @@ def extract_cap(text: str, lang: str, at: datetime, options: ExtractOptions) -> 
                 spoken = any(p.spoken and p.kind == "D" and p.value in parts for p in pieces)
                 return Extraction(cand, "grammar" if spoken else "pattern")
             invalid = True
-        if len(parts) == 1 and len(parts[0]) in (4, 6):
+        if len(parts) == 1 and len(parts[0]) in (4, 6) and not _YEAR.fullmatch(parts[0]):
             invalid = True  # one digit missing or extra: say so rather than "not understood"
     if invalid:
         return Extraction(None, "pattern", invalid="invalid_cap")

@@ -678,6 +678,7 @@ CAP_IT: list[Row] = [
     ("via Roma 12", None),
     ("3471234567", None),
     ("tre", None),
+    ("sono nato nel 1980", None),
 ]
 
 CAP_EN: list[Row] = [
@@ -722,6 +723,7 @@ CAP_EN: list[Row] = [
     ("via Roma 12", None),
     ("3471234567", None),
     ("three", None),
+    ("I was born in 1980", None),
 ]
 
 
