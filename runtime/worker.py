@@ -102,7 +102,7 @@ class Worker:
     async def run(self) -> WorkerStats:
         """Consume until ``stop()``. Raises StoreUnavailableError if the broker is unreachable."""
         try:
-            conn = await aio_pika.connect_robust(self.amqp_url, timeout=10)
+            conn = await aio_pika.connect_robust(self.amqp_url, timeout=10, reconnect_interval=1.0)
         except BROKER_ERRORS as exc:
             raise StoreUnavailableError(
                 f"worker: RabbitMQ unreachable ({self.where}): {type(exc).__name__}: {exc}",

@@ -57,3 +57,13 @@ def amqp_url(servers: Servers) -> str:
 @pytest.fixture(scope="session")
 def mongo_url(servers: Servers) -> str:
     return _need(servers.mongo).url
+
+
+SERVER_FIXTURES = frozenset({"servers", "redis_url", "amqp_url", "mongo_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a real server, so ``-m 'not servers'`` runs the fast rest."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)

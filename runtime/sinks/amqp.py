@@ -34,6 +34,7 @@ QueueType = Literal["classic", "quorum"]
 BROKER_ERRORS: tuple[type[BaseException], ...] = (
     aio_pika.exceptions.AMQPError,
     aiormq.exceptions.AMQPError,
+    aiormq.exceptions.ChannelInvalidStateError,  # a RuntimeError: the channel is closed
     ConnectionError,
     OSError,
     asyncio.TimeoutError,
@@ -102,7 +103,9 @@ class AmqpSink:
             if self._channel is not None:
                 return
             try:
-                conn = await aio_pika.connect_robust(self.url, timeout=self.connect_timeout_s)
+                conn = await aio_pika.connect_robust(
+                    self.url, timeout=self.connect_timeout_s, reconnect_interval=1.0
+                )
             except BROKER_ERRORS as exc:
                 raise StoreUnavailableError(
                     f"RabbitMQ unreachable ({self.where}): {type(exc).__name__}: {exc}",
