@@ -95,6 +95,12 @@ class ExprSyntaxError(Exception):
     def __str__(self) -> str:
         return f"{self.message} (column {self.col})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_error,
+            (self.message, self.col, tuple(self.expected), self.hint, self.text),
+        )
+
     def caret(self) -> str:
         """The line of ``text`` holding the error and a caret under its column."""
         return draw_caret(self.text, self.col)
@@ -107,6 +113,12 @@ class ExprSyntaxError(Exception):
         if self.hint:
             out.append(f"hint: {self.hint}")
         return "\n".join(out)
+
+
+def _rebuild_error(
+    message: str, col: int, expected: Sequence[str], hint: str | None, text: str
+) -> ExprSyntaxError:
+    return ExprSyntaxError(message, col, expected=expected, hint=hint, text=text)
 
 
 def draw_caret(text: str, col: int, *, indent: str = "  ", span: int = 60) -> str:
@@ -203,10 +215,13 @@ _WORDS = {
     "RSQB": "']'",
     "COMMA": "','",
     "SET": "'set'",
+    "NOT": "'not'",
+    "IS": "'is'",
     "VBAR": "'|'",
     "IN": "'in'",
+    "LPAR": "'('",
+    "DOT": "'.'",
     "NAME": "a name",
-    "$END": "the end of the expression",
 }
 _ORDER = ["a value", "an operator", "')'", "']'", "','", "'set'", "'in'", "a name", "'|'"]
 
@@ -226,11 +241,7 @@ def _expected_words(terms: Iterable[str], *, end: str) -> list[str]:
     for t in sorted(terms):
         if t == "$END":
             continue
-        w = _WORDS.get(t)
-        if w is None:
-            w = {"SET": "'set'", "NOT": "'not'", "IS": "'is'", "LPAR": "'('", "DOT": "'.'"}.get(
-                t, t.lower()
-            )
+        w = _WORDS.get(t, t.lower())
         if w not in words:
             words.append(w)
     words.sort(key=lambda w: _ORDER.index(w) if w in _ORDER else len(_ORDER))
@@ -377,8 +388,6 @@ def _syntax_error(
             f"{num.group(1) if num else '30'}{_UNITS[value.lower()]} "
             "(units d, w, m = months, y, h, min, s)"
         )
-    elif tok.type == "NAME" and "IS" in accepts | {"IS"} and prev.endswith(" is"):
-        hint = "write 'x is set', 'x is not set' or 'x == null'"
     elif tok.type == "VBAR" and text[pos : pos + 2] == "||":
         hint = "write 'or' to join two alternatives"
     elif tok.type == "VBAR" and not template:
@@ -389,9 +398,9 @@ def _syntax_error(
         hint = "write '!=' for 'is different from'"
     elif tok.type in ("EQ", "LT", "GT", "LE", "GE", "NE") and prev[-1:] in "=<>!":
         hint = "write a single comparison operator: == != < <= > >="
-    elif tok.type == "SET" or (tok.type in ("NOT",) and prev.endswith(" is")):
+    elif tok.type == "SET":
         hint = "'is set' tests a variable: 'x is set', 'x is not set'"
-    elif prev.endswith(" is") or prev == "is":
+    elif re.search(r"(^|\W)is(\s+not)?$", prev):
         hint = "write 'x is set', 'x is not set' or 'x == null'"
     shown = value if len(value) <= 20 else value[:17] + "..."
     return ExprSyntaxError(

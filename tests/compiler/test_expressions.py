@@ -467,6 +467,21 @@ def test_error_fields() -> None:
     assert str(e) == "unexpected end of the expression, expected ')' or ',' (column 4)"
 
 
+def test_error_pickles() -> None:
+    import pickle
+
+    with pytest.raises(ExprSyntaxError) as info:
+        parse_expr("x is not nul")
+    again = pickle.loads(pickle.dumps(info.value))
+    assert again.render() == info.value.render()
+    assert info.value.hint == "write 'x is set', 'x is not set' or 'x == null'"
+
+
+def test_unicode_digits_are_not_numbers() -> None:
+    with pytest.raises(ExprSyntaxError, match="unexpected character '٣'"):
+        parse_expr("x == ٣")
+
+
 def test_caret_cuts_long_lines() -> None:
     text = "a" * 100 + " b"
     with pytest.raises(ExprSyntaxError) as info:
