@@ -1,0 +1,84 @@
+"""``ddtflow graph PROJECT -o flow.mmd|flow.svg``: draw the flow and each DDT machine."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ddt_engine.engine import machine_mermaid
+from runtime._cli_test import compile_or_exit
+from runtime.graph import ddt_dot, flow_dot, flow_mermaid
+
+
+def _svg(dot_exe: str, source: str, out: Path, console: Console) -> None:
+    try:
+        proc = subprocess.run(
+            [dot_exe, "-Tsvg", "-o", str(out)],
+            input=source.encode(),
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        console.print(f"[red]error:[/red] graphviz dot failed: {escape(str(e))}")
+        raise typer.Exit(1) from None
+    if proc.returncode != 0:
+        msg = proc.stderr.decode(errors="replace").strip()
+        console.print(f"[red]error:[/red] graphviz dot failed: {escape(msg)}")
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("graph")
+    def graph_cmd(
+        project: Annotated[Path, typer.Argument(help="project directory or YAML file")],
+        output: Annotated[
+            Path, typer.Option("-o", "--output", help="flow.mmd (Mermaid) or flow.svg (graphviz)")
+        ] = Path("flow.mmd"),
+        ddts: Annotated[
+            bool, typer.Option("--ddts/--no-ddts", help="also draw each DDT's machine")
+        ] = True,
+    ) -> None:
+        """Draw the flow (and each DDT's dialogue machine) as Mermaid or SVG.
+
+        Each DDT goes to a file next to the flow's: OUTPUT_STEM.ddt-NAME.mmd|svg.
+        """
+        console = Console(highlight=False, soft_wrap=True)
+        suffix = output.suffix.lower()
+        if suffix not in (".mmd", ".svg"):
+            console.print("[red]error:[/red] -o takes a .mmd (Mermaid) or .svg file name")
+            raise typer.Exit(1)
+        dot_exe = shutil.which("dot") if suffix == ".svg" else None
+        if suffix == ".svg" and dot_exe is None:
+            console.print(
+                "[red]error:[/red] SVG needs graphviz's `dot`, which is not installed "
+                "(Debian/Ubuntu: apt-get install graphviz). Use -o flow.mmd for Mermaid, "
+                "which GitHub and most Markdown viewers draw."
+            )
+            raise typer.Exit(1)
+        loaded, _ = compile_or_exit(project, console)
+        from compiler.loader import load_project
+
+        doc = load_project(project).data or {}
+        output.parent.mkdir(parents=True, exist_ok=True)
+        written: list[Path] = [output]
+        if dot_exe is None:
+            output.write_text(flow_mermaid(doc), encoding="utf-8")
+        else:
+            _svg(dot_exe, flow_dot(doc), output, console)
+        if ddts:
+            for name, ddt in sorted(loaded.program.ddts.items()):
+                out = output.with_name(f"{output.stem}.ddt-{name}{suffix}")
+                if dot_exe is None:
+                    out.write_text(machine_mermaid(ddt), encoding="utf-8")
+                else:
+                    _svg(dot_exe, ddt_dot(ddt), out, console)
+                written.append(out)
+        for p in written:
+            console.print(f"wrote {escape(str(p))}")

@@ -1,0 +1,201 @@
+"""Drawings of a flow project: Mermaid (``flowchart``) and Graphviz DOT, plus each DDT's
+dialogue machine. Pure text generation from the project document and the compiled DDTs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from schemas.ddt import CompiledDdt
+
+__all__ = ["ddt_dot", "flow_dot", "flow_mermaid"]
+
+_ROUTES = ("on_failure", "on_error", "on_timeout")
+
+
+def _sid(flow: str, node: str) -> str:
+    raw = node if flow == "main" else f"{flow}__{node}"
+    return "n_" + re.sub(r"[^A-Za-z0-9_]", "_", raw)
+
+
+def _detail(node: Mapping[str, Any]) -> str:
+    kind = str(node.get("kind", ""))
+    data = node.get("data") or {}
+    if not isinstance(data, Mapping):
+        return kind
+    if kind == "say":
+        return f"say {data.get('prompt') or '…'}"
+    if kind == "get_data":
+        return f"ask {data.get('ddt')} → {data.get('into')}"
+    if kind == "set":
+        assign = data.get("assign") or {}
+        return "set " + ", ".join(f"{k} = {v}" for k, v in assign.items())
+    if kind == "call_backend":
+        return f"call {data.get('backend')}"
+    if kind == "send_email":
+        return f"e-mail to {data.get('to')}"
+    if kind == "send_sms":
+        return f"SMS to {data.get('to')}"
+    if kind == "transfer":
+        return f"transfer to {data.get('target', 'operator')}"
+    if kind == "end":
+        return f"end: {data.get('reason', 'completed')}"
+    if kind == "subflow":
+        return f"subflow {data.get('flow')}"
+    if kind == "custom":
+        return f"custom {data.get('task')}"
+    return kind
+
+
+def _flows(doc: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    flows: list[tuple[str, Mapping[str, Any]]] = [("main", doc)]
+    subs = doc.get("subflows") or {}
+    if isinstance(subs, Mapping):
+        flows.extend((str(k), v) for k, v in sorted(subs.items()) if isinstance(v, Mapping))
+    return flows
+
+
+def _nodes(flow: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [n for n in flow.get("nodes") or [] if isinstance(n, Mapping) and "id" in n]
+
+
+def _edges(flow: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [e for e in flow.get("edges") or [] if isinstance(e, Mapping) and "source" in e]
+
+
+def _edge_label(e: Mapping[str, Any]) -> str:
+    if e.get("condition"):
+        return str(e["condition"])
+    if e.get("else"):
+        return "else"
+    return str(e.get("label") or "")
+
+
+def _mq(text: str) -> str:
+    return '"' + text.replace('"', "#quot;").replace("\n", "<br/>") + '"'
+
+
+_SHAPES = {
+    "start": ("((", "))"),
+    "end": ("([", "])"),
+    "transfer": ("([", "])"),
+    "branch": ("{", "}"),
+    "get_data": ("[/", "/]"),
+    "call_backend": ("[(", ")]"),
+    "send_email": ("[(", ")]"),
+    "send_sms": ("[(", ")]"),
+    "subflow": ("[[", "]]"),
+}
+
+
+def flow_mermaid(doc: Mapping[str, Any]) -> str:
+    """A Mermaid ``flowchart TD`` of the project: nodes, edges (with their conditions) and,
+    dotted, the failure/error routes of data, backend and message nodes."""
+    lines = ["flowchart TD", f"    %% {doc.get('name', 'flow')}"]
+    for flow, body in _flows(doc):
+        indent = "    "
+        if flow != "main":
+            lines.append(f"    subgraph {_sid(flow, 'sub')}[{_mq('subflow ' + flow)}]")
+            indent = "        "
+        for n in _nodes(body):
+            kind = str(n.get("kind", ""))
+            left, right = _SHAPES.get(kind, ("[", "]"))
+            label = f"{n['id']}\n{_detail(n)}" if kind != "start" else str(n["id"])
+            lines.append(f"{indent}{_sid(flow, str(n['id']))}{left}{_mq(label)}{right}")
+        if flow != "main":
+            lines.append("    end")
+    for flow, body in _flows(doc):
+        for e in _edges(body):
+            a, b = _sid(flow, str(e["source"])), _sid(flow, str(e.get("target")))
+            label = _edge_label(e)
+            arrow = f"-->|{_mq(label)}|" if label else "-->"
+            lines.append(f"    {a} {arrow} {b}")
+        for n in _nodes(body):
+            data = n.get("data") or {}
+            if not isinstance(data, Mapping):
+                continue
+            for route in _ROUTES:
+                if isinstance(data.get(route), str):
+                    a, b = _sid(flow, str(n["id"])), _sid(flow, data[route])
+                    lines.append(f"    {a} -.->|{_mq(route.removeprefix('on_'))}| {b}")
+    return "\n".join(lines) + "\n"
+
+
+def _dq(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+_DOT_SHAPES = {
+    "start": "circle",
+    "end": "box, peripheries=2",
+    "transfer": "doubleoctagon",
+    "branch": "diamond",
+    "get_data": "parallelogram",
+    "call_backend": "cylinder",
+    "send_email": "cylinder",
+    "send_sms": "cylinder",
+    "subflow": "component",
+}
+
+
+def flow_dot(doc: Mapping[str, Any]) -> str:
+    """The same drawing as Graphviz DOT (for ``dot -Tsvg``)."""
+    lines = [
+        "digraph flow {",
+        "  rankdir=TB;",
+        '  node [shape=box, style=rounded, fontname="Helvetica", fontsize=11];',
+        '  edge [fontname="Helvetica", fontsize=9];',
+    ]
+    for flow, body in _flows(doc):
+        indent = "  "
+        if flow != "main":
+            lines.append(
+                f"  subgraph cluster_{_sid(flow, 'sub')} {{ label={_dq('subflow ' + flow)};"
+            )
+            indent = "    "
+        for n in _nodes(body):
+            kind = str(n.get("kind", ""))
+            label = f"{n['id']}\n{_detail(n)}" if kind != "start" else str(n["id"])
+            shape = _DOT_SHAPES.get(kind, "box")
+            lines.append(f"{indent}{_sid(flow, str(n['id']))} [label={_dq(label)}, shape={shape}];")
+        if flow != "main":
+            lines.append("  }")
+    for flow, body in _flows(doc):
+        for e in _edges(body):
+            a, b = _sid(flow, str(e["source"])), _sid(flow, str(e.get("target")))
+            label = _edge_label(e)
+            lines.append(f"  {a} -> {b}" + (f" [label={_dq(label)}];" if label else ";"))
+        for n in _nodes(body):
+            data = n.get("data") or {}
+            if not isinstance(data, Mapping):
+                continue
+            for route in _ROUTES:
+                if isinstance(data.get(route), str):
+                    a, b = _sid(flow, str(n["id"])), _sid(flow, data[route])
+                    lines.append(
+                        f"  {a} -> {b} [style=dashed, label={_dq(route.removeprefix('on_'))}];"
+                    )
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def ddt_dot(ddt: CompiledDdt) -> str:
+    """A DDT's dialogue machine as Graphviz DOT."""
+    spec = ddt.machine
+    lines = [
+        f"digraph {_dq('ddt ' + ddt.name)} {{",
+        '  node [shape=ellipse, fontname="Helvetica", fontsize=11];',
+        '  edge [fontname="Helvetica", fontsize=9];',
+        '  __start [shape=point, label=""];',
+        f"  __start -> {_dq(spec.initial)};",
+    ]
+    seen: set[tuple[str, str, str]] = set()
+    for r in spec.transitions:
+        label = r.trigger + (f" [{' and '.join(r.conditions)}]" if r.conditions else "")
+        if (r.source, r.dest, label) in seen:
+            continue
+        seen.add((r.source, r.dest, label))
+        lines.append(f"  {_dq(r.source)} -> {_dq(r.dest)} [label={_dq(label)}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,104 @@
+"""``ddtflow chat`` through a pipe (stdin not a tty), as a script would use it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from runtime.sinks.jsonl import read_turns
+
+ROOT = Path(__file__).resolve().parents[2]
+BANK = ROOT / "examples" / "bank_card_block"
+
+
+def chat(*args: str, stdin: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "chat", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_chat_through_a_pipe(tmp_path: Path) -> None:
+    log = tmp_path / "chat.jsonl"
+    p = chat(
+        str(BANK),
+        "--at",
+        "2026-03-02T10:00:00+01:00",
+        "--backend-stub",
+        str(BANK / "tests" / "stubs" / "offline.yaml"),
+        "--log",
+        str(log),
+        "--var",
+        "caller.phone=+393331234567",
+        stdin="ciao\n/noinput\n/dtmf 12031980#\n/state\n1 2 3 4\nsì\nancora?\n/quit\n",
+    )
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    assert "Traceback" not in out + p.stderr
+    lines = out.splitlines()
+    assert "bot> Per verificare la sua identità, mi dica la sua data di nascita." in lines
+    assert "you> ciao" in lines
+    assert "bot> Scusi, non ho capito. Mi dice data di nascita?" in lines
+    assert (
+        "bot> Grazie Mario. Vuole bloccare la carta **** 1234? Il blocco non si può annullare."
+        in lines
+    )
+    assert "bot> La carta **** 1234 è bloccata. Il numero di pratica è 8 0 5 2 2 1." in lines
+    assert "-- call ended (blocked)" in lines
+    assert '"customer": {' in out or '"birth_date": "1980-03-12"' in out  # /state printed memory
+    assert "the conversation is over: /restart or /quit" in lines
+    assert lines[-1] == f"turn log: {log}"
+    records = list(read_turns(log))
+    assert records[0].event.type == "start"
+    assert records[-1].state is not None and records[-1].state.status == "ended"
+    assert [r.seq for r in records] == list(range(1, len(records) + 1))
+
+
+def test_chat_voice_restart_and_unreachable_backend(tmp_path: Path) -> None:
+    # no stubs: the identity backend's host does not resolve, so its error route is taken
+    p = chat(
+        str(BANK),
+        "--lang",
+        "en",
+        "--voice",
+        "--log",
+        str(tmp_path / "v.jsonl"),
+        stdin="12 March 1980\n1234\n/restart\n/bogus\n/dtmf 12x\n",
+    )
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert "bot> The card system is not answering right now." in lines
+    assert "bot> I'm putting you through to a card services operator, please hold." in lines
+    assert any(line.strip().startswith("<speak>") for line in lines)  # SSML shown for voice
+    assert sum(1 for line in lines if line.startswith("bot> Banca Esempio")) == 2  # restarted
+    assert any(line.startswith("unknown command /bogus") for line in lines)
+    assert "/dtmf takes keypad keys: 0-9, * and #" in lines
+
+
+def test_chat_bad_inputs_exit_1_without_traceback(tmp_path: Path) -> None:
+    missing = chat(str(tmp_path / "nope"), stdin="")
+    assert missing.returncode == 1
+    assert "no such project" in missing.stdout
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "flow.yaml").write_text(
+        "name: broken\nlanguages: [it]\nnodes:\n  - {id: a, kind: sing}\n"
+    )
+    p = chat(str(broken), stdin="")
+    assert p.returncode == 1
+    assert "error" in p.stdout and "flow.yaml:4" in p.stdout
+    lang = chat(str(BANK), "--lang", "fr", stdin="")
+    assert (lang.returncode, lang.stdout.strip()) == (1, "error: the project speaks it, en, not fr")
+    stub = tmp_path / "stub.yaml"
+    stub.write_text("backends:\n  verify_identity: {error: exploded}\n")
+    bad_stub = chat(str(BANK), "--backend-stub", str(stub), stdin="")
+    assert bad_stub.returncode == 1
+    assert "backend 'verify_identity': unknown backend error 'exploded'" in bad_stub.stdout
+    for run in (missing, p, lang, bad_stub):
+        assert "Traceback" not in run.stdout + run.stderr
