@@ -1,0 +1,108 @@
+"""The FastAPI application: routers, error handlers, middleware, and a lifespan that opens
+the runtime's clients (store, sink, MongoDB) and closes them on shutdown."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+
+from runtime.api.auth import KeyRing
+from runtime.api.config import ApiSettings
+from runtime.api.errors import install_error_handlers
+from runtime.api.limits import BodyLimitMiddleware, MemoryRateLimiter, RedisRateLimiter
+from runtime.api.logging import RequestContextMiddleware
+from runtime.api.routes import health, programs, sessions, ws
+from runtime.settings import Settings, get_settings
+from runtime.wiring import Runtime, build_runtime
+
+__all__ = ["create_app"]
+
+log = structlog.get_logger("ddtflow.api")
+
+RuntimeFactory = Callable[[Settings], Runtime]
+CompileDict = Callable[[Mapping[str, Any]], Any]
+
+
+class _PathLimit:
+    """The body limit, larger for program uploads."""
+
+    def __init__(self, app: Any, small: int, large: int) -> None:
+        self.small = BodyLimitMiddleware(app, small)
+        self.large = BodyLimitMiddleware(app, large)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope.get("path", "").rstrip("/") == "/v1/programs":
+            await self.large(scope, receive, send)
+        else:
+            await self.small(scope, receive, send)
+
+
+def create_app(
+    settings: Settings | None = None,
+    api_settings: ApiSettings | None = None,
+    *,
+    runtime_factory: RuntimeFactory = build_runtime,
+    compile_project: CompileDict | None = None,
+    keys: KeyRing | None = None,
+) -> FastAPI:
+    """The API over the runtime ``runtime_factory(settings)`` builds in the lifespan.
+
+    ``compile_project`` compiles a project document on upload (``ddtflow serve`` passes
+    the compiler's; without it project uploads get 422 ``compile_disabled``).
+    """
+    api = api_settings or ApiSettings()
+    keyring = keys if keys is not None else KeyRing.load(api.api_keys_file, api.api_keys)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        s = settings or get_settings()
+        rt = runtime_factory(s)
+        app.state.runtime = rt
+        client = rt.redis_client
+        app.state.limiter = (
+            RedisRateLimiter(client, api.rate_limit_per_s)
+            if client is not None
+            else MemoryRateLimiter(api.rate_limit_per_s)
+        )
+        await rt.warm_up()
+        if keyring.open_mode:
+            log.warning(
+                "open_dev_mode",
+                message="no API keys configured (DDTFLOW_API_KEYS_FILE / DDTFLOW_API_KEYS): "
+                "every request is tenant 'default' without authentication",
+            )
+        log.info(
+            "api_started",
+            mode="embedded" if s.embedded else "servers",
+            redis=bool(s.redis_url),
+            amqp=bool(s.amqp_url),
+            mongo=bool(s.mongo_url),
+            tenants=len(keyring.tenants),
+        )
+        try:
+            yield
+        finally:
+            await rt.aclose()
+            log.info("api_stopped")
+
+    app = FastAPI(
+        title="ddtflow runtime API",
+        version="1",
+        summary="Start dialogue sessions, send channel events, receive actions.",
+        lifespan=lifespan,
+    )
+    app.state.api_settings = api
+    app.state.keys = keyring
+    app.state.compile_project = compile_project
+    install_error_handlers(app, max_text_chars=4096)
+    app.include_router(health.router)
+    app.include_router(programs.router)
+    app.include_router(sessions.router)
+    app.include_router(ws.router)
+    app.add_middleware(_PathLimit, small=api.max_body_bytes, large=api.max_program_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

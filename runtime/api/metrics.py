@@ -1,0 +1,57 @@
+"""Prometheus metrics of the API (the sink's publish counters and recovery counters are
+registered by their own modules in the same default registry).
+
+With several uvicorn workers set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory: the
+``/metrics`` of any worker then aggregates all of them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.responses import Response
+
+__all__ = ["ERRORS", "HTTP_REQUESTS", "SESSIONS_WAITING", "TURNS", "TURN_SECONDS", "render"]
+
+TURNS = Counter(
+    "ddtflow_api_turns",
+    "Channel requests (start and events) by the session status they left",
+    ["status"],
+)
+TURN_SECONDS = Histogram(
+    "ddtflow_api_turn_seconds",
+    "Latency of a channel request (start or event), commit included",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+ERRORS = Counter("ddtflow_api_errors", "Error responses by error code", ["code", "status"])
+HTTP_REQUESTS = Counter(
+    "ddtflow_api_http_requests", "HTTP requests by route and status", ["route", "status"]
+)
+SESSIONS_WAITING = Gauge(
+    "ddtflow_api_sessions_waiting",
+    "Sessions started through this process that wait for the caller (started minus ended; "
+    "sessions that expire without ending stay counted)",
+    multiprocess_mode="livesum",
+)
+
+
+def render() -> Response:
+    """The text exposition of every metric (aggregated over workers in multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        data = generate_latest(registry)
+    else:
+        data = generate_latest(REGISTRY)
+    return Response(data, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,152 @@
+"""Sessions: start, send an event, read the state and the turn log."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import orjson
+import structlog
+from fastapi import APIRouter, Depends
+from starlette.responses import Response
+
+from runtime.api.deps import Caller, IdempotencyKey, RuntimeDep, check_session_id
+from runtime.api.errors import ERROR_RESPONSES, ApiError
+from runtime.api.metrics import SESSIONS_WAITING, TURN_SECONDS, TURNS
+from runtime.api.models import EventRequest, SessionOut, StartRequest, TurnsOut
+from runtime.driver import TurnResponse
+from runtime.wiring import TERMINAL, Runtime
+from schemas.events import Event, HangupEvent, NBest, NoInputEvent, UserInputEvent
+
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=ERROR_RESPONSES)
+log = structlog.get_logger("ddtflow.api")
+
+SessionId = Annotated[str, Depends(check_session_id)]
+
+
+def _response(resp: TurnResponse, status: int = 200) -> Response:
+    return Response(resp.to_bytes(), status_code=status, media_type="application/json")
+
+
+def to_event(req: EventRequest, rt: Runtime) -> Event:
+    """The engine event for a channel request, stamped with the server clock."""
+    at = rt.driver.clock()
+    if req.event in ("no_input", "hangup"):
+        if req.text or req.dtmf is not None or req.nbest or req.confidence is not None:
+            raise ApiError(
+                422, "validation_error", f"a {req.event} event carries no text, dtmf or nbest"
+            )
+        return NoInputEvent(at=at) if req.event == "no_input" else HangupEvent(at=at)
+    if req.event == "dtmf":
+        if req.dtmf is None or req.text:
+            raise ApiError(422, "validation_error", "a dtmf event carries 'dtmf' (digits) only")
+        return UserInputEvent(at=at, text="", dtmf=req.dtmf)
+    return UserInputEvent(
+        at=at,
+        text=req.text,
+        dtmf=req.dtmf,
+        confidence=req.confidence,
+        nbest=tuple(NBest(text=n.text, confidence=n.confidence) for n in req.nbest),
+    )
+
+
+def _observe(kind: str, resp: TurnResponse | None, started: float) -> None:
+    elapsed = time.perf_counter() - started
+    TURN_SECONDS.observe(elapsed)
+    status = resp.status if resp is not None else "error"
+    TURNS.labels(status).inc()
+    if resp is not None:
+        structlog.contextvars.bind_contextvars(session_id=resp.session_id)
+        log.info(
+            "turn",
+            kind=kind,
+            seq=resp.seq,
+            status=resp.status,
+            actions=len(resp.actions),
+            ms=round(elapsed * 1000, 2),
+        )
+
+
+async def start_session(
+    rt: Runtime, tenant: str, body: StartRequest, ikey: str | None
+) -> TurnResponse:
+    started = time.perf_counter()
+    resp: TurnResponse | None = None
+    try:
+        resp = await rt.start(
+            tenant,
+            body.program,
+            language=body.language,
+            channel=body.channel,
+            variables=body.variables,
+            session_id=body.session_id,
+            idempotency_key=ikey,
+        )
+        if resp.status not in TERMINAL:
+            SESSIONS_WAITING.inc()
+        return resp
+    finally:
+        _observe("start", resp, started)
+
+
+async def send_event(
+    rt: Runtime, tenant: str, session_id: str, body: EventRequest, ikey: str | None
+) -> TurnResponse:
+    started = time.perf_counter()
+    resp: TurnResponse | None = None
+    try:
+        event = to_event(body, rt)
+        resp = await rt.turn(tenant, session_id, event, seq=body.seq, idempotency_key=ikey)
+        if resp.status in TERMINAL and resp.seq > body.seq:
+            SESSIONS_WAITING.dec()
+        return resp
+    finally:
+        _observe(body.event, resp, started)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=TurnResponse,
+    summary="Start a session: its id, seq and the first actions",
+)
+async def post_session(
+    body: StartRequest, rt: RuntimeDep, caller: Caller, ikey: IdempotencyKey
+) -> Response:
+    return _response(await start_session(rt, caller.tenant, body, ikey), 201)
+
+
+@router.post(
+    "/{session_id}/events",
+    response_model=TurnResponse,
+    summary="Send a channel event (user_input, no_input, dtmf, hangup) with the last seq",
+)
+async def post_event(
+    body: EventRequest,
+    rt: RuntimeDep,
+    caller: Caller,
+    ikey: IdempotencyKey,
+    session_id: SessionId,
+) -> Response:
+    return _response(await send_event(rt, caller.tenant, session_id, body, ikey))
+
+
+@router.get("/{session_id}", response_model=SessionOut, summary="The session's state")
+async def get_session(rt: RuntimeDep, caller: Caller, session_id: SessionId) -> Response:
+    state = await rt.state(caller.tenant, session_id)
+    body: dict[str, Any] = {"state": state.model_dump(mode="json")}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.get(
+    "/{session_id}/turns",
+    response_model=TurnsOut,
+    summary="The session's turn records (MongoDB, or the JSONL log when embedded)",
+)
+async def get_turns(rt: RuntimeDep, caller: Caller, session_id: SessionId) -> Response:
+    records = await rt.turns(caller.tenant, session_id)
+    body = {
+        "session_id": session_id,
+        "turns": [r.model_dump(mode="json", exclude={"state"}) for r in records],
+    }
+    return Response(orjson.dumps(body), media_type="application/json")
