@@ -74,7 +74,7 @@ _TIME_MARKERS = {"alle", "all", "ore", "le", "verso", "at", "around", "by", "dal
 _TIME_AFTER = {"am", "pm", "oclock", "e", "meno", "and", "in", "del", "di", "of"}
 
 _TOKEN = re.compile(
-    r"(?P<iso>\d{4}-\d{1,2}-\d{1,2})(?!\d)"
+    r"(?P<iso>\d{4}(?P<isep>[-/.])\d{1,2}(?P=isep)\d{1,2})(?!\d)"
     r"|(?P<num3>\d{1,2})(?P<s1>[/.\-])(?P<num3b>\d{1,2})(?P=s1)(?P<num3c>\d{4}|\d{2})(?![\d:])"
     r"|(?P<clock>\d{1,2}[:.]\d{2})(?![\d./])"
     r"|(?P<num2>\d{1,2})/(?P<num2b>\d{1,2})(?![\d/])"
@@ -126,7 +126,7 @@ def _tokenise(s: str, lang: str) -> list[_Tok]:
     for i, m in enumerate(words[:80]):
         kind = m.lastgroup
         if m.group("iso"):
-            y, mo, d = (int(x) for x in m.group("iso").split("-"))
+            y, mo, d = (int(x) for x in re.split(r"[-/.]", m.group("iso")))
             toks.append(_Tok("iso", (y, mo, d)))
         elif m.group("num3"):
             parts = (m.group("num3"), m.group("num3b"), m.group("num3c"))
@@ -264,6 +264,18 @@ def _absolute(toks: list[_Tok], lang: str, at: date) -> DateParse | None:
             if y is None:
                 return _partial(t.value, toks[i + 1].value, None, False)
             return _partial(t.value, toks[i + 1].value, y[0], y[2])
+        if (
+            t.kind == "n"
+            and i + 2 < n
+            and toks[i + 1].kind == "n"
+            and toks[i + 2].kind == "n"
+            and not (t.ordinal or toks[i + 1].ordinal or toks[i + 2].ordinal)
+            and len(t.raw) <= 2
+            and len(toks[i + 1].raw) <= 2
+            and len(toks[i + 2].raw) in (2, 4)
+        ):
+            # "il dodici del dodici dell'ottantacinque", "03 03 1980": as a numeric date
+            return _numeric((t.raw, toks[i + 1].raw, toks[i + 2].raw), lang, at)
         if t.kind == "m":
             month = t.value
             nxt = toks[i + 1] if i + 1 < n else None
@@ -285,7 +297,7 @@ def _absolute(toks: list[_Tok], lang: str, at: date) -> DateParse | None:
 def _bare_number(toks: list[_Tok], at: date) -> DateParse | None:
     """A lone number: "il 15" / "the 15th" / "15" a day; "1980" / "ottanta" a year."""
     nums = [t for t in toks if t.kind == "n"]
-    if len(nums) == 1 and all(t.kind in ("n", "w") for t in toks):
+    if len(nums) == 1 and all(t.kind in ("n", "w", "wd") for t in toks):
         t = nums[0]
         if len(t.raw) == 4 and not t.ordinal:
             return _partial(None, None, t.value, False) if 1000 <= t.value <= 2999 else None
@@ -395,49 +407,52 @@ def _shift(base: date, n: int, unit: str) -> date:
     return add_months(base, 12 * n)
 
 
-def _relative(s: str, lang: str, base: date) -> DateParse | None:
+_Rel = tuple[DateParse, str, int]  # (result, "fixed" | "weekday" | "month", weekday)
+
+
+def _relative(s: str, lang: str, base: date) -> _Rel | None:
     if not _RELATIVE_HINT.search(s):
         return None
     for rx, days in _RELATIVE[lang]:
         if rx.search(s):
-            return DateParse((base + timedelta(days=days)).isoformat())
+            return DateParse((base + timedelta(days=days)).isoformat()), "fixed", -1
     m = _IN_N[lang].search(s)
     if m:
         g = [x for x in m.groups() if x is not None]
         n = _count(g[0])
         if n > 3660:
             return None
-        return DateParse(_shift(base, n, g[1]).isoformat())
+        return DateParse(_shift(base, n, g[1]).isoformat()), "fixed", -1
     m = _N_AGO[lang].search(s)
     if m:
         n = _count(m.group(1))
         if n > 3660:
             return None
-        return DateParse(_shift(base, -n, m.group(2)).isoformat())
+        return DateParse(_shift(base, -n, m.group(2)).isoformat()), "fixed", -1
     m = _WEEKDAY_RE[lang].search(s)
     if m:
         before, name, after = m.group(1), m.group(2), m.group(3) if lang == "it" else None
         target = WEEKDAYS[lang][name]
         if before in _PAST_WORDS or after in _PAST_WORDS:
             delta = (base.weekday() - target) % 7 or 7
-            return DateParse((base - timedelta(days=delta)).isoformat())
+            return DateParse((base - timedelta(days=delta)).isoformat()), "weekday", target
         delta = (target - base.weekday()) % 7 or 7
-        return DateParse((base + timedelta(days=delta)).isoformat())
+        return DateParse((base + timedelta(days=delta)).isoformat()), "weekday", target
     if _NEXT_WEEK[lang].search(s):
-        return DateParse((base + timedelta(days=7)).isoformat(), uncertain=True)
+        return DateParse((base + timedelta(days=7)).isoformat(), uncertain=True), "fixed", -1
     if _LAST_WEEK[lang].search(s):
-        return DateParse((base - timedelta(days=7)).isoformat(), uncertain=True)
+        return DateParse((base - timedelta(days=7)).isoformat(), uncertain=True), "fixed", -1
     if _NEXT_MONTH[lang].search(s):
         d = add_months(base.replace(day=1), 1)
-        return DateParse({"month": d.month, "year": d.year})
+        return DateParse({"month": d.month, "year": d.year}), "month", -1
     if _LAST_MONTH[lang].search(s):
         d = add_months(base.replace(day=1), -1)
-        return DateParse({"month": d.month, "year": d.year})
+        return DateParse({"month": d.month, "year": d.year}), "month", -1
     return None
 
 
 _FAST_NUMERIC = re.compile(r"\s*(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})\s*")
-_FAST_ISO = re.compile(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*")
+_FAST_ISO = re.compile(r"\s*(\d{4})([-/.])(\d{1,2})\2(\d{1,2})\s*")
 
 
 def parse_date(text: str, lang: str, at: datetime) -> DateParse | None:
@@ -450,7 +465,7 @@ def parse_date(text: str, lang: str, at: datetime) -> DateParse | None:
             return _numeric((m.group(1), m.group(3), m.group(4)), lang, base)
         m = _FAST_ISO.fullmatch(text)
         if m:
-            return _full(int(m.group(3)), int(m.group(2)), int(m.group(1)), False, "pattern")
+            return _full(int(m.group(4)), int(m.group(3)), int(m.group(1)), False, "pattern")
     s = to_digits(text, lang)
     toks = _tokenise(s, lang)
     found = _absolute(toks, lang, base)
@@ -460,9 +475,27 @@ def parse_date(text: str, lang: str, at: datetime) -> DateParse | None:
         rel = _relative(s, lang, base)
     except (OverflowError, ValueError):  # ``at`` at the edge of the calendar
         rel = None
-    if rel is not None:
-        return rel
-    return _bare_number(toks, base)
+    if rel is None:
+        return _bare_number(toks, base)
+    found, kind, weekday = rel
+    if kind == "fixed":
+        return found
+    bare = _bare_number(toks, base)
+    if bare is None or not isinstance(bare.value, dict) or set(bare.value) != {"day"}:
+        return found
+    day = bare.value["day"]
+    if kind == "month" and isinstance(found.value, dict):
+        # "il 15 del mese prossimo" → that day of next month
+        return _partial(day, found.value["month"], found.value["year"], False)
+    # "sabato 14": the next Saturday that is the 14th (within about a year)
+    d = base
+    for _ in range(14):
+        if d.day <= day <= calendar.monthrange(d.year, d.month)[1]:
+            cand = d.replace(day=day)
+            if cand >= base and cand.weekday() == weekday:
+                return DateParse(cand.isoformat())
+        d = add_months(d.replace(day=1), 1)
+    return bare
 
 
 def extract_date(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:

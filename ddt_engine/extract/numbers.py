@@ -65,6 +65,7 @@ _FRACTIONS = {
 }
 _FRACTION_VALUE = {"½": Decimal("0.5"), "¼": Decimal("0.25"), "¾": Decimal("0.75")}
 
+_ELISION = re.compile(r"(?<=[a-z])'(?=[a-z])")
 _EN_A_NUMBER = re.compile(r"\ba\s+(hundred|thousand|million)\b")
 _HYPHEN_WORDS = re.compile(r"(?<=[a-z])-(?=[a-z])")
 
@@ -89,7 +90,7 @@ def _alpha2digit(text: str, lang: str) -> str:
 def to_digits(text: str, lang: str) -> str:
     """Folded ``text`` with numbers in words rewritten as digits and fractions as ½ ¼ ¾."""
     lang = lang if lang in _LANGS else "it"
-    s = fold(text)
+    s = _ELISION.sub("' ", fold(text))  # "dell'ottanta" → "dell' ottanta"
     if lang == "en":
         s = _EN_A_NUMBER.sub(r"one \1", s)
         s = _HYPHEN_WORDS.sub(" ", s)

@@ -25,6 +25,10 @@ __all__ = ["TimeParse", "extract_datetime", "extract_time", "parse_time"]
 
 INVALID = "invalid_time"
 
+_EN_DIGITS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_OH_DIGITS = [  # "seven oh five" → 7 05
+    (re.compile(rf"\b(?:oh|o)\s+{w}\b"), f" 0{i} ") for i, w in enumerate(_EN_DIGITS, 1)
+]
 _PRE: dict[str, list[tuple[re.Pattern[str], str]]] = {
     "it": [
         (re.compile(r"\be\s+mezz[ao]\b"), " e 30 "),
@@ -41,6 +45,7 @@ _PRE: dict[str, list[tuple[re.Pattern[str], str]]] = {
         (re.compile(r"\bhalf\s+an\s+hour\b"), " 30 minutes "),
         (re.compile(r"\ban\s+hour\b"), " 1 hours "),
         (re.compile(r"\bo'?\s*clock\b"), " oclock "),
+        *_OH_DIGITS,
         (re.compile(r"\ba\.?\s?m\b\.?"), " am "),
         (re.compile(r"\bp\.?\s?m\b\.?"), " pm "),
     ],
