@@ -100,12 +100,12 @@ class JsonlSink:
     async def publish(self, record: TurnRecord) -> None:
         key = (record.tenant, record.session_id, record.seq)
         async with self._lock:
-            if self._f is None:
-                await asyncio.to_thread(self._open)
-            if key in self._seen:
-                return
-            line = orjson.dumps(record.model_dump(mode="json")) + b"\n"
             try:
+                if self._f is None:
+                    await asyncio.to_thread(self._open)
+                if key in self._seen:
+                    return
+                line = orjson.dumps(record.model_dump(mode="json")) + b"\n"
                 await asyncio.to_thread(self._write, line)
             except OSError as exc:
                 raise StoreUnavailableError(

@@ -1,0 +1,110 @@
+"""AmqpSink on real RabbitMQ and the MongoDB-wire server (no worker unless said)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aio_pika
+import pytest
+
+from runtime.mongo import MongoArchive
+from runtime.ports import StoreUnavailableError
+from runtime.sinks.amqp import AmqpSink, dlq_name
+from tests.runtime._amqp_helpers import unique
+from tests.runtime.contract.helpers import counter_session
+from tests.servers import free_port
+
+
+@pytest.fixture
+async def mongo(mongo_url: str) -> AsyncIterator[MongoArchive]:
+    archive = MongoArchive.from_url(mongo_url, unique("a"))
+    try:
+        yield archive
+    finally:
+        await archive.client.drop_database(archive.db.name)
+        await archive.close()
+
+
+async def queue_depth(amqp_url: str, name: str) -> int:
+    conn = await aio_pika.connect(amqp_url)
+    try:
+        ch = await conn.channel()
+        q = await ch.declare_queue(name, passive=True)
+        return int(q.declaration_result.message_count)
+    finally:
+        await conn.close()
+
+
+async def test_critical_record_is_in_mongo_when_publish_returns(
+    amqp_url: str, mongo: MongoArchive
+) -> None:
+    queue = unique("q")
+    sink = AmqpSink(amqp_url, queue=queue, mongo=mongo)
+    _, records = counter_session(3, tenant="crit")
+    critical = records[2].model_copy(update={"critical": True})
+    try:
+        await sink.publish(records[0])
+        await sink.publish(critical)
+        # no worker runs: only the critical record is in MongoDB, with its snapshot
+        assert await mongo.count_turns("crit") == 1
+        snap = await mongo.snapshot("crit", critical.session_id)
+        assert snap == critical.state
+        assert await queue_depth(amqp_url, queue) == 2  # both are queued for the worker
+    finally:
+        await sink.close()
+
+
+async def test_unreachable_broker_is_a_retryable_error(mongo: MongoArchive) -> None:
+    url = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
+    sink = AmqpSink(url, queue=unique("q"), mongo=mongo, connect_timeout_s=1)
+    _, records = counter_session(1)
+    with pytest.raises(StoreUnavailableError) as err:
+        await sink.publish(records[0])
+    assert err.value.retryable and err.value.message.startswith("RabbitMQ unreachable (amqp ")
+    await sink.close()
+
+
+async def test_unreachable_broker_falls_back_to_mongo_when_configured(
+    mongo: MongoArchive,
+) -> None:
+    url = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
+    sink = AmqpSink(url, queue=unique("q"), mongo=mongo, fallback="mongo", connect_timeout_s=1)
+    _, records = counter_session(2, tenant="fb")
+    for r in [*records, records[0]]:
+        await sink.publish(r)
+    assert await mongo.count_turns("fb") == 2
+    await sink.close()
+
+
+def test_fallback_without_mongo_is_a_configuration_error() -> None:
+    with pytest.raises(ValueError, match="needs a MongoDB archive"):
+        AmqpSink("amqp://x/", fallback="mongo")
+
+
+@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
+async def test_queue_type_and_dead_letter_topology(
+    amqp_url: str, mongo: MongoArchive, queue_type: str
+) -> None:
+    queue = unique("q")
+    sink = AmqpSink(amqp_url, queue=queue, queue_type=queue_type)  # type: ignore[arg-type]
+    _, records = counter_session(1)
+    await sink.publish(records[0])
+    await sink.close()
+    conn = await aio_pika.connect(amqp_url)
+    try:
+        ch = await conn.channel()
+        q = await ch.get_queue(queue)
+        msg = await q.get(no_ack=False)
+        assert msg.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+        assert msg.message_id == f"acme:{records[0].session_id}:1"
+        await msg.nack(requeue=False)  # rejected: the DLX routes it to the DLQ
+        dlq = await ch.get_queue(dlq_name(queue))
+        dead = await dlq.get(no_ack=True, timeout=10)
+        assert dead.message_id == msg.message_id
+        # re-declaring with another type is refused by the broker: the type is really set
+        other = "classic" if queue_type == "quorum" else "quorum"
+        ch2 = await conn.channel()
+        with pytest.raises(aio_pika.exceptions.ChannelPreconditionFailed):
+            await ch2.declare_queue(queue, durable=True, arguments={"x-queue-type": other})
+    finally:
+        await conn.close()
