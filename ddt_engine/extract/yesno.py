@@ -193,13 +193,44 @@ _PREFIX: dict[str, dict[bool, tuple[str, ...]]] = {
 # Phrases taken only as the whole utterance ("è così" yes, but "it is the 15th" is no answer).
 _WHOLE: dict[str, dict[bool, tuple[str, ...]]] = {
     "it": {
-        True: ("così", "bene", "è quello", "è questo", "è lei", "è lui", "esatto sì", "sì sì sì"),
+        True: (
+            "così",
+            "bene",
+            "è quello",
+            "è questo",
+            "è lei",
+            "è lui",
+            "esatto sì",
+            "sì sì sì",
+            "perché no",
+            "nessun problema",
+            "non c'è problema",
+            "non ci sono problemi",
+        ),
         False: ("non è", "non è lui", "non è lei", "falso", "no no no"),
     },
     "en": {
-        True: ("it is", "it's", "true", "fine", "good", "it is correct", "it's correct"),
+        True: (
+            "it is",
+            "it's",
+            "true",
+            "fine",
+            "good",
+            "it is correct",
+            "it's correct",
+            "why not",
+            "no problem",
+            "no worries",
+            "not a problem",
+        ),
         False: ("it isn't", "it's not", "it is not", "false", "no no no"),
     },
+}
+
+# Whole utterances that open like an answer but are none ("no idea" is not a "no").
+_NEUTRAL: dict[str, tuple[str, ...]] = {
+    "it": ("no so", "sì e no", "si e no", "sì o no", "non so"),
+    "en": ("no idea", "no clue", "not sure", "no idea sorry", "yes and no", "yes or no"),
 }
 
 # Words skipped around the answer ("beh sì", "no grazie", "no, è il 15" → "il 15").
@@ -226,6 +257,7 @@ def _compile() -> tuple[
 
 
 _PREFIX_C, _WHOLE_C = _compile()
+_NEUTRAL_C = {lang: frozenset(words(p) for p in ps) for lang, ps in _NEUTRAL.items()}
 _NO_LETTERS = re.compile(r"[\W\d_]*")
 
 
@@ -253,6 +285,8 @@ def detect_yes_no(text: str, lang: str) -> tuple[bool | None, str]:
     fillers = _FILLERS[lang]
     prefix = _PREFIX_C[lang]
     if len(toks) < 64:
+        if tuple(ws) in _NEUTRAL_C[lang]:
+            return None, text.strip()
         whole = _WHOLE_C[lang].get(tuple(ws))
         if whole is not None:
             return whole, ""

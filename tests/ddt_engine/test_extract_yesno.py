@@ -67,6 +67,10 @@ IT: list[tuple[str, bool | None]] = [
     ("", None),
     ("sì no", None),
     ("forse", None),
+    ("sì e no", None),
+    ("perché no", True),
+    ("nessun problema", True),
+    ("non c'è problema", True),
     ("cosa", None),
 ]
 
@@ -126,6 +130,12 @@ EN: list[tuple[str, bool | None]] = [
     ("", None),
     ("yes no", None),
     ("it is the 15th", None),
+    ("no idea", None),
+    ("not sure", None),
+    ("I'm not sure", None),
+    ("yes and no", None),
+    ("no problem", True),
+    ("why not", True),
 ]
 
 
