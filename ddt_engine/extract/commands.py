@@ -58,7 +58,7 @@ _EXACT: dict[str, dict[Command, tuple[str, ...]]] = {
             "assistenza",
             "centralino",
         ),
-        "cancel": ("basta", "stop", "fine", "esci", "annulla", "basta cosi"),
+        "cancel": ("basta", "stop", "fine", "esci", "annulla", "basta cosi", "no basta", "fermati"),
     },
     "en": {
         "repeat": (
@@ -207,7 +207,6 @@ _PHRASES: dict[str, dict[Command, tuple[str, ...]]] = {
             "forget about it",
             "changed my mind",
             "abort",
-            "quit",
         ),
     },
 }
