@@ -148,6 +148,47 @@ def _issue_code(issue: TypeIssue) -> str:
     return "E203"
 
 
+_A_TYPE = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "date": "a date (YYYY-MM-DD)",
+    "time": "a time (HH:MM)",
+    "datetime": "a datetime (ISO 8601)",
+    "list": "a list",
+    "object": "a mapping",
+}
+_DEFAULT_HINT = {
+    "date": "write it as 2024-03-01",
+    "time": "write it as '09:30' (quoted)",
+    "string": "quote it",
+}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIME = re.compile(r"^\d{2}:\d{2}(?::\d{2})?$")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _fits(value: Any, var_type: str) -> bool:
+    """Does a default value fit the variable's declared type?"""
+    if var_type == "any":
+        return True
+    if var_type == "boolean":
+        return isinstance(value, bool)
+    if var_type == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if var_type == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if var_type == "list":
+        return isinstance(value, list)
+    if var_type == "object":
+        return isinstance(value, dict)
+    if not isinstance(value, str):
+        return False
+    pattern = {"date": _DATE, "time": _TIME, "datetime": _DATETIME}.get(var_type)
+    return pattern is None or bool(pattern.match(value))
+
+
 def compatible(value_type: str, var_type: str) -> bool:
     """Can a value of ``value_type`` be stored in a variable declared ``var_type``?"""
     if var_type == "any" or value_type in ("any", "null") or value_type == var_type:
@@ -164,6 +205,12 @@ class Resolver:
         self.langs = list(dict.fromkeys(project.languages))
         self.ptab: dict[str, dict[str, PromptText]] = {
             str(lang): dict(table) for lang, table in project.prompts.items()
+        }
+        self.rule_prompts = {
+            rule.prompt
+            for ddt in project.ddts.values()
+            for rule in [*ddt.validate_, *(r for sd in ddt.subdata.values() for r in sd.validate_)]
+            if isinstance(rule.prompt, str)
         }
 
     # -- helpers -----------------------------------------------------------------------------
@@ -223,13 +270,15 @@ class Resolver:
             )
         )
 
-    def prompt(self, path: Path, text: PromptText) -> Prompt | None:
+    def prompt(self, path: Path, text: PromptText, local: Mapping[str, str] = {}) -> Prompt | None:
         if isinstance(text, str):
-            t = self.template(path, text)
+            t = self.template(path, text, local)
             return Prompt(text=t) if t is not None else None
-        main = self.template((*path, "text"), text.text)
-        voice = self.template((*path, "voice"), text.voice) if text.voice is not None else None
-        chat = self.template((*path, "chat"), text.chat) if text.chat is not None else None
+        main = self.template((*path, "text"), text.text, local)
+        voice = (
+            self.template((*path, "voice"), text.voice, local) if text.voice is not None else None
+        )
+        chat = self.template((*path, "chat"), text.chat, local) if text.chat is not None else None
         if main is None or (text.voice is not None and voice is None):
             return None
         if text.chat is not None and chat is None:
@@ -302,6 +351,13 @@ class Resolver:
                         f"declare '{head}' as object (or any), or rename one of them",
                         key=True,
                     )
+            if v.default is not None and not _fits(v.default, v.type):
+                self.err(
+                    "E209",
+                    ("variables", name, "default"),
+                    f"the default of '{name}' is not {_A_TYPE.get(v.type, v.type)}",
+                    _DEFAULT_HINT.get(v.type),
+                )
             self.a.var_types[name] = v.type
             self.a.variables[name] = VariableSpec(
                 type=v.type, default=v.default, sensitive=v.sensitive
@@ -335,7 +391,9 @@ class Resolver:
                         key=True,
                     )
                     continue
-                compiled = self.prompt(("prompts", lang, pid), table[pid])
+                # prompts of DDT validation rules may speak of the candidate `value`
+                local = {"value": "any"} if pid in self.rule_prompts else {}
+                compiled = self.prompt(("prompts", lang, pid), table[pid], local)
                 if compiled is not None:
                     self.a.prompts.setdefault(pid, {})[lang] = compiled
 
@@ -605,7 +663,7 @@ class Resolver:
             if node.data.prompt is None and node.data.text is None:
                 self.err("E213", data, "an SMS needs 'prompt' (an id) or 'text' (inline)")
             self.use_prompt(path, data, "text", node.data.prompt, node.data.text, f"{key}.text")
-            self.expr((*data, "to"), node.data.to)
+            self.recipient((*data, "to"), node.data.to)
         elif isinstance(node, SendEmailNode):
             for slot in ("subject", "body"):
                 choice = getattr(node.data, slot)
@@ -614,7 +672,7 @@ class Resolver:
                 self.use_prompt(
                     path, (*data, slot), slot, choice.prompt, choice.text, f"{key}.{slot}"
                 )
-            self.expr((*data, "to"), node.data.to)
+            self.recipient((*data, "to"), node.data.to)
         elif isinstance(node, GetDataNode):
             self.get_data(data, node)
         elif isinstance(node, SetNode):
@@ -655,6 +713,18 @@ class Resolver:
                 "E117", path, f"return node '{nid}' in the main flow",
                 "the main flow ends with an end or transfer node; return is for subflows",
             )  # fmt: skip
+
+    def recipient(self, path: Path, text: str) -> None:
+        """An e-mail address or phone number: an expression that must give a string."""
+        e = self.expr(path, text)
+        t = self.a.expr_types.get(path)
+        if e is not None and t not in ("string", "any", "null", None):
+            self.err(
+                "E203",
+                path,
+                f"the recipient must be a string (an address or a number), but this is {t}",
+                "name the variable that holds it, e.g. patient.phone",
+            )
 
     def get_data(self, data: Path, node: GetDataNode) -> None:
         d = node.data

@@ -185,3 +185,33 @@ def test_mutated_projects_never_break_the_compiler(data: dict[str, Any]) -> None
 @given(_VALUES)
 def test_arbitrary_documents_never_break_the_compiler(doc: Any) -> None:
     _no_internal_error(compile_project_dict(doc if isinstance(doc, dict) else {"x": doc}))
+
+
+_YAMLISH = st.text(alphabet="ab:-[]{}&*!|>'\"#\n \t,.?%@`~0123456789è", max_size=80)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.one_of(st.binary(max_size=200), _YAMLISH), st.sampled_from(["p.yaml", "p.json"]))
+def test_arbitrary_bytes_never_break_the_loader(content: bytes | str, name: str) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        result = compile_project(path)
+    _no_internal_error(result)
+    assert result.diagnostics or result.ok
+
+
+def test_mutations_reach_every_stage() -> None:
+    """The mutation strategy is not vacuous: it yields programs and errors of many stages."""
+    from hypothesis import find
+
+    codes: set[str] = set()
+
+    def collect(data: dict[str, Any]) -> bool:
+        result = compile_project_dict(data)
+        codes.update(d.code[:2] for d in result.diagnostics)
+        return {"E0", "E1", "E2"} <= codes
+
+    find(mutated(), collect, settings=settings(max_examples=500, deadline=None))
