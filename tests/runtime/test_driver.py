@@ -177,3 +177,83 @@ async def test_sink_failure_is_retryable_and_republished(
     stored = await driver.store.load("t", "s9")
     assert stored is not None and stored.unconfirmed is None
     shutil.rmtree(blocker)
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bank_card_block"
+
+
+@pytest.fixture()
+async def bank_driver(tmp_path: Path) -> AsyncIterator[SessionDriver]:
+    from compiler import compile_project
+
+    result = compile_project(EXAMPLE)
+    assert result.program is not None
+    programs = ProgramRegistry()
+    programs.add(result.program)
+    ok = {
+        "match": True,
+        "customer": {"first_name": "Mario"},
+        "card": {"id": "c1", "masked": "**** 1234"},
+    }
+    d = SessionDriver(
+        MemoryStore(),
+        JsonlSink(tmp_path / "bank.jsonl"),
+        programs,
+        StubEffects(
+            {
+                "verify_identity": [StubResponse(body=ok)],
+                "block_card": [StubResponse(body={"reference": "9"})],
+            }
+        ),
+        clock=lambda: AT,
+    )
+    yield d
+    await d.aclose()
+
+
+async def test_turns_idempotent_retry_and_stale_seq(
+    bank_driver: SessionDriver, tmp_path: Path
+) -> None:
+    from schemas.events import UserInputEvent
+
+    d = bank_driver
+    assert isinstance(d.programs, ProgramRegistry)
+    [program_id] = d.programs.ids()
+    first = await d.start("t", program_id, language="it")
+    assert first.program_id == program_id  # pinned
+    assert (first.seq, first.status, first.awaiting) == (1, "waiting_input", "input")
+    ev = UserInputEvent(at=AT, text="12 marzo 1980")
+    r1 = await d.turn("t", first.session_id, ev, expected_seq=1, idempotency_key="req-2")
+    # the channel did not get the answer and retries the same request: same response, no new turn
+    again = await d.turn("t", first.session_id, ev, expected_seq=1, idempotency_key="req-2")
+    assert again == r1 and r1.seq == 2
+    # a different request still carrying the old seq loses
+    with pytest.raises(ConflictError) as e:
+        await d.turn(
+            "t",
+            first.session_id,
+            UserInputEvent(at=AT, text="1234"),
+            expected_seq=1,
+            idempotency_key="req-3",
+        )
+    assert e.value.current_seq == 2
+    # identity check and its backend result happen inside one request: two records
+    r3 = await d.turn(
+        "t",
+        first.session_id,
+        UserInputEvent(at=AT, text="1234"),
+        expected_seq=2,
+        idempotency_key="req-4",
+    )
+    assert r3.seq == 4 and r3.status == "waiting_input"
+    assert [a.type for a in r3.actions] == ["say", "say", "listen"]
+    records = list(read_turns(tmp_path / "bank.jsonl"))
+    assert [(r.seq, r.event.type) for r in records] == [
+        (1, "start"),
+        (2, "user_input"),
+        (3, "user_input"),
+        (4, "backend_result"),
+    ]
+    assert [r.critical for r in records] == [False, True, True, True]
+    stored = await d.store.load("t", first.session_id)
+    assert stored is not None and records[-1].state_digest == stored.state.digest()
