@@ -44,7 +44,7 @@ from schemas.events import (
     NoInputEvent,
     UserInputEvent,
 )
-from schemas.expressions import ExprPart, Template
+from schemas.expressions import Binary, Expr, ExprPart, Lit, Template, Unary, Var
 from schemas.prompts import Prompt
 from schemas.session import DdtState
 
@@ -165,7 +165,15 @@ class _Plan:
             self.action = self._build(self.text.const, self.ssml.const if self.ssml else None)
 
     def _build(self, text: str, ssml: str | None) -> SayAction:
-        return SayAction(text=text, ssml=None if ssml is None else _speak(ssml), prompt=self.key)
+        return _fast(
+            SayAction,
+            {
+                "type": "say",
+                "text": text,
+                "ssml": None if ssml is None else _speak(ssml),
+                "prompt": self.key,
+            },
+        )
 
     def say(self, memory: Mapping[str, Any], now: datetime) -> SayAction:
         if self.action is not None:
@@ -183,6 +191,59 @@ class _Rule:
     code: str
     check: Callable[[Mapping[str, Any], datetime], Any]
     plans: PlanTable  # ("invalid:<code>", lang, channel) -> levels
+    fast: Callable[[Any], bool | None] | None = None  # a range check on a number
+
+
+_CMP: dict[str, Callable[[Any, Any], bool]] = {
+    "<": lambda a, b: bool(a < b),
+    "<=": lambda a, b: bool(a <= b),
+    ">": lambda a, b: bool(a > b),
+    ">=": lambda a, b: bool(a >= b),
+}
+_MIRROR = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _number(e: Expr) -> int | float | None:
+    if isinstance(e, Lit) and type(e.v) in (int, float):
+        return e.v  # type: ignore[return-value]
+    if isinstance(e, Unary) and e.op == "neg":
+        n = _number(e.a)
+        return None if n is None else -n
+    return None
+
+
+def _range_terms(e: Expr) -> list[tuple[Callable[[Any, Any], bool], Any]] | None:
+    """``value >= 1 and value <= 31`` as [(>=, 1), (<=, 31)]; None for anything else."""
+    if isinstance(e, Binary) and e.op == "and":
+        a, b = _range_terms(e.a), _range_terms(e.b)
+        return None if a is None or b is None else a + b
+    if isinstance(e, Binary) and e.op in _CMP:
+        left, right, op = e.a, e.b, str(e.op)
+        if isinstance(right, Var):
+            left, right, op = right, left, _MIRROR[op]
+        bound = _number(right)
+        if isinstance(left, Var) and left.path == ("value",) and bound is not None:
+            return [(_CMP[op], bound)]
+    return None
+
+
+def _fast_rule(e: Expr) -> Callable[[Any], bool | None] | None:
+    """A plain-Python check for numeric range rules (the catalogue's day, month, year):
+    the same answers as the evaluator for an int or float value, None (ask the evaluator)
+    for any other value."""
+    terms = _range_terms(e)
+    if not terms:
+        return None
+
+    def check(v: Any) -> bool | None:
+        if type(v) is not int and type(v) is not float:
+            return None
+        for cmp, bound in terms:
+            if not cmp(v, bound):
+                return False
+        return True
+
+    return check
 
 
 @dataclass(slots=True)
@@ -255,6 +316,7 @@ def _prepare_node(ddt: CompiledDdt, dn: DataNode) -> _Node:
             code=r.code,
             check=compile_expr(r.expr),
             plans=_plans(ddt.name, keyname, {"invalid": r.prompts}, f"invalid:{r.code}"),
+            fast=_fast_rule(r.expr),
         )
         for r in dn.validations
     )
@@ -809,9 +871,14 @@ class _Turn:
         or any failure, makes the turn critical."""
         if not node.rules:
             return None
-        scope = _scope(self.memory, value)
+        scope: dict[str, Any] | None = None
         for rule in node.rules:
-            if rule.check(scope, self.at) is not True:
+            ok = rule.fast(value) if rule.fast is not None else None
+            if ok is None:
+                if scope is None:
+                    scope = _scope(self.memory, value)
+                ok = rule.check(scope, self.at) is True
+            if not ok:
                 self.critical = True
                 return rule.code
         if not node.key:

@@ -195,3 +195,45 @@ def test_fast_construction_equals_validated_models() -> None:
     assert fast.model_dump_json() == slow.model_dump_json()
     assert fast.model_copy(update={"total": 2}) == slow.model_copy(update={"total": 2})
     assert DdtState.model_validate_json(fast.model_dump_json()) == slow
+
+
+def test_fast_say_action_equals_validated() -> None:
+    from schemas.actions import SayAction
+
+    fast = _fast(SayAction, {"type": "say", "text": "a", "ssml": None, "prompt": "k"})
+    assert fast == SayAction(text="a", prompt="k")
+    assert fast.model_dump_json() == SayAction(text="a", prompt="k").model_dump_json()
+
+
+RULES = st.sampled_from(
+    [
+        "value >= 1 and value <= 31",
+        "value > 0",
+        "1900 <= value",
+        "value < 2.5 and value >= -3",
+        "value >= 1 and value <= 12 and value != 7",  # not a pure range: evaluator only
+    ]
+)
+VALUES = st.one_of(
+    st.integers(-10**6, 10**6), st.floats(allow_nan=True), st.none(), st.booleans(),
+    st.text(max_size=3), st.lists(st.integers(), max_size=2),
+)  # fmt: skip
+
+
+@given(rule=RULES, value=VALUES)
+def test_fast_range_rules_agree_with_the_evaluator(rule: str, value: Any) -> None:
+    from compiler.expressions import parse_expr
+    from ddt_engine.engine import _fast_rule
+    from ddt_engine.expressions import evaluate
+
+    expr = parse_expr(rule)
+    fast = _fast_rule(expr)
+    slow = evaluate(expr, {"value": value}, AT) is True
+    if "!=" in rule:
+        assert fast is None
+        return
+    assert fast is not None
+    got = fast(value)
+    assert got is None or got == slow, (rule, value, got, slow)
+    if type(value) in (int, float):
+        assert got is not None
