@@ -350,7 +350,13 @@ def _syntax_error(
             hint=hint,
             text=full,
         )
-    assert isinstance(e, UnexpectedToken)
+    if not isinstance(e, UnexpectedToken):  # pragma: no cover - LALR reports tokens
+        return ExprSyntaxError(
+            f"unexpected end of the expression, expected {_join(expected)}",
+            offset + len(text) + 1,
+            expected=expected,
+            text=full,
+        )
     tok = e.token
     if tok.type == "$END":
         opened = _open_bracket(text, len(text))
@@ -396,7 +402,7 @@ def _syntax_error(
         hint = "call a function as f(x): there are no methods such as x.f()"
     elif tok.type == "GT" and prev.endswith("<"):
         hint = "write '!=' for 'is different from'"
-    elif tok.type in ("EQ", "LT", "GT", "LE", "GE", "NE") and prev[-1:] in "=<>!":
+    elif tok.type in ("EQ", "LT", "GT", "LE", "GE", "NE") and prev and prev[-1] in "=<>!":
         hint = "write a single comparison operator: == != < <= > >="
     elif tok.type == "SET":
         hint = "'is set' tests a variable: 'x is set', 'x is not set'"

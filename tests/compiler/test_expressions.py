@@ -214,6 +214,19 @@ def test_columns_point_at_the_node() -> None:
     assert expr_col(L(1)) is None
 
 
+def test_positions_leave_with_their_nodes() -> None:
+    import gc
+
+    e = fold_constants(parse_expr("unique_name_for_this_test + (1 + 1)"))
+    assert isinstance(e, Binary)
+    key = id(e.b)
+    assert key in cx._POS
+    del e
+    cx._parse_expr_cached.cache_clear()
+    gc.collect()
+    assert key not in cx._POS
+
+
 def test_expr_vars() -> None:
     e = parse_expr("a.b > 1 and c is set or f(d.e, [g]) or 2024-01-01 < h")
     assert expr_vars(e) == {"a.b", "c", "d.e", "g", "h"}
