@@ -224,7 +224,9 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
 
-def start_redis(base: Path, *, replicaof: int | None = None) -> RedisServer:
+def start_redis(
+    base: Path, *, replicaof: int | None = None, extra: list[str] | None = None
+) -> RedisServer:
     """redis-server with AOF on (``appendfsync always``: a kill loses nothing acknowledged)."""
     binary = shutil.which("redis-server")
     if binary is None:
@@ -237,11 +239,58 @@ def start_redis(base: Path, *, replicaof: int | None = None) -> RedisServer:
     argv += ["--repl-diskless-sync-delay", "0"]
     if replicaof is not None:
         argv += ["--replicaof", "127.0.0.1", str(replicaof)]
+    argv += extra or []
     server = Server(
         name=f"redis-server :{port}",
         argv=argv,
         env=dict(os.environ),
         log=d / "redis.log",
+        probe=_probe_redis(port),
+        marker="redis-server",
+        start_timeout=20.0,
+    )
+    server.start()
+    return RedisServer(server, port, d)
+
+
+def start_redis_cluster(base: Path) -> RedisServer:
+    """A one-node Redis Cluster holding all 16384 slots (enough for a cluster client)."""
+    d = Path(tempfile.mkdtemp(prefix="redis-cluster-", dir=base))
+    server = start_redis(
+        base, extra=["--cluster-enabled", "yes", "--cluster-config-file", str(d / "nodes.conf")]
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=2) as s:
+        s.sendall(b"CLUSTER ADDSLOTSRANGE 0 16383\r\n")
+        if not s.recv(64).startswith(b"+OK"):
+            raise ServerError(f"redis cluster :{server.port}: ADDSLOTSRANGE refused")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            s.sendall(b"CLUSTER INFO\r\n")
+            if b"cluster_state:ok" in s.recv(4096):
+                return server
+            time.sleep(0.05)
+    server.server.stop()
+    raise ServerError(f"redis cluster :{server.port} did not reach cluster_state:ok")
+
+
+def start_sentinel(base: Path, primary_port: int, service: str = "mymaster") -> RedisServer:
+    """A Redis Sentinel (redis-server --sentinel) monitoring the primary on ``primary_port``."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise ServerMissingError("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    d = Path(tempfile.mkdtemp(prefix=f"sentinel{port}-", dir=base))
+    conf = d / "sentinel.conf"
+    conf.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {d}\nlogfile {d / 'sentinel.log'}\n"
+        f"sentinel monitor {service} 127.0.0.1 {primary_port} 1\n"
+        f"sentinel down-after-milliseconds {service} 1000\n"
+    )
+    server = Server(
+        name=f"redis-sentinel :{port}",
+        argv=[binary, str(conf), "--sentinel"],
+        env=dict(os.environ),
+        log=d / "sentinel.log",
         probe=_probe_redis(port),
         marker="redis-server",
         start_timeout=20.0,
@@ -425,6 +474,19 @@ class Servers:
         server = start_redis(self.base)
         self._extra.append(server)
         return server
+
+    def redis_cluster(self) -> RedisServer:
+        """A fresh one-node Redis Cluster; stopped at close()."""
+        server = start_redis_cluster(self.base)
+        self._extra.append(server)
+        return server
+
+    def redis_sentinel(self) -> tuple[RedisServer, RedisServer]:
+        """A fresh primary and a Sentinel monitoring it as ``mymaster``."""
+        primary = self.extra_redis()
+        sentinel = start_sentinel(self.base, primary.port)
+        self._extra.append(sentinel)
+        return primary, sentinel
 
     def rabbitmq(self) -> RabbitServer:
         if self._rabbit is None:

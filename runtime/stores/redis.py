@@ -84,6 +84,7 @@ class RedisStore:
         self.client = client
         self.ttl_ms = max(1, int(ttl_s * 1000))
         self.where = where or "redis"
+        self._also_close: list[aioredis.Redis] = []  # a Sentinel's own connections
         self._cas = client.register_script(_CAS)
         self._confirm = client.register_script(_CONFIRM)
 
@@ -99,14 +100,17 @@ class RedisStore:
         }
         scheme = url.split("://", 1)[0].lower()
         client: aioredis.Redis | RedisCluster
+        sentinels: list[aioredis.Redis] = []
         if scheme in {"redis+sentinel", "rediss+sentinel"}:
-            client = _sentinel_client(url, opts)
+            client, sentinels = _sentinel_client(url, opts)
         elif cluster or scheme in {"redis+cluster", "rediss+cluster"}:
             real = url.replace("+cluster://", "://", 1)
             client = RedisCluster.from_url(real, **opts)
         else:
             client = aioredis.Redis.from_url(url, health_check_interval=30, **opts)
-        return cls(client, ttl_s=ttl_s, where=_redact(url))
+        store = cls(client, ttl_s=ttl_s, where=_redact(url))
+        store._also_close = sentinels
+        return store
 
     async def _call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
         try:
@@ -198,13 +202,14 @@ class RedisStore:
         await self._call("ping", lambda: self.client.ping())
 
     async def close(self) -> None:
-        try:
-            await self.client.aclose()
-        except (RedisError, OSError) as exc:  # closing a dead connection is not an error
-            log.debug("redis close: %s", exc)
+        for c in [self.client, *self._also_close]:
+            try:
+                await c.aclose()
+            except (RedisError, OSError) as exc:  # closing a dead connection is not an error
+                log.debug("redis close: %s", exc)
 
 
-def _sentinel_client(url: str, opts: dict[str, Any]) -> aioredis.Redis:
+def _sentinel_client(url: str, opts: dict[str, Any]) -> tuple[aioredis.Redis, list[aioredis.Redis]]:
     parts = urlsplit(url)
     hosts = []
     for item in parts.netloc.rsplit("@", 1)[-1].split(","):
@@ -220,4 +225,4 @@ def _sentinel_client(url: str, opts: dict[str, Any]) -> aioredis.Redis:
         opts = {**opts, "ssl": True}
     sentinel = Sentinel(hosts, sentinel_kwargs=opts, password=password, db=db, **opts)  # type: ignore[no-untyped-call]
     client: aioredis.Redis = sentinel.master_for(service)
-    return client
+    return client, list(sentinel.sentinels)

@@ -1,0 +1,106 @@
+"""RedisStore specifics: key layout, compact state, errors, Sentinel and Cluster URLs."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+import redis.asyncio as aioredis
+
+from runtime.ports import StoreUnavailableError
+from runtime.stores.redis import RedisStore, session_key
+from tests.runtime.contract.helpers import new_state
+from tests.servers import Servers, free_port
+
+
+def test_session_key_is_tenant_prefixed_and_hash_tagged() -> None:
+    assert session_key("acme", "s1") == "ddtflow:{acme:s1}"
+
+
+async def test_one_compact_hash_per_session_with_ttl(redis_url: str) -> None:
+    store = RedisStore.from_url(redis_url, ttl_s=120)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        s0 = new_state(0)
+        await store.save(s0, expected_seq=None, response=b"r", idempotency_key="k")
+        key = session_key("acme", s0.session_id)
+        raw = await client.hgetall(key)
+        assert set(raw) == {b"seq", b"state", b"resp", b"ikey"}
+        assert raw[b"seq"] == b"0"
+        # defaults are left out: only what differs from a fresh state is stored
+        assert orjson.loads(raw[b"state"]) == {
+            "session_id": s0.session_id,
+            "tenant": "acme",
+            "program_id": s0.program_id,
+            "memory": {"patient": {"name": "Anna"}},
+            "status": "waiting_input",
+        }
+        assert 110_000 < await client.pttl(key) <= 120_000
+        await client.pexpire(key, 5_000)
+        await store.save(s0.model_copy(update={"seq": 1}), expected_seq=0)
+        assert await client.pttl(key) > 110_000  # refreshed by the turn
+    finally:
+        await client.aclose()
+        await store.close()
+
+
+async def test_unreachable_redis_is_an_error_not_a_fallback() -> None:
+    store = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0", timeout_s=0.5)
+    try:
+        with pytest.raises(StoreUnavailableError) as err:
+            await store.load("acme", "s1")
+        assert err.value.retryable
+        assert err.value.message.startswith("session store unavailable (redis://127.0.0.1:")
+        with pytest.raises(StoreUnavailableError):
+            await store.save(new_state(0), expected_seq=None)
+    finally:
+        await store.close()
+
+
+async def test_a_state_that_does_not_validate_is_reported(redis_url: str) -> None:
+    store = RedisStore.from_url(redis_url)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await client.hset(session_key("acme", "broken"), mapping={"seq": 1, "state": b"{}"})
+        with pytest.raises(StoreUnavailableError, match="holds a state that does not validate"):
+            await store.load("acme", "broken")
+    finally:
+        await client.aclose()
+        await store.close()
+
+
+def test_password_is_not_shown_in_errors() -> None:
+    store = RedisStore.from_url("redis://:s3cret@127.0.0.1:1/0")
+    assert "s3cret" not in store.where
+
+
+async def test_sentinel_url(servers: Servers) -> None:
+    primary, sentinel = servers.redis_sentinel()
+    store = RedisStore.from_url(f"redis+sentinel://127.0.0.1:{sentinel.port}/mymaster/0")
+    direct = RedisStore.from_url(primary.url)
+    try:
+        s0 = new_state(0)
+        await store.save(s0, expected_seq=None)
+        got = await direct.load("acme", s0.session_id)  # it went to the monitored primary
+        assert got is not None and got.state == s0
+    finally:
+        await store.close()
+        await direct.close()
+
+
+async def test_sentinel_url_must_name_the_service() -> None:
+    with pytest.raises(ValueError, match="a Sentinel URL names the service"):
+        RedisStore.from_url("redis+sentinel://127.0.0.1:26379")
+
+
+async def test_cluster(servers: Servers) -> None:
+    node = servers.redis_cluster()
+    store = RedisStore.from_url(node.url, cluster=True)
+    try:
+        s0 = new_state(0)
+        await store.save(s0, expected_seq=None, record=b"[]")
+        await store.save(s0.model_copy(update={"seq": 1}), expected_seq=0, record=b"[1]")
+        await store.mark_confirmed("acme", s0.session_id, 1)
+        got = await store.load("acme", s0.session_id)
+        assert got is not None and got.state.seq == 1 and got.unconfirmed is None
+    finally:
+        await store.close()
