@@ -74,6 +74,7 @@ _NUM_TOKEN = re.compile(
     r"|(?P<frac>[½¼¾])"
     r"|(?P<sign>\bmeno\b|\bminus\b|\bnegative\b|(?<!\w)-|\+)"
     r"|(?P<word>[^\W\d_]+)"
+    r"|(?P<slash>[/:])"
 )
 _DECIMAL_WORDS = {"virgola", "punto", "point"}
 _JOINERS = {"e", "and"}
@@ -98,7 +99,32 @@ def to_digits(text: str, lang: str) -> str:
         return s
     for rx, repl in _FRACTIONS[lang]:
         s = rx.sub(repl, s)
-    return squash(_alpha2digit(s[:MAX_CHARS], lang))
+    if _MULTIPLIED.search(s):  # before text2num too: it turns "thousand" into "1000"
+        s = _MULTIPLIED.sub(_multiply, s)
+    s = _alpha2digit(s[:MAX_CHARS], lang)
+    if _MULTIPLIED.search(s):
+        s = _MULTIPLIED.sub(_multiply, s)
+    return squash(s)
+
+
+_MULTIPLIED = re.compile(
+    r"(?<![\d.,])(\d{1,6}(?:[.,]\d{1,6})?)\s+"
+    r"(mila|milion[ei]|miliard[oi]|thousand|millions?|billions?)\b"
+)
+_FACTOR = {"mila": 1000, "thousand": 1000, "milion": 10**6, "millio": 10**6}
+
+
+def _multiply(m: re.Match[str]) -> str:
+    """ "1 milione" → "1000000", "2,5 milioni" → "2500000" (text2num leaves digits alone)."""
+    value = parse_digits(m.group(1))
+    word = m.group(2)
+    factor = _FACTOR.get(word, _FACTOR.get(word[:6], 10**9))
+    if value is None:
+        return m.group(0)
+    product = value * factor
+    if product == product.to_integral_value():
+        return str(int(product))
+    return format(product.normalize(), "f")
 
 
 def parse_digits(s: str) -> Decimal | None:
@@ -155,16 +181,23 @@ def find_numbers(text: str, lang: str) -> list[Num]:
     out: list[Num] = []
     sign = 1
     pending_decimal = False
+    leading_decimal = -10
     idx = 0
     for m in _NUM_TOKEN.finditer(s):
         idx += 1
         if m.group("sign") is not None:
             sign = -1 if m.group("sign") not in ("+",) else 1
             continue
+        if m.group("slash") is not None:
+            sign, pending_decimal = 1, False
+            continue
         word = m.group("word")
         if word is not None:
             if word in _DECIMAL_WORDS and out and out[-1].index == idx - 1:
                 pending_decimal = True
+                continue
+            if word in _DECIMAL_WORDS:
+                leading_decimal = idx  # "point five", "virgola cinque"
                 continue
             if word in _JOINERS:
                 continue
@@ -183,6 +216,11 @@ def find_numbers(text: str, lang: str) -> list[Num]:
             sign = 1
             continue
         digits = m.group("num")
+        if leading_decimal == idx - 1 and digits.isdigit():
+            v = Decimal(f"0.{digits}")
+            out.append(Num(sign * v, "0," + digits, idx, False, True))
+            sign = 1
+            continue
         if pending_decimal and out and out[-1].index == idx - 2 and digits.isdigit():
             prev = out[-1]
             if prev.raw.isdigit():

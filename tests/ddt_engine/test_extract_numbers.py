@@ -58,6 +58,9 @@ INTEGER_IT: list[tuple[str, int | str | None]] = [
     ("boh", None),
     ("", None),
     ("non lo so", None),
+    ("1 milione", 1000000),
+    ("3 mila", 3000),
+    ("1/2", None),
 ]
 
 INTEGER_EN: list[tuple[str, int | str | None]] = [
@@ -190,6 +193,9 @@ NUMBER_EN: list[tuple[str, float | str | None]] = [
     ("", None),
     ("between 2 and 3", None),
     ("no idea", None),
+    ("point five", 0.5),
+    ("2.5 million", 2500000),
+    ("3 thousand", 3000),
 ]
 
 
