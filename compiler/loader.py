@@ -412,10 +412,13 @@ def _merge(
             dst[k] = v
             continue
         old = dst[k]
-        if isinstance(old, dict) and isinstance(v, dict):
+        # tables merge (ddts, variables, prompts per language …); their entries do not:
+        # a DDT or a prompt is defined in one place
+        merge_depth = 2 if p[0] == "prompts" else 1
+        if isinstance(old, dict) and isinstance(v, dict) and len(p) <= merge_depth:
             dst[k] = dict(old)
             _merge(dst[k], v, p, shifts, smap, doc, diags)
-        elif isinstance(old, list) and isinstance(v, list):
+        elif isinstance(old, list) and isinstance(v, list) and len(p) == 1:
             shifts[p] = len(old)
             dst[k] = old + v
         else:
@@ -425,7 +428,7 @@ def _merge(
                 "E010",
                 p,
                 f"'{pointer(p)[1:]}' is defined in two files (also at {where})",
-                "define it once; only mappings are merged and lists concatenated",
+                "define it once: files add entries to the tables (nodes, edges, ddts, prompts …)",
                 key=True,
             )
             diags.append(d)
