@@ -69,7 +69,9 @@ _FORMS: list[tuple[str, re.Pattern[str]]] = [
     ("and", re.compile(r"\b" + _H + r"\s+(?:e|and)\s+(?P<m>\d{1,2})(?:\s+minuti)?\b")),
     ("meno", re.compile(r"\b" + _H + r"\s+meno\s+(?P<m>\d{1,2})\b")),
     ("oclock", re.compile(r"\b" + _H + r"\s+(?:in\s+punto|oclock|precise)\b")),
-    ("hm", re.compile(r"\b" + _H + r"\s+(?P<m>\d{2}|0\d)\b(?!\s*(?:/|\.\d|anni|years))")),
+    ("hm", re.compile(
+        r"(?<!\d\s)\b" + _H + r"\s+(?P<m>\d{2}|0\d)\b(?!\s*(?:\d|/|\.\d|anni|years))"
+    )),
     ("mark", re.compile(_MARK + _H + r"\b")),
     ("period", re.compile(
         r"\b" + _H + r"\s+(?=am\b|pm\b|d[ie]l?l?[a']?\s*(?:mattin|pomerig|sera|notte))"
