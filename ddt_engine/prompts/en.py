@@ -186,27 +186,27 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "ask": _ASK,
         "example": (
             "For letters you can use words, for example: romeo, sierra.",
-            "For example: RSSMRA80C03H501U.",
+            "For example: RSSMRA80C03H501F.",
         ),
         "readback": _DIGITS_READBACK,
         "invalid": "That tax code isn't valid.",
         "help": (
             "The Italian tax code has sixteen characters. Say it one character at a time; "
             "for letters you can use words, for example: alpha, bravo.",
-            "Type the 16 characters of the tax code, for example RSSMRA80C03H501U.",
+            "Type the 16 characters of the tax code, for example RSSMRA80C03H501F.",
         ),
     },
     "partita_iva": {
         "ask": _ASK,
         "example": (
             "It has eleven digits: say them one at a time.",
-            "For example: 01234567890.",
+            "For example: 01234560017.",
         ),
         "readback": _DIGITS_READBACK,
         "invalid": "That VAT number isn't valid.",
         "help": (
             "The VAT number has eleven digits. Say them one at a time, or type them on the keypad.",
-            "Type the 11 digits of the VAT number, for example 01234567890.",
+            "Type the 11 digits of the VAT number, for example 01234560017.",
         ),
     },
     "cap": {

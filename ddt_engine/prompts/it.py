@@ -186,28 +186,28 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "ask": _ASK,
         "example": (
             "Per le lettere può usare le città, per esempio: R come Roma, S come Savona.",
-            "Per esempio: RSSMRA80C03H501U.",
+            "Per esempio: RSSMRA80C03H501F.",
         ),
         "readback": _DIGITS_READBACK,
         "invalid": "Questo codice fiscale non è valido.",
         "help": (
             "Il codice fiscale ha sedici caratteri. Me lo dica un carattere alla volta; "
             "per le lettere può usare le città, per esempio: A come Ancona, B come Bologna.",
-            "Scriva i 16 caratteri del codice fiscale, per esempio RSSMRA80C03H501U.",
+            "Scriva i 16 caratteri del codice fiscale, per esempio RSSMRA80C03H501F.",
         ),
     },
     "partita_iva": {
         "ask": _ASK,
         "example": (
             "Sono undici cifre: me le dica una alla volta.",
-            "Per esempio: 01234567890.",
+            "Per esempio: 01234560017.",
         ),
         "readback": _DIGITS_READBACK,
         "invalid": "Questa partita IVA non è valida.",
         "help": (
             "La partita IVA ha undici cifre. Me le dica una alla volta, oppure le digiti "
             "sulla tastiera.",
-            "Scriva le 11 cifre della partita IVA, per esempio 01234567890.",
+            "Scriva le 11 cifre della partita IVA, per esempio 01234560017.",
         ),
     },
     "cap": {
