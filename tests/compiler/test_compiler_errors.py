@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import compiler
+from compiler import compile_project
 from compiler.errors import did_you_mean, render_all, render_diagnostic, summary
 from schemas.diagnostics import Diagnostic
 
@@ -78,3 +82,12 @@ def test_public_api_is_pinned() -> None:
         "summary",
         "summary_line",
     ]
+
+
+def test_the_annotated_example_in_the_docs_compiles_clean(tmp_path: Path) -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "compiler.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"```yaml\n(format: 1.*?)```", docs, flags=re.S)
+    (tmp_path / "project.yaml").write_text(example, encoding="utf-8")
+    result = compile_project(tmp_path / "project.yaml")
+    assert result.ok, render_all(result.diagnostics)
+    assert not result.diagnostics, render_all(result.diagnostics)
