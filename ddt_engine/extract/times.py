@@ -35,10 +35,13 @@ _PRE: dict[str, list[tuple[re.Pattern[str], str]]] = {
         (re.compile(r"\be\s+(?:un\s+)?quarto\b"), " e 15 "),
         (re.compile(r"\be\s+tre\s+quarti\b"), " e 45 "),
         (re.compile(r"\bmeno\s+(?:un\s+)?quarto\b"), " meno 15 "),
+        (re.compile(r"\bun\s+quarto\s+d'?\s*ora\b"), " 15 minuti "),
+        (re.compile(r"\btre\s+quarti\s+d'?\s*ora\b"), " 45 minuti "),
         (re.compile(r"\bmezz'?\s*ora\b"), " 30 minuti "),
         (re.compile(r"\bun'?\s*ora\b"), " 1 ore "),
     ],
     "en": [
+        (re.compile(r"\b(?:a\s+)?quarter\s+of\s+an\s+hour\b"), " 15 minutes "),
         (re.compile(r"\bhalf\s+past\b"), " 30 past "),
         (re.compile(r"\b(?:a\s+)?quarter\s+(?:past|after)\b"), " 15 past "),
         (re.compile(r"\b(?:a\s+)?quarter\s+(?:to|of|before)\b"), " 15 to "),
