@@ -187,14 +187,23 @@ def install_error_handlers(app: FastAPI, *, max_text_chars: int) -> None:
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+        codes = {
+            404: "not_found",
+            405: "method_not_allowed",
+            400: "bad_request",
+            413: "body_too_large",
+        }
         code = codes.get(exc.status_code, f"http_{exc.status_code}")
         message = exc.detail if isinstance(exc.detail, str) else code
+        details: dict[str, Any] = {}
+        max_bytes = getattr(exc, "max_bytes", None)
+        if max_bytes is not None:
+            details["max_bytes"] = max_bytes
         if exc.status_code == 404:
             message = f"no route {request.url.path}"
         elif exc.status_code == 405:
             message = f"method {request.method} is not allowed on {request.url.path}"
-        return error_response(exc.status_code, code, message, {}, dict(exc.headers or {}))
+        return error_response(exc.status_code, code, message, details, dict(exc.headers or {}))
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         rid = _request_id(request)

@@ -7,6 +7,7 @@ import logging
 import time
 from typing import Any
 
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime.api.errors import ApiError, error_response
@@ -16,8 +17,13 @@ log = logging.getLogger("ddtflow.api.limits")
 __all__ = ["BodyLimitMiddleware", "BodyTooLargeError", "MemoryRateLimiter", "RedisRateLimiter"]
 
 
-class BodyTooLargeError(Exception):
-    pass
+class BodyTooLargeError(StarletteHTTPException):
+    """A body that grew past the limit while being read (an HTTPException so that FastAPI's
+    body reader lets it through instead of calling it a parse error)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"the request body is larger than {max_bytes} bytes")
+        self.max_bytes = max_bytes
 
 
 class BodyLimitMiddleware:
@@ -51,7 +57,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLargeError
+                    raise BodyTooLargeError(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:

@@ -14,6 +14,7 @@ import re
 import sys
 import time
 import uuid
+from typing import IO
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,8 +28,10 @@ log = structlog.get_logger("ddtflow.api")
 _RID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
-def configure_logging(level: str = "info", *, json: bool = True) -> None:
-    """structlog → stdlib logging → stderr, one JSON object per line."""
+def configure_logging(
+    level: str = "info", *, json: bool = True, stream: IO[str] | None = None
+) -> None:
+    """structlog → stdlib logging → stderr (or ``stream``), one JSON object per line."""
     lvl = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
@@ -52,7 +55,7 @@ def configure_logging(level: str = "info", *, json: bool = True) -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     for h in list(root.handlers):

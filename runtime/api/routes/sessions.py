@@ -15,6 +15,7 @@ from runtime.api.errors import ERROR_RESPONSES, ApiError
 from runtime.api.metrics import SESSIONS_WAITING, TURN_SECONDS, TURNS
 from runtime.api.models import EventRequest, SessionOut, StartRequest, TurnsOut
 from runtime.driver import TurnResponse
+from runtime.orchestrator import InvalidEventError
 from runtime.wiring import TERMINAL, Runtime
 from schemas.events import Event, HangupEvent, NBest, NoInputEvent, UserInputEvent
 
@@ -85,6 +86,8 @@ async def start_session(
         if resp.status not in TERMINAL:
             SESSIONS_WAITING.inc()
         return resp
+    except InvalidEventError as e:  # bad start variables: the request is wrong, not the state
+        raise ApiError(422, e.code, e.message) from None
     finally:
         _observe("start", resp, started)
 
