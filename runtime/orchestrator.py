@@ -21,6 +21,7 @@ from runtime.tasks import (
     apply_backend_result,
     apply_ddt_step,
     backend_name,
+    build,
     default_registry,
 )
 from schemas.actions import Action, EndAction
@@ -193,7 +194,7 @@ def run_step(
     tasks = program.tasks
     run = True
     if isinstance(event, HangupEvent):
-        ctx.actions.append(EndAction.model_construct(reason="hangup"))
+        ctx.actions.append(build(EndAction, reason="hangup"))
         ctx.status, ctx.reason, ctx.ddt, ctx.critical = "ended", "hangup", None, True
         run = False
     elif isinstance(event, StartEvent):
@@ -243,8 +244,9 @@ def run_step(
     if run:
         _run(ctx, trace)
 
-    new = state.model_copy(
-        update={
+    new = _next_state(
+        state,
+        {
             "seq": state.seq + 1,
             "pc": ctx.pc,
             "stack": ctx.stack,
@@ -253,9 +255,24 @@ def run_step(
             "status": ctx.status,
             "awaiting": ctx.awaiting,
             "reason": ctx.reason,
-        }
+        },
     )
     return StepResult(new, ctx.actions, ctx.critical)
+
+
+def _next_state(state: SessionState, update: dict[str, Any]) -> SessionState:
+    """``state.model_copy(update=update)`` without pydantic's generic copy machinery: the
+    state is frozen and its values are never mutated (memory is copy-on-write)."""
+    d = dict(state.__dict__)
+    d.update(update)
+    new = SessionState.__new__(SessionState)
+    object.__setattr__(new, "__dict__", d)
+    object.__setattr__(
+        new, "__pydantic_fields_set__", state.__pydantic_fields_set__ | update.keys()
+    )
+    object.__setattr__(new, "__pydantic_extra__", None)
+    object.__setattr__(new, "__pydantic_private__", None)
+    return new
 
 
 def _resume_ddt(ctx: Ctx, state: SessionState, event: Event) -> bool:

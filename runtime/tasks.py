@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import html
 import re
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import entry_points
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
-from ddt_engine.expressions import evaluate, get_path, render, set_path
+from ddt_engine.expressions import compile_expr, get_path, render, set_path
 from runtime.effects import EMAIL_BACKEND, SMS_BACKEND
 from schemas.actions import (
     Action,
@@ -34,10 +35,11 @@ from schemas.actions import (
 )
 from schemas.ddt import DdtStep
 from schemas.events import BackendResultEvent, Event
-from schemas.expressions import ExprPart, Template, TextPart
+from schemas.expressions import Template, TextPart
 from schemas.program import (
     CallBackendTask,
     CallTask,
+    CompiledBackend,
     CustomTask,
     EndTask,
     FailTask,
@@ -87,6 +89,46 @@ class DdtEnginePort(Protocol):
         language: str,
         channel: str,
     ) -> DdtStep: ...
+
+
+# --------------------------------------------------------------------------- fast values
+
+_M = TypeVar("_M", bound=BaseModel)
+_SHAPES: dict[type[BaseModel], tuple[tuple[str, Any, Callable[[], Any] | None], ...]] = {}
+_UNSET = object()
+
+
+def build(cls: type[_M], **values: Any) -> _M:
+    """``cls(**values)`` without validation, for values ``step`` made itself (the hot path).
+
+    Like ``model_construct`` but with the field shapes computed once per class; every field
+    is set (defaults included), so the object dumps and compares like a validated one.
+    """
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        shape = tuple(
+            (
+                name,
+                _UNSET if f.default_factory is not None else f.default,
+                f.default_factory,  # type: ignore[misc]
+            )
+            for name, f in cls.model_fields.items()
+        )
+        _SHAPES[cls] = shape
+    d: dict[str, Any] = {}
+    for name, default, factory in shape:
+        if name in values:
+            d[name] = values[name]
+        elif factory is not None:
+            d[name] = factory()
+        else:
+            d[name] = default
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", d)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj
 
 
 # --------------------------------------------------------------------------- plugins
@@ -200,6 +242,7 @@ class Ctx:
         "memory",
         "now",
         "pc",
+        "plan",
         "plugins",
         "program",
         "reason",
@@ -222,6 +265,7 @@ class Ctx:
         ddt: DdtState | None,
     ) -> None:
         self.program = program
+        self.plan = plan_for(program)
         self.engine = engine
         self.plugins = plugins
         self.now = now
@@ -260,51 +304,115 @@ class Ctx:
         self.memory = set_path(self.memory, path, value)
 
 
-# --------------------------------------------------------------------------- prompts
+# --------------------------------------------------------------------------- plan
 
 _TAG = re.compile(r"<[^>]+>")
 
-
-def _prompt(ctx: Ctx, key: str) -> Any:
-    by_lang = ctx.program.prompts.get(key)
-    if not by_lang:
-        return None
-    p = by_lang.get(ctx.language) or by_lang.get(ctx.program.default_language)
-    if p is None:
-        p = next(iter(by_lang.values()))
-    return p
+# A rendering piece: literal text, or a one-part template whose value is formatted by
+# ``render`` (and escaped for its place: SSML, URL).
+_Piece = str | Template
 
 
-def _render_escaped(template: Template, memory: Mapping[str, Any], now: datetime, lang: str) -> str:
-    """Render for SSML: literal text as written (designer SSML), values XML-escaped."""
-    out: list[str] = []
+def _pieces(template: Template) -> tuple[_Piece, ...]:
+    out: list[_Piece] = []
     for part in template.parts:
         if isinstance(part, TextPart):
-            out.append(part.text)
+            if out and isinstance(out[-1], str):
+                out[-1] += part.text
+            else:
+                out.append(part.text)
         else:
-            out.append(html.escape(render(Template(parts=(part,)), memory, now, lang), quote=False))
-    return "".join(out)
+            out.append(Template.model_construct(parts=(part,)))
+    return tuple(out)
 
 
-def say_action(ctx: Ctx, key: str) -> SayAction:
-    """The say action for prompt ``key`` in the session's language and channel variant."""
-    p = _prompt(ctx, key)
-    if p is None:
-        return SayAction.model_construct(text=f"[{key}]", ssml=None, prompt=key)
-    if ctx.channel == "voice":
-        tpl: Template = p.voice or p.text
-        raw = _render_escaped(tpl, ctx.memory, ctx.now, ctx.language)
+class _PromptPlan:
+    """One prompt for one language and channel; ``const`` when it has no expression."""
+
+    __slots__ = ("const", "key", "pieces", "voice")
+
+    def __init__(self, key: str, template: Template, voice: bool) -> None:
+        self.key = key
+        self.voice = voice
+        self.pieces = _pieces(template)
+        self.const: SayAction | None = None
+        if all(isinstance(p, str) for p in self.pieces):
+            self.const = self._action("".join(p for p in self.pieces if isinstance(p, str)))
+
+    def _action(self, raw: str) -> SayAction:
+        if not self.voice:
+            return build(SayAction, text=raw, ssml=None, prompt=self.key)
         if "<" in raw:
             ssml = raw if raw.lstrip().startswith("<speak") else f"<speak>{raw}</speak>"
             text = html.unescape(" ".join(_TAG.sub(" ", raw).split()))
         else:
-            text = html.unescape(raw)
-            ssml = f"<speak>{raw}</speak>"
-        return SayAction.model_construct(text=text, ssml=ssml, prompt=key)
-    tpl = p.chat or p.text
-    return SayAction.model_construct(
-        text=render(tpl, ctx.memory, ctx.now, ctx.language), ssml=None, prompt=key
-    )
+            text, ssml = html.unescape(raw), f"<speak>{raw}</speak>"
+        return build(SayAction, text=text, ssml=ssml, prompt=self.key)
+
+    def say(self, memory: Mapping[str, Any], now: datetime, lang: str) -> SayAction:
+        if self.const is not None:
+            return self.const
+        out: list[str] = []
+        for p in self.pieces:
+            if isinstance(p, str):
+                out.append(p)
+            elif self.voice:  # designer SSML stays; values are escaped
+                out.append(html.escape(render(p, memory, now, lang), quote=False))
+            else:
+                out.append(render(p, memory, now, lang))
+        return self._action("".join(out))
+
+
+class _BackendPlan:
+    __slots__ = ("backend", "headers", "url")
+
+    def __init__(self, backend: CompiledBackend) -> None:
+        self.backend = backend
+        self.url = _pieces(backend.url)
+        self.headers = {k: _pieces(v) for k, v in backend.headers.items()}
+
+
+class ProgramPlan:
+    """What ``step`` precomputes once per program: prompt plans per (key, language,
+    channel) and backend URL pieces. Derived data only: it never changes a result."""
+
+    def __init__(self, program: Program) -> None:
+        self.prompts: dict[tuple[str, str, str], _PromptPlan] = {}
+        for key, by_lang in program.prompts.items():
+            for lang in program.languages:
+                p = by_lang.get(lang) or by_lang.get(program.default_language)
+                if p is None:
+                    p = next(iter(by_lang.values()))
+                self.prompts[(key, lang, "voice")] = _PromptPlan(key, p.voice or p.text, True)
+                self.prompts[(key, lang, "chat")] = _PromptPlan(key, p.chat or p.text, False)
+        self.backends = {name: _BackendPlan(b) for name, b in program.backends.items()}
+        self.exprs: tuple[Callable[[Mapping[str, Any], datetime], Any], ...] = tuple(
+            compile_expr(e) for e in program.exprs
+        )
+
+
+_PLANS: dict[int, tuple[weakref.ref[Program], ProgramPlan]] = {}
+
+
+def plan_for(program: Program) -> ProgramPlan:
+    """The plan of ``program``, built on first use and kept while the program lives."""
+    hit = _PLANS.get(id(program))
+    if hit is not None and hit[0]() is program:
+        return hit[1]
+    if len(_PLANS) > 256:
+        for k in [k for k, (ref, _) in _PLANS.items() if ref() is None]:
+            del _PLANS[k]
+    plan = ProgramPlan(program)
+    _PLANS[id(program)] = (weakref.ref(program), plan)
+    return plan
+
+
+def say_action(ctx: Ctx, key: str) -> SayAction:
+    """The say action for prompt ``key`` in the session's language and channel variant."""
+    pp = ctx.plan.prompts.get((key, ctx.language, "voice" if ctx.channel == "voice" else "chat"))
+    if pp is None:
+        return build(SayAction, text=f"[{key}]", ssml=None, prompt=key)
+    return pp.say(ctx.memory, ctx.now, ctx.language)
 
 
 # --------------------------------------------------------------------------- DDT outcomes
@@ -357,7 +465,7 @@ def op_get_data(ctx: Ctx, task: GetDataTask) -> bool:
 
 
 def op_set(ctx: Ctx, task: SetTask) -> bool:
-    ctx.write(task.var, evaluate(ctx.program.exprs[task.expr], ctx.memory, ctx.now))
+    ctx.write(task.var, ctx.plan.exprs[task.expr](ctx.memory, ctx.now))
     ctx.pc += 1
     return False
 
@@ -368,7 +476,7 @@ def op_jump(ctx: Ctx, task: JumpTask) -> bool:
 
 
 def op_jump_if(ctx: Ctx, task: JumpIfTask) -> bool:
-    if evaluate(ctx.program.exprs[task.cond], ctx.memory, ctx.now) is True:
+    if ctx.plan.exprs[task.cond](ctx.memory, ctx.now) is True:
         ctx.pc = task.to
     else:
         ctx.pc += 1
@@ -385,39 +493,35 @@ def _header_value(value: str) -> str:
     return value.replace("\r", " ").replace("\n", " ")
 
 
-def _render_url(template: Template, scope: Mapping[str, Any], ctx: Ctx) -> str:
+def _render_pieces(
+    pieces: tuple[_Piece, ...], scope: Mapping[str, Any], ctx: Ctx, encode: Callable[[str], str]
+) -> str:
     out: list[str] = []
-    for part in template.parts:
-        if isinstance(part, TextPart):
-            out.append(part.text)
-        else:
-            assert isinstance(part, ExprPart)
-            s = render(Template(parts=(part,)), scope, ctx.now, ctx.language)
-            out.append(_url_part(s))
+    for p in pieces:
+        out.append(p if isinstance(p, str) else encode(render(p, scope, ctx.now, ctx.language)))
     return "".join(out)
 
 
 def op_call_backend(ctx: Ctx, task: CallBackendTask) -> bool:
-    backend = ctx.program.backends.get(task.backend)
-    if backend is None:
+    bp = ctx.plan.backends.get(task.backend)
+    if bp is None:
         return ctx.fail(f"unknown backend {task.backend!r} at {ctx.where()}")
-    exprs = ctx.program.exprs
-    args = {name: evaluate(exprs[i], ctx.memory, ctx.now) for name, i in task.args.items()}
+    backend = bp.backend
+    exprs = ctx.plan.exprs
+    args = {name: exprs[i](ctx.memory, ctx.now) for name, i in task.args.items()}
     scope: dict[str, Any] = {**ctx.memory, **args, "args": args}
-    headers = {
-        k: _header_value(render(v, scope, ctx.now, ctx.language))
-        for k, v in backend.headers.items()
-    }
+    headers = {k: _render_pieces(v, scope, ctx, _header_value) for k, v in bp.headers.items()}
     body = (
         None
         if backend.body is None
-        else {k: evaluate(exprs[i], scope, ctx.now) for k, i in backend.body.items()}
+        else {k: exprs[i](scope, ctx.now) for k, i in backend.body.items()}
     )
     ctx.actions.append(
-        CallBackendAction.model_construct(
+        build(
+            CallBackendAction,
             backend=task.backend,
             method=backend.method,
-            url=_render_url(backend.url, scope, ctx),
+            url=_render_pieces(bp.url, scope, ctx, _url_part),
             headers=headers,
             body=body,
             timeout_ms=backend.timeout_ms,
@@ -431,22 +535,20 @@ def op_call_backend(ctx: Ctx, task: CallBackendTask) -> bool:
 
 
 def op_send_email(ctx: Ctx, task: SendEmailTask) -> bool:
-    to = evaluate(ctx.program.exprs[task.to], ctx.memory, ctx.now)
+    to = ctx.plan.exprs[task.to](ctx.memory, ctx.now)
     subject = say_action(ctx, task.subject).text
     body = say_action(ctx, task.body).text
     ctx.actions.append(
-        SendEmailAction.model_construct(
-            to="" if to is None else str(to), subject=subject, body=body
-        )
+        build(SendEmailAction, to="" if to is None else str(to), subject=subject, body=body)
     )
     ctx.status, ctx.awaiting = "running", "backend"
     return True
 
 
 def op_send_sms(ctx: Ctx, task: SendSmsTask) -> bool:
-    to = evaluate(ctx.program.exprs[task.to], ctx.memory, ctx.now)
+    to = ctx.plan.exprs[task.to](ctx.memory, ctx.now)
     text = say_action(ctx, task.text).text
-    ctx.actions.append(SendSmsAction.model_construct(to="" if to is None else str(to), text=text))
+    ctx.actions.append(build(SendSmsAction, to="" if to is None else str(to), text=text))
     ctx.status, ctx.awaiting = "running", "backend"
     return True
 
@@ -467,7 +569,7 @@ def _context(ctx: Ctx, names: tuple[str, ...] | None) -> dict[str, Any]:
 
 def _transfer(ctx: Ctx, target: str, names: tuple[str, ...] | None, reason: str) -> bool:
     ctx.actions.append(
-        TransferAction.model_construct(target=target, reason=reason, context=_context(ctx, names))
+        build(TransferAction, target=target, reason=reason, context=_context(ctx, names))
     )
     ctx.status = "transferred"
     ctx.awaiting = None
@@ -486,7 +588,7 @@ def op_transfer(ctx: Ctx, task: TransferTask) -> bool:
 def op_end(ctx: Ctx, task: EndTask) -> bool:
     if task.prompt:
         ctx.actions.append(say_action(ctx, task.prompt))
-    ctx.actions.append(EndAction.model_construct(reason=task.reason))
+    ctx.actions.append(build(EndAction, reason=task.reason))
     ctx.status = "ended"
     ctx.awaiting = None
     ctx.reason = task.reason
