@@ -693,10 +693,11 @@ class _Turn:
     def run(self, node: _Node, text: str) -> Extraction | None:
         if node.extract_type is None or not text:
             return None
-        ex = extract(node.extract_type, text, self.lang, self.at, node.options)
-        if ex is None and node.patterns:
+        if node.patterns:  # the DDT's own regexes come first (pattern layer)
             ex = self.custom_patterns(node, text)
-        return ex
+            if ex is not None:
+                return ex
+        return extract(node.extract_type, text, self.lang, self.at, node.options)
 
     def custom_patterns(self, node: _Node, text: str) -> Extraction | None:
         for pattern in node.patterns:
@@ -704,8 +705,9 @@ class _Turn:
             if m is None:
                 continue
             raw = (m.group(1) if m.re.groups else m.group(0)) or ""
-            if node.extract_type is not None:
-                norm = extract(node.extract_type, raw, self.lang, self.at, node.options)
+            if node.extract_type is not None:  # the regex matched: normalise, no re-check
+                plain = ExtractOptions(choices=node.dn.choices)
+                norm = extract(node.extract_type, raw, self.lang, self.at, plain)
                 if norm is not None:
                     return norm
             if node.dn.value_type == "string" and raw.strip():

@@ -598,3 +598,146 @@ def test_unknown_language_falls_back_to_the_first_declared() -> None:
     t = Talk(BIRTH, lang="fr")
     t.start()
     assert t.text() == "Mi dice la sua data di nascita?"
+
+
+# -- other types ------------------------------------------------------------------------
+
+
+def test_datetime_date_then_time_it() -> None:
+    t = Talk({"type": "datetime", "label": {"it": "il giorno e l'ora della visita", "en": "x"}})
+    t.start()
+    assert t.text() == "Mi dice il giorno e l'ora della visita?"
+    t.say("domani")
+    assert t.keys() == ["d/time/start/1"]
+    assert t.text() == "Mi dice l'orario?"
+    t.say("alle 10")  # an hour without am/pm is a guess: confirmed
+    assert t.text() == "Ho capito: 24 novembre 2026, ore 10:00. È corretto?"
+    step = t.say("sì")
+    assert (step.outcome, step.value) == ("success", "2026-11-24T10:00")
+
+
+def test_datetime_time_first_then_date_en() -> None:
+    t = Talk({"type": "datetime", "confirm": "never"}, lang="en")
+    t.start()
+    t.say("at 4 pm")
+    assert t.keys() == ["d/date/start/1"]
+    assert t.text() == "Could you tell me the date?"
+    step = t.say("tomorrow")
+    assert (step.outcome, step.value) == ("success", "2026-11-24T16:00")
+
+
+def test_optional_year_defaults_to_the_year_of_the_event() -> None:
+    t = Talk({"type": "date", "subdata": {"year": {"required": False}}})
+    t.start()
+    step = t.say("il 3 marzo")
+    assert (step.outcome, step.value) == ("success", "2026-03-03")
+
+
+def test_custom_pattern() -> None:
+    t = Talk({"type": "spelled", "patterns": [r"pratica (\w+)"], "confirm": "never"})
+    t.start()
+    assert t.say("la pratica XK42").value == "XK42"
+
+
+def test_choice_by_synonym_and_ordinal_en() -> None:
+    data = {
+        "type": "choice",
+        "label": {"it": "il tipo di visita", "en": "the kind of visit"},
+        "choices": {
+            "visita": {"it": ["visita"], "en": ["visit", "check-up"]},
+            "esame": {"it": ["esame"], "en": ["blood test", "test"]},
+        },
+    }
+    t = Talk(data, lang="en")
+    t.start()
+    assert t.text() == "Could you tell me the kind of visit? You can choose visit or blood test."
+    assert t.say("the blood test please").value == "esame"
+    t2 = Talk(data, lang="en")
+    t2.start()
+    assert t2.say("the first one").value == "visita"
+
+
+def test_free_text_checks_commands_first() -> None:
+    t = Talk({"type": "text"})
+    t.start()
+    assert t.text() == "Mi dica la sua richiesta."
+    assert t.say("voglio parlare con un operatore").outcome == "transfer"
+    t2 = Talk({"type": "text"})
+    t2.start()
+    step = t2.say("vorrei spostare la visita di martedì")
+    assert (step.outcome, step.value) == ("success", "vorrei spostare la visita di martedì")
+
+
+def test_a_date_is_never_a_command() -> None:
+    t = Talk(BIRTH)
+    t.start()
+    assert t.say("3 marzo 1980").outcome == "success"
+
+
+def test_codice_fiscale_read_back_spelled_on_voice() -> None:
+    t = Talk({"type": "codice_fiscale"}, channel="voice")
+    t.start()
+    assert t.text() == "Mi dice il suo codice fiscale?"
+    t.say("RSSMRA80A01H501U")
+    assert t.text() == "Ho capito: RSSMRA80A01H501U. È corretto?"
+    assert t.ssml() == (
+        '<speak>Ho capito: R S S M R A 8 0 A 0 1 H 5 0 1 U. <break time="300ms"/> '
+        "È corretto?</speak>"
+    )
+    assert t.say("sì").value == "RSSMRA80A01H501U"
+
+
+def test_invalid_checksum_is_invalid_not_no_match() -> None:
+    t = Talk({"type": "partita_iva"})
+    t.start()
+    t.say("01234567890")
+    assert t.keys() == ["d/main/invalid/1"]
+    assert t.text() == "Questa partita IVA non è valida. Mi dice la partita IVA?"
+
+
+def test_money_and_integer_en() -> None:
+    t = Talk({"type": "money"}, lang="en")
+    t.start()
+    assert t.say("twenty euros fifty").value == 20.5
+    t2 = Talk(
+        {
+            "type": "integer",
+            "validate": [
+                {
+                    "rule": "value >= 1 and value <= 8",
+                    "prompt": {"it": "Da 1 a 8.", "en": "From 1 to 8, please."},
+                }
+            ],
+        },
+        lang="en",
+    )
+    t2.start()
+    t2.say("twenty one")
+    assert t2.keys() == ["d/main/invalid:rule1/1"]
+    assert t2.text() == "From 1 to 8, please."
+    assert t2.say("three").value == 3
+
+
+def test_ssml_values_are_escaped() -> None:
+    t = Talk(
+        {
+            "type": "text",
+            "confirm": "always",
+            "prompts": {
+                "confirmation": {
+                    "it": [
+                        {
+                            "text": "Ho capito: {{ value }}?",
+                            "voice": "Ho capito <break/> {{ value }}?",
+                        }
+                    ],
+                    "en": ["{{ value }}?"],
+                }
+            },
+        },
+        channel="voice",
+    )
+    t.start()
+    t.say("a < b & c")
+    assert t.text() == "Ho capito: a < b & c?"
+    assert t.ssml() == "<speak>Ho capito <break/> a &lt; b &amp; c?</speak>"
