@@ -20,6 +20,9 @@ from prometheus_client import (
 )
 from starlette.responses import Response
 
+import runtime.recovery  # noqa: F401 - registers ddtflow_recoveries
+import runtime.sinks.amqp  # noqa: F401 - registers the publish confirm/failure counters
+
 __all__ = ["ERRORS", "HTTP_REQUESTS", "SESSIONS_WAITING", "TURNS", "TURN_SECONDS", "render"]
 
 TURNS = Counter(
