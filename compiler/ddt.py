@@ -44,7 +44,7 @@ from schemas.ddt import (
     ValidationRule,
 )
 from schemas.diagnostics import Diagnostic, Severity
-from schemas.expressions import ExprPart, Template
+from schemas.expressions import ExprPart, Template, TemplatePart, TextPart
 from schemas.project import DdtDef, PromptText, PromptVariants, ValidationDef
 from schemas.prompts import Prompt
 
@@ -57,6 +57,7 @@ _PROMPT_ID = re.compile(r"^[A-Za-z_][\w.\-]*$")
 _LIMIT_OF = {"noMatch": "no_match", "noInput": "no_input", "invalid": "invalid"}
 _BOOLEANISH = {"boolean", "any"}
 _TEMPLATE_CACHE: dict[str, Template] = {}
+_DEFAULT_CACHE: dict[tuple[PromptSpec, tuple[tuple[str, str], ...]], Prompt] = {}
 _TEMPLATE_CACHE_MAX = 8192
 
 
@@ -80,6 +81,21 @@ def _did_you_mean(word: str, candidates: Sequence[str]) -> str | None:
 
 def _escape(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
+
+
+def _splice(tpl: Template, subst: Mapping[str, str]) -> Template:
+    parts: list[TemplatePart] = []
+    changed = False
+    for part in tpl.parts:
+        if isinstance(part, TextPart) and "$" in part.text:
+            text = part.text
+            for marker, value in subst.items():
+                text = text.replace(marker, value)
+            changed = changed or text != part.text
+            parts.append(TextPart(text=text))
+        else:
+            parts.append(part)
+    return Template(parts=tuple(parts)) if changed else tpl
 
 
 def _cached_template(text: str) -> Template:
@@ -185,23 +201,19 @@ class _Ctx:
         return Prompt(text=tpl, voice=voice, chat=chat)
 
     def default_prompt(self, spec: PromptSpec, subst: Mapping[str, str], where: str) -> Prompt:
-        def fill(s: str) -> str:
-            for marker, value in subst.items():
-                s = s.replace(marker, value)
-            return s
-
-        text = self.template(fill(spec.text), where, "any", check=False)
-        voice = (
-            None
-            if spec.voice is None
-            else self.template(fill(spec.voice), where, "any", check=False)
-        )
-        chat = (
-            None if spec.chat is None else self.template(fill(spec.chat), where, "any", check=False)
-        )
-        if text is None:  # the catalogue is ours: a bad default is a bug, not a designer error
-            raise AssertionError(f"bad catalogue prompt {spec.text!r}")
-        return Prompt(text=text, voice=voice, chat=chat)
+        """A catalogue prompt with the DDT's label and options spliced in. The catalogue text
+        is parsed once (markers are plain text to the parser); splicing edits text parts."""
+        key = (spec, tuple(subst.items()))
+        cached = _DEFAULT_CACHE.get(key)
+        if cached is not None:
+            return cached
+        text = _splice(_cached_template(spec.text), subst)
+        voice = None if spec.voice is None else _splice(_cached_template(spec.voice), subst)
+        chat = None if spec.chat is None else _splice(_cached_template(spec.chat), subst)
+        prompt = Prompt(text=text, voice=voice, chat=chat)
+        if len(_DEFAULT_CACHE) < _TEMPLATE_CACHE_MAX:
+            _DEFAULT_CACHE[key] = prompt
+        return prompt
 
     def state_prompts(
         self,
