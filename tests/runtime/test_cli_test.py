@@ -24,7 +24,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("name", ["bank_card_block", "insurance_claim"])
+@pytest.mark.parametrize("name", ["bank_card_block", "insurance_claim", "medical_booking"])
 def test_examples_pass_with_coverage(name: str, tmp_path: Path) -> None:
     p = run(
         str(ROOT / "examples" / name),

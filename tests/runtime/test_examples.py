@@ -44,7 +44,7 @@ def loaded(name: str) -> LoadedProgram:
 
 
 def test_there_are_examples_with_tests() -> None:
-    assert {"bank_card_block", "insurance_claim"} <= set(EXAMPLES)
+    assert {"bank_card_block", "insurance_claim", "medical_booking"} <= set(EXAMPLES)
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
