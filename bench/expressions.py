@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 import compiler.expressions as cx
 from compiler.expressions import check_expr, fold_constants, parse_expr, parse_template
@@ -64,12 +65,12 @@ def main() -> None:
     for name, text in CONDITIONS.items():
         # parse_expr keeps recent texts in a cache: time the parse itself
         figures[f"parse_{name}_per_s"] = round(
-            per_second(lambda t=text: cx._parse_expr_cached.__wrapped__(t), 0.2)
+            per_second(partial(cx._parse_expr_cached.__wrapped__, text), 0.2)
         )
         e = parse_expr(text)
         fn = compile_expr(e)
-        figures[f"eval_{name}_per_s"] = round(per_second(lambda f=fn: f(MEMORY, NOW)))
-        figures[f"evaluate_{name}_per_s"] = round(per_second(lambda x=e: evaluate(x, MEMORY, NOW)))
+        figures[f"eval_{name}_per_s"] = round(per_second(partial(fn, MEMORY, NOW)))
+        figures[f"evaluate_{name}_per_s"] = round(per_second(partial(evaluate, e, MEMORY, NOW)))
     e = parse_expr(CONDITIONS["dates"])
     figures["check_fold_per_s"] = round(
         per_second(lambda: (check_expr(e, VARS), fold_constants(e)), 0.2)
