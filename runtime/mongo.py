@@ -44,8 +44,10 @@ def session_doc_id(tenant: str, session_id: str) -> str:
 
 
 def turn_doc(record: TurnRecord) -> Doc:
-    """The stored form of a turn record (without its state: snapshots hold states)."""
-    body = record.model_dump(mode="json", exclude={"state"})
+    """The stored form of a turn record. Snapshots hold the states, so a turn keeps its state
+    only for the start event: the origin (language, channel) a full replay starts from."""
+    keep_state = record.event.type == "start"
+    body = record.model_dump(mode="json", exclude=None if keep_state else {"state"})
     body["_id"] = turn_id(record.tenant, record.session_id, record.seq)
     body["at_date"] = record.at
     return body
