@@ -294,9 +294,17 @@ def _absolute(toks: list[_Tok], lang: str, at: date) -> DateParse | None:
     return None
 
 
+_QUANTITY_WORDS = frozenset(
+    "anni years old euro euros eur persone people volte times minuti minutes ore hours "
+    "chili kg percento percent per cento figli children kids".split()
+)
+
+
 def _bare_number(toks: list[_Tok], at: date) -> DateParse | None:
     """A lone number: "il 15" / "the 15th" / "15" a day; "1980" / "ottanta" a year."""
     nums = [t for t in toks if t.kind == "n"]
+    if any(t.kind == "w" and t.value in _QUANTITY_WORDS for t in toks):
+        return None  # "ho 38 anni", "3 persone", "20 euro": a quantity, not a date
     if len(nums) == 1 and all(t.kind in ("n", "w", "wd") for t in toks):
         t = nums[0]
         if len(t.raw) == 4 and not t.ordinal:

@@ -85,6 +85,8 @@ DATE_IT: list[tuple[str, object]] = [
     ("boh", None),
     ("non me lo ricordo", None),
     ("alle 17", None),
+    ("ho 38 anni", None),
+    ("siamo in 3 persone", None),
     ("", None),
 ]
 
@@ -147,6 +149,7 @@ DATE_EN: list[tuple[str, object]] = [
     ("may I help you", None),
     ("I don't remember", None),
     ("at 5", None),
+    ("I'm 38 years old", None),
     ("", None),
 ]
 
