@@ -710,6 +710,14 @@ def test_function_table_is_consistent() -> None:
     assert set(FILTERS) >= {"date", "time", "upper", "lower", "digits", "money", "default"}
 
 
+def test_docs_list_every_function() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "expressions.md").read_text(encoding="utf-8")
+    for name in FUNCTIONS:
+        assert f"| `{name}(" in doc, name
+
+
 # --------------------------------------------------------------------------------------------
 # constant folding
 
