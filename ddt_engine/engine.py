@@ -55,6 +55,7 @@ UNCERTAIN_BELOW = 0.6
 MAX_TEXT = 2000  # the extractors cut there too
 MAX_PENDING = 500  # characters of an utterance handed to NER/LLM and kept in the record
 
+_LAST = 99  # a level past any prompt list: the last level is played
 _WAITING = frozenset({"start", "noMatch", "noInput", "invalid", "confirmation", "notConfirmed"})
 _LIMIT = {"noMatch": "no_match", "noInput": "no_input", "invalid": "invalid"}
 _GREEDY = frozenset({"text"})  # types whose extractor takes any utterance
@@ -653,10 +654,20 @@ class _Turn:
         if cmd == "cancel":
             return _step(None, (), "cancel", critical=True, reason="caller_cancelled")
         if cmd == "help":
+            # at a confirmation the help is the most explicit confirmation level (yes or no)
+            topic, level = ("confirmation", _LAST) if st.state == "confirmation" else ("help", 1)
             say = self.engine._say(
-                self.d, self.node, "help", 1, self.lang, self.ch, self.memory, st.candidate, self.at
+                self.d,
+                self.node,
+                topic,
+                level,
+                self.lang,
+                self.ch,
+                self.memory,
+                st.candidate,
+                self.at,
             )
-            new = st.model_copy(update={"last_prompt": ("help", 1), "pending": None})
+            new = st.model_copy(update={"last_prompt": (topic, level), "pending": None})
             return _step(new, (*say, self.listen()), reason="help")
         # repeat: the last prompt again, no attempt counted
         last_state, level = st.last_prompt or (st.state, 1)

@@ -741,3 +741,14 @@ def test_ssml_values_are_escaped() -> None:
     t.say("a < b & c")
     assert t.text() == "Ho capito: a < b & c?"
     assert t.ssml() == "<speak>Ho capito <break/> a &lt; b &amp; c?</speak>"
+
+
+def test_help_at_confirmation_asks_for_yes_or_no() -> None:
+    t = Talk({"type": "phone"})
+    t.start()
+    t.say("333 123 4567")
+    step = t.say("aiuto")
+    assert t.keys() == ["d/main/confirmation/3"]
+    assert t.text() == "Mi serve solo un sì o un no: +393331234567 è corretto?"
+    assert step.state is not None and step.state.total == 0
+    assert t.say("sì").value == "+393331234567"
