@@ -82,9 +82,11 @@ _FORMS: list[tuple[str, re.Pattern[str]]] = [
     ("word", re.compile(r"\b(?P<h>mezzogiorno|mezzanotte|noon|midnight|midday)\b")),
 ]  # fmt: skip
 
-_AM = re.compile(r"\b(?:am|mattina|mattino|stamattina|stamani|stamane|morning|antimeridian[ae])\b")
-_PM = re.compile(r"\b(?:pm|pomeriggio|sera|stasera|serata|afternoon|evening|tonight)\b")
+_AM = re.compile(r"\b(?:mattina|mattino|stamattina|stamani|stamane|morning|antimeridian[ae])\b")
+_PM = re.compile(r"\b(?:pomeriggio|sera|stasera|serata|afternoon|evening|tonight)\b")
 _NIGHT = re.compile(r"\b(?:notte|stanotte|night)\b")
+# "am"/"pm" count only right after the time ("I am free at 5" is no period word).
+_AMPM_AFTER = re.compile(r"\s*(am|pm)\b")
 _WHOLE_NUMBER = re.compile(r"\s*(?:(?:alle|le|ore|at|around)\s+)?(\d{1,2})\s*")
 _IN_MINUTES = {
     "it": re.compile(r"\b(?:tra|fra)\s+(\d{1,4})\s+(minut[oi]|ore|ora)\b"),
@@ -117,6 +119,9 @@ def _prepare(text: str, lang: str) -> str:
 
 def _period(s: str, start: int, end: int) -> str | None:
     """ "am", "pm", "night" from period words in the utterance, nearest after the hour first."""
+    m = _AMPM_AFTER.match(s, end)
+    if m:
+        return m.group(1)
     after = s[end : end + 40]
     for rx, name in ((_AM, "am"), (_PM, "pm"), (_NIGHT, "night")):
         if rx.search(after):

@@ -118,6 +118,8 @@ TIME_EN: list[tuple[str, object]] = [
     ("at 25", BAD),
     ("10:99", BAD),
     ("13 am", BAD),
+    ("I am free at 5", U("05:00")),
+    ("I am free at 5 pm", "17:00"),
     ("no idea", None),
     ("March 3rd", None),
     ("", None),
