@@ -215,3 +215,191 @@ def test_mutations_reach_every_stage() -> None:
         return {"E0", "E1", "E2"} <= codes
 
     find(mutated(), collect, settings=settings(max_examples=500, deadline=None))
+
+
+# -- random graphs: whatever compiles lowers to a well-formed program, independent of order --
+
+_CONDITIONS = ["n > 1", "n == 0", "ok", "not ok", "n % 2 == 0", "1 + 1 == 2", "n >= 10 and ok"]
+
+
+@st.composite
+def random_graph(draw: st.DrawFn) -> dict[str, Any]:
+    """Mostly valid graphs: one fall-through edge per node, a few conditional ones."""
+    size = draw(st.integers(min_value=1, max_value=12))
+    kinds = ["say", "branch", "set", "get_data", "get_data", "say", "end"]
+    nodes: list[dict[str, Any]] = [{"id": "start", "kind": "start"}]
+    for i in range(size):
+        kind = draw(st.sampled_from(kinds))
+        node: dict[str, Any] = {"id": f"n{i}", "kind": kind}
+        if kind == "say":
+            node["data"] = {"text": {"it": f"testo {i}"}}
+        elif kind == "set":
+            node["data"] = {"assign": {"n": "n + 1"}}
+        elif kind == "get_data":
+            node["data"] = {
+                "ddt": "num",
+                "into": "n",
+                "on_failure": draw(st.sampled_from(["op", "fin"])),
+            }
+        nodes.append(node)
+    nodes += [{"id": "op", "kind": "transfer"}, {"id": "fin", "kind": "end"}]
+    targets = [n["id"] for n in nodes[1:]]
+    edges: list[dict[str, Any]] = []
+    for node in nodes:
+        if node["kind"] in ("end", "transfer"):
+            continue
+        conds = draw(st.integers(0, 2)) if node["kind"] != "branch" else draw(st.integers(1, 3))
+        for c in range(conds):
+            edges.append(
+                {
+                    "id": f"{node['id']}.c{c}",
+                    "source": node["id"],
+                    "target": draw(st.sampled_from(targets)),
+                    "condition": draw(st.sampled_from(_CONDITIONS)),
+                    "priority": draw(st.integers(-1, 1)),
+                }
+            )
+        if conds == 0 or draw(st.integers(0, 4)) > 0:
+            fall: dict[str, Any] = {"source": node["id"], "target": draw(st.sampled_from(targets))}
+            if conds:
+                fall["else"] = True
+            edges.append(fall)
+    return {
+        "name": "g",
+        "languages": ["it"],
+        "variables": {"n": {"type": "integer"}, "ok": {"type": "boolean"}},
+        "ddts": {"num": {"type": "integer"}},
+        "nodes": nodes,
+        "edges": edges,
+    }
+
+
+def _well_formed(p: Program) -> None:
+    n = len(p.tasks)
+    assert 0 <= p.entry < n and len(p.source_map) == n
+    for t in p.tasks:
+        for target in (getattr(t, f, None) for f in ("to", "on_failure", "on_error", "on_timeout")):
+            assert target is None or 0 <= target < n
+        if t.op in ("set", "jump_if"):
+            index = t.expr if t.op == "set" else t.cond
+            assert 0 <= index < len(p.exprs)
+    # the last task never falls off the end
+    assert p.tasks[-1].op in ("jump", "end", "transfer", "return", "fail")
+
+
+@settings(max_examples=150, deadline=None)
+@given(random_graph(), st.randoms(use_true_random=False))
+def test_random_graphs_lower_to_well_formed_programs(
+    data: dict[str, Any], rnd: random.Random
+) -> None:
+    result = compile_project_dict(data)
+    _no_internal_error(result)
+    if result.program is None:
+        return
+    _well_formed(result.program)
+    rnd.shuffle(data["nodes"])
+    rnd.shuffle(data["edges"])
+    again = compile_project_dict(data)
+    assert again.program is not None
+    assert again.program.canonical_bytes() == result.program.canonical_bytes()
+
+
+def _walk_graph(data: dict[str, Any], memory: dict[str, Any], failures: list[bool]) -> list[str]:
+    """Interpret the source graph directly: the nodes that act, in order."""
+    from datetime import UTC, datetime
+
+    from compiler.expressions import parse_expr
+    from ddt_engine.expressions import evaluate
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    nodes = {n["id"]: n for n in data["nodes"]}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for e in data["edges"]:
+        out.setdefault(e["source"], []).append(e)
+    trace: list[str] = []
+    node, fails = "start", iter(failures)
+    for _ in range(1000):
+        if len(trace) >= 40:
+            break
+        kind = nodes[node]["kind"]
+        if kind not in ("start", "branch"):
+            trace.append(node)
+        if kind in ("end", "transfer"):
+            return trace
+        if kind == "get_data" and next(fails, False):
+            node = nodes[node]["data"]["on_failure"]
+            continue
+        if kind == "set":
+            memory["n"] = evaluate(parse_expr("n + 1"), memory, now)
+        edges = out.get(node, [])
+        conds = sorted(
+            (e for e in edges if "condition" in e), key=lambda e: (e.get("priority", 0), e["id"])
+        )
+        nxt = next(
+            (
+                e["target"]
+                for e in conds
+                if evaluate(parse_expr(e["condition"]), memory, now) is True
+            ),
+            None,
+        )
+        if nxt is None:
+            falls = [e for e in edges if "condition" not in e]
+            if not falls:
+                return [*trace, "fail"]
+            nxt = falls[0]["target"]
+        node = nxt
+    return trace
+
+
+def _walk_program(p: Program, memory: dict[str, Any], failures: list[bool]) -> list[str]:
+    """Interpret the compiled tasks: the nodes that act, in order."""
+    from datetime import UTC, datetime
+
+    from ddt_engine.expressions import evaluate
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    trace: list[str] = []
+    pc, fails = p.entry, iter(failures)
+    for _ in range(1000):
+        if len(trace) >= 40:
+            break
+        t = p.tasks[pc]
+        node = p.source_map[pc].node
+        if t.op == "jump":
+            pc = t.to
+            continue
+        if t.op == "jump_if":
+            pc = t.to if evaluate(p.exprs[t.cond], memory, now) is True else pc + 1
+            continue
+        if t.op == "fail":
+            return [*trace, "fail"]
+        assert node is not None
+        trace.append(node)  # one task per acting node in these graphs
+        if t.op in ("end", "transfer"):
+            return trace
+        if t.op == "get_data" and next(fails, False):
+            pc = t.on_failure
+            continue
+        if t.op == "set":
+            memory["n"] = evaluate(p.exprs[t.expr], memory, now)
+        pc += 1
+    return trace
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    random_graph(),
+    st.integers(min_value=-3, max_value=12),
+    st.booleans(),
+    st.lists(st.booleans(), max_size=20),
+)
+def test_the_program_does_what_the_graph_says(
+    data: dict[str, Any], n: int, ok: bool, failures: list[bool]
+) -> None:
+    result = compile_project_dict(data)
+    if result.program is None:
+        return
+    expected = _walk_graph(data, {"n": n, "ok": ok}, failures)
+    actual = _walk_program(result.program, {"n": n, "ok": ok}, failures)
+    assert actual[:40] == expected[:40]
