@@ -740,8 +740,8 @@ class _Turn:
         parts = self.parts_of(whole)
         asked: Extraction | None = None
         if node is not root:
-            if parts and len(parts) >= 2:
-                return self.composite(whole, parts)
+            if parts and (len(parts) >= 2 or node.key in parts):
+                return self.composite(whole, parts)  # several parts, or just the one asked
             asked = self.run(node, text)
             if asked is not None and asked.invalid is None and asked.value is not None:
                 return self.leaf(node, asked)
