@@ -30,6 +30,8 @@ _A_EURO = re.compile(r"\ban?\s+(?=euros?\b|cnt\b)")
 _NUM = r"\d+(?:[.,]\d+)*"
 _CUR = r"(?:euro|euros|eur|€)"
 _FORMS = [
+    # venti e cinquanta euro → 20 e 50 euro
+    re.compile(rf"(?<![\d.,])(?<!\d\s)(?P<n>\d+)\s+(?:e|and)\s+(?P<c>\d{{1,2}})(?!\d)\s*{_CUR}"),
     # 20 euro e 50 [centesimi] / 20 euros and 50 cents / 20 euro ½
     re.compile(
         rf"(?<![\d.,])(?<!\d\s)(?P<n>{_NUM})\s*(?:(?:di|d'|of)\s*)?{_CUR}\s*(?:(?:e|and|con|,)\s*)?"

@@ -16,6 +16,7 @@ MONEY_IT: list[tuple[str, object]] = [
     ("venti euro e cinquanta centesimi", 20.5),
     ("venti euro cinquanta", 20.5),
     ("tre euro e venti", 3.2),
+    ("venti e cinquanta euro", 20.5),
     ("un euro", 1.0),
     ("un euro e dieci", 1.1),
     ("dieci euro", 10.0),
