@@ -201,7 +201,7 @@ def run_step(
         if state.seq != 0 or state.status != "running" or state.awaiting is not None:
             raise _fault(InvalidEventError, "the session has already started", state)
         ctx.memory = _start_memory(program, state, event)
-    elif isinstance(event, UserInputEvent | NoInputEvent):
+    elif isinstance(event, (UserInputEvent, NoInputEvent)):
         if state.awaiting != "input" or state.ddt is None:
             raise _fault(
                 InvalidEventError,
@@ -258,6 +258,9 @@ def run_step(
         },
     )
     return StepResult(new, ctx.actions, ctx.critical)
+
+
+_UPDATED = frozenset({"seq", "pc", "stack", "memory", "ddt", "status", "awaiting", "reason"})
 
 
 def _next_state(state: SessionState, update: dict[str, Any]) -> SessionState:
