@@ -66,7 +66,13 @@ class _Doc:
     keys: dict[Path, Pos]
 
 
+_WORDS = frozenset(["null", "Null", "NULL", "nan"]) | frozenset(_BOOL)
+
+
 def _resolve_plain(text: str) -> Any:
+    first = text[:1]
+    if first.isalpha() and text not in _WORDS:  # most scalars: ids, words, sentences
+        return text
     if _NULL.match(text):
         return None
     if text in _BOOL:
@@ -130,7 +136,15 @@ class _Composer:
         stack: list[list[Any]] = []
         root: list[Any] = []
         docs = 0
+        scalar_event = yaml.ScalarEvent
         for ev in events:
+            if type(ev) is scalar_event:  # the common case first
+                value = self.scalar(ev)
+                if ev.anchor:
+                    self.anchors[ev.anchor] = (value, 1)
+                self.count += 1
+                self.add(stack, root, value, self.pos(ev, ev.style or ""), ev, raw=ev.value)
+                continue
             if isinstance(ev, yaml.DocumentStartEvent):
                 docs += 1
                 if docs > 1:
@@ -186,7 +200,8 @@ class _Composer:
             )
 
     def scalar(self, ev: Any) -> Any:
-        self.check_tag(ev)
+        if ev.tag is not None:
+            self.check_tag(ev)
         if self.count > MAX_ELEMENTS:
             raise self.fail("E002", ev, f"more than {MAX_ELEMENTS:,} elements")
         if ev.tag and ev.tag.startswith(_STD):
