@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runtime.sinks.jsonl import JsonlSink, TurnLogError, read_turns
 from tests.runtime.contract.helpers import counter_session
+
+GOOD_LINES = [
+    orjson.dumps(r.model_dump(mode="json")) for r in counter_session(2, session_id="s-good")[1]
+]
 
 
 async def test_reopening_the_log_skips_records_already_written(tmp_path: Path) -> None:
@@ -70,3 +77,17 @@ async def test_an_unwritable_log_is_a_retryable_error(tmp_path: Path) -> None:
     _, records = counter_session(1)
     with pytest.raises(StoreUnavailableError, match=r"dir.jsonl cannot be written: Is a dir"):
         await sink.publish(records[0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=80) | st.sampled_from(GOOD_LINES), max_size=6))
+def test_read_turns_on_any_bytes_yields_records_or_a_clear_error(lines: list[bytes]) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "turns.jsonl"
+        path.write_bytes(b"\n".join(lines))
+        try:
+            got = list(read_turns(path))
+        except TurnLogError as exc:
+            assert exc.message.startswith(f"{path}:")
+        else:
+            assert all(r.session_id == "s-good" for r in got)

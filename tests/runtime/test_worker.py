@@ -12,9 +12,11 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from runtime.mongo import MongoArchive
-from runtime.worker import ERROR_HEADER, Worker
+from runtime.mongo import MongoArchive, dumps
+from runtime.worker import ERROR_HEADER, Worker, parse_record
 from tests.runtime._amqp_helpers import (
     drain_dlq,
     publish_raw,
@@ -173,3 +175,20 @@ async def test_worker_killed_mid_stream_and_restarted_loses_and_duplicates_nothi
     assert await mongo.count_turns("kill") == len(recs)
     docs = await mongo.turns.find({"tenant": "kill"}, {"_id": 1}).to_list(None)
     assert len({d["_id"] for d in docs}) == len(recs)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=200)
+    | st.builds(orjson.dumps, st.dictionaries(st.text(), st.integers(-(2**63), 2**63 - 1)))
+)
+def test_parse_record_accepts_records_and_names_anything_else(body: bytes) -> None:
+    try:
+        parse_record(body)
+    except ValueError as exc:
+        assert str(exc).startswith(("not JSON: ", "not a turn record: "))
+
+
+def test_parse_record_round_trips_the_wire_form() -> None:
+    _, records = counter_session(3)
+    assert [parse_record(dumps(r)) for r in records] == records
