@@ -89,6 +89,11 @@ class RecoveringStore:
         stored = await self.inner.load(tenant, session_id)
         if stored is not None:
             return stored
+        if await self.mongo.max_seq(tenant, session_id) is None:
+            # never heard of (or another tenant's): not found, without waiting for the
+            # worker. The one case this misses — a start turn still in the queue when Redis
+            # lost the session — is answered 404 too; the channel starts again.
+            return None
         return await recover_into_store(
             self.inner,
             tenant,
