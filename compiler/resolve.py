@@ -8,12 +8,12 @@ an ``Analysis``, is what the graph checks and the lowering read.
 
 from __future__ import annotations
 
-import importlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
+from compiler.ddt import compile_ddt, ddt_value_type
 from compiler.errors import did_you_mean
 from compiler.expressions import (
     ExprSyntaxError,
@@ -36,7 +36,6 @@ from schemas.project import (
     Node,
     Project,
     PromptText,
-    PromptVariants,
     ReturnNode,
     SayNode,
     SendEmailNode,
@@ -53,26 +52,6 @@ Expr = Any  # schemas.expressions.Expr (an Annotated union; Any keeps signatures
 FINAL_KINDS = frozenset({"end", "transfer", "return"})
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _RESPONSE_PATH = re.compile(r"^[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+|\[[0-9]+\])*$")
-
-
-class _CompileDdt(Protocol):
-    def __call__(
-        self,
-        name: str,
-        ddt: Any,
-        *,
-        languages: Sequence[str],
-        prompts: Mapping[str, Mapping[str, PromptText]],
-        var_types: Mapping[str, str],
-        locate: Callable[[str], tuple[str, int, int]],
-    ) -> tuple[CompiledDdt | None, list[Diagnostic]]: ...
-
-
-def _ddt_module() -> Any:
-    try:
-        return importlib.import_module("compiler.ddt")
-    except ImportError:  # built in parallel by the DDT owner; DDT-free projects still compile
-        return None
 
 
 @dataclass
@@ -493,10 +472,6 @@ class Resolver:
             )
 
     def ddts(self) -> None:
-        mod = _ddt_module()
-        if mod is None:
-            return
-        compile_ddt = cast(_CompileDdt, mod.compile_ddt)
         prompts = self.ptab
         for name in sorted(self.p.ddts):
 
@@ -735,9 +710,8 @@ class Resolver:
             )  # fmt: skip
         vt = self.var_ref((*data, "into"), d.into, what="into")
         if d.ddt in self.p.ddts and vt is not None:
-            mod = _ddt_module()
             ddt = self.p.ddts[d.ddt]
-            value_type = mod.ddt_value_type(ddt.type) if mod is not None else None
+            value_type = ddt_value_type(ddt.type)
             if value_type is not None and not compatible(value_type, vt):
                 self.err(
                     "E351", (*data, "into"),
@@ -762,7 +736,6 @@ __all__ = [
     "Analysis",
     "EdgeInfo",
     "FlowGraph",
-    "PromptVariants",
     "compatible",
     "resolve",
 ]
