@@ -459,6 +459,27 @@ def _relative(s: str, lang: str, base: date) -> _Rel | None:
     return None
 
 
+_YEAR_WORDS = {
+    "it": (
+        (re.compile(r"\bquest'?\s*anno\b"), 0),
+        (re.compile(r"\banno\s+prossimo\b|\bprossimo\s+anno\b"), 1),
+        (re.compile(r"\banno\s+scorso\b|\bscorso\s+anno\b"), -1),
+    ),
+    "en": (
+        (re.compile(r"\bthis\s+year\b"), 0),
+        (re.compile(r"\bnext\s+year\b"), 1),
+        (re.compile(r"\blast\s+year\b"), -1),
+    ),
+}
+
+
+def _year_shift(s: str, lang: str) -> int | None:
+    for rx, shift in _YEAR_WORDS[lang]:
+        if rx.search(s):
+            return shift
+    return None
+
+
 _FAST_NUMERIC = re.compile(r"\s*(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})\s*")
 _FAST_ISO = re.compile(r"\s*(\d{4})([-/.])(\d{1,2})\2(\d{1,2})\s*")
 
@@ -478,7 +499,17 @@ def parse_date(text: str, lang: str, at: datetime) -> DateParse | None:
     toks = _tokenise(s, lang)
     found = _absolute(toks, lang, base)
     if found is not None:
+        v = found.value
+        if isinstance(v, dict) and "year" not in v and ("anno" in s or "year" in s):
+            # "il 3 marzo dell'anno prossimo", "in March next year"
+            shift = _year_shift(s, lang)
+            if shift is not None:
+                return _partial(v.get("day"), v.get("month"), base.year + shift, found.uncertain)
         return found
+    if "anno" in s or "year" in s:
+        shift = _year_shift(s, lang)
+        if shift is not None:
+            return DateParse({"year": base.year + shift})
     try:
         rel = _relative(s, lang, base)
     except (OverflowError, ValueError):  # ``at`` at the edge of the calendar
