@@ -28,13 +28,22 @@ from runtime.ports import RuntimeFault
 from runtime.programs import LoadedProgram, ProgramRegistry
 
 
+def _looks_compiled(path: Path) -> bool:
+    """A compiled program has ``tasks``; a project written as JSON has ``nodes``."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and "tasks" in data
+
+
 def compile_or_exit(project: Path, console: Console) -> tuple[LoadedProgram, FlowGraph]:
     """Compile ``project`` (printing every diagnostic) and load it; exit 1 on errors."""
     from compiler import compile_project
     from compiler.errors import render_diagnostic
     from compiler.loader import load_project
 
-    if project.is_file() and project.suffix == ".json":
+    if project.is_file() and project.suffix == ".json" and _looks_compiled(project):
         try:
             loaded = ProgramRegistry().load_file(project)
         except RuntimeFault as e:

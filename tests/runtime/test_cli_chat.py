@@ -102,3 +102,29 @@ def test_chat_bad_inputs_exit_1_without_traceback(tmp_path: Path) -> None:
     assert "backend 'verify_identity': unknown backend error 'exploded'" in bad_stub.stdout
     for run in (missing, p, lang, bad_stub):
         assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_chat_on_a_compiled_program(tmp_path: Path) -> None:
+    from compiler import compile_project
+
+    result = compile_project(BANK)
+    assert result.program is not None
+    compiled = tmp_path / "bank.json"
+    compiled.write_bytes(result.program.canonical_bytes())
+    p = chat(
+        str(compiled),
+        "--at",
+        "2026-03-02T10:00:00+01:00",
+        "--log",
+        str(tmp_path / "l.jsonl"),
+        stdin="12 marzo 1980\n",
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert (
+        "bot> Ora mi dica le ultime quattro cifre della carta da bloccare." in p.stdout.splitlines()
+    )
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"tasks": 3}')
+    p = chat(str(bad), stdin="")
+    assert p.returncode == 1
+    assert p.stdout.startswith(f"error: {bad} is not a compiled ddtflow program")
