@@ -131,6 +131,9 @@ def register(app: typer.Typer) -> None:
             console.print(f"[yellow]no conversation tests in {escape(str(project))}/tests[/yellow]")
         logs = log_dir or Path(tempfile.gettempdir()) / "ddtflow-tests" / _slug(project.name)
         logs.mkdir(parents=True, exist_ok=True)
+        if log_dir is None:  # our own directory: drop the logs of an earlier run
+            for old in logs.glob("*.jsonl"):
+                old.unlink(missing_ok=True)
         results = asyncio.run(_run_all(loaded, tests, logs))
         failed = [r for r in results if not r.ok]
         rep = (

@@ -36,7 +36,7 @@ from schemas.actions import (
     SendEmailAction,
     SendSmsAction,
 )
-from schemas.events import Event, StartEvent
+from schemas.events import Event, HangupEvent, StartEvent
 from schemas.session import Awaiting, Channel, SessionState, Status
 from schemas.turns import TurnRecord
 
@@ -165,6 +165,28 @@ class SessionDriver:
             )
         loaded = self.programs.get(state.program_id)  # pinned to its program
         return await self._advance(loaded, state, event, state.seq, idempotency_key)
+
+    async def end(
+        self,
+        tenant: str,
+        session_id: str,
+        *,
+        expected_seq: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> TurnResponse:
+        """End a session (the caller hung up, the channel closed). A session that is already
+        over answers its current state: ending twice is harmless."""
+        stored = await self.store.load(tenant, session_id)
+        if stored is not None and stored.state.status in ("ended", "transferred", "failed"):
+            await self._confirm_pending(tenant, session_id, stored.state.seq, stored.unconfirmed)
+            return self._response(stored.state, [])
+        return await self.turn(
+            tenant,
+            session_id,
+            HangupEvent(at=self.clock()),
+            expected_seq=expected_seq,
+            idempotency_key=idempotency_key,
+        )
 
     async def state(self, tenant: str, session_id: str) -> SessionState:
         stored = await self.store.load(tenant, session_id)

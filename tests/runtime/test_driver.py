@@ -257,3 +257,17 @@ async def test_turns_idempotent_retry_and_stale_seq(
     assert [r.critical for r in records] == [False, True, True, True]
     stored = await d.store.load("t", first.session_id)
     assert stored is not None and records[-1].state_digest == stored.state.digest()
+
+
+async def test_end_hangs_up_once(bank_driver: SessionDriver) -> None:
+    d = bank_driver
+    assert isinstance(d.programs, ProgramRegistry)
+    [program_id] = d.programs.ids()
+    first = await d.start("t", program_id)
+    ended = await d.end("t", first.session_id, expected_seq=first.seq)
+    assert (ended.status, ended.reason, ended.seq) == ("ended", "hangup", 2)
+    assert [a.type for a in ended.actions] == ["end"]
+    again = await d.end("t", first.session_id)
+    assert (again.status, again.seq, again.actions) == ("ended", 2, ())
+    with pytest.raises(SessionNotFoundError):
+        await d.end("t", "nope")
