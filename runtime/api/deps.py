@@ -15,7 +15,8 @@ from runtime.wiring import Runtime
 
 __all__ = ["Admin", "Caller", "IdempotencyKey", "RuntimeDep", "Settings", "check_session_id"]
 
-_IKEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+IKEY_PATTERN = r"^[\x21-\x7e]{1,128}$"
+_IKEY = re.compile(IKEY_PATTERN)
 _SID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -72,6 +73,7 @@ def idempotency_key(
         Header(
             alias="Idempotency-Key",
             description="a retry with the same key gets the same answer",
+            pattern=IKEY_PATTERN,
         ),
     ] = None,
 ) -> str | None:

@@ -155,6 +155,13 @@ def _validation(exc: RequestValidationError, max_text: int) -> tuple[int, str, s
         etype = str(e.get("type", ""))
         if etype == "json_invalid":
             return 400, "malformed_json", "the request body is not valid JSON", {}
+        if loc[:2] == ["header", "Idempotency-Key"]:
+            return (
+                400,
+                "bad_idempotency_key",
+                "Idempotency-Key: 1 to 128 visible ASCII characters",
+                {},
+            )
         if etype == "string_too_long" and loc[-1:] == ["text"]:
             status, code = 413, "text_too_long"
         errors.append({"loc": loc, "type": etype, "msg": str(e.get("msg", ""))})

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from schemas.session import SessionState
 from schemas.turns import TurnRecord
@@ -24,6 +24,7 @@ TEXT_MAX = 4096
 """Longest utterance accepted (characters); longer gets 413 ``text_too_long``."""
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,127}$"
 SESSION_ID = r"^[A-Za-z0-9._:-]{1,128}$"
+DTMF = r"^[0-9*#A-D]{1,64}$"
 
 
 class _In(BaseModel):
@@ -49,23 +50,61 @@ class NBestIn(_In):
     confidence: float = Field(ge=0.0, le=1.0)
 
 
-class EventRequest(_In):
-    """A channel event. Its time (``at``) is stamped by the server clock."""
+class _Event(_In):
+    seq: int = Field(ge=0, le=2**53 - 1, description="the seq of the last response the channel saw")
 
-    event: Literal["user_input", "no_input", "dtmf", "hangup"]
-    seq: int = Field(ge=0, le=2**62, description="the seq of the last response the channel saw")
+
+class UserInputRequest(_Event):
+    """A recognised utterance (and optionally keys pressed with it)."""
+
+    event: Literal["user_input"]
     text: str = Field(default="", max_length=TEXT_MAX, description="recognised utterance")
-    dtmf: str | None = Field(default=None, pattern=r"^[0-9*#A-D]{1,64}$")
+    dtmf: str | None = Field(default=None, pattern=DTMF)
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     nbest: list[NBestIn] = Field(default_factory=list, max_length=10)
 
 
-class ProgramUpload(_In):
-    """Either a compiled program (what ``ddtflow compile`` writes) or a project document
-    (compiled on upload; its diagnostics come back in a 422)."""
+class DtmfRequest(_Event):
+    """Keys pressed on the phone's keypad."""
 
-    program: dict[str, Any] | None = None
-    project: dict[str, Any] | None = None
+    event: Literal["dtmf"]
+    dtmf: str = Field(pattern=DTMF)
+
+
+class NoInputRequest(_Event):
+    """The caller said nothing before the listen timeout."""
+
+    event: Literal["no_input"]
+
+
+class HangupRequest(_Event):
+    """The caller hung up (or closed the chat)."""
+
+    event: Literal["hangup"]
+
+
+EventRequest = Annotated[
+    UserInputRequest | DtmfRequest | NoInputRequest | HangupRequest,
+    Field(discriminator="event"),
+]
+"""A channel event. Its time (``at``) is stamped by the server clock."""
+EVENT_ADAPTER: TypeAdapter[EventRequest] = TypeAdapter(EventRequest)
+
+
+class CompiledUpload(_In):
+    """A compiled program: the JSON ``ddtflow compile`` writes."""
+
+    program: dict[str, Any]
+
+
+class ProjectUpload(_In):
+    """A project document (what a visual editor saves), compiled on upload; its
+    diagnostics come back in a 422."""
+
+    project: dict[str, Any]
+
+
+ProgramUpload = CompiledUpload | ProjectUpload
 
 
 class ProgramOut(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 from fastapi import APIRouter, Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from runtime.api.errors import error_response
 from runtime.api.metrics import render
@@ -42,6 +42,11 @@ async def readyz(request: Request) -> Response:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}}},
+)
 async def metrics() -> Response:
     return render()

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Body, Path, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
 from runtime.api.deps import Admin, Caller, RuntimeDep
 from runtime.api.errors import ERROR_RESPONSES, ApiError
-from runtime.api.models import NAME, AliasOut, AliasRequest, ProgramList, ProgramOut, ProgramUpload
+from runtime.api.models import (
+    NAME,
+    AliasOut,
+    AliasRequest,
+    ProgramList,
+    ProgramOut,
+    ProgramUpload,
+    ProjectUpload,
+)
 from runtime.programs import CompileFailedError
 from runtime.wiring import ProgramInfo
 from schemas.program import Program
@@ -62,12 +70,10 @@ def _compiled(body: dict[str, Any]) -> Program:
     summary="Upload a compiled program or a project (compiled on upload)",
 )
 async def upload_program(
-    body: ProgramUpload, request: Request, rt: RuntimeDep, caller: Admin
+    body: Annotated[ProgramUpload, Body()], request: Request, rt: RuntimeDep, caller: Admin
 ) -> Response:
-    if (body.program is None) == (body.project is None):
-        raise ApiError(422, "validation_error", "send exactly one of 'program' or 'project'")
     warnings: list[dict[str, Any]] = []
-    if body.project is not None:
+    if isinstance(body, ProjectUpload):
         compile_dict: CompileDict | None = request.app.state.compile_project
         if compile_dict is None:
             raise ApiError(422, "compile_disabled", "this server does not compile projects")
@@ -80,7 +86,6 @@ async def upload_program(
         program = result.program
         warnings = [d.model_dump(mode="json") for d in result.diagnostics]
     else:
-        assert body.program is not None
         program = _compiled(body.program)
     loaded, created = await rt.catalog.add(caller.tenant, program)
     info = await rt.catalog.info(caller.tenant, loaded.id)

@@ -7,13 +7,21 @@ from typing import Annotated, Any
 
 import orjson
 import structlog
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Body, Depends
 from starlette.responses import Response
 
 from runtime.api.deps import Caller, IdempotencyKey, RuntimeDep, check_session_id
 from runtime.api.errors import ERROR_RESPONSES, ApiError
 from runtime.api.metrics import SESSIONS_WAITING, TURN_SECONDS, TURNS
-from runtime.api.models import EventRequest, SessionOut, StartRequest, TurnsOut
+from runtime.api.models import (
+    DtmfRequest,
+    EventRequest,
+    HangupRequest,
+    NoInputRequest,
+    SessionOut,
+    StartRequest,
+    TurnsOut,
+)
 from runtime.driver import TurnResponse
 from runtime.orchestrator import InvalidEventError
 from runtime.wiring import TERMINAL, Runtime
@@ -32,15 +40,11 @@ def _response(resp: TurnResponse, status: int = 200) -> Response:
 def to_event(req: EventRequest, rt: Runtime) -> Event:
     """The engine event for a channel request, stamped with the server clock."""
     at = rt.driver.clock()
-    if req.event in ("no_input", "hangup"):
-        if req.text or req.dtmf is not None or req.nbest or req.confidence is not None:
-            raise ApiError(
-                422, "validation_error", f"a {req.event} event carries no text, dtmf or nbest"
-            )
-        return NoInputEvent(at=at) if req.event == "no_input" else HangupEvent(at=at)
-    if req.event == "dtmf":
-        if req.dtmf is None or req.text:
-            raise ApiError(422, "validation_error", "a dtmf event carries 'dtmf' (digits) only")
+    if isinstance(req, NoInputRequest):
+        return NoInputEvent(at=at)
+    if isinstance(req, HangupRequest):
+        return HangupEvent(at=at)
+    if isinstance(req, DtmfRequest):
         return UserInputEvent(at=at, text="", dtmf=req.dtmf)
     return UserInputEvent(
         at=at,
@@ -125,7 +129,7 @@ async def post_session(
     summary="Send a channel event (user_input, no_input, dtmf, hangup) with the last seq",
 )
 async def post_event(
-    body: EventRequest,
+    body: Annotated[EventRequest, Body()],
     rt: RuntimeDep,
     caller: Caller,
     ikey: IdempotencyKey,

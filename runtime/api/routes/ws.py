@@ -23,7 +23,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from runtime.api.auth import KeyRing, key_from_headers
 from runtime.api.config import ApiSettings
 from runtime.api.errors import ApiError, fault_error
-from runtime.api.models import EventRequest
+from runtime.api.models import EVENT_ADAPTER
 from runtime.api.routes.sessions import send_event
 from runtime.ports import RuntimeFault
 from runtime.wiring import TERMINAL, Runtime
@@ -127,7 +127,7 @@ async def _handle(rt: Runtime, limiter: Any, tenant: str, session_id: str, raw: 
     if ikey is not None and (not isinstance(ikey, str) or not _IKEY.match(ikey)):
         return _error(400, "bad_idempotency_key", "1 to 128 visible ASCII characters")
     try:
-        body = EventRequest.model_validate(data)
+        body = EVENT_ADAPTER.validate_python(data)
     except ValidationError as e:
         errs = [
             {"loc": [str(x) for x in er["loc"]], "type": er["type"], "msg": er["msg"]}
