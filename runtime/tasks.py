@@ -442,7 +442,17 @@ def apply_ddt_step(ctx: Ctx, task: GetDataTask, ds: DdtStep) -> bool:
         ctx.pc += 1
         return False
     if outcome == "transfer":
-        return _transfer(ctx, "operator", None, ds.reason or "caller_request")
+        # the caller asked for a person: the flow's own transfer when the failure route is
+        # one (its queue, context and prompt), else the generic "operator"
+        reason = ds.reason or "caller_request"
+        tasks = ctx.program.tasks
+        target = tasks[task.on_failure] if 0 <= task.on_failure < len(tasks) else None
+        if isinstance(target, TransferTask):
+            ctx.pc = task.on_failure
+            if target.prompt:
+                ctx.actions.append(say_action(ctx, target.prompt))
+            return _transfer(ctx, target.target, target.context, reason)
+        return _transfer(ctx, "operator", None, reason)
     # failure (attempts exhausted) and cancel (the caller gave up) take the failure route
     ctx.pc = task.on_failure
     return False

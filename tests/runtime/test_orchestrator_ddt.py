@@ -87,15 +87,58 @@ def test_failure_takes_on_failure_route() -> None:
     )
 
 
-def test_operator_request_transfers_with_context() -> None:
+def test_operator_request_transfers_to_the_flows_queue() -> None:
     s = started()
     s, _, _ = go(s, UserInputEvent(at=AT, text="12 marzo 1980"))
     s, actions, critical = go(s, UserInputEvent(at=AT, text="operatore"))
     assert (s.status, s.reason, critical) == ("transferred", "operator_requested", True)
-    last = actions[-1]
-    assert isinstance(last, TransferAction) and last.target == "operator"
-    # sensitive variables are not in the default context
-    assert last.context == {"caller.phone": "+39333", "attempts": 0}
+    # ask_last4's failure route is the to_operator transfer: its prompt, queue and context
+    assert actions[-2:] == [
+        SayAction(
+            text="La passo a un operatore del servizio carte, resti in linea.",
+            ssml="<speak>La passo a un operatore del servizio carte, resti in linea.</speak>",
+            prompt=actions[-2].prompt,  # type: ignore[attr-defined]
+        ),
+        TransferAction(
+            target="card_services",
+            reason="operator_requested",
+            context={
+                "caller.phone": "+39333",
+                "customer.name": None,
+                "card.masked": None,
+                "attempts": 0,
+            },
+        ),
+    ]
+
+
+def test_operator_request_without_a_transfer_route(tmp_path: Path) -> None:
+    # a DDT whose failure route is not a transfer hands over to the generic operator, with
+    # the non-sensitive variables as context
+    import shutil
+
+    proj = tmp_path / "p"
+    shutil.copytree(ROOT / "bank_card_block", proj, ignore=shutil.ignore_patterns("tests"))
+    flow = (proj / "flow.yaml").read_text()
+    old = "into: card.last4, on_failure: to_operator}"
+    assert old in flow
+    flow = flow.replace(old, "into: card.last4, on_failure: systems_down}")
+    (proj / "flow.yaml").write_text(flow)
+    r = compile_project(proj)
+    assert r.program is not None, [d.message for d in r.diagnostics]
+    lp = ProgramRegistry().add(r.program)
+    s = new_session(lp.program, "s", language="it")
+    s = run_step(
+        lp.program, s, StartEvent(at=AT, variables={"caller.phone": "+39"}), engine=lp.engine
+    ).state
+    s = run_step(lp.program, s, UserInputEvent(at=AT, text="12 marzo 1980"), engine=lp.engine).state
+    res = run_step(lp.program, s, UserInputEvent(at=AT, text="operatore"), engine=lp.engine)
+    assert res.state.status == "transferred"
+    assert res.actions[-1] == TransferAction(
+        target="operator",
+        reason="operator_requested",
+        context={"caller.phone": "+39", "attempts": 0},
+    )
 
 
 def test_cancel_takes_on_failure_route() -> None:
