@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -60,10 +62,23 @@ def test_chat_through_a_pipe(tmp_path: Path) -> None:
     assert [r.seq for r in records] == list(range(1, len(records) + 1))
 
 
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
 def test_chat_voice_restart_and_unreachable_backend(tmp_path: Path) -> None:
-    # no stubs: the identity backend's host does not resolve, so its error route is taken
+    # the project's backends point at a closed port on loopback: the identity check cannot
+    # connect, and the flow takes its error route
+    proj = tmp_path / "bank"
+    shutil.copytree(BANK, proj, ignore=shutil.ignore_patterns("tests"))
+    flow = (proj / "flow.yaml").read_text()
+    flow = flow.replace("https://cards.banca-esempio.example", f"http://127.0.0.1:{_closed_port()}")
+    (proj / "flow.yaml").write_text(flow)
     p = chat(
-        str(BANK),
+        str(proj),
         "--lang",
         "en",
         "--voice",
