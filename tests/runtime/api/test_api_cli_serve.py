@@ -1,0 +1,95 @@
+"""``ddtflow serve`` as a real process: open dev mode said in the log, keys from a file,
+a broken key file refused at startup, SIGTERM stops it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from runtime.api.auth import hash_key
+from tests.runtime.api.conftest import ROOT
+from tests.servers import free_port
+
+
+def _env(tmp: Path, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DDTFLOW_") and k not in ("REDIS_URL", "AMQP_URL", "MONGO_URL")
+    }
+    env.update(DDTFLOW_DATA_DIR=str(tmp), **extra)
+    return env
+
+
+@contextmanager
+def serve(tmp: Path, **env: str) -> Iterator[tuple[str, Path]]:
+    port = free_port()
+    log = tmp / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runtime.cli", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=_env(tmp, **env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            else:
+                raise AssertionError(log.read_text())
+            yield url, log
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            # uvicorn shuts down gracefully, then re-raises the signal
+            assert proc.wait(timeout=20) in (0, -signal.SIGTERM), log.read_text()
+            assert "api_stopped" in log.read_text()
+
+
+def test_serve_in_open_dev_mode(tmp_path: Path) -> None:
+    with serve(tmp_path) as (url, log):
+        assert httpx.get(f"{url}/v1/programs").json() == {"programs": [], "aliases": {}}
+        assert httpx.get(f"{url}/readyz").json()["mode"] == "embedded"
+    text = log.read_text()
+    assert "open_dev_mode" in text and "tenant 'default'" in text
+
+
+def test_serve_with_a_key_file(tmp_path: Path) -> None:
+    keys = tmp_path / "keys.yaml"
+    keys.write_text(f"acme:\n  - {hash_key('s3cret-key')}\n")
+    with serve(tmp_path, DDTFLOW_API_KEYS_FILE=str(keys)) as (url, log):
+        assert httpx.get(f"{url}/v1/programs").status_code == 401
+        ok = httpx.get(f"{url}/v1/programs", headers={"Authorization": "Bearer s3cret-key"})
+        assert ok.status_code == 200
+    assert "open_dev_mode" not in log.read_text()
+    assert "s3cret-key" not in log.read_text()
+
+
+def test_serve_refuses_a_broken_key_file(tmp_path: Path) -> None:
+    keys = tmp_path / "keys.json"
+    keys.write_text('{"acme": ["plain-text-key"]}')
+    r = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "serve", "--port", str(free_port())],
+        cwd=ROOT,
+        env=_env(tmp_path, DDTFLOW_API_KEYS_FILE=str(keys)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 1
+    assert "not a sha256 hex digest" in r.stderr
+    assert "Traceback" not in r.stderr
