@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from ddt_engine.engine import DdtEngine
 from runtime.ports import RuntimeFault
-from runtime.tasks import DdtEnginePort, TaskRegistry, default_registry
+from runtime.tasks import DdtEnginePort, TaskRegistry, default_registry, plan_for
 from schemas.ddt import CompiledDdt
 from schemas.diagnostics import Diagnostic
 from schemas.program import Program
@@ -101,6 +101,7 @@ class ProgramRegistry:
         if hit is not None:
             self._programs.move_to_end(program.id)
             return hit
+        plan_for(program)  # prompt plans, URL pieces, compiled expressions: once, not per turn
         loaded = LoadedProgram(
             program,
             self._engine_factory(program.ddts),

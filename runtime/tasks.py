@@ -64,9 +64,12 @@ __all__ = [
     "CustomTaskContext",
     "CustomTaskResult",
     "DdtEnginePort",
+    "ProgramPlan",
     "TaskPlugin",
     "TaskRegistry",
+    "build",
     "default_registry",
+    "plan_for",
     "response_path",
 ]
 
