@@ -444,7 +444,8 @@ class Resolver:
             base: Path = ("backends", name)
             local = {"args": "object"}
             url = self.template((*base, "url"), b.url, local)
-            if not re.match(r"^https?://[^/\s{]", b.url):
+            host = re.match(r"^https?://([^/?#\s]+)", b.url)
+            if host is None or "{" in host.group(1) or "}" in host.group(1):
                 self.err(
                     "E212",
                     (*base, "url"),
