@@ -8,9 +8,8 @@ skips (with the reason) locally.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
@@ -18,20 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.servers import ServerError, ServerMissingError, Servers, in_ci  # noqa: E402
-
-T = TypeVar("T")
-
-
-def _need(start: Callable[[], T]) -> T:
-    try:
-        return start()
-    except ServerMissingError as exc:
-        if in_ci():
-            pytest.fail(f"CI=true and a test server is missing: {exc}", pytrace=False)
-        pytest.skip(f"test server not available: {exc}")
-    except ServerError as exc:
-        pytest.fail(str(exc), pytrace=False)
+from tests.servers import Servers, need  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -46,17 +32,17 @@ def servers() -> Iterator[Servers]:
 
 @pytest.fixture(scope="session")
 def redis_url(servers: Servers) -> str:
-    return _need(servers.redis).url
+    return need(servers.redis).url
 
 
 @pytest.fixture(scope="session")
 def amqp_url(servers: Servers) -> str:
-    return _need(servers.rabbitmq).url
+    return need(servers.rabbitmq).url
 
 
 @pytest.fixture(scope="session")
 def mongo_url(servers: Servers) -> str:
-    return _need(servers.mongo).url
+    return need(servers.mongo).url
 
 
 SERVER_FIXTURES = frozenset({"servers", "redis_url", "amqp_url", "mongo_url"})

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 MONGO_VENV = ROOT / ".venv-mongo"
@@ -39,6 +40,28 @@ class ServerMissingError(ServerError):
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+T = TypeVar("T")
+
+
+def need(start: Callable[[], T]) -> T:
+    """Start a server for a test: a missing binary fails under CI=true and skips otherwise
+    (with the reason); a server that does not start fails the test with its log."""
+    import pytest
+
+    try:
+        return start()
+    except ServerMissingError as exc:
+        missing: ServerMissingError | None = exc
+        failed = None
+    except ServerError as exc:
+        missing, failed = None, exc
+    if missing is not None:
+        if in_ci():
+            pytest.fail(f"CI=true and a test server is missing: {missing}", pytrace=False)
+        pytest.skip(f"test server not available: {missing}")
+    pytest.fail(str(failed), pytrace=False)
 
 
 def free_port(low: int | None = None, high: int | None = None) -> int:
@@ -455,10 +478,11 @@ class Servers:
         self._rabbit: RabbitServer | None = None
         self._mongo: MongoServer | None = None
         self._extra: list[RedisServer] = []
+        self._failed: dict[str, ServerError] = {}
 
     def redis(self) -> RedisServer:
         if self._redis is None:
-            self._redis = start_redis(self.base)
+            self._redis = self._once("redis", start_redis)
         return self._redis
 
     def redis_pair(self) -> tuple[RedisServer, RedisServer]:
@@ -490,13 +514,23 @@ class Servers:
 
     def rabbitmq(self) -> RabbitServer:
         if self._rabbit is None:
-            self._rabbit = start_rabbitmq(self.base)
+            self._rabbit = self._once("rabbitmq", start_rabbitmq)
         return self._rabbit
 
     def mongo(self) -> MongoServer:
         if self._mongo is None:
-            self._mongo = start_mongo(self.base)
+            self._mongo = self._once("mongo", start_mongo)
         return self._mongo
+
+    def _once(self, name: str, start: Callable[[Path], T]) -> T:
+        """Start a shared server; a failure is remembered, not retried by every test."""
+        if name in self._failed:
+            raise self._failed[name]
+        try:
+            return start(self.base)
+        except ServerError as exc:
+            self._failed[name] = exc
+            raise
 
     def close(self) -> None:
         for r in [*self._extra, *([self._redis] if self._redis else [])]:

@@ -35,7 +35,7 @@ from schemas.program import Program
 from schemas.turns import TurnRecord
 from tests.runtime._amqp_helpers import unique, wait_for_count
 from tests.runtime.contract.helpers import AT, counter_program, registry
-from tests.servers import Servers
+from tests.servers import Servers, need
 
 
 class Conversation:
@@ -160,7 +160,7 @@ async def test_redis_flushed_mid_conversation_sessions_recover_and_continue(
     servers: Servers, mongo: MongoArchive, pipeline: tuple[AmqpSink, Worker]
 ) -> None:
     sink, _ = pipeline
-    redis = servers.extra_redis()
+    redis = need(servers.extra_redis)
     store = RedisStore.from_url(redis.url)
     program = counter_program()
     programs = registry(program)
@@ -196,7 +196,7 @@ async def test_redis_killed_and_restarted_keeps_acknowledged_state(
     servers: Servers, mongo: MongoArchive, pipeline: tuple[AmqpSink, Worker]
 ) -> None:
     sink, _ = pipeline
-    redis = servers.extra_redis()
+    redis = need(servers.extra_redis)
     store = RedisStore.from_url(redis.url, timeout_s=0.5)
     program = counter_program()
     conv = Conversation(store, sink, registry(program), program)
@@ -222,7 +222,7 @@ async def test_failover_to_the_replica_sees_every_acknowledged_state(
     servers: Servers, mongo: MongoArchive, pipeline: tuple[AmqpSink, Worker]
 ) -> None:
     sink, _ = pipeline
-    primary, replica = servers.redis_pair()
+    primary, replica = need(servers.redis_pair)
     store = RedisStore.from_url(primary.url, timeout_s=0.5)
     program = counter_program()
     programs = registry(program)
@@ -286,7 +286,7 @@ async def test_broker_restarted_under_load_loses_nothing_confirmed(
     servers: Servers, redis_url: str, mongo: MongoArchive, pipeline: tuple[AmqpSink, Worker]
 ) -> None:
     sink, worker = pipeline
-    rabbit = servers.rabbitmq()
+    rabbit = need(servers.rabbitmq)
     store = RedisStore.from_url(redis_url)
     program = counter_program()
     programs = registry(program)

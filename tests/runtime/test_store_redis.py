@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 from runtime.ports import StoreUnavailableError
 from runtime.stores.redis import RedisStore, session_key
 from tests.runtime.contract.helpers import new_state
-from tests.servers import Servers, free_port
+from tests.servers import Servers, free_port, need
 
 
 def test_session_key_is_tenant_prefixed_and_hash_tagged() -> None:
@@ -74,7 +74,7 @@ def test_password_is_not_shown_in_errors() -> None:
 
 
 async def test_sentinel_url(servers: Servers) -> None:
-    primary, sentinel = servers.redis_sentinel()
+    primary, sentinel = need(servers.redis_sentinel)
     store = RedisStore.from_url(f"redis+sentinel://127.0.0.1:{sentinel.port}/mymaster/0")
     direct = RedisStore.from_url(primary.url)
     try:
@@ -93,7 +93,7 @@ async def test_sentinel_url_must_name_the_service() -> None:
 
 
 async def test_cluster(servers: Servers) -> None:
-    node = servers.redis_cluster()
+    node = need(servers.redis_cluster)
     store = RedisStore.from_url(node.url, cluster=True)
     try:
         s0 = new_state(0)
