@@ -22,12 +22,12 @@ Rules a designer can rely on (see docs/ddt.md):
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
-from xml.sax.saxutils import escape as _xml_escape
 
 from ddt_engine.catalogue import BUILTIN_TYPES, DtmfFormat
 from ddt_engine.expressions import compile_expr, format_value
@@ -144,6 +144,11 @@ class _Tpl:
         return "".join(out)
 
 
+def _xml_escape(text: str) -> str:
+    """A value inserted into SSML: &, < and > escaped (the voice templates are the markup)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _speak(ssml: str) -> str:
     return ssml if ssml.lstrip().startswith("<speak") else f"<speak>{ssml}</speak>"
 
@@ -195,11 +200,11 @@ class _Rule:
     fast: Callable[[Any], bool | None] | None = None  # a range check on a number
 
 
-_CMP: dict[str, Callable[[Any, Any], bool]] = {
-    "<": lambda a, b: bool(a < b),
-    "<=": lambda a, b: bool(a <= b),
-    ">": lambda a, b: bool(a > b),
-    ">=": lambda a, b: bool(a >= b),
+_CMP: dict[str, Callable[[Any, Any], Any]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 _MIRROR = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
@@ -213,7 +218,7 @@ def _number(e: Expr) -> int | float | None:
     return None
 
 
-def _range_terms(e: Expr) -> list[tuple[Callable[[Any, Any], bool], Any]] | None:
+def _range_terms(e: Expr) -> list[tuple[Callable[[Any, Any], Any], Any]] | None:
     """``value >= 1 and value <= 31`` as [(>=, 1), (<=, 31)]; None for anything else."""
     if isinstance(e, Binary) and e.op == "and":
         a, b = _range_terms(e.a), _range_terms(e.b)
@@ -275,6 +280,8 @@ class _Ddt:
     nodes: dict[str, _Node]  # key -> node
     langs: tuple[str, ...]
     out_layers: tuple[str, ...]
+    child_keys: frozenset[str]
+    required: tuple[_Node, ...]  # the sub-data that must be given, in order
 
 
 @dataclass(slots=True)
@@ -365,6 +372,8 @@ def _prepare(ddt: CompiledDdt) -> _Ddt:
         nodes=nodes,
         langs=langs,
         out_layers=out_layers,
+        child_keys=frozenset(c.key for c in root.children),
+        required=tuple(c for c in root.children if c.dn.required),
     )
 
 
@@ -574,6 +583,11 @@ class DdtEngine:
 class _Turn:
     """The work of one event: a copy-on-write view of the record, then the transition."""
 
+    __slots__ = (
+        "engine", "d", "node", "st", "memory", "lang", "ch", "at", "values", "counters",
+        "total", "candidate", "uncertain", "invalid_rule", "invalid_node", "critical",
+    )  # fmt: skip
+
     def __init__(
         self,
         engine: DdtEngine,
@@ -776,7 +790,7 @@ class _Turn:
         parts = _decompose(self.d.root.compose, ex.value)
         if parts is None:
             return None
-        keys = {c.key for c in self.d.root.children}
+        keys = self.d.child_keys
         return {k: v for k, v in parts.items() if k in keys and v is not None}
 
     def composite(self, ex: Extraction | None, parts: dict[str, Any] | None) -> _Found | None:
@@ -787,7 +801,8 @@ class _Turn:
             return _Found(invalid=ex.invalid, invalid_key="", uncertain=unsure, layer=ex.layer)
         if not parts:
             return None
-        return _Found(parts=parts, uncertain=unsure, layer=ex.layer)
+        whole = ex.value if isinstance(ex.value, str) else None  # a complete value as given
+        return _Found(value=whole, parts=parts, uncertain=unsure, layer=ex.layer)
 
     def leaf(self, node: _Node, ex: Extraction | None) -> _Found | None:
         if ex is None:
@@ -932,8 +947,11 @@ class _Turn:
                     return self.reject(child, code, v)
                 self.values[child.key] = v
         if self.missing() is not None:
-            return self.fire("matched")
-        value, bad = _compose(root.compose, self.values, self.at)
+            return self.fire("matched")  # (fire asks missing() again: cheap, keeps one path)
+        if isinstance(found.value, str) and self.values == found.parts:
+            value, bad = found.value, None  # given whole: nothing to assemble
+        else:
+            value, bad = _compose(root.compose, self.values, self.at)
         if bad is not None:
             self.values = {}
             self.invalid_node, self.invalid_rule = root, bad
@@ -951,8 +969,9 @@ class _Turn:
         return self.fire("invalid")
 
     def missing(self) -> _Node | None:
-        for child in self.d.root.children:
-            if child.dn.required and child.key not in self.values:
+        values = self.values
+        for child in self.d.required:
+            if child.key not in values:
                 return child
         return None
 
@@ -1082,17 +1101,20 @@ class _Turn:
         say = engine._say(
             d, node, dest, level, lang, ch, self.memory, candidate, self.at, rule=rule
         )
-        new = _state(
-            ddt=self.st.ddt,
-            node=tuple(node.dn.path),
-            state=dest,
-            counters=self.counters,
-            total=self.total,
-            values=self.values,
-            candidate=candidate,
-            uncertain=self.uncertain,
-            last_prompt=(dest, level),
-            rule=rule,
-            pending=None,
+        new = _fast(
+            DdtState,
+            {
+                "ddt": self.st.ddt,
+                "node": node.dn.path,
+                "state": dest,
+                "counters": self.counters,
+                "total": self.total,
+                "values": self.values,
+                "candidate": candidate,
+                "uncertain": self.uncertain,
+                "last_prompt": (dest, level),
+                "rule": rule,
+                "pending": None,
+            },
         )
         return _step(new, (*say, node.listen[ch]), critical=self.critical)
