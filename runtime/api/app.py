@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -18,6 +19,7 @@ from runtime.api.logging import RequestContextMiddleware
 from runtime.api.routes import health, programs, sessions, ws
 from runtime.settings import Settings, get_settings
 from runtime.wiring import Runtime, build_runtime
+from schemas.program import Program
 
 __all__ = ["create_app"]
 
@@ -39,6 +41,17 @@ class _PathLimit:
             await self.large(scope, receive, send)
         else:
             await self.small(scope, receive, send)
+
+
+async def _preload(rt: Runtime, where: Path, tenant: str) -> None:
+    files = sorted(where.glob("*.json")) if where.is_dir() else [where]
+    for f in files:
+        try:
+            program = Program.model_validate_json(f.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise RuntimeError(f"{f}: not a compiled program: {exc}") from None
+        loaded, _ = await rt.catalog.add(tenant, program)
+        log.info("program_preloaded", program_id=loaded.id, tenant=tenant, file=f.name)
 
 
 def create_app(
@@ -69,6 +82,8 @@ def create_app(
             else MemoryRateLimiter(api.rate_limit_per_s)
         )
         await rt.warm_up()
+        if api.programs_dir is not None:
+            await _preload(rt, api.programs_dir, api.programs_tenant)
         if keyring.open_mode:
             log.warning(
                 "open_dev_mode",

@@ -25,6 +25,10 @@ class ApiSettings(BaseSettings):
     """Body limit of ``POST /v1/programs`` (compiled programs and projects are larger)."""
     rate_limit_per_s: int = Field(default=1000, ge=0)
     """Requests per second per tenant (0: no limit); shared through Redis when configured."""
+    programs_dir: Path | None = None
+    """Compiled programs (``*.json``) loaded at startup for ``programs_tenant`` — how
+    several processes without MongoDB share programs (uploads reach one process only)."""
+    programs_tenant: str = "default"
     log_level: str = "info"
     log_json: bool = True
 

@@ -109,3 +109,24 @@ def test_alias_to_an_unknown_program(http: httpx.Client) -> None:
     assert_error(r, 404, "program_not_found")
     r = http.put("/v1/aliases/sha256:abc", json={"program_id": "sha256:" + "2" * 64})
     assert_error(r, 422, "validation_error")
+
+
+def test_programs_preloaded_at_startup(
+    tmp_path_factory: pytest.TempPathFactory, programs: dict[str, dict[str, Any]]
+) -> None:
+    from runtime.api import ApiSettings
+    from schemas.program import Program
+    from tests.runtime.api.conftest import _embedded
+
+    where = tmp_path_factory.mktemp("preload")
+    program = Program.model_validate(programs["insurance_claim"])
+    (where / "claims.json").write_bytes(program.canonical_bytes())
+    server = ApiServer(
+        _embedded(tmp_path_factory.mktemp("data")),
+        api=ApiSettings(programs_dir=where, programs_tenant="default", rate_limit_per_s=0),
+    ).start()
+    try:
+        with client(server) as http:
+            assert [p["id"] for p in http.get("/v1/programs").json()["programs"]] == [program.id]
+    finally:
+        server.stop()

@@ -1,0 +1,476 @@
+"""HTTP benchmark: the API with Redis + RabbitMQ, driving the examples' conversations.
+
+Starts redis-server and rabbitmq-server (tests/servers.py), then the service: one uvicorn
+process per core (uvloop, httptools; redis-py with hiredis) sharing the port with
+SO_REUSEPORT, the examples' compiled programs preloaded. Backends answer from the
+conversation tests' canned responses (so the figure is the runtime's, not a remote
+service's). Measures in one run:
+
+(a) open loop: 1,000 turns/s for 30 s (5,000 calls with a turn every 5 s), latency from
+    the scheduled send time (no coordinated omission): p50/p95/p99;
+(b) closed loop: 64 concurrent sessions, as fast as they are answered: max turns/s;
+(c) the floor: raw Redis GET+SET round trips/s with the same client library.
+
+    python bench/http.py [--rate 1000] [--seconds 30] [--closed-seconds 10] [--workers N]
+
+The last line is JSON: p50_ms, p95_ms, p99_ms, max_turns_per_s, redis_floor_ops_per_s.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+# this file is named http.py: keep its directory off sys.path so "import http" is stdlib's
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.insert(0, str(ROOT))
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections import Counter, deque  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Any  # noqa: E402
+
+import orjson  # noqa: E402
+
+EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if (p / "flow.yaml").exists())
+
+
+# ------------------------------------------------------------------------------ service
+
+
+def _canned() -> dict[str, Any]:
+    """One canned answer set per backend: each example's first conversation test's."""
+    from runtime.convtest import find_test_files, load_tests
+
+    out: dict[str, Any] = {}
+    for ex in EXAMPLES:
+        for f in find_test_files(ex):
+            for t in load_tests(f):
+                for name, responses in t.backends.items():
+                    out.setdefault(name, responses)
+    return out
+
+
+def serve(port: int) -> None:
+    """One worker process: uvicorn on a SO_REUSEPORT socket."""
+    import uvicorn
+
+    from runtime.api import ApiSettings, create_app
+    from runtime.api.logging import configure_logging
+    from runtime.effects import StubEffects
+    from runtime.settings import get_settings
+    from runtime.wiring import build_runtime
+
+    api = ApiSettings(rate_limit_per_s=0, log_level="warning")
+    configure_logging("warning")
+    stubs = _canned()
+    app = create_app(
+        get_settings(),
+        api,
+        runtime_factory=lambda s: build_runtime(s, effects=StubEffects(stubs)),
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    config = uvicorn.Config(
+        app, loop="uvloop", http="httptools", log_level="warning", access_log=False
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+# ------------------------------------------------------------------------------ client
+
+
+class Conn:
+    """A keep-alive HTTP/1.1 connection (a tiny client: the load generator shares the
+    machine's cores with the service, so it must cost little)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> Conn:
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        w.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(r, w)
+
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = orjson.dumps(body) if body is not None else b""
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n"
+        ).encode()
+        self.writer.write(head + data)
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("closed")
+        status = int(status_line.split(b" ", 2)[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        payload = await self.reader.readexactly(length) if length else b""
+        return status, orjson.loads(payload) if payload else None
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class Pool:
+    def __init__(self, port: int, limit: int = 512) -> None:
+        self.port = port
+        self.free: deque[Conn] = deque()
+        self.open = 0
+        self.limit = limit
+        self._waiters: deque[asyncio.Future[Conn]] = deque()
+
+    async def get(self) -> Conn:
+        if self.free:
+            return self.free.popleft()
+        if self.open < self.limit:
+            self.open += 1
+            return await Conn.open(self.port)
+        fut: asyncio.Future[Conn] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        return await fut
+
+    def put(self, conn: Conn) -> None:
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(conn)
+                return
+        self.free.append(conn)
+
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        conn = await self.get()
+        try:
+            result = await conn.request(method, path, body)
+        except Exception:
+            conn.close()
+            self.open -= 1
+            raise
+        self.put(conn)
+        return result
+
+
+@dataclass
+class Script:
+    start: dict[str, Any]
+    events: list[dict[str, Any]]
+
+
+def scripts(program_ids: dict[str, str]) -> list[Script]:
+    from runtime.convtest import find_test_files, load_tests
+
+    out = []
+    for ex in EXAMPLES:
+        for f in find_test_files(ex):
+            for t in load_tests(f):
+                start: dict[str, Any] = {"program": program_ids[ex.name], "channel": t.channel}
+                if t.language:
+                    start["language"] = t.language
+                if t.variables:
+                    start["variables"] = dict(t.variables)
+                events = []
+                for turn in t.turns:
+                    if turn.kind == "user":
+                        events.append({"event": "user_input", "text": turn.text})
+                    elif turn.kind == "dtmf":
+                        events.append({"event": "dtmf", "dtmf": turn.dtmf})
+                    elif turn.kind == "noinput":
+                        events.append({"event": "no_input"})
+                    elif turn.kind == "hangup":
+                        events.append({"event": "hangup"})
+                out.append(Script(start, events))
+    return out
+
+
+@dataclass
+class Call:
+    """One simulated caller working through a conversation script."""
+
+    script: Script
+    sid: str | None = None
+    seq: int = 0
+    next: int = 0
+    done: bool = False
+
+    def request(self) -> tuple[str, dict[str, Any]]:
+        if self.sid is None:
+            return "/v1/sessions", self.script.start
+        return f"/v1/sessions/{self.sid}/events", {
+            **self.script.events[self.next],
+            "seq": self.seq,
+        }
+
+    def answer(self, status: int, body: Any) -> None:
+        if status not in (200, 201) or not isinstance(body, dict):
+            self.done = True
+            return
+        if self.sid is not None:
+            self.next += 1
+        self.sid, self.seq = body["session_id"], body["seq"]
+        if body["status"] != "waiting_input" or self.next >= len(self.script.events):
+            self.done = True
+
+
+@dataclass
+class Stats:
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+async def one_turn(pool: Pool, call: Call, stats: Stats, t0: float) -> None:
+    path, body = call.request()
+    try:
+        status, answer = await pool.request("POST", path, body)
+    except Exception as exc:  # noqa: BLE001 - counted and reported
+        stats.errors[type(exc).__name__] += 1
+        call.done = True
+        return
+    stats.latencies.append((time.perf_counter() - t0) * 1000)
+    stats.statuses[status] += 1
+    call.answer(status, answer)
+
+
+async def open_loop(port: int, all_scripts: list[Script], rate: float, seconds: float) -> Stats:
+    pool = Pool(port)
+    stats = Stats()
+    idle: deque[Call] = deque()
+    busy = 0
+    rng = random.Random(7)
+    tasks: set[asyncio.Task[None]] = set()
+    start = time.perf_counter()
+    n = int(rate * seconds)
+
+    async def run(call: Call, t0: float) -> None:
+        nonlocal busy
+        await one_turn(pool, call, stats, t0)
+        busy -= 1
+        if not call.done:
+            idle.append(call)
+
+    for i in range(n):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        call = idle.popleft() if idle else Call(rng.choice(all_scripts))
+        busy += 1
+        task = asyncio.create_task(run(call, due))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    await asyncio.gather(*tasks)
+    for c in pool.free:
+        c.close()
+    return stats
+
+
+async def closed_loop(
+    port: int, all_scripts: list[Script], sessions: int, seconds: float
+) -> tuple[Stats, float]:
+    pool = Pool(port, limit=sessions)
+    stats = Stats()
+    rng = random.Random(11)
+    stop = time.perf_counter() + seconds
+
+    async def caller() -> None:
+        call = Call(rng.choice(all_scripts))
+        while time.perf_counter() < stop:
+            if call.done:
+                call = Call(rng.choice(all_scripts))
+            await one_turn(pool, call, stats, time.perf_counter())
+
+    began = time.perf_counter()
+    await asyncio.gather(*[caller() for _ in range(sessions)])
+    elapsed = time.perf_counter() - began
+    for c in pool.free:
+        c.close()
+    return stats, len(stats.latencies) / elapsed
+
+
+async def redis_floor(url: str, seconds: float, concurrency: int = 16) -> float:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url)
+    stop = time.perf_counter() + seconds
+    count = 0
+
+    async def loop(k: int) -> None:
+        nonlocal count
+        key = f"bench:floor:{k}"
+        value = b"x" * 1500  # about one session state
+        while time.perf_counter() < stop:
+            pipe = client.pipeline(transaction=False)
+            pipe.get(key)
+            pipe.set(key, value)
+            await pipe.execute()
+            count += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*[loop(k) for k in range(concurrency)])
+    elapsed = time.perf_counter() - began
+    await client.aclose()
+    return count / elapsed
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def summary(name: str, stats: Stats) -> str:
+    lat = stats.latencies
+    return (
+        f"{name}: {len(lat)} turns, p50 {pct(lat, 50):.2f} ms, p95 {pct(lat, 95):.2f} ms, "
+        f"p99 {pct(lat, 99):.2f} ms, max {max(lat, default=0):.1f} ms; statuses "
+        f"{dict(stats.statuses)}; errors {dict(stats.errors)}"
+    )
+
+
+def compile_examples(out: Path) -> None:
+    from compiler import compile_project
+
+    for ex in EXAMPLES:
+        result = compile_project(ex)
+        if not result.ok or result.program is None:
+            raise SystemExit(f"{ex} does not compile")
+        (out / f"{ex.name}.json").write_bytes(result.program.canonical_bytes())
+
+
+def wait_http(port: int, procs: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            raise SystemExit("a service process died while starting")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the service did not become ready")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rate", type=float, default=1000.0)
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--closed-seconds", type=float, default=10.0)
+    ap.add_argument("--sessions", type=int, default=64)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # internal: one worker
+    args = ap.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return
+
+    from tests.servers import Servers, free_port
+
+    servers = Servers()
+    procs: list[subprocess.Popen[bytes]] = []
+    tmp = Path(tempfile.mkdtemp(prefix="ddtflow-bench-http-"))
+    try:
+        redis = servers.redis()
+        rabbit = servers.rabbitmq()
+        programs = tmp / "programs"
+        programs.mkdir()
+        compile_examples(programs)
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URL", "DDTFLOW_MONGO_URL")}
+        env.update(
+            REDIS_URL=redis.url,
+            AMQP_URL=rabbit.url,
+            DDTFLOW_QUEUE=f"bench.http.{os.getpid()}",
+            DDTFLOW_PROGRAMS_DIR=str(programs),
+            DDTFLOW_DATA_DIR=str(tmp),
+        )
+        log = (tmp / "service.log").open("wb")
+        for _ in range(args.workers):
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, str(Path(__file__).resolve()), "--serve", str(port)],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        wait_http(port, procs)
+        from schemas.program import Program
+
+        ids = {
+            f.stem: Program.model_validate_json(f.read_bytes()).id
+            for f in sorted(programs.glob("*.json"))
+        }
+        all_scripts = scripts(ids)
+        print(
+            f"service: {args.workers} uvicorn worker(s) on :{port}, Redis {redis.url}, "
+            f"RabbitMQ; {len(all_scripts)} conversation scripts from {len(ids)} examples"
+        )
+        # warm up every worker (engines, connections)
+        asyncio.run(closed_loop(port, all_scripts, 8, 2.0))
+
+        stats = asyncio.run(open_loop(port, all_scripts, args.rate, args.seconds))
+        print(summary(f"(a) open loop {args.rate:.0f} turns/s for {args.seconds:.0f} s", stats))
+        closed, max_tps = asyncio.run(
+            closed_loop(port, all_scripts, args.sessions, args.closed_seconds)
+        )
+        print(summary(f"(b) closed loop, {args.sessions} sessions", closed))
+        print(f"(b) max throughput: {max_tps:.0f} turns/s")
+        floor = asyncio.run(redis_floor(redis.url, 5.0))
+        print(f"(c) Redis GET+SET round trips (redis-py + hiredis, 16 conns): {floor:.0f}/s")
+        lat = stats.latencies
+        print(
+            json.dumps(
+                {
+                    "bench": "http",
+                    "workers": args.workers,
+                    "rate": args.rate,
+                    "turns": len(lat),
+                    "p50_ms": round(pct(lat, 50), 2),
+                    "p95_ms": round(pct(lat, 95), 2),
+                    "p99_ms": round(pct(lat, 99), 2),
+                    "non_2xx": sum(v for k, v in stats.statuses.items() if k >= 300),
+                    "max_turns_per_s": round(max_tps),
+                    "closed_p95_ms": round(pct(closed.latencies, 95), 2),
+                    "redis_floor_ops_per_s": round(floor),
+                }
+            )
+        )
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+        servers.close()
+
+
+if __name__ == "__main__":
+    main()
