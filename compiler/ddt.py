@@ -14,7 +14,8 @@ Diagnostic codes (stable):
   (nothing to say, the escalation has no end) · E312 prompt levels that can never be played
   (warning) · E313 prompts for a language the project does not declare (warning)
 - E314 prompt template type error · E315 DTMF on a type that cannot take it (warning)
-- E316 duplicate validation code
+- E316 duplicate validation code · E317 prompts for a state a sub-data is never in (warning)
+- E399 internal error (a bug of ours, reported instead of raised)
 """
 
 from __future__ import annotations
@@ -237,6 +238,13 @@ class _Ctx:
                         severity="warning",
                     )
             if state not in states:
+                self.diag(
+                    "E317",
+                    f"{base}/prompts/{state}",
+                    f"a sub-data has no '{state}' prompts: it is never in that state",
+                    "confirmation, notConfirmed and success prompts belong to the main data",
+                    severity="warning",
+                )
                 continue
             missing = [lang for lang in self.languages if lang not in per_lang]
             if missing:
@@ -418,8 +426,8 @@ def compile_ddt(
     ctx = _Ctx(name, ddt, languages, prompts, var_types, locate)
     try:
         result = _compile(ctx)
-    except (ExprSyntaxError, ValueError) as e:  # a catalogue bug; reported, never raised
-        ctx.diag("E399", "", f"internal error compiling this DDT: {e}")
+    except Exception as e:  # a bug here is reported as a diagnostic, never raised
+        ctx.diag("E399", "", f"internal error compiling this DDT: {type(e).__name__}: {e}")
         return None, ctx.diags
     return (None if ctx.failed else result), ctx.diags
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from compiler.ddt import compile_ddt, ddt_value_type, public_type_names
 from ddt_engine.catalogue import BUILTIN_TYPES, PROMPT_STATES
@@ -247,3 +249,43 @@ def test_compile_is_deterministic() -> None:
     b, _ = _compile({"type": "date"})
     assert a is not None and b is not None
     assert a.model_dump_json() == b.model_dump_json()
+
+
+def test_subdata_prompts_for_a_state_it_is_never_in() -> None:
+    ddt, diags = _compile(
+        {"type": "date", "subdata": {"day": {"prompts": {"confirmation": {"it": ["x"]}}}}}
+    )
+    assert ddt is not None
+    assert _codes(diags) == [("E317", "warning", "/ddts/birth/subdata/day/prompts/confirmation")]
+
+
+TEXT = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["{{ value }}", "{{ value | date('long') }}", "{{", "}}", "{{ x | }}",
+                     "value > 1", "value >", "(", "[a-z]+", "$label", "{{ value | nope }}"]),
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    type_name=st.sampled_from([*public_type_names(), "dat", ""]),
+    rule=TEXT,
+    prompt=TEXT,
+    pattern=TEXT,
+    sub=st.sampled_from(["day", "month", "year", "date", "time", "nope"]),
+    levels=st.lists(TEXT, max_size=3),
+)
+def test_compile_never_raises(
+    type_name: str, rule: str, prompt: str, pattern: str, sub: str, levels: list[str]
+) -> None:
+    data = {
+        "type": type_name,
+        "validate": [{"rule": rule, "prompt": {"it": prompt, "en": prompt}}],
+        "patterns": [pattern],
+        "prompts": {"noMatch": {"it": levels, "en": levels}},
+        "subdata": {sub: {"prompts": {"start": {"it": levels}}}},
+        "choices": {"a": {"it": [prompt]}},
+    }
+    ddt, diags = _compile(data)
+    assert (ddt is None) == any(d.severity == "error" for d in diags)
+    assert all(d.code.startswith("E3") and d.code != "E399" for d in diags), diags
