@@ -23,6 +23,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from runtime.api.auth import KeyRing, key_from_headers
 from runtime.api.config import ApiSettings
 from runtime.api.errors import ApiError, fault_error
+from runtime.api.metrics import ERRORS
 from runtime.api.models import EVENT_ADAPTER
 from runtime.api.routes.sessions import send_event
 from runtime.ports import RuntimeFault
@@ -35,6 +36,7 @@ _IKEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
 def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> bytes:
+    ERRORS.labels(code, str(status)).inc()
     body = {
         "type": "error",
         "status": status,
@@ -100,10 +102,10 @@ async def session_ws(ws: WebSocket, session_id: str) -> None:
                 await ws.send_bytes(_error(413, "body_too_large", "message too large"))
                 await _close(ws, 1009, "message too large")
                 return
-            reply = await _handle(rt, limiter, ident.tenant, session_id, raw)
+            reply, after = await _handle(rt, limiter, ident.tenant, session_id, raw)
             await ws.send_bytes(reply)
-            if b'"type":"turn"' in reply[:20] and orjson.loads(reply)["status"] in TERMINAL:
-                await _close(ws, 1000, "session over")
+            if after in TERMINAL:
+                await _close(ws, 1000, f"session {after}")
                 return
     except WebSocketDisconnect:
         return
@@ -116,16 +118,19 @@ async def session_ws(ws: WebSocket, session_id: str) -> None:
             return
 
 
-async def _handle(rt: Runtime, limiter: Any, tenant: str, session_id: str, raw: bytes) -> bytes:
+async def _handle(
+    rt: Runtime, limiter: Any, tenant: str, session_id: str, raw: bytes
+) -> tuple[bytes, str | None]:
+    """(the reply, the session's status after a turn — None for an error reply)."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return _error(400, "malformed_json", "the message is not valid JSON")
+        return _error(400, "malformed_json", "the message is not valid JSON"), None
     if not isinstance(data, dict):
-        return _error(422, "validation_error", "a message is a JSON object")
+        return _error(422, "validation_error", "a message is a JSON object"), None
     ikey = data.pop("idempotency_key", None)
     if ikey is not None and (not isinstance(ikey, str) or not _IKEY.match(ikey)):
-        return _error(400, "bad_idempotency_key", "1 to 128 visible ASCII characters")
+        return _error(400, "bad_idempotency_key", "1 to 128 visible ASCII characters"), None
     try:
         body = EVENT_ADAPTER.validate_python(data)
     except ValidationError as e:
@@ -134,17 +139,17 @@ async def _handle(rt: Runtime, limiter: Any, tenant: str, session_id: str, raw: 
             for er in e.errors()[:20]
         ]
         if any(er["type"] == "string_too_long" and er["loc"][-1:] == ["text"] for er in errs):
-            return _error(413, "text_too_long", "the utterance is too long", {"errors": errs})
+            too_long = _error(413, "text_too_long", "the utterance is too long", {"errors": errs})
+            return too_long, None
         first = errs[0]
-        return _error(
-            422, "validation_error", f"{'.'.join(first['loc'])}: {first['msg']}", {"errors": errs}
-        )
+        msg = f"{'.'.join(first['loc'])}: {first['msg']}"
+        return _error(422, "validation_error", msg, {"errors": errs}), None
     try:
         await limiter.check(tenant)
         resp = await send_event(rt, tenant, session_id, body, ikey)
     except ApiError as e:
-        return _error(e.status, e.code, e.message, e.details)
+        return _error(e.status, e.code, e.message, e.details), None
     except RuntimeFault as f:
         status, code, message, details, _ = fault_error(f)
-        return _error(status, code, message, details)
-    return b'{"type":"turn",' + resp.to_bytes()[1:]
+        return _error(status, code, message, details), None
+    return b'{"type":"turn",' + resp.to_bytes()[1:], resp.status
