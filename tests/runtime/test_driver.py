@@ -271,3 +271,28 @@ async def test_end_hangs_up_once(bank_driver: SessionDriver) -> None:
     assert (again.status, again.seq, again.actions) == ("ended", 2, ())
     with pytest.raises(SessionNotFoundError):
         await d.end("t", "nope")
+
+
+async def test_a_backend_retry_loop_stops_at_the_internal_event_bound(
+    tmp_path: Path, make_driver: Maker
+) -> None:
+    from runtime.driver import MAX_INTERNAL_EVENTS
+
+    loop = Program(
+        project="loop",
+        languages=("it",),
+        default_language="it",
+        tasks=(CallBackendTask(backend="lookup", on_error=0),),  # retries forever on error
+        backends={"lookup": CompiledBackend(url=_tpl("http://127.0.0.1:9/x"))},
+        source_map=(SourceLoc(file="loop.yaml", line=3, node="retry"),),
+    ).with_id()
+    driver, programs, log = make_driver(
+        tmp_path, {"lookup": [StubResponse(error="error", status=0)]}
+    )
+    programs.add(loop)
+    resp = await driver.start("t", loop.id)
+    # the request ends after the bound, the session waits for its backend, nothing is lost
+    assert (resp.status, resp.awaiting, resp.seq) == ("running", "backend", MAX_INTERNAL_EVENTS + 1)
+    assert len(list(read_turns(log))) == MAX_INTERNAL_EVENTS + 1
+    ended = await driver.end("t", resp.session_id)
+    assert (ended.status, ended.reason) == ("ended", "hangup")
