@@ -21,7 +21,7 @@ from compiler.loader import load_project, source_for_dict
 from compiler.lower import lower
 from compiler.resolve import resolve
 from compiler.source import SourceMap
-from compiler.validate import validate_project
+from compiler.validate import validate_with_salvage
 from schemas.diagnostics import Diagnostic
 from schemas.program import Program
 
@@ -86,8 +86,14 @@ def _compile(data: Any, smap: SourceMap, diags: list[Diagnostic]) -> CompileResu
 
 def _compile_stages(data: Any, smap: SourceMap, diags: list[Diagnostic]) -> CompileResult:
     try:
-        project, errs = validate_project(data, smap)
+        project, errs, salvaged = validate_with_salvage(data, smap)
         diags = diags + errs
+        if project is None and salvaged is not None:
+            # only some elements are invalid: check the rest too, so that one run shows
+            # every problem (errors only: warnings about a partial project would mislead)
+            analysis, rdiags = resolve(salvaged[0], smap, salvaged[1])
+            later = rdiags + check(analysis, smap)
+            return _finish(None, diags + [d for d in later if d.severity == "error"], smap)
         if project is None or any(d.severity == "error" for d in diags):
             return _finish(None, diags, smap)
         analysis, rdiags = resolve(project, smap)

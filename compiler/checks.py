@@ -169,6 +169,8 @@ class _Checks:
                 continue
             # the route must stop without asking for the same data again
             route = self.reach(g, node.data.on_failure, avoid=nid)
+            if any(r in g.broken for r in route):
+                continue  # the route goes through an invalid element, already reported
             if not any(g.nodes[r].kind in stops for r in route if r != nid):
                 self.err(
                     "E113",

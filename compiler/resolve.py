@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from compiler.ddt import compile_ddt, ddt_value_type
 from compiler.errors import did_you_mean
@@ -24,6 +24,7 @@ from compiler.expressions import (
     parse_template,
 )
 from compiler.source import Path, SourceMap
+from compiler.validate import Ghosts
 from schemas.ddt import CompiledDdt
 from schemas.diagnostics import Diagnostic
 from schemas.expressions import ExprPart, Template
@@ -176,9 +177,10 @@ def compatible(value_type: str, var_type: str) -> bool:
 
 
 class Resolver:
-    def __init__(self, project: Project, smap: SourceMap) -> None:
+    def __init__(self, project: Project, smap: SourceMap, ghosts: Ghosts | None = None) -> None:
         self.p = project
         self.smap = smap
+        self.ghosts = ghosts or Ghosts()
         self.diags: list[Diagnostic] = []
         self.a = Analysis(project=project)
         self.langs = list(dict.fromkeys(project.languages))
@@ -268,6 +270,8 @@ class Resolver:
         """The declared type of variable ``name`` (E202 when not declared)."""
         if name in self.a.var_types:
             return self.a.var_types[name]
+        if name in self.ghosts.variables:
+            return "any"
         hint = did_you_mean(name, self.a.var_types) or f"declare it under 'variables': {name}"
         self.err("E202", path, f"{what} '{name}' is not a declared variable", hint, key=key)
         return None
@@ -341,6 +345,8 @@ class Resolver:
             self.a.variables[name] = VariableSpec(
                 type=v.type, default=v.default, sensitive=v.sensitive
             )
+        for name in sorted(self.ghosts.variables):
+            self.a.var_types.setdefault(name, "any")  # invalid declaration, already reported
 
     def prompt_table(self) -> None:
         declared = set(self.langs)
@@ -360,6 +366,8 @@ class Resolver:
         for pid in sorted(ids):
             for lang in self.langs:
                 table = self.ptab.get(lang, {})
+                if pid not in table and pid in self.ghosts.prompts:
+                    continue  # its text in that language is invalid, already reported
                 if pid not in table:
                     other = next(lg for lg in self.langs if pid in self.ptab.get(lg, {}))
                     self.err(
@@ -389,6 +397,10 @@ class Resolver:
             )
             return
         if pid is not None:
+            if pid in self.ghosts.prompts and not all(
+                pid in self.ptab.get(lg, {}) for lg in self.langs
+            ):
+                return
             if not any(pid in self.ptab.get(lg, {}) for lg in self.langs):
                 ids = {k for lg in self.langs for k in self.ptab.get(lg, {})}
                 self.err(
@@ -528,27 +540,33 @@ class Resolver:
     ) -> FlowGraph:
         g = FlowGraph(name=name, base=base)
         where = "the main flow" if name == "main" else f"subflow '{name}'"
-        first: dict[str, Path] = {}
+        first: dict[str, tuple[int, Path]] = {}
+        ghost_ids = self.ghosts.node_ids(name)
+        g.broken |= self.ghosts.broken.get(name, set())
         for i, node in sorted(enumerate(nodes), key=lambda t: (t[1].id, t[0])):
-            path: Path = (*base, "nodes", i)
+            path: Path = (*base, "nodes", self.ghosts.original((*base, "nodes"), i))
             if node.id in first:
-                line = self.smap.find(first[node.id])[0]
+                line = self.smap.find(first[node.id][1])[0]
                 at = f" (first at line {line.line})" if line and line.line else ""
                 self.err(
                     "E103", (*path, "id"), f"duplicate node id '{node.id}' in {where}{at}",
                     "node ids must be unique within a flow",
                 )  # fmt: skip
                 continue
-            first[node.id] = path
+            first[node.id] = (i, path)
         for nid in sorted(first):
-            g.node_path[nid] = first[nid]
-            g.nodes[nid] = nodes[cast(int, first[nid][-1])]
+            g.node_path[nid] = first[nid][1]
+            g.nodes[nid] = nodes[first[nid][0]]
         ids = list(g.nodes)
         seen_edges: dict[str, Path] = {}
         infos: list[EdgeInfo] = []
         for i, e in enumerate(edges):
-            path = (*base, "edges", i)
+            path = (*base, "edges", self.ghosts.original((*base, "edges"), i))
             eid = e.id if e.id is not None else f"{e.source}->{e.target}"
+            lost = [x for x in (e.source, e.target) if x not in g.nodes]
+            if any(self.ghosts.may_be_node(name, x) for x in lost):
+                g.broken.add(e.source)  # touches an invalid node, already reported
+                continue
             ok = True
             if e.source not in g.nodes:
                 self.err(
@@ -588,7 +606,9 @@ class Resolver:
         # the start node
         start_path: Path = (*base, "start")
         if start is not None:
-            if start not in g.nodes:
+            if start not in g.nodes and self.ghosts.may_be_node(name, start):
+                pass  # the start node itself is invalid, already reported
+            elif start not in g.nodes:
                 self.err(
                     "E105", start_path, f"start node '{start}' does not exist in {where}",
                     did_you_mean(start, ids),
@@ -597,7 +617,9 @@ class Resolver:
                 g.start = start
         else:
             starts = [nid for nid, n in g.nodes.items() if isinstance(n, StartNode)]
-            if not starts:
+            if not starts and (ghost_ids or name in self.ghosts.unnamed):
+                pass  # perhaps the start node is among the invalid ones
+            elif not starts:
                 self.err(
                     "E105", (*base, "nodes"), f"{where} has no start node",
                     "add a node with 'kind: start', or set 'start:' to the first node's id",
@@ -621,7 +643,9 @@ class Resolver:
         prefix = "" if g.name == "main" else f"{g.name}/"
         key = f"{prefix}{nid}"
         for field_name, target in g.routes(nid):
-            if target not in g.nodes:
+            if target not in g.nodes and self.ghosts.may_be_node(g.name, target):
+                g.broken.add(nid)
+            elif target not in g.nodes:
                 self.err(
                     "E114", (*data, field_name), f"{field_name} names unknown node '{target}'",
                     did_you_mean(target, list(g.nodes)),
@@ -663,7 +687,8 @@ class Resolver:
                         "convert it (str(), int(), …) or change the variable's type",
                     )  # fmt: skip
         elif isinstance(node, CallBackendNode):
-            if node.data.backend not in self.p.backends:
+            backend = node.data.backend
+            if backend not in self.p.backends and backend not in self.ghosts.backends:
                 self.err(
                     "E207", (*data, "backend"), f"unknown backend '{node.data.backend}'",
                     did_you_mean(node.data.backend, self.p.backends)
@@ -679,7 +704,7 @@ class Resolver:
                         "a dotted path into the JSON response, e.g. slots or data.items[0].id",
                     )  # fmt: skip
         elif isinstance(node, SubflowNode):
-            if node.data.flow not in self.p.subflows:
+            if node.data.flow not in self.p.subflows and node.data.flow not in self.ghosts.subflows:
                 self.err(
                     "E115", (*data, "flow"), f"unknown subflow '{node.data.flow}'",
                     did_you_mean(node.data.flow, self.p.subflows) or "define it under 'subflows'",
@@ -704,7 +729,7 @@ class Resolver:
 
     def get_data(self, data: Path, node: GetDataNode) -> None:
         d = node.data
-        if d.ddt not in self.p.ddts:
+        if d.ddt not in self.p.ddts and d.ddt not in self.ghosts.ddts:
             self.err(
                 "E350", (*data, "ddt"), f"unknown DDT '{d.ddt}'",
                 did_you_mean(d.ddt, self.p.ddts) or "define it under 'ddts'",
@@ -725,9 +750,13 @@ class Resolver:
                 self.a.variables[d.into] = spec.model_copy(update={"sensitive": True})
 
 
-def resolve(project: Project, smap: SourceMap) -> tuple[Analysis, list[Diagnostic]]:
-    """Resolve references and parse expressions; diagnostics for everything that is wrong."""
-    r = Resolver(project, smap)
+def resolve(
+    project: Project, smap: SourceMap, ghosts: Ghosts | None = None
+) -> tuple[Analysis, list[Diagnostic]]:
+    """Resolve references and parse expressions; diagnostics for everything that is wrong.
+
+    ``ghosts`` names elements dropped as invalid: references to them are not reported."""
+    r = Resolver(project, smap, ghosts)
     analysis = r.run()
     return analysis, r.diags
 

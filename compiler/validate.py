@@ -13,6 +13,7 @@ import types
 import typing
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -344,10 +345,146 @@ def _convert(err: Mapping[str, Any], walk: _Walk, data: Any, smap: SourceMap) ->
     return smap.diag("E023", path, f"{field} {msg}, not {_type_name(value)}")
 
 
+@dataclass
+class Ghosts:
+    """Elements dropped because they are invalid; later stages say nothing about them.
+
+    When only some nodes, edges, DDTs, backends, variables, prompts or subflows are invalid,
+    the compiler drops them and still resolves and checks the rest, so that one run reports
+    every problem; references to a dropped element are not reported again.
+    """
+
+    nodes: dict[str, set[str]] = field(default_factory=dict)  # flow -> node ids
+    broken: dict[str, set[str]] = field(default_factory=dict)  # flow -> nodes with lost edges
+    ddts: set[str] = field(default_factory=set)
+    backends: set[str] = field(default_factory=set)
+    variables: set[str] = field(default_factory=set)
+    prompts: set[str] = field(default_factory=set)
+    subflows: set[str] = field(default_factory=set)
+    unnamed: set[str] = field(default_factory=set)  # flows that lost a node without a valid id
+    # the original list index of each kept node/edge, by list path (("nodes",), …)
+    index: dict[tuple[Any, ...], list[int]] = field(default_factory=dict)
+
+    def original(self, path: tuple[Any, ...], i: int) -> int:
+        kept = self.index.get(path)
+        return kept[i] if kept is not None else i
+
+    def node_ids(self, flow: str) -> set[str]:
+        return self.nodes.get(flow, set())
+
+    def may_be_node(self, flow: str, node_id: str) -> bool:
+        """Could ``node_id`` name a node of ``flow`` that was dropped as invalid?"""
+        return flow in self.unnamed or node_id in self.nodes.get(flow, set())
+
+
+_TABLES = ("ddts", "backends", "variables", "subflows")
+
+
+def _bad_elements(walks: list[_Walk]) -> set[tuple[Any, ...]] | None:
+    """The elements (paths) that failed; None when the damage is not confined to elements."""
+    bad: set[tuple[Any, ...]] = set()
+    for w in walks:
+        p = tuple(w.path)
+        head = p[0] if p else None
+        if head in ("nodes", "edges") and len(p) >= 2 and isinstance(p[1], int):
+            bad.add(p[:2])
+        elif (
+            head == "subflows"
+            and len(p) >= 4
+            and p[2] in ("nodes", "edges")
+            and isinstance(p[3], int)
+        ):
+            bad.add(p[:4])
+        elif head in _TABLES and len(p) >= 2:
+            bad.add(p[:2])
+        elif head == "prompts" and len(p) >= 2:
+            bad.add(p[:3])
+        else:
+            return None
+    return bad
+
+
+def _flow_elements(
+    flow: str, base: tuple[Any, ...], doc: Mapping[str, Any], bad: set[tuple[Any, ...]], g: Ghosts
+) -> dict[str, Any]:
+    out = dict(doc)
+    nodes, edges = doc.get("nodes"), doc.get("edges")
+    if isinstance(nodes, list):
+        out["nodes"] = []
+        g.index[(*base, "nodes")] = []
+        for i, n in enumerate(nodes):
+            if (*base, "nodes", i) not in bad:
+                out["nodes"].append(n)
+                g.index[(*base, "nodes")].append(i)
+            elif isinstance(n, Mapping) and isinstance(n.get("id"), str) and n["id"]:
+                g.nodes.setdefault(flow, set()).add(n["id"])
+            else:
+                g.unnamed.add(flow)
+    if isinstance(edges, list):
+        out["edges"] = []
+        g.index[(*base, "edges")] = []
+        for i, e in enumerate(edges):
+            if (*base, "edges", i) not in bad:
+                out["edges"].append(e)
+                g.index[(*base, "edges")].append(i)
+            elif isinstance(e, Mapping) and isinstance(e.get("source"), str):
+                g.broken.setdefault(flow, set()).add(e["source"])
+    return out
+
+
+def salvage(data: Any, walks: list[_Walk]) -> tuple[Project, Ghosts] | None:
+    """The project without its invalid elements, if that is valid; else None."""
+    bad = _bad_elements(walks)
+    if bad is None or not isinstance(data, Mapping):
+        return None
+    g = Ghosts()
+    doc: dict[str, Any] = _flow_elements("main", (), data, bad, g)
+    for table in _TABLES:
+        value = data.get(table)
+        if not isinstance(value, Mapping):
+            continue
+        kept: dict[str, Any] = {}
+        for name, item in value.items():
+            if (table, name) in bad:
+                getattr(g, table).add(name)
+            elif table == "subflows" and isinstance(item, Mapping):
+                kept[name] = _flow_elements(name, ("subflows", name), item, bad, g)
+            else:
+                kept[name] = item
+        doc[table] = kept
+    prompts = data.get("prompts")
+    if isinstance(prompts, Mapping):
+        doc["prompts"] = {}
+        for lang, table in prompts.items():
+            if ("prompts", lang) in bad or not isinstance(table, Mapping):
+                if isinstance(table, Mapping):
+                    g.prompts.update(str(k) for k in table)
+                continue
+            doc["prompts"][lang] = {}
+            for pid, text in table.items():
+                if ("prompts", lang, pid) in bad:
+                    g.prompts.add(pid)
+                else:
+                    doc["prompts"][lang][pid] = text
+    try:
+        return Project.model_validate(doc), g
+    except ValidationError:
+        return None
+
+
 def validate_project(data: Any, smap: SourceMap) -> tuple[Project | None, list[Diagnostic]]:
     """Validate the document; on failure return every problem as a diagnostic."""
+    project, diags, _ = validate_with_salvage(data, smap)
+    return project, diags
+
+
+def validate_with_salvage(
+    data: Any, smap: SourceMap
+) -> tuple[Project | None, list[Diagnostic], tuple[Project, Ghosts] | None]:
+    """Like ``validate_project``, plus, on failure, the project without its invalid
+    elements (when only elements are invalid) for the later stages to check the rest."""
     try:
-        return Project.model_validate(data), []
+        return Project.model_validate(data), [], None
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
     walks = [_Walk(tuple(e["loc"]), data) for e in errors]
@@ -388,7 +525,7 @@ def validate_project(data: Any, smap: SourceMap) -> tuple[Project | None, list[D
         d = _convert(err, walk, data, smap)
         if d is not None:
             diags.append(d)
-    return None, diags
+    return None, diags, salvage(data, walks)
 
 
-__all__ = ["validate_project"]
+__all__ = ["Ghosts", "salvage", "validate_project", "validate_with_salvage"]

@@ -403,3 +403,32 @@ def test_the_program_does_what_the_graph_says(
     expected = _walk_graph(data, {"n": n, "ok": ok}, failures)
     actual = _walk_program(result.program, {"n": n, "ok": ok}, failures)
     assert actual[:40] == expected[:40]
+
+
+def _elements(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every node, edge, variable, DDT and backend mapping of the example."""
+    out: list[dict[str, Any]] = [*data["nodes"], *data["edges"]]
+    for table in ("variables", "ddts", "backends"):
+        out += list(data[table].values())
+    return out
+
+
+def test_one_typo_anywhere_gives_exactly_one_diagnostic() -> None:
+    """Partial checking after schema errors must not add noise about the broken element."""
+    count = len(_elements(DATA))
+    for i in range(count):
+        data = copy.deepcopy(DATA)
+        element = _elements(data)[i]
+        element["colour"] = "blue"
+        codes = [(d.code, d.message) for d in compile_project_dict(data).diagnostics]
+        assert len(codes) == 1 and codes[0][0] == "E020", (i, codes)
+
+
+def test_one_broken_element_gives_exactly_one_diagnostic() -> None:
+    """Also when the element is dropped: wrong kind, wrong type, missing field."""
+    for i, node in enumerate(DATA["nodes"]):
+        for breakage in ({"kind": "sya"}, {"data": 42}, {"id": None}):
+            data = copy.deepcopy(DATA)
+            data["nodes"][i] = {**node, **breakage}
+            diags = compile_project_dict(data).diagnostics
+            assert len(diags) == 1 and diags[0].code in ("E022", "E024"), (node["id"], diags)
