@@ -54,6 +54,7 @@ UNCERTAIN_BELOW = 0.6
 """ASR or extraction confidence under which a value counts as uncertain."""
 MAX_TEXT = 2000  # the extractors cut there too
 MAX_PENDING = 500  # characters of an utterance handed to NER/LLM and kept in the record
+_MAX_REJECTED = 120  # characters of a rejected value kept in the record
 
 _LAST = 99  # a level past any prompt list: the last level is played
 _WAITING = frozenset({"start", "noMatch", "noInput", "invalid", "confirmation", "notConfirmed"})
@@ -965,7 +966,9 @@ class _Turn:
 
     def reject(self, node: _Node, code: str, value: Any) -> DdtStep:
         self.invalid_node, self.invalid_rule = node, code
-        self.candidate = value
+        # kept for the invalid prompt ("Il giorno 45 …") and a repeat; a long text is not
+        small = not isinstance(value, str | dict | list) or len(value) <= _MAX_REJECTED
+        self.candidate = value if small else None
         return self.fire("invalid")
 
     def missing(self) -> _Node | None:

@@ -752,3 +752,20 @@ def test_help_at_confirmation_asks_for_yes_or_no() -> None:
     assert t.text() == "Mi serve solo un sì o un no: +393331234567 è corretto?"
     assert step.state is not None and step.state.total == 0
     assert t.say("sì").value == "+393331234567"
+
+
+def test_a_long_rejected_text_is_not_kept_in_the_record() -> None:
+    t = Talk(
+        {
+            "type": "text",
+            "validate": [
+                {"rule": "len(value) <= 40", "prompt": {"it": "Più breve, per favore.", "en": "x"}}
+            ],
+        }
+    )
+    t.start()
+    step = t.say("vorrei " + "davvero " * 100 + "spostare la visita")
+    assert t.text() == "Più breve, per favore."
+    assert step.state is not None and step.state.candidate is None
+    assert len(step.state.model_dump_json()) < 1024
+    assert t.say("spostare la visita").value == "spostare la visita"
