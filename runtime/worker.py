@@ -55,6 +55,7 @@ class WorkerStats:
     duplicates: int = 0
     poison: int = 0
     batches: int = 0
+    retries: int = 0
 
 
 class Worker:
@@ -150,6 +151,8 @@ class Worker:
         if good:
             records = [r for _, r in good]
             inserted = await self._write_with_retry(records)
+            if inserted is None:
+                return
             self.stats.written += inserted
             self.stats.duplicates += len(records) - inserted
             WRITTEN.inc(inserted)
@@ -158,13 +161,19 @@ class Worker:
                 await self._ack(m)
         self.stats.batches += 1
 
-    async def _write_with_retry(self, records: list[TurnRecord]) -> int:
+    async def _write_with_retry(self, records: list[TurnRecord]) -> int | None:
+        """The number of new records; None when stopping while MongoDB is still down (the
+        batch is left unacknowledged: the broker redelivers it to the next worker)."""
         delay = 0.05
         while True:
             try:
                 return await self.mongo.write_batch(records)
             except StoreUnavailableError as exc:
+                if self._stopping.is_set():
+                    log.warning("worker: stopping with %d records unwritten: %s", len(records), exc)
+                    return None
                 RETRIES.inc()
+                self.stats.retries += 1
                 log.warning("worker: %s; retrying in %.2f s", exc.message, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff_s)

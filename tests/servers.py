@@ -444,9 +444,9 @@ def ensure_mongo_venv() -> Path:
     return exe
 
 
-def start_mongo(base: Path) -> MongoServer:
+def start_mongo(base: Path, *, use_env: bool = True) -> MongoServer:
     """MONGO_URL when set (a real mongod), else a secantusdb server on a free port."""
-    if os.environ.get("MONGO_URL"):
+    if use_env and os.environ.get("MONGO_URL"):
         return MongoServer(None, os.environ["MONGO_URL"])
     exe = ensure_mongo_venv()
     port = free_port()
@@ -479,6 +479,7 @@ class Servers:
         self._mongo: MongoServer | None = None
         self._extra: list[RedisServer] = []
         self._failed: dict[str, ServerError] = {}
+        self._extra_mongo: list[MongoServer] = []
 
     def redis(self) -> RedisServer:
         if self._redis is None:
@@ -512,6 +513,12 @@ class Servers:
         self._extra.append(sentinel)
         return primary, sentinel
 
+    def extra_mongo(self) -> MongoServer:
+        """A fresh secantusdb server of its own (fault tests kill it); stopped at close()."""
+        server = start_mongo(self.base, use_env=False)
+        self._extra_mongo.append(server)
+        return server
+
     def rabbitmq(self) -> RabbitServer:
         if self._rabbit is None:
             self._rabbit = self._once("rabbitmq", start_rabbitmq)
@@ -537,6 +544,7 @@ class Servers:
             r.server.stop()
         if self._rabbit is not None:
             self._rabbit.stop()
-        if self._mongo is not None and self._mongo.server is not None:
-            self._mongo.server.stop()
+        for m in [*self._extra_mongo, *([self._mongo] if self._mongo else [])]:
+            if m.server is not None:
+                m.server.stop()
         shutil.rmtree(self.base, ignore_errors=True)

@@ -26,6 +26,7 @@ from tests.runtime._amqp_helpers import (
     wait_for_count,
 )
 from tests.runtime.contract.helpers import counter_session
+from tests.servers import Servers, need
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -192,3 +193,34 @@ def test_parse_record_accepts_records_and_names_anything_else(body: bytes) -> No
 def test_parse_record_round_trips_the_wire_form() -> None:
     _, records = counter_session(3)
     assert [parse_record(dumps(r)) for r in records] == records
+
+
+async def test_mongodb_down_mid_stream_is_retried_until_it_is_back(
+    servers: Servers, amqp_url: str
+) -> None:
+    own = need(servers.extra_mongo)
+    assert own.server is not None
+    mongo = MongoArchive.from_url(own.url, "retry", timeout_s=0.5)
+    queue = unique("q")
+    recs = [r for _ in range(6) for r in counter_session(20, tenant="retry")[1]]  # 120
+    worker = Worker(amqp_url, mongo, queue=queue, batch=10, max_backoff_s=0.2)
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.wait_for(worker.ready.wait(), 30)
+        async with raw_channel(amqp_url, queue) as ch:
+            await publish_records(ch, queue, recs[:40])
+            assert await wait_for_count(mongo, "retry", 40) == 40
+            await asyncio.to_thread(own.server.kill)  # MongoDB crashes
+            await publish_records(ch, queue, recs[40:])
+            for _ in range(200):  # the worker keeps failing and retrying
+                if worker.stats.retries >= 3:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.to_thread(own.server.start)  # back, with its data
+        assert await wait_for_count(mongo, "retry", len(recs)) == len(recs)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 30)
+    assert worker.stats.written == len(recs)
+    assert worker.stats.retries >= 3
+    await mongo.close()
