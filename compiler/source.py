@@ -84,19 +84,49 @@ class SourceMap:
                 return f.line(line)
         return None
 
-    def _expr_col(self, pos: Pos, offset: int) -> tuple[int, int] | None:
-        """Line and column of 1-based ``offset`` inside the scalar at ``pos``, if exact."""
+    def _expr_col(self, pos: Pos, offset: int, text: str) -> tuple[int, int] | None:
+        """Line and column of 1-based ``offset`` inside the scalar ``text`` at ``pos``, when
+        the source shows it verbatim (single-line plain or quoted, or a ``|``/``>`` block)."""
         f = self.files.get(pos.file)
         if f is None or pos.style is None:
             return None
         src = f.line(pos.line)
         if src is None:
             return None
-        if pos.style in ("", '"', "'") and (pos.end_line in (0, pos.line)):
+        if pos.style in ("", '"', "'") and pos.end_line in (0, pos.line):
             start = pos.col - 1 + (0 if pos.style == "" else 1)
-            end = pos.end_col - 1 - (0 if pos.style == "" else 1)
-            if 0 <= start <= end <= len(src) and start + offset - 1 <= end:
+            if src[start : start + len(text)] == text and offset - 1 <= len(text):
                 return pos.line, start + offset
+            return None
+        if pos.style in ("|", ">"):
+            return self._block_col(f, pos, offset, text)
+        return None
+
+    @staticmethod
+    def _block_col(f: SourceFile, pos: Pos, offset: int, text: str) -> tuple[int, int] | None:
+        # walk the block's source lines, matching each against the value text
+        sep = "\n" if pos.style == "|" else " "
+        at = 0
+        line_no = pos.line + 1
+        indent: int | None = None
+        while at < len(text):
+            src = f.line(line_no)
+            if src is None or not src.strip():
+                return None  # blank lines fold differently: give up, point at the scalar
+            here = len(src) - len(src.lstrip(" "))
+            indent = here if indent is None else indent
+            if here != indent:
+                return None
+            content = src[indent:]
+            if text[at : at + len(content)] != content:
+                return None
+            if at <= offset - 1 <= at + len(content):
+                return line_no, indent + offset - at
+            at += len(content)
+            if at < len(text) and text[at] not in (sep, "\n"):
+                return None
+            at += 1
+            line_no += 1
         return None
 
     def diag(
@@ -128,9 +158,9 @@ class SourceMap:
             )
         line, col = pos.line, pos.col
         end_col = pos.end_col if exact and pos.end_line in (0, pos.line) else 0
-        if offset is not None and exact:
-            at = self._expr_col(pos, offset)
-            if at is not None and expr_text is not None and self._verbatim(pos, expr_text):
+        if offset is not None and exact and expr_text is not None:
+            at = self._expr_col(pos, offset, expr_text)
+            if at is not None:
                 line, col = at
                 end_col = col + 1
         f = self.files.get(pos.file)
@@ -147,11 +177,3 @@ class SourceMap:
             hint=hint,
             snippet=snippet,
         )
-
-    def _verbatim(self, pos: Pos, text: str) -> bool:
-        f = self.files.get(pos.file)
-        src = f.line(pos.line) if f is not None else None
-        if src is None:
-            return False
-        start = pos.col - 1 + (0 if pos.style == "" else 1)
-        return src[start : start + len(text)] == text
