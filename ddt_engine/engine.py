@@ -637,6 +637,8 @@ class _Turn:
             cmd = self.command(text)
             if cmd is not None:
                 return cmd
+        if found is None and ev.nbest:
+            found = self.from_nbest(ev, text)
         if found is None:
             if self.d.out_layers and text.strip():
                 return self.ask_layer(self.d.out_layers[0], text[:MAX_PENDING])
@@ -644,6 +646,18 @@ class _Turn:
         if low_conf:
             found.uncertain = True
         return self.take(found)
+
+    def from_nbest(self, ev: UserInputEvent, text: str) -> _Found | None:
+        """The ASR's other hypotheses, in order, when the best one gave nothing: a value
+        found there is a guess (uncertain)."""
+        for alt in ev.nbest[:5]:
+            if alt.text == text or not alt.text.strip():
+                continue
+            found = self.find(alt.text[:MAX_TEXT], "")
+            if found is not None and found.invalid is None:
+                found.uncertain = True
+                return found
+        return None
 
     def extraction_result(self, ev: ExtractionResultEvent) -> DdtStep:
         self.at = ev.at

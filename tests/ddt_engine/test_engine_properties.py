@@ -14,6 +14,7 @@ from schemas.events import (
     Event,
     ExtractionResultEvent,
     HangupEvent,
+    NBest,
     NoInputEvent,
     UserInputEvent,
 )
@@ -65,6 +66,9 @@ EVENTS = st.one_of(
         text=TEXTS,
         dtmf=st.none() | st.text("0123456789*#", max_size=12),
         confidence=st.none() | st.floats(0, 1),
+        nbest=st.lists(st.builds(NBest, text=TEXTS, confidence=st.floats(0, 1)), max_size=3).map(
+            tuple
+        ),
     ),
     st.builds(NoInputEvent, at=st.just(AT)),
     st.builds(

@@ -769,3 +769,42 @@ def test_a_long_rejected_text_is_not_kept_in_the_record() -> None:
     assert step.state is not None and step.state.candidate is None
     assert len(step.state.model_dump_json()) < 1024
     assert t.say("spostare la visita").value == "spostare la visita"
+
+
+def test_asr_nbest_alternative_is_taken_as_a_guess() -> None:
+    from schemas.events import NBest, UserInputEvent
+
+    t = Talk(BIRTH)
+    t.start()
+    t.event(
+        UserInputEvent(
+            at=AT,
+            text="tre mazzo mille nove cento ottanta",
+            confidence=0.7,
+            nbest=(
+                NBest(text="tre mazzo mille nove cento ottanta", confidence=0.7),
+                NBest(text="3 marzo 1980", confidence=0.6),
+            ),
+        )
+    )
+    assert t.keys() == ["d/main/confirmation/1"]  # a guess: when_uncertain confirms it
+    assert t.text() == "Ho capito: 3 marzo 1980. È corretto?"
+
+
+def test_engine_refuses_a_broken_compiled_ddt() -> None:
+    from ddt_engine.engine import DdtEngine, DdtError
+    from schemas.ddt import MachineRule
+    from tests.ddt_engine._ddt_helpers import compile_one
+
+    ddt = compile_one(BIRTH)
+    broken = ddt.model_copy(
+        update={
+            "machine": ddt.machine.model_copy(
+                update={
+                    "transitions": (MachineRule(trigger="matched", source="start", dest="dnoe"),)
+                }
+            )
+        }
+    )
+    with pytest.raises(DdtError, match="unknown dest state 'dnoe'"):
+        DdtEngine({"d": broken})
