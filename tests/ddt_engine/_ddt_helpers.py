@@ -97,7 +97,7 @@ class Talk:
         return self.event(
             ExtractionResultEvent(
                 at=AT,
-                layer=layer,  # type: ignore[arg-type]
+                layer=layer,
                 value=value,
                 no_match=no_match,
                 confidence=0.9,
