@@ -145,10 +145,7 @@ class Lowerer:
         if (g.name, fall.target) in self.labels:
             self.emit(JumpTask, self.loc(g, fall.path, nid, fall.id), to=_Ref(g.name, fall.target))
             return None
-        if conds:
-            # the fall-through target comes next in the layout; no jump needed
-            pass
-        return fall.target
+        return fall.target  # laid out right after this node: no jump needed
 
     def body(self, g: FlowGraph, nid: str, node: Node, path: Path, loc: SourceLoc) -> None:
         data: Path = (*path, "data")
