@@ -1,0 +1,341 @@
+"""Replay: re-run a recorded session's events through ``step`` and verify every turn.
+
+A session's turn records (from a JSONL log or MongoDB) are checked for shape first (one
+session, seq 1, 2, 3 … without a hole, a start event first), then replayed from the
+session's initial state with the recorded program. Each replayed turn must give the
+recorded state digest and the recorded actions; the first turn that does not is the
+divergence, reported with a diff of state and actions (as Temporal's replayer names the
+event where a workflow stopped being deterministic).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from runtime.orchestrator import new_session, run_step
+from runtime.ports import RuntimeFault
+from runtime.programs import LoadedProgram
+from runtime.sinks.jsonl import TurnLogError, read_turns
+from schemas.actions import Action
+from schemas.session import SessionState
+from schemas.turns import TurnRecord
+
+__all__ = [
+    "Divergence",
+    "ReplayError",
+    "ReplayResult",
+    "SessionLog",
+    "TurnView",
+    "action_json",
+    "flatten",
+    "group_sessions",
+    "load_jsonl",
+    "origin_state",
+    "replay_session",
+    "state_diff",
+]
+
+
+class ReplayError(RuntimeFault):
+    """A recorded session that cannot be replayed: a broken log (missing seq, not JSON,
+    truncated line), or a program that is not in the program store. Names the turn."""
+
+    code = "replay_invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLog:
+    """The turn records of one session, in seq order, and where they came from."""
+
+    tenant: str
+    session_id: str
+    program_id: str
+    records: tuple[TurnRecord, ...]
+    source: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.tenant}/{self.session_id}"
+
+
+@dataclass(slots=True)
+class TurnView:
+    """One replayed turn: the event, the state before and after, the replayed actions."""
+
+    record: TurnRecord
+    before: SessionState
+    after: SessionState
+    actions: list[Action]
+    trace: list[int] = field(default_factory=list)
+
+    @property
+    def seq(self) -> int:
+        return self.record.seq
+
+
+DivergenceKind = Literal["digest", "actions", "error", "seq"]
+
+
+@dataclass(frozen=True, slots=True)
+class Divergence:
+    """The first turn where the replay does not reproduce the record."""
+
+    seq: int
+    event: str
+    kind: DivergenceKind
+    message: str
+    recorded_actions: tuple[Any, ...] = ()
+    replayed_actions: tuple[Any, ...] = ()
+    state_changes: tuple[tuple[str, Any, Any], ...] = ()  # (path, recorded, replayed)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "event": self.event,
+            "kind": self.kind,
+            "message": self.message,
+            "recorded_actions": list(self.recorded_actions),
+            "replayed_actions": list(self.replayed_actions),
+            "state_diff": [
+                {"path": p, "recorded": a, "replayed": b} for p, a, b in self.state_changes
+            ],
+        }
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    log: SessionLog
+    program_id: str
+    turns: list[TurnView] = field(default_factory=list)
+    divergence: Divergence | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.divergence is None
+
+    @property
+    def final(self) -> SessionState | None:
+        return self.turns[-1].after if self.turns else None
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def group_sessions(records: Iterable[TurnRecord], source: str = "") -> list[SessionLog]:
+    """Split records into sessions (in order of first appearance) and check each one: seq
+    1, 2, 3 … with no hole, one program, a start event first. Identical duplicates (a sink
+    that published twice) are dropped; a different record with the same seq is an error."""
+    by_key: dict[tuple[str, str], dict[int, TurnRecord]] = {}
+    for rec in records:
+        seqs = by_key.setdefault((rec.tenant, rec.session_id), {})
+        old = seqs.get(rec.seq)
+        if old is not None and old != rec:
+            raise ReplayError(
+                f"{_where(source)}session {rec.session_id!r}: two different records for turn "
+                f"{rec.seq}",
+                session_id=rec.session_id,
+                seq=rec.seq,
+            )
+        seqs[rec.seq] = rec
+    out: list[SessionLog] = []
+    for (tenant, sid), seqs in by_key.items():
+        recs = [seqs[s] for s in sorted(seqs)]
+        expected = 1
+        for r in recs:
+            if r.seq != expected:
+                what = (
+                    f"turn {expected} is missing (turn {expected - 1} is followed by turn {r.seq})"
+                    if r.seq > expected
+                    else f"turn {r.seq} is out of range"
+                )
+                raise ReplayError(
+                    f"{_where(source)}session {sid!r}: {what}; the log is incomplete",
+                    session_id=sid,
+                    seq=expected,
+                )
+            expected += 1
+        if recs[0].event.type != "start":
+            raise ReplayError(
+                f"{_where(source)}session {sid!r}: turn 1 is a {recs[0].event.type} event, not "
+                f"the start of the session",
+                session_id=sid,
+                seq=1,
+            )
+        pids = {r.program_id for r in recs}
+        if len(pids) > 1:
+            bad = next(r for r in recs if r.program_id != recs[0].program_id)
+            raise ReplayError(
+                f"{_where(source)}session {sid!r}: turn {bad.seq} names program "
+                f"{bad.program_id}, turn 1 {recs[0].program_id}",
+                session_id=sid,
+                seq=bad.seq,
+            )
+        out.append(SessionLog(tenant, sid, recs[0].program_id, tuple(recs), source))
+    return out
+
+
+def _where(source: str) -> str:
+    return f"{source}: " if source else ""
+
+
+def load_jsonl(path: str | Path) -> list[SessionLog]:
+    """Every session of a JSONL turn log; ReplayError naming the line on a broken log."""
+    try:
+        records = list(read_turns(path))
+    except TurnLogError as e:
+        raise ReplayError(e.message, **e.details) from None
+    if not records:
+        raise ReplayError(f"{path}: the turn log holds no turn record", path=str(path))
+    return group_sessions(records, str(path))
+
+
+# --------------------------------------------------------------------------- replaying
+
+
+def action_json(actions: Iterable[Action]) -> list[Any]:
+    return [a.model_dump(mode="json") for a in actions]
+
+
+def origin_state(loaded: LoadedProgram, log: SessionLog) -> SessionState:
+    """The session's state before its start event. The language and channel come from the
+    start record's state; when it carries none, the (language, channel) whose replay of the
+    start event gives the recorded digest is the one the session had."""
+    first = log.records[0]
+    if first.state is not None:
+        return new_session(
+            loaded.program,
+            log.session_id,
+            tenant=log.tenant,
+            language=first.state.language,
+            channel=first.state.channel,
+        )
+    program = loaded.program
+    for lang in program.languages:
+        for channel in ("chat", "voice"):
+            st = new_session(
+                program, log.session_id, tenant=log.tenant, language=lang, channel=channel
+            )
+            try:
+                r = run_step(program, st, first.event, engine=loaded.engine, plugins=loaded.plugins)
+            except RuntimeFault:
+                continue
+            if r.state.digest() == first.state_digest:
+                return st
+    return new_session(program, log.session_id, tenant=log.tenant)
+
+
+def _same_actions(replayed: list[Action], recorded: tuple[Action, ...]) -> bool:
+    if len(replayed) != len(recorded):
+        return False
+    if all(a == b for a, b in zip(replayed, recorded, strict=True)):
+        return True
+    return action_json(replayed) == action_json(recorded)
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted paths to leaves (``memory.patient.cf``), for diffs and memory changes."""
+    if isinstance(data, Mapping) and data:
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: data}
+
+
+def state_diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(path, a's value, b's value) for every leaf that differs (a missing leaf is None)."""
+    fa, fb = flatten(a), flatten(b)
+    return [
+        (k, fa.get(k), fb.get(k)) for k in sorted(fa.keys() | fb.keys()) if fa.get(k) != fb.get(k)
+    ]
+
+
+def replay_session(
+    loaded: LoadedProgram,
+    log: SessionLog,
+    *,
+    trace: bool = False,
+    keep_turns: bool = True,
+) -> ReplayResult:
+    """Replay ``log`` with ``loaded`` (which must be the recorded program) and verify it."""
+    if loaded.id != log.program_id:
+        raise ReplayError(
+            f"session {log.session_id!r} ran program {log.program_id}, not {loaded.id}",
+            session_id=log.session_id,
+        )
+    result = ReplayResult(log, loaded.id)
+    state = origin_state(loaded, log)
+    program, engine, plugins = loaded.program, loaded.engine, loaded.plugins
+    for rec in log.records:
+        tr: list[int] | None = [] if trace else None
+        try:
+            r = run_step(program, state, rec.event, engine=engine, plugins=plugins, trace=tr)
+        except RuntimeFault as e:
+            result.divergence = Divergence(
+                rec.seq,
+                rec.event.type,
+                "error",
+                f"turn {rec.seq} ({rec.event.type}): the replay refused the event: {e.message}",
+                tuple(action_json(rec.actions)),
+            )
+            return result
+        new = r.state
+        if keep_turns or trace:
+            result.turns.append(TurnView(rec, state, new, r.actions, tr or []))
+        if new.digest() != rec.state_digest:
+            changes: tuple[tuple[str, Any, Any], ...] = ()
+            if rec.state is not None:
+                changes = tuple(
+                    state_diff(rec.state.model_dump(mode="json"), new.model_dump(mode="json"))
+                )
+            why = (
+                "the state differs"
+                if changes or rec.state is None
+                else "the state digest differs from the recorded one (the record was altered)"
+            )
+            result.divergence = Divergence(
+                rec.seq,
+                rec.event.type,
+                "digest",
+                f"turn {rec.seq} ({rec.event.type}): {why}",
+                tuple(action_json(rec.actions)),
+                tuple(action_json(r.actions)),
+                changes,
+            )
+            return result
+        if not _same_actions(r.actions, rec.actions):
+            result.divergence = Divergence(
+                rec.seq,
+                rec.event.type,
+                "actions",
+                f"turn {rec.seq} ({rec.event.type}): the actions differ",
+                tuple(action_json(rec.actions)),
+                tuple(action_json(r.actions)),
+            )
+            return result
+        state = new
+    return result
+
+
+def iter_records_json(data: bytes) -> Iterator[TurnRecord]:
+    """Turn records from a JSON array (the API's ``turns`` body); ReplayError when not."""
+    try:
+        items = orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise ReplayError(f"not JSON: {e}") from None
+    if isinstance(items, dict):
+        items = items.get("turns", [])
+    if not isinstance(items, list):
+        raise ReplayError("expected a JSON array of turn records")
+    for i, item in enumerate(items):
+        try:
+            yield TurnRecord.model_validate(item)
+        except ValueError as e:
+            raise ReplayError(
+                f"item {i + 1} is not a turn record: {str(e).splitlines()[0]}"
+            ) from None
