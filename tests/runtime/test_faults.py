@@ -203,7 +203,7 @@ async def test_redis_killed_and_restarted_keeps_acknowledged_state(
     try:
         for _ in range(5):
             await conv.turn()
-        redis.server.kill()  # SIGKILL: no shutdown save; AOF (fsync always) has every write
+        redis.server.kill()  # SIGKILL: no shutdown save; the AOF was written before each reply
         with pytest.raises(StoreUnavailableError, match="session store unavailable"):
             await store.load("faults", conv.session_id)
         with pytest.raises(StoreUnavailableError):
