@@ -3,10 +3,14 @@ with a code and a reason."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -101,3 +105,57 @@ def test_a_finished_session_closes_at_once(keyed: ApiServer, session: Any) -> No
         hello = recv(ws)
         assert hello["type"] == "session" and hello["status"] != "waiting_input"
         assert closed_with(ws)[0] == 1000
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+messages = st.one_of(
+    json_values,
+    st.fixed_dictionaries(
+        {"event": st.sampled_from(["user_input", "dtmf", "no_input", "shout"])},
+        optional={
+            "seq": st.one_of(st.integers(-2, 5), st.text(max_size=3)),
+            "text": st.one_of(st.text(max_size=30), st.integers()),
+            "dtmf": st.text(alphabet="0123456789*#xA", max_size=5),
+            "idempotency_key": st.one_of(st.text(max_size=5), st.integers()),
+            "nbest": json_values,
+        },
+    ),
+)
+
+
+def test_any_json_message_gets_a_turn_or_an_error(keyed: ApiServer, session: Any) -> None:
+    """Whatever a chat client sends, the reply is a turn or a JSON error (never a 500, never
+    a dropped socket); a session that ends closes with 1000 and the next one is opened."""
+    with contextlib.ExitStack() as stack:
+
+        def open_one() -> ClientConnection:
+            ws = stack.enter_context(
+                connect(ws_url(keyed, session()["session_id"]), additional_headers=auth(KEY_A))
+            )
+            recv(ws)
+            return ws
+
+        current = [open_one()]
+
+        @given(message=messages)
+        @settings(max_examples=150, deadline=None, derandomize=True, database=None)
+        def check(message: Any) -> None:
+            ws = current[0]
+            ws.send(json.dumps(message))
+            reply = recv(ws)
+            if reply["type"] == "error":
+                assert reply["status"] in (400, 409, 413, 422), reply
+                assert set(reply["error"]) == {"code", "message", "details"}
+                return
+            assert reply["type"] == "turn", reply
+            if reply["status"] != "waiting_input":
+                assert closed_with(ws)[0] == 1000
+                current[0] = open_one()
+
+        check()
