@@ -33,6 +33,8 @@ sys.path.insert(0, str(_HERE.parent))
 
 from compiler.ddt import compile_ddt  # noqa: E402
 from ddt_engine.engine import DdtEngine  # noqa: E402
+from ddt_engine.extract import ExtractOptions, extract  # noqa: E402
+from ddt_engine.extract.yesno import detect_yes_no  # noqa: E402
 from schemas.events import UserInputEvent  # noqa: E402
 from schemas.project import DdtDef  # noqa: E402
 from schemas.session import DdtState  # noqa: E402
@@ -111,6 +113,27 @@ def _bench(engine: DdtEngine, turns: list[Turn], n: int) -> tuple[float, float]:
     return _measure(alone, n), _measure(with_json, n)
 
 
+def _extraction_share(n: int) -> dict[str, float]:
+    """Microseconds per call of the extractor calls a hit turn makes (the rest is the
+    engine): the date grammar, the phone pattern, and yes/no at the confirmation."""
+    opts = ExtractOptions()
+    calls: dict[str, Callable[[], object]] = {
+        "date": lambda: extract("date", "15/03/1980", "it", AT, opts),
+        "phone": lambda: extract("phone", "333 123 4567", "it", AT, opts),
+        "yes_no": lambda: detect_yes_no("sì", "it"),
+    }
+    m = max(n // 5, 1000)
+    out = {}
+    for name, call in calls.items():
+
+        def loop(call: Callable[[], object] = call) -> None:
+            for _ in range(m):
+                call()
+
+        out[name] = 1e6 / _measure(loop, m)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--turns", type=int, default=100_000)
@@ -125,9 +148,15 @@ def main() -> None:
         "date_partial": _bench(engine, date_partial, n),
         "phone": _bench(engine, phone, n),
     }
+    share = _extraction_share(n)
     sizes = [len(s.model_dump_json()) for s, _, _ in date_partial + phone]
     for name, (alone, with_json) in results.items():
         print(f"{name:13s} engine {alone:9,.0f} turns/s   with record JSON {with_json:9,.0f}")
+    print(
+        "extraction alone: "
+        + ", ".join(f"{name} {us:.1f} µs" for name, us in share.items())
+        + f"; engine share of a date hit {1e6 / results['date'][0] - share['date']:.1f} µs"
+    )
     print(f"state record: {min(sizes)}-{max(sizes)} bytes of JSON")
     slower = min(results["date"][0], results["phone"][0])
     print(
@@ -140,6 +169,8 @@ def main() -> None:
                 "phone_turns_per_s": round(results["phone"][0]),
                 "with_json_turns_per_s": round(min(results["date"][1], results["phone"][1])),
                 "state_bytes_max": max(sizes),
+                "extract_date_us": round(share["date"], 1),
+                "extract_phone_us": round(share["phone"], 1),
                 "turns": n,
             }
         )
