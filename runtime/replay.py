@@ -339,3 +339,85 @@ def iter_records_json(data: bytes) -> Iterator[TurnRecord]:
             raise ReplayError(
                 f"item {i + 1} is not a turn record: {str(e).splitlines()[0]}"
             ) from None
+
+
+# --------------------------------------------------------------------------- to a test
+
+
+def _leaves(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        p = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, Mapping) and v:
+            out.update(_leaves(v, p))
+        else:
+            out[p] = v
+    return out
+
+
+def session_to_test(result: ReplayResult) -> dict[str, Any]:
+    """A conversation test (the ``ddtflow test`` YAML format, as data) that plays the
+    recorded session again: the caller's inputs, what the bot said after each, the backend
+    results in call order, and the final status, reason and memory.
+
+    NER/LLM results cannot be given to a conversation test (its effects answer "no match"),
+    so a session that used them is saved with a ``# note`` and may not pass."""
+    from schemas.actions import SayAction
+    from schemas.events import BackendResultEvent, StartEvent, UserInputEvent
+
+    log = result.log
+    first = result.turns[0] if result.turns else None
+    start = log.records[0].event
+    origin = first.before if first is not None else None
+    test: dict[str, Any] = {"name": f"recorded session {log.session_id}"}
+    if origin is not None:
+        test["language"] = origin.language
+        test["channel"] = origin.channel
+    test["at"] = start.at.isoformat()
+    if isinstance(start, StartEvent) and start.variables:
+        test["variables"] = dict(start.variables)
+    backends: dict[str, list[Any]] = {}
+    turns: list[dict[str, Any]] = []
+    clock = start.at
+    for t in result.turns:
+        ev = t.record.event
+        if isinstance(ev, BackendResultEvent):
+            if ev.ok:
+                resp: Any = {"status": ev.status or 200, "body": ev.body}
+            elif ev.error == "error" and ev.status is not None and ev.status >= 400:
+                resp = {"status": ev.status}
+            else:
+                resp = {"error": ev.error or "error"}
+                if ev.detail:
+                    resp["detail"] = ev.detail
+            backends.setdefault(ev.backend, []).append(resp)
+        elif ev.type != "extraction_result":
+            turn: dict[str, Any] = {}
+            if isinstance(ev, UserInputEvent):
+                if ev.text or ev.dtmf is None:
+                    turn["user"] = ev.text
+                else:
+                    turn["dtmf"] = ev.dtmf
+            elif ev.type == "no_input":
+                turn["noinput"] = True
+            elif ev.type == "hangup":
+                turn["hangup"] = True
+            if ev.type != "start" and ev.at != clock:
+                turn["at"] = ev.at.isoformat()
+                clock = ev.at
+            turn["bot"] = []
+            turns.append(turn)
+        if turns:
+            turns[-1]["bot"].extend(a.text for a in t.actions if isinstance(a, SayAction))
+    if backends:
+        test["backends"] = backends
+    test["turns"] = turns
+    final = result.final
+    if final is not None:
+        expect: dict[str, Any] = {"status": final.status}
+        if final.reason is not None:
+            expect["reason"] = final.reason
+        if final.memory:
+            expect["memory"] = _leaves(final.memory)
+        test["expect"] = expect
+    return test

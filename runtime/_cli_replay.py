@@ -1,0 +1,745 @@
+"""``ddtflow replay``, ``ddtflow coverage`` and ``ddtflow export``: recorded sessions from a
+JSONL turn log or MongoDB, verified, compared against another program, measured, exported."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+import yaml
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress
+from rich.table import Table
+
+from runtime.coverage import FlowGraph, measure
+from runtime.export import ExportFormat, Masker, export_json, export_session, export_vcon
+from runtime.mongo import MongoArchive
+from runtime.ports import RuntimeFault
+from runtime.program_store import LocalProgramStore, MongoProgramStore, ProgramStore, ProgramStores
+from runtime.programs import LoadedProgram
+from runtime.replay import (
+    ReplayError,
+    ReplayResult,
+    SessionLog,
+    group_sessions,
+    load_jsonl,
+    replay_session,
+    session_to_test,
+)
+from runtime.whatif import WhatIfResult, what_if
+from schemas.events import Event, UserInputEvent
+
+MongoOpt = Annotated[
+    str | None, typer.Option("--mongo", "--from-mongo", help="MongoDB URL (default $MONGO_URL)")
+]
+TenantOpt = Annotated[str, typer.Option("--tenant", help="tenant of the sessions")]
+ProgramOpt = Annotated[
+    Path | None,
+    typer.Option("--program", help="a compiled program (.json) or a project directory"),
+]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option("--programs-dir", help="local program store (default .ddtflow/programs)"),
+]
+SessionOpt = Annotated[
+    str | None, typer.Option("--session", help="only this session of a multi-session log")
+]
+
+
+class _Fail(Exception):
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+# --------------------------------------------------------------------------- sources
+
+
+async def _mongo_sessions(
+    archive: MongoArchive,
+    tenant: str,
+    session_ids: list[str] | None,
+    program_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[SessionLog]:
+    if session_ids is None:
+        query: dict[str, Any] = {"tenant": tenant, "seq": 1}
+        if program_id:
+            query["program_id"] = program_id
+        rng: dict[str, Any] = {}
+        if since is not None:
+            rng["$gte"] = since
+        if until is not None:
+            rng["$lt"] = until
+        if rng:
+            query["at_date"] = rng
+
+        async def ids() -> list[Any]:
+            cur = archive.turns.find(query, {"session_id": 1}).sort("at_date", 1)
+            return await cur.to_list(None)
+
+        session_ids = [str(d["session_id"]) for d in await archive._call("find", ids)]
+    logs: list[SessionLog] = []
+    for sid in session_ids:
+        try:
+            records = await archive.turns_after(tenant, sid, 0)
+        except ValueError as e:
+            raise ReplayError(f"session {sid!r}: a stored turn is not a turn record: {e}") from None
+        if not records:
+            raise ReplayError(f"no session {sid!r} for tenant {tenant!r} in {archive.where}")
+        logs.extend(group_sessions(records, archive.where))
+    return logs
+
+
+def _mongo_url(url: str | None) -> str | None:
+    return url or os.environ.get("MONGO_URL") or None
+
+
+def _db_name() -> str:
+    return os.environ.get("MONGO_DB", "ddtflow")
+
+
+class _Ctx:
+    """Program stores, an optional MongoDB archive, and the program given on the command
+    line."""
+
+    def __init__(self, mongo: str | None, programs_dir: Path | None) -> None:
+        stores: list[ProgramStore] = [LocalProgramStore(programs_dir)]
+        self.archive = MongoArchive.from_url(mongo, _db_name()) if mongo else None
+        if self.archive is not None:
+            stores.append(MongoProgramStore(self.archive))
+        self.programs = ProgramStores(stores)
+        self.given: LoadedProgram | None = None
+        self.graph: FlowGraph | None = None
+
+    async def close(self) -> None:
+        if self.archive is not None:
+            await self.archive.close()
+
+
+def _load_given(ctx: _Ctx, program: Path, console: Console) -> None:
+    from runtime._cli_test import compile_or_exit
+
+    loaded, graph = compile_or_exit(program, console)
+    ctx.given = ctx.programs.add(loaded.program)
+    ctx.graph = graph if graph.nodes else None
+
+
+async def _sessions(
+    ctx: _Ctx,
+    sources: Iterable[str],
+    tenant: str,
+    only: str | None = None,
+    program_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[SessionLog]:
+    logs: list[SessionLog] = []
+    ids: list[str] = []
+    for s in sources:
+        p = Path(s)
+        if p.is_file() or s.endswith(".jsonl"):
+            logs.extend(load_jsonl(p))
+        else:
+            ids.append(s)
+    if ids or (not logs and ctx.archive is not None):
+        if ctx.archive is None:
+            raise _Fail(
+                f"{ids[0]!r} is not a file; to read session {ids[0]!r} from MongoDB give "
+                f"--mongo URL (or set MONGO_URL)"
+            )
+        logs.extend(
+            await _mongo_sessions(ctx.archive, tenant, ids or None, program_id, since, until)
+        )
+    if only is not None:
+        logs = [g for g in logs if g.session_id == only]
+        if not logs:
+            raise _Fail(f"no session {only!r} in the given logs")
+    if program_id is not None:
+        logs = [g for g in logs if g.program_id == program_id]
+    if not logs:
+        raise _Fail("no recorded session matched")
+    return logs
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _event_text(ev: Event, masker: Masker, before: Any) -> str:
+    m = masker.event(ev, before)
+    if isinstance(ev, UserInputEvent):
+        bits = [repr(m["text"])] if ev.text else []
+        if ev.dtmf is not None:
+            bits.append(f"DTMF {m['dtmf']}")
+        return "user: " + (" ".join(bits) or "''")
+    if ev.type == "start":
+        v = m.get("variables") or {}
+        return "start" + (f" {orjson.dumps(v).decode()}" if v else "")
+    if ev.type == "backend_result":
+        ok = "ok" if m.get("ok") else f"failed ({m.get('error')})"
+        return f"backend_result {m.get('backend')}: {ok} {m.get('status') or ''}".rstrip()
+    if ev.type == "extraction_result":
+        return f"extraction_result {m.get('layer')}: {orjson.dumps(m.get('value')).decode()}"
+    return ev.type
+
+
+def _action_text(a: dict[str, Any]) -> str:
+    t = a.get("type")
+    if t == "say":
+        return f"say {a.get('text')!r}"
+    if t == "listen":
+        return f"listen ({a.get('expect')})"
+    if t == "call_backend":
+        return f"call_backend {a.get('backend')} {a.get('method')} {a.get('url')}"
+    if t == "transfer":
+        return f"transfer → {a.get('target')} ({a.get('reason')})"
+    if t == "end":
+        return f"end ({a.get('reason')})"
+    rest = {k: v for k, v in a.items() if k != "type"}
+    return f"{t} {orjson.dumps(rest).decode()}"
+
+
+def _timeline(console: Console, res: ReplayResult, masker: Masker) -> None:
+    prev_mem: dict[str, Any] = {}
+    for t in res.turns:
+        ev = t.record.event
+        console.print(
+            f"[bold]turn {t.seq}[/bold] [dim]{ev.at.isoformat()}[/dim] "
+            f"{escape(_event_text(ev, masker, t.before))}",
+            highlight=False,
+        )
+        for a in t.actions:
+            console.print(f"   bot  {escape(_action_text(masker.action(a, t.before)))}")
+        d = t.after.ddt
+        where = f"{t.after.status}" + (f"/{t.after.awaiting}" if t.after.awaiting else "")
+        if d is not None:
+            node = ".".join(d.node) or "main"
+            where += f"  ddt {d.ddt}/{node} {d.state} (attempts {d.total})"
+        console.print(f"   [cyan]state[/cyan] {escape(where)}")
+        mem = _flat(masker.memory(t.after.memory))
+        for k in sorted(mem.keys() | prev_mem.keys()):
+            if mem.get(k) != prev_mem.get(k):
+                console.print(f"   [green]memory[/green] {escape(k)} = {escape(_j(mem.get(k)))}")
+        prev_mem = mem
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        p = f"{prefix}.{k}" if prefix else k
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, p))
+        else:
+            out[p] = v
+    return out
+
+
+def _j(v: Any) -> str:
+    return orjson.dumps(v).decode()
+
+
+def _show_divergence(console: Console, res: ReplayResult, masker: Masker) -> None:
+    d = res.divergence
+    assert d is not None
+    before = next((t.before for t in res.turns if t.seq == d.seq), None)
+    console.print(
+        f"[red]session {escape(res.log.session_id)}: diverged at turn {d.seq}[/red] "
+        f"({escape(d.event)}): {escape(masker.text(d.message))}",
+        highlight=False,
+    )
+    if d.recorded_actions != d.replayed_actions and d.kind != "error":
+        console.print("   actions (- recorded, + replayed):")
+        _diff_actions(console, list(d.recorded_actions), list(d.replayed_actions), masker, before)
+    for path, a, b in d.state_changes:
+        top = path.split(".", 1)[0]
+        if top == "memory":
+            ma = _flat(masker.memory({path[7:]: a})) if a is not None else {}
+            mb = _flat(masker.memory({path[7:]: b})) if b is not None else {}
+            a, b = next(iter(ma.values()), None), next(iter(mb.values()), None)
+        console.print(
+            f"   state {escape(path)}: [red]- {escape(_j(masker.deep(a)))}[/red] "
+            f"[green]+ {escape(_j(masker.deep(b)))}[/green]",
+            highlight=False,
+        )
+
+
+def _diff_actions(
+    console: Console, want: list[Any], got: list[Any], masker: Masker, before: Any
+) -> None:
+    def m(a: dict[str, Any]) -> str:
+        if a.get("type") == "say" and masker.prompt_masked(a.get("prompt")):
+            a = {**a, "text": "***"}
+        return _action_text(masker.deep(a))
+
+    for i in range(max(len(want), len(got))):
+        w = want[i] if i < len(want) else None
+        g = got[i] if i < len(got) else None
+        if w == g and w is not None:
+            console.print(f"       {escape(m(w))}", highlight=False)
+            continue
+        if w is not None:
+            console.print(f"     [red]- {escape(m(w))}[/red]", highlight=False)
+        if g is not None:
+            console.print(f"     [green]+ {escape(m(g))}[/green]", highlight=False)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _parse_time(v: str | None, what: str) -> datetime | None:
+    if v is None:
+        return None
+    try:
+        t = datetime.fromisoformat(v)
+    except ValueError:
+        raise _Fail(f"{what}: not an ISO date or date-time: {v!r}") from None
+    from datetime import UTC
+
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+async def _resolve(ctx: _Ctx, log: SessionLog) -> LoadedProgram:
+    return await ctx.programs.load(log.program_id, session_id=log.session_id)
+
+
+async def _replay_cmd(
+    console: Console,
+    sources: list[str],
+    *,
+    mongo: str | None,
+    tenant: str,
+    at: int | None,
+    program: Path | None,
+    programs_dir: Path | None,
+    only: str | None,
+    program_id: str | None,
+    since: str | None,
+    until: str | None,
+    json_report: Path | None,
+    save_test: Path | None,
+    timeline: bool | None,
+) -> int:
+    ctx = _Ctx(_mongo_url(mongo), programs_dir)
+    try:
+        if program is not None:
+            _load_given(ctx, program, console)
+        logs = await _sessions(
+            ctx,
+            sources,
+            tenant,
+            only,
+            program_id,
+            _parse_time(since, "--since"),
+            _parse_time(until, "--until"),
+        )
+        given = ctx.given
+        if given is not None and any(g.program_id != given.id for g in logs):
+            return await _what_if_all(console, ctx, given, logs, json_report)
+        failed = 0
+        tests: list[dict[str, Any]] = []
+        report: list[dict[str, Any]] = []
+        show = timeline if timeline is not None else len(logs) == 1
+        for g in logs:
+            loaded = await _resolve(ctx, g)
+            res = replay_session(loaded, g)
+            masker = Masker(loaded.program)
+            masker.learn_all(res.turns)
+            if show:
+                console.print(
+                    f"[bold]session {escape(g.session_id)}[/bold] (tenant {escape(g.tenant)}, "
+                    f"program {escape(g.program_id[:19])}…, {len(g.records)} turns)",
+                    highlight=False,
+                )
+                _timeline(console, res, masker)
+            if at is not None:
+                hit = next((t for t in res.turns if t.seq == at), None)
+                if hit is None:
+                    console.print(
+                        f"[red]session {escape(g.session_id)}: no turn {at} replayed "
+                        f"(1..{len(res.turns)})[/red]"
+                    )
+                    failed += 1
+                else:
+                    console.print(f"state after turn {at}:")
+                    doc = masker.state(hit.after)
+                    console.print_json(orjson.dumps(doc).decode())
+            report.append(
+                {
+                    "session_id": g.session_id,
+                    "tenant": g.tenant,
+                    "program_id": g.program_id,
+                    "turns": len(g.records),
+                    "identical": res.ok,
+                    "divergence": (
+                        None
+                        if res.divergence is None
+                        else {
+                            **res.divergence.as_json(),
+                            "message": masker.text(res.divergence.message),
+                            "recorded_actions": [],
+                            "replayed_actions": [],
+                            "state_diff": [],
+                        }
+                    ),
+                }
+            )
+            if res.ok:
+                console.print(
+                    f"[green]session {escape(g.session_id)}: identical[/green] "
+                    f"({len(res.turns)} turns replayed)",
+                    highlight=False,
+                )
+                if save_test is not None:
+                    tests.append(session_to_test(res))
+            else:
+                failed += 1
+                _show_divergence(console, res, masker)
+        if len(logs) > 1:
+            console.print(f"{len(logs) - failed} identical, {failed} diverged")
+        if json_report is not None:
+            json_report.write_bytes(orjson.dumps({"sessions": report}, option=orjson.OPT_INDENT_2))
+        if save_test is not None and tests:
+            _write_tests(save_test, tests)
+            console.print(f"conversation test written to {escape(str(save_test))}")
+        return 1 if failed else 0
+    finally:
+        await ctx.close()
+
+
+def _write_tests(path: Path, tests: list[dict[str, Any]]) -> None:
+    body = yaml.safe_dump(
+        {"tests": tests} if len(tests) > 1 else tests[0],
+        allow_unicode=True,
+        sort_keys=False,
+        width=100,
+    )
+    head = (
+        "# A recorded session saved as a conversation test (ddtflow replay --save-test).\n"
+        "# It holds the caller's real inputs: treat it as you treat the turn log.\n"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(head + body, encoding="utf-8")
+
+
+async def _what_if_all(
+    console: Console,
+    ctx: _Ctx,
+    new: LoadedProgram,
+    logs: list[SessionLog],
+    json_report: Path | None,
+) -> int:
+    results: list[WhatIfResult] = []
+    maskers: dict[str, Masker] = {}
+    with Progress(console=console, transient=True, disable=len(logs) < 20) as progress:
+        task = progress.add_task("what-if replay", total=len(logs))
+        for g in logs:
+            states = None
+            try:
+                old = await _resolve(ctx, g)
+            except RuntimeFault:
+                old = None
+            if old is not None:
+                ver = replay_session(old, g)
+                if ver.ok:
+                    states = [t.after for t in ver.turns]
+                if g.program_id not in maskers:
+                    maskers[g.program_id] = Masker(old.program)
+            results.append(what_if(new, g, recorded_states=states))
+            progress.advance(task)
+    masker = Masker(new.program)  # the new program's rule, plus what the old one hides
+    for m in maskers.values():
+        masker.sensitive_ddts = masker.sensitive_ddts | m.sensitive_ddts
+        masker.sensitive_vars = tuple(set(masker.sensitive_vars) | set(m.sensitive_vars))
+    for g in logs:
+        for rec in g.records:
+            if rec.state is not None:
+                masker.learn(rec.state)
+    table = Table(title=f"what-if against {new.id[:19]}…")
+    table.add_column("session")
+    table.add_column("verdict")
+    table.add_column("why")
+    counts = {"same": 0, "diverged": 0, "cannot_continue": 0}
+    for r in results:
+        counts[r.verdict] += 1
+        style = {"same": "green", "diverged": "yellow", "cannot_continue": "red"}[r.verdict]
+        table.add_row(
+            escape(r.session_id), f"[{style}]{escape(r.label)}[/{style}]", escape(r.reason)
+        )
+        if r.verdict != "same":
+            console.print(
+                f"[{style}]session {escape(r.session_id)}: {escape(r.label)}[/{style}] "
+                f"({escape(r.event or '')}): {escape(masker.text(r.reason))}",
+                highlight=False,
+            )
+            if r.recorded_actions is not None and r.new_actions is not None:
+                console.print("   actions (- recorded, + new program):")
+                _diff_actions(console, r.recorded_actions, r.new_actions, masker, None)
+            for path, a, b in r.state_diff or []:
+                console.print(
+                    f"   {escape(path)}: [red]- {escape(_j(masker.deep(a)))}[/red] "
+                    f"[green]+ {escape(_j(masker.deep(b)))}[/green]",
+                    highlight=False,
+                )
+    console.print(table)
+    console.print(
+        f"{counts['same']} same, {counts['diverged']} diverged, "
+        f"{counts['cannot_continue']} cannot continue"
+    )
+    if json_report is not None:
+        doc = {
+            "program": new.id,
+            "summary": counts,
+            "sessions": [masker.deep(r.as_json()) for r in results],
+        }
+        json_report.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    return 0 if counts["same"] == len(results) else 1
+
+
+def _graph_of(program: Any) -> FlowGraph:
+    """Without the project: the nodes the compiled program's source map names."""
+    seen: dict[tuple[str, str], None] = {}
+    for loc in program.source_map:
+        if loc.node is not None:
+            seen[(loc.flow, loc.node)] = None
+    return FlowGraph(tuple((f, n, "task") for f, n in seen), ())
+
+
+async def _coverage_cmd(
+    console: Console,
+    files: list[str],
+    *,
+    mongo: str | None,
+    tenant: str,
+    program: Path | None,
+    programs_dir: Path | None,
+    as_json: bool,
+) -> int:
+    from runtime._cli_test import coverage_table
+
+    ctx = _Ctx(_mongo_url(mongo), programs_dir)
+    try:
+        if program is not None:
+            _load_given(ctx, program, console)
+        logs = await _sessions(ctx, files, tenant)
+        by_program: dict[str, list[ReplayResult]] = {}
+        loaded_by: dict[str, LoadedProgram] = {}
+        bad = 0
+        for g in logs:
+            loaded = await _resolve(ctx, g)
+            res = replay_session(loaded, g, trace=True)
+            if not res.ok:
+                bad += 1
+                console.print(
+                    f"[red]session {escape(g.session_id)} does not replay "
+                    f"({escape(res.divergence.message if res.divergence else '')}); its "
+                    f"turns up to the divergence are counted[/red]"
+                )
+            by_program.setdefault(loaded.id, []).append(res)
+            loaded_by[loaded.id] = loaded
+        doc: dict[str, Any] = {"sessions": len(logs), "programs": []}
+        for pid, results in by_program.items():
+            lp = loaded_by[pid]
+            graph = ctx.graph if ctx.given is not None and ctx.given.id == pid else None
+            rep = measure(
+                lp.program,
+                graph or _graph_of(lp.program),
+                (([t.record for t in r.turns], [t.trace for t in r.turns]) for r in results),
+            )
+            if as_json:
+                doc["programs"].append(
+                    {"program_id": pid, "sessions": len(results), "coverage": rep.as_json()}
+                )
+            else:
+                console.print(
+                    f"program {escape(pid)} ({escape(lp.program.project)}): "
+                    f"{len(results)} session(s)"
+                )
+                if graph is None:
+                    console.print(
+                        "[dim]edges need the project's graph: give --program PROJECT_DIR[/dim]"
+                    )
+                console.print(coverage_table(rep))
+        if as_json:
+            typer.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+        return 1 if bad else 0
+    finally:
+        await ctx.close()
+
+
+async def _export_cmd(
+    console: Console,
+    source: str,
+    *,
+    fmt: ExportFormat,
+    mongo: str | None,
+    tenant: str,
+    program: Path | None,
+    programs_dir: Path | None,
+    only: str | None,
+    output: Path | None,
+) -> int:
+    ctx = _Ctx(_mongo_url(mongo), programs_dir)
+    try:
+        if program is not None:
+            _load_given(ctx, program, console)
+        logs = await _sessions(ctx, [source], tenant, only)
+        parts: list[str] = []
+        docs: list[Any] = []
+        for g in logs:
+            loaded = await _resolve(ctx, g)
+            res = replay_session(loaded, g)
+            if not res.ok and res.divergence is not None:
+                console.print(
+                    f"[yellow]warning: session {escape(g.session_id)} does not replay "
+                    f"identically from turn {res.divergence.seq}; exported up to there[/yellow]"
+                )
+            if fmt == "text":
+                parts.append(export_session(res, loaded.program, "text"))
+            elif fmt == "json":
+                docs.append(export_json(res, loaded.program))
+            else:
+                docs.append(export_vcon(res, loaded.program))
+        if fmt == "text":
+            out = "\n".join(parts)
+        else:
+            body = docs[0] if len(docs) == 1 else docs
+            out = orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n"
+        if output is not None:
+            output.write_text(out, encoding="utf-8")
+        else:
+            typer.echo(out, nl=False)
+        return 0
+    finally:
+        await ctx.close()
+
+
+def _run(console: Console, coro: Any) -> None:
+    try:
+        code = asyncio.run(coro)
+    except (_Fail, RuntimeFault) as e:
+        console.print(f"[red]error:[/red] {escape(e.message)}", highlight=False)
+        raise typer.Exit(1) from None
+    except OSError as e:
+        console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
+        raise typer.Exit(1) from None
+    if code:
+        raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("replay")
+    def replay_cmd(
+        sources: Annotated[
+            list[str] | None,
+            typer.Argument(help="JSONL turn logs and/or session ids (MongoDB)"),
+        ] = None,
+        mongo: MongoOpt = None,
+        tenant: TenantOpt = "default",
+        at: Annotated[int | None, typer.Option("--at", help="print the state after turn N")] = None,
+        program: ProgramOpt = None,
+        programs_dir: StoreOpt = None,
+        session: SessionOpt = None,
+        program_id: Annotated[
+            str | None, typer.Option("--program-id", help="only sessions of this program")
+        ] = None,
+        since: Annotated[str | None, typer.Option("--since", help="ISO start (MongoDB)")] = None,
+        until: Annotated[str | None, typer.Option("--until", help="ISO end (MongoDB)")] = None,
+        json_report: Annotated[
+            Path | None, typer.Option("--json-report", help="write a JSON report here")
+        ] = None,
+        save_test: Annotated[
+            Path | None,
+            typer.Option("--save-test", help="write the session(s) as a conversation test"),
+        ] = None,
+        timeline: Annotated[
+            bool | None,
+            typer.Option("--timeline/--no-timeline", help="print each turn (default: 1 session)"),
+        ] = None,
+    ) -> None:
+        """Replay recorded sessions and verify them (exit 1 naming the first diverging turn);
+        with --program of another version, a what-if report (exit 1 if any session changed)."""
+        console = Console(highlight=False, soft_wrap=True)
+        _run(
+            console,
+            _replay_cmd(
+                console,
+                list(sources or []),
+                mongo=mongo,
+                tenant=tenant,
+                at=at,
+                program=program,
+                programs_dir=programs_dir,
+                only=session,
+                program_id=program_id,
+                since=since,
+                until=until,
+                json_report=json_report,
+                save_test=save_test,
+                timeline=timeline,
+            ),
+        )
+
+    @app.command("coverage")
+    def coverage_cmd(
+        files: Annotated[list[str] | None, typer.Argument(help="JSONL turn logs")] = None,
+        mongo: MongoOpt = None,
+        tenant: TenantOpt = "default",
+        program: ProgramOpt = None,
+        programs_dir: StoreOpt = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
+    ) -> None:
+        """Flow coverage of real sessions (nodes, edges, DDT states, escalation levels)."""
+        console = Console(stderr=as_json, highlight=False, soft_wrap=True)
+        _run(
+            console,
+            _coverage_cmd(
+                console,
+                list(files or []),
+                mongo=mongo,
+                tenant=tenant,
+                program=program,
+                programs_dir=programs_dir,
+                as_json=as_json,
+            ),
+        )
+
+    @app.command("export")
+    def export_cmd(
+        source: Annotated[str, typer.Argument(help="a JSONL turn log or a session id")],
+        fmt: Annotated[str, typer.Option("--format", "-f", help="text, json or vcon")] = "text",
+        mongo: MongoOpt = None,
+        tenant: TenantOpt = "default",
+        program: ProgramOpt = None,
+        programs_dir: StoreOpt = None,
+        session: SessionOpt = None,
+        output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    ) -> None:
+        """Export a session: a transcript, JSON, or a vCon; sensitive values masked."""
+        console = Console(stderr=True, highlight=False, soft_wrap=True)
+        if fmt not in ("text", "json", "vcon"):
+            console.print(f"[red]error:[/red] --format is text, json or vcon, not {fmt!r}")
+            raise typer.Exit(1)
+        _run(
+            console,
+            _export_cmd(
+                console,
+                source,
+                fmt=fmt,  # type: ignore[arg-type]
+                mongo=mongo,
+                tenant=tenant,
+                program=program,
+                programs_dir=programs_dir,
+                only=session,
+                output=output,
+            ),
+        )
+
+
+__all__ = ["register"]
