@@ -20,6 +20,7 @@ import uvicorn
 from compiler import compile_project_dict
 from runtime.api import ApiSettings, create_app
 from runtime.api.auth import KeyRing
+from runtime.api.logging import configure_logging
 from runtime.effects import Clock, StubEffects, StubResponse
 from runtime.settings import Settings
 from runtime.wiring import Runtime, build_runtime
@@ -69,6 +70,9 @@ class ApiServer:
         keys: Mapping[str, Any] | None = None,
         api: ApiSettings | None = None,
     ) -> None:
+        # as `ddtflow serve` does: JSON lines, plain tracebacks (structlog's development
+        # renderer would pretty-print every frame's locals, DDT machines included)
+        configure_logging("info", json=True)
         self.controls = TestControls()
         self.runtime: Runtime | None = None
 

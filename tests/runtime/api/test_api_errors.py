@@ -333,3 +333,39 @@ def test_rate_limit(tmp_path_factory: pytest.TempPathFactory) -> None:
         assert limited[0].headers["retry-after"] == "1"
     finally:
         server.stop()
+
+
+class _Exploding:
+    """Effects with a bug: any backend call raises something nobody expected."""
+
+    async def execute(self, action: Any, *, clock: Any) -> Any:
+        raise ZeroDivisionError("a bug in an effect")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_unexpected_exception_is_a_500_with_the_request_id(
+    keyed: ApiServer, a: httpx.Client, program_a: str
+) -> None:
+    s = start(a, program_a)
+    previous = keyed.controls.stubs
+    keyed.controls.stubs = _Exploding()  # type: ignore[assignment]
+    try:
+        r = a.post(f"/v1/sessions/{s['session_id']}/events", json=say("12 March 1980", 1))
+        assert r.status_code == 200, r.text
+        # the card digits complete the identity data: the verify_identity call explodes
+        bad = a.post(
+            f"/v1/sessions/{s['session_id']}/events",
+            json=say("1 2 3 4", r.json()["seq"]),
+            headers={"X-Request-ID": "req-boom-1"},
+        )
+    finally:
+        keyed.controls.stubs = previous
+    err = assert_error(bad, 500, "internal_error")
+    assert err["details"]["request_id"] == "req-boom-1" == bad.headers["x-request-id"]
+    assert "req-boom-1" in err["message"]
+    assert "ZeroDivisionError" not in bad.text and "a bug" not in bad.text
+    # nothing was committed: the session is where it was
+    state = a.get(f"/v1/sessions/{s['session_id']}").json()["state"]
+    assert state["seq"] == r.json()["seq"]
