@@ -393,7 +393,7 @@ def export_vcon(result: ReplayResult, program: Program) -> dict[str, Any]:
             {
                 "type": "text",
                 "start": at.isoformat(),
-                "parties": [idx],
+                "parties": [0, 1],
                 "originator": idx,
                 "mediatype": "text/plain",
                 "body": text,

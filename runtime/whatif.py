@@ -193,9 +193,8 @@ def what_if(
             res.turn, res.event = rec.seq, ev.type
             res.recorded_actions, res.new_actions, res.state_diff = want, got, diff
             nxt = recs[i + 1].event if i + 1 < len(recs) else None
-            stuck = (nxt is None and _need(state) not in ("closed",)) or (
-                nxt is not None and not _fits(nxt, state, new)
-            )
+            # a closed session needs nothing more: the change shows, it does not block
+            stuck = _need(state) != "closed" and (nxt is None or not _fits(nxt, state, new))
             if stuck:
                 res.verdict = "cannot_continue"
                 res.reason = _cannot(state, nxt)
