@@ -10,12 +10,18 @@ Last line: {"bench": "step", "turns_per_s": …, "state_bytes_max": …}.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sys
-import tempfile
-import time
 from pathlib import Path
+
+# run as `python bench/step.py`: bench/ is sys.path[0], where a sibling script (http.py…)
+# could shadow a standard module; only the repository root is wanted
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
