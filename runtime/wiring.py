@@ -221,14 +221,18 @@ class ProgramCatalog:
         doc = await self._db("program lookup", lambda: coll.find_one({"_id": f"{tenant}:{pid}"}))
         if doc is None:
             return False
+        self._remember(tenant, doc)
+        return True
+
+    def _remember(self, tenant: str, doc: Mapping[str, Any]) -> None:
+        pid = str(doc["program_id"])
         self._owned.setdefault(tenant, {})[pid] = ProgramInfo(
             pid,
-            doc.get("project", ""),
+            str(doc.get("project", "")),
             tuple(doc.get("languages", ())),
-            doc.get("default_language", ""),
+            str(doc.get("default_language", "")),
             doc.get("uploaded_at") or datetime.now(UTC),
         )
-        return True
 
     async def resolve(self, tenant: str, name_or_id: str) -> str:
         """The program id ``name_or_id`` names for ``tenant`` (an alias, or an id it owns)."""
@@ -279,7 +283,7 @@ class ProgramCatalog:
                 return docs
 
             for doc in await self._db("program list", run):
-                await self._owns(tenant, str(doc["program_id"]))
+                self._remember(tenant, doc)
         items = self._owned.get(tenant, {}).values()
         return sorted(items, key=lambda i: (i.uploaded_at, i.id))
 

@@ -163,3 +163,32 @@ def test_rate_limit_shared_through_redis(redis_url: str, amqp_url: str, mongo_ur
     finally:
         one.stop()
         two.stop()
+
+
+def test_two_instances_share_programs_aliases_and_sessions(
+    redis_url: str, amqp_url: str, mongo_url: str, programs: dict[str, dict[str, Any]]
+) -> None:
+    settings = server_settings(redis_url, amqp_url, mongo_url)
+    one = ApiServer(settings, keys=KEYS).start()
+    two = ApiServer(settings, keys=KEYS).start()
+    try:
+        with client(one, KEY_A) as h1, client(two, KEY_A) as h2:
+            pid = upload(h1, programs["bank_card_block"])
+            assert h1.put("/v1/aliases/cards@live", json={"program_id": pid}).status_code == 200
+            # instance two never saw the upload: MongoDB holds the program and the alias
+            listed = h2.get("/v1/programs").json()
+            assert [p["id"] for p in listed["programs"]] == [pid]
+            assert listed["aliases"] == {"cards@live": pid}
+            s = h1.post("/v1/sessions", json={"program": "cards@live", "language": "it"}).json()
+            # a turn served by the instance that has not loaded the program yet
+            r = h2.post(
+                f"/v1/sessions/{s['session_id']}/events",
+                json=say("sono nato il 12 marzo 1980", s["seq"]),
+            )
+            assert r.status_code == 200, r.text
+            assert r.json()["program_id"] == pid
+            s2 = h2.post("/v1/sessions", json={"program": "cards@live"})
+            assert s2.status_code == 201 and s2.json()["program_id"] == pid
+    finally:
+        one.stop()
+        two.stop()
