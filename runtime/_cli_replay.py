@@ -39,6 +39,10 @@ from schemas.events import Event, UserInputEvent
 MongoOpt = Annotated[
     str | None, typer.Option("--mongo", "--from-mongo", help="MongoDB URL (default $MONGO_URL)")
 ]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--mongo-db", help="MongoDB database (default $DDTFLOW_MONGO_DB or ddtflow)"),
+]
 TenantOpt = Annotated[str, typer.Option("--tenant", help="tenant of the sessions")]
 ProgramOpt = Annotated[
     Path | None,
@@ -103,16 +107,16 @@ def _mongo_url(url: str | None) -> str | None:
 
 
 def _db_name() -> str:
-    return os.environ.get("MONGO_DB", "ddtflow")
+    return os.environ.get("DDTFLOW_MONGO_DB", "ddtflow")
 
 
 class _Ctx:
     """Program stores, an optional MongoDB archive, and the program given on the command
     line."""
 
-    def __init__(self, mongo: str | None, programs_dir: Path | None) -> None:
+    def __init__(self, mongo: str | None, programs_dir: Path | None, db: str | None) -> None:
         stores: list[ProgramStore] = [LocalProgramStore(programs_dir)]
-        self.archive = MongoArchive.from_url(mongo, _db_name()) if mongo else None
+        self.archive = MongoArchive.from_url(mongo, db or _db_name()) if mongo else None
         if self.archive is not None:
             stores.append(MongoProgramStore(self.archive))
         self.programs = ProgramStores(stores)
@@ -314,6 +318,7 @@ async def _replay_cmd(
     sources: list[str],
     *,
     mongo: str | None,
+    mongo_db: str | None,
     tenant: str,
     at: int | None,
     program: Path | None,
@@ -326,7 +331,7 @@ async def _replay_cmd(
     save_test: Path | None,
     timeline: bool | None,
 ) -> int:
-    ctx = _Ctx(_mongo_url(mongo), programs_dir)
+    ctx = _Ctx(_mongo_url(mongo), programs_dir, mongo_db)
     try:
         if program is not None:
             _load_given(ctx, program, console)
@@ -516,6 +521,7 @@ async def _coverage_cmd(
     files: list[str],
     *,
     mongo: str | None,
+    mongo_db: str | None,
     tenant: str,
     program: Path | None,
     programs_dir: Path | None,
@@ -523,7 +529,7 @@ async def _coverage_cmd(
 ) -> int:
     from runtime._cli_test import coverage_table
 
-    ctx = _Ctx(_mongo_url(mongo), programs_dir)
+    ctx = _Ctx(_mongo_url(mongo), programs_dir, mongo_db)
     try:
         if program is not None:
             _load_given(ctx, program, console)
@@ -579,13 +585,14 @@ async def _export_cmd(
     *,
     fmt: ExportFormat,
     mongo: str | None,
+    mongo_db: str | None,
     tenant: str,
     program: Path | None,
     programs_dir: Path | None,
     only: str | None,
     output: Path | None,
 ) -> int:
-    ctx = _Ctx(_mongo_url(mongo), programs_dir)
+    ctx = _Ctx(_mongo_url(mongo), programs_dir, mongo_db)
     try:
         if program is not None:
             _load_given(ctx, program, console)
@@ -641,6 +648,7 @@ def register(app: typer.Typer) -> None:
             typer.Argument(help="JSONL turn logs and/or session ids (MongoDB)"),
         ] = None,
         mongo: MongoOpt = None,
+        mongo_db: DbOpt = None,
         tenant: TenantOpt = "default",
         at: Annotated[int | None, typer.Option("--at", help="print the state after turn N")] = None,
         program: ProgramOpt = None,
@@ -672,6 +680,7 @@ def register(app: typer.Typer) -> None:
                 console,
                 list(sources or []),
                 mongo=mongo,
+                mongo_db=mongo_db,
                 tenant=tenant,
                 at=at,
                 program=program,
@@ -690,6 +699,7 @@ def register(app: typer.Typer) -> None:
     def coverage_cmd(
         files: Annotated[list[str] | None, typer.Argument(help="JSONL turn logs")] = None,
         mongo: MongoOpt = None,
+        mongo_db: DbOpt = None,
         tenant: TenantOpt = "default",
         program: ProgramOpt = None,
         programs_dir: StoreOpt = None,
@@ -703,6 +713,7 @@ def register(app: typer.Typer) -> None:
                 console,
                 list(files or []),
                 mongo=mongo,
+                mongo_db=mongo_db,
                 tenant=tenant,
                 program=program,
                 programs_dir=programs_dir,
@@ -715,6 +726,7 @@ def register(app: typer.Typer) -> None:
         source: Annotated[str, typer.Argument(help="a JSONL turn log or a session id")],
         fmt: Annotated[str, typer.Option("--format", "-f", help="text, json or vcon")] = "text",
         mongo: MongoOpt = None,
+        mongo_db: DbOpt = None,
         tenant: TenantOpt = "default",
         program: ProgramOpt = None,
         programs_dir: StoreOpt = None,
@@ -733,6 +745,7 @@ def register(app: typer.Typer) -> None:
                 source,
                 fmt=fmt,  # type: ignore[arg-type]
                 mongo=mongo,
+                mongo_db=mongo_db,
                 tenant=tenant,
                 program=program,
                 programs_dir=programs_dir,

@@ -1,0 +1,291 @@
+"""``ddtflow replay``, ``coverage`` and ``export`` on the command line: from JSONL logs and
+from MongoDB (the real MongoDB-wire server), the program store, what-if batches with a JSON
+report and exit codes, --save-test round trips through ``ddtflow test``, clear errors."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from runtime.cli import _register, app
+from runtime.convtest import load_tests, run_test
+from runtime.mongo import MongoArchive
+from runtime.program_store import LocalProgramStore
+from tests.runtime.test_replay import EXAMPLES, EXAMPLES_DIR, compiled, rec_root, recorded
+from tests.runtime.test_whatif import changed_project
+
+__all__ = ["rec_root"]
+
+PROJECT = EXAMPLES_DIR / "bank_card_block"
+_register()
+
+
+def cli(*args: str) -> tuple[int, str]:
+    r = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    return r.exit_code, r.output
+
+
+def test_replay_a_jsonl_log_prints_a_timeline_and_exits_0(rec_root: Path) -> None:
+    r = next(x for x in recorded(PROJECT, rec_root) if x.name == "card blocked (it, voice)")
+    code, out = cli("replay", str(r.log), "--program", str(PROJECT))
+    assert code == 0, out
+    assert "turn 2 " in out and "user: '***'" in out
+    assert "say 'Ora mi dica le ultime quattro cifre della carta da bloccare.'" in out
+    assert 'memory customer.birth_date = "***"' in out
+    assert "ddt card_digits/main start" in out
+    assert out.rstrip().endswith("identical (7 turns replayed)")
+    assert "1980" not in out
+
+
+def test_at_prints_the_state_after_turn_n(rec_root: Path) -> None:
+    r = recorded(PROJECT, rec_root)[0]
+    code, out = cli("replay", str(r.log), "--program", str(PROJECT), "--at", "3")
+    assert code == 0, out
+    assert "state after turn 3:" in out
+    assert '"seq": 3' in out
+    code, out = cli("replay", str(r.log), "--program", str(PROJECT), "--at", "99")
+    assert code == 1 and "no turn 99 replayed" in out
+
+
+def test_program_store_resolves_the_recorded_program(rec_root: Path, tmp_path: Path) -> None:
+    r = recorded(PROJECT, rec_root)[0]
+    store = tmp_path / "programs"
+    code, out = cli("replay", str(r.log), "--programs-dir", str(store))
+    assert code == 1
+    lp = compiled(PROJECT)
+    assert f"program {lp.id}, which is not in the program store ({store})" in out
+    assert "Traceback" not in out
+    LocalProgramStore(store).save_sync(lp.program)
+    assert (store / (lp.id.replace(":", "-") + ".json")).exists()
+    code, out = cli("replay", str(r.log), "--programs-dir", str(store))
+    assert code == 0, out
+
+
+def test_a_diverging_log_exits_1_naming_the_turn_with_a_diff(
+    rec_root: Path, tmp_path: Path
+) -> None:
+    r = next(x for x in recorded(PROJECT, rec_root) if x.name == "card blocked (it, voice)")
+    lines = r.log.read_bytes().splitlines(keepends=True)
+    rec = orjson.loads(lines[4])
+    assert rec["event"]["type"] == "user_input"
+    rec["event"]["text"] = "no"
+    p = tmp_path / "changed.jsonl"
+    p.write_bytes(b"".join([*lines[:4], orjson.dumps(rec) + b"\n", *lines[5:]]))
+    code, out = cli("replay", str(p), "--program", str(PROJECT), "--no-timeline")
+    assert code == 1
+    assert "diverged at turn 5 (user_input): turn 5 (user_input): the state differs" in out
+    assert "actions (- recorded, + replayed):" in out
+    assert "- call_backend block_card" in out
+    assert "state memory.block_confirmed: - true + false" in out
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        ("hole", "turn 3 is missing (turn 2 is followed by turn 4)"),
+        ("junk", ":3: not JSON: "),
+        ("cut", ":4: truncated line"),
+        ("digest", "diverged at turn 2"),
+    ],
+)
+def test_corrupted_logs_give_a_clear_error_never_a_traceback(
+    mutate: str, expected: str, rec_root: Path, tmp_path: Path
+) -> None:
+    r = recorded(PROJECT, rec_root)[0]
+    lines = r.log.read_bytes().splitlines(keepends=True)
+    if mutate == "hole":
+        lines = lines[:2] + lines[3:]
+    elif mutate == "junk":
+        lines.insert(2, b"{oops\n")
+    elif mutate == "cut":
+        lines = [*lines[:3], lines[3][:25]]
+    else:
+        d = orjson.loads(lines[1])
+        d["state_digest"] = "f" * 64
+        lines[1] = orjson.dumps(d) + b"\n"
+    p = tmp_path / "bad.jsonl"
+    p.write_bytes(b"".join(lines))
+    code, out = cli("replay", str(p), "--program", str(PROJECT))
+    assert code == 1
+    assert expected in out
+    assert "Traceback" not in out
+
+
+def test_not_a_file_and_no_mongo_is_a_clear_error() -> None:
+    code, out = cli("replay", "some-session-id")
+    assert code == 1
+    assert "to read session 'some-session-id' from MongoDB give --mongo URL" in out
+
+
+def test_what_if_batch_reports_and_gates(rec_root: Path, tmp_path: Path) -> None:
+    logs = [str(r.log) for r in recorded(PROJECT, rec_root)]
+    report = tmp_path / "report.json"
+    code, out = cli("replay", *logs, "--program", str(PROJECT), "--json-report", str(report))
+    assert code == 0, out
+    assert "10 identical, 0 diverged" in out
+    new = changed_project(tmp_path, "edge condition")
+    code, out = cli("replay", *logs, "--program", str(new), "--json-report", str(report))
+    assert code == 1, out
+    assert "8 same, 2 diverged, 0 cannot continue" in out
+    doc = orjson.loads(report.read_bytes())
+    assert doc["summary"] == {"same": 8, "diverged": 2, "cannot_continue": 0}
+    changed = {s["session_id"]: s["label"] for s in doc["sessions"] if s["verdict"] != "same"}
+    assert set(changed.values()) == {"diverged at turn 4"}
+    assert "1980" not in report.read_text() and "1980" not in out
+
+
+def test_save_test_round_trips_through_ddtflow_test(rec_root: Path, tmp_path: Path) -> None:
+    """Every recorded example session, saved as a conversation test, passes ``ddtflow test``
+    logic (the same loader and runner)."""
+    store = tmp_path / "programs"
+    for name in EXAMPLES:
+        project = EXAMPLES_DIR / name
+        lp = compiled(project)
+        LocalProgramStore(store).save_sync(lp.program)
+        recs = recorded(project, rec_root)
+        both = tmp_path / f"{name}.jsonl"
+        both.write_bytes(b"".join(r.log.read_bytes() for r in recs))
+        out_file = tmp_path / name / "recorded.yaml"
+        code, out = cli(
+            "replay", str(both), "--programs-dir", str(store), "--save-test", str(out_file)
+        )
+        assert code == 0, out
+        tests = load_tests(out_file)
+        assert len(tests) == len(recs)
+        for i, test in enumerate(tests):
+            res = asyncio.run(run_test(lp, test, tmp_path / f"{name}-{i}.jsonl"))
+            assert res.ok, (name, test.name, res.failures)
+
+
+def test_saved_test_runs_with_ddtflow_test(rec_root: Path, tmp_path: Path) -> None:
+    proj = tmp_path / "proj"
+    shutil.copytree(PROJECT, proj, ignore=shutil.ignore_patterns("tests"))
+    r = recorded(PROJECT, rec_root)[0]
+    code, out = cli(
+        "replay",
+        str(r.log),
+        "--program",
+        str(PROJECT),
+        "--save-test",
+        str(proj / "tests" / "recorded.yaml"),
+    )
+    assert code == 0, out
+    code, out = cli("test", str(proj), "--log-dir", str(tmp_path / "logs"))
+    assert code == 0, out
+    assert "1 passed, 0 failed" in out
+
+
+def test_coverage_from_files_in_the_test_format(rec_root: Path) -> None:
+    logs = [str(r.log) for r in recorded(PROJECT, rec_root)]
+    code, out = cli("coverage", *logs, "--program", str(PROJECT), "--json")
+    assert code == 0, out
+    doc = orjson.loads(out)
+    (prog,) = doc["programs"]
+    assert prog["sessions"] == 10
+    want = cli("test", str(PROJECT), "--coverage", "--json")[1]
+    assert prog["coverage"] == orjson.loads(want)["coverage"]  # the same runs, same figures
+
+
+def test_export_formats(rec_root: Path, tmp_path: Path) -> None:
+    r = recorded(PROJECT, rec_root)[0]
+    code, out = cli("export", str(r.log), "--program", str(PROJECT), "--format", "vcon")
+    assert code == 0, out
+    vcon = orjson.loads(out)
+    assert vcon["parties"][1]["role"] == "agent"
+    code, out = cli("export", str(r.log), "--program", str(PROJECT), "-f", "text")
+    assert code == 0 and "caller: ***" in out
+    code, out = cli("export", str(r.log), "--program", str(PROJECT), "-f", "pdf")
+    assert code == 1 and "--format is text, json or vcon" in out
+
+
+# --------------------------------------------------------------------------- MongoDB
+
+
+@pytest.fixture
+def mongo_db(mongo_url: str) -> Iterator[tuple[str, str]]:
+    db = f"replay_{uuid.uuid4().hex[:8]}"
+    yield mongo_url, db
+
+    async def drop() -> None:
+        a = MongoArchive.from_url(mongo_url, db)
+        await a.client.drop_database(db)
+        await a.close()
+
+    asyncio.run(drop())
+
+
+def test_every_example_session_replays_identical_from_mongodb(
+    rec_root: Path, mongo_db: tuple[str, str], tmp_path: Path
+) -> None:
+    url, db = mongo_db
+    sessions = {}
+
+    async def load() -> None:
+        archive = MongoArchive.from_url(url, db)
+        try:
+            for name in EXAMPLES:
+                project = EXAMPLES_DIR / name
+                await archive.save_program(compiled(project).program)  # the deployed program
+                for r in recorded(project, rec_root):
+                    await archive.write_batch(list(r.sessions[0].records))
+                    sessions[r.sessions[0].session_id] = name
+        finally:
+            await archive.close()
+
+    asyncio.run(load())
+    empty = tmp_path / "no-local-programs"
+    code, out = cli(
+        "replay", *sessions, "--mongo", url, "--mongo-db", db, "--programs-dir", str(empty)
+    )
+    assert code == 0, out
+    assert f"{len(sessions)} identical, 0 diverged" in out
+    sid = next(iter(sessions))
+    code, out = cli("replay", sid, "--mongo", url, "--mongo-db", db, "--programs-dir", str(empty))
+    assert code == 0, out
+    assert "turn 1 " in out  # one session: its timeline
+    assert f"session {sid}: identical (" in out
+    # batch: every session of the tenant that ran bank_card_block, what-if on a change
+    pid = compiled(PROJECT).id
+    new = changed_project(tmp_path, "DDT validation")
+    report = tmp_path / "r.json"
+    code, out = cli(
+        "replay",
+        "--mongo",
+        url,
+        "--mongo-db",
+        db,
+        "--program-id",
+        pid,
+        "--since",
+        "2026-01-01",
+        "--program",
+        str(new),
+        "--json-report",
+        str(report),
+        "--programs-dir",
+        str(empty),
+    )
+    assert code == 1, out
+    doc = orjson.loads(report.read_bytes())
+    assert len(doc["sessions"]) == 10
+    assert doc["summary"]["diverged"] == 6
+    code, out = cli(
+        "coverage", "--from-mongo", url, "--mongo-db", db, "--json", "--programs-dir", str(empty)
+    )
+    assert code == 0, out
+    assert len(orjson.loads(out)["programs"]) == len(EXAMPLES)
+    sid = next(iter(sessions))
+    code, out = cli(
+        "export", sid, "--mongo", url, "--mongo-db", db, "-f", "vcon", "--programs-dir", str(empty)
+    )
+    assert code == 0, out
+    assert orjson.loads(out)["subject"].endswith(sid)
+    code, out = cli("replay", "no-such-session", "--mongo", url, "--mongo-db", db)
+    assert code == 1 and "no session 'no-such-session' for tenant 'default'" in out
