@@ -426,9 +426,12 @@ def main() -> None:
             for f in sorted(programs.glob("*.json"))
         }
         all_scripts = scripts(ids)
+        load_before = os.getloadavg()[0]
         print(
             f"service: {args.workers} uvicorn worker(s) on :{port}, Redis {redis.url}, "
-            f"RabbitMQ; {len(all_scripts)} conversation scripts from {len(ids)} examples"
+            f"RabbitMQ; {len(all_scripts)} conversation scripts from {len(ids)} examples; "
+            f"{os.cpu_count()} cores, load average {load_before:.1f} before the run (other "
+            f"processes on the machine share the cores: compare figures at a low load only)"
         )
         # warm up every worker (engines, connections)
         asyncio.run(closed_loop(port, all_scripts, 8, 2.0))
@@ -457,6 +460,8 @@ def main() -> None:
                     "max_turns_per_s": round(max_tps),
                     "closed_p95_ms": round(pct(closed.latencies, 95), 2),
                     "redis_floor_ops_per_s": round(floor),
+                    "cores": os.cpu_count(),
+                    "loadavg_before": round(load_before, 1),
                 }
             )
         )

@@ -28,12 +28,12 @@ def _state(request: Request, name: str) -> Any:
     return getattr(request.app.state, name)
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     rt: Runtime = _state(request, "runtime")
     return rt
 
 
-def get_settings(request: Request) -> ApiSettings:
+async def get_settings(request: Request) -> ApiSettings:
     s: ApiSettings = _state(request, "api_settings")
     return s
 
@@ -67,7 +67,7 @@ async def require_admin(ident: Caller) -> Identity:
 Admin = Annotated[Identity, Depends(require_admin)]
 
 
-def idempotency_key(
+async def idempotency_key(
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -89,7 +89,7 @@ def idempotency_key(
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 
 
-def check_session_id(session_id: str) -> str:
+async def check_session_id(session_id: str) -> str:
     """Ids we never issued cannot exist: 404 (as for an unknown one), and bind it to logs."""
     if not _SID.match(session_id):
         raise ApiError(404, "session_not_found", "unknown session")
