@@ -5,6 +5,7 @@ never make step raise anything but documented RuntimeFaults, and step is determi
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -158,7 +159,9 @@ def _event(kind: str, data: Any, at: datetime, state: SessionState, lp: LoadedPr
 @pytest.mark.parametrize("name", EXAMPLES)
 @pytest.mark.parametrize("lang,channel", [("it", "voice"), ("en", "chat")])
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=int(os.environ.get("DDTFLOW_PROP_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(events=EVENTS)
 def test_random_events_deterministic_and_never_raise(
@@ -180,3 +183,100 @@ def test_random_events_deterministic_and_never_raise(
         assert a.actions == b.actions
         assert a.state.seq == state.seq + 1
         state = a.state
+
+
+def _stub_bodies(name: str) -> dict[str, list[Any]]:
+    """The bodies the example's conversation tests declare, per backend: realistic answers
+    that let random conversations get deep into the flow."""
+    out: dict[str, list[Any]] = {}
+    for f in find_test_files(ROOT / name):
+        for t in load_tests(f):
+            for backend, answers in t.backends.items():
+                out.setdefault(backend, []).extend(a.body for a in answers if a.error is None)
+    return out
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+@settings(
+    max_examples=int(os.environ.get("DDTFLOW_PROP_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_random_fitting_conversations_go_deep_and_stay_deterministic(
+    name: str, data: st.DataObject
+) -> None:
+    """Each event fits what the session waits for (a caller's answer, or the result of the
+    pending backend call), so the conversation reaches deep nodes; step stays deterministic
+    and never raises."""
+    lp = loaded(name)
+    bodies = _stub_bodies(name)
+    lang = data.draw(st.sampled_from(lp.program.languages))
+    channel = data.draw(st.sampled_from(["chat", "voice"]))
+    state = new_session(lp.program, "deep", language=lang, channel=channel)  # type: ignore[arg-type]
+    state = run_step(
+        lp.program, state, StartEvent(at=AT), engine=lp.engine, plugins=lp.plugins
+    ).state
+    for i in range(40):
+        if state.status in ("ended", "transferred", "failed"):
+            break
+        at = AT + timedelta(seconds=30 * i)
+        ev: Event
+        if state.awaiting == "backend":
+            task = lp.program.tasks[state.pc]
+            backend = task.backend if task.op == "call_backend" else task.op.removeprefix("send_")
+            if data.draw(st.integers(0, 4)) == 0:
+                ev = BackendResultEvent(
+                    at=at,
+                    backend=backend,
+                    ok=False,
+                    error=data.draw(st.sampled_from(["timeout", "error", "invalid_response"])),
+                )
+            else:
+                body = data.draw(st.sampled_from(bodies.get(backend) or [None]))
+                ev = BackendResultEvent(at=at, backend=backend, ok=True, status=200, body=body)
+        elif state.awaiting == "extraction":
+            ev = ExtractionResultEvent(at=at, layer="llm", no_match=True)
+        else:
+            kind = data.draw(st.sampled_from(["text", "text", "text", "noinput", "dtmf"]))
+            if kind == "noinput":
+                ev = NoInputEvent(at=at)
+            elif kind == "dtmf":
+                ev = UserInputEvent(
+                    at=at, dtmf=data.draw(st.from_regex(r"[0-9]{1,8}#?", fullmatch=True))
+                )
+            else:
+                ev = UserInputEvent(at=at, text=data.draw(st.sampled_from(TEXTS + ANSWERS)))
+        a = run_step(lp.program, state, ev, engine=lp.engine, plugins=lp.plugins)
+        b = run_step(lp.program, state, ev, engine=lp.engine, plugins=lp.plugins)
+        assert a.state.digest() == b.state.digest() and a.actions == b.actions
+        assert a.state.seq == state.seq + 1
+        state = a.state
+
+
+ANSWERS = [
+    "sì",
+    "yes",
+    "no",
+    "1234",
+    "0427",
+    "12/03/1980",
+    "5 June 1975",
+    "POL123456",
+    "POL654321",
+    "oggi",
+    "today",
+    "yesterday",
+    "via Roma 12, Bologna",
+    "Un furgone mi ha tamponato mentre ero fermo al semaforo",
+    "RSSMRA80A01H501U",
+    "11 marzo 2026",
+    "March 11th 2026",
+    "alle 9",
+    "9 am",
+    "10:30",
+    "333 123 4567",
+    "annulla",
+    "ripeti",
+    "aiuto",
+]
