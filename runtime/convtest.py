@@ -425,9 +425,8 @@ async def run_test(loaded: LoadedProgram, test: ConvTest, log: Path) -> TestResu
             _check_turn(result, turn, resp, i, await driver.state("default", resp.session_id))
         state = await driver.state("default", resp.session_id)
         if test.expect_status is not None and state.status != test.expect_status:
-            fails.append(
-                f"final status: expected {test.expect_status}, got {state.status} ({state.reason})"
-            )
+            why = f" ({state.reason})" if state.reason else ""
+            fails.append(f"final status: expected {test.expect_status}, got {state.status}{why}")
         if test.expect_reason is not None and state.reason != test.expect_reason:
             fails.append(f"final reason: expected {test.expect_reason!r}, got {state.reason!r}")
         if test.expect_memory:

@@ -87,7 +87,7 @@ expect: {status: ended}
         "la blocchiamo subito."
     ) in out
     assert "memory customer.birth_date: expected '1980-03-13', got '1980-03-12'" in out
-    assert "final status: expected ended, got waiting_input (None)" in out
+    assert "final status: expected ended, got waiting_input\n" in out
     assert out.splitlines()[-1] == "0 passed, 1 failed"
 
 
