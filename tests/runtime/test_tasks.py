@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import BaseModel
+
 from runtime.orchestrator import _next_state
 from runtime.tasks import build, response_path
 from schemas.actions import CallBackendAction, EndAction, SayAction, TransferAction
@@ -9,7 +13,7 @@ from schemas.session import DdtState, SessionState
 
 
 def test_build_equals_validated_models() -> None:
-    cases = [
+    cases: list[tuple[type[BaseModel], dict[str, Any]]] = [
         (SayAction, {"text": "Ciao", "prompt": "p"}),
         (SayAction, {"text": "Hi", "ssml": "<speak>Hi</speak>", "prompt": None}),
         (EndAction, {}),
