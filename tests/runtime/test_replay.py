@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from compiler import compile_project
 from runtime.convtest import find_test_files, load_tests, run_test
 from runtime.programs import LoadedProgram, ProgramRegistry
-from runtime.replay import ReplayError, SessionLog, load_jsonl, replay_session
+from runtime.replay import ReplayError, SessionLog, _quick_digest, load_jsonl, replay_session
 from schemas.program import Program
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,6 +82,8 @@ def test_every_example_session_replays_identical_from_jsonl(name: str, rec_root:
         assert [t.after.digest() for t in res.turns] == [
             x.state_digest for x in r.sessions[0].records
         ]
+        # the quick path that confirms a match serialises exactly as the canonical digest
+        assert [_quick_digest(t.after) for t in res.turns] == [t.after.digest() for t in res.turns]
 
 
 def test_several_sessions_in_one_log_are_each_replayed(rec_root: Path, tmp_path: Path) -> None:
