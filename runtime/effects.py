@@ -223,6 +223,8 @@ class EffectExecutor:
         raw = b"".join(chunks)
         if status >= 400:
             raise _Failure("error", f"HTTP {status}", status)
+        if status >= 300:  # redirects are not followed: the URL is fixed by the program
+            raise _Failure("error", f"HTTP {status} (redirects are not followed)", status)
         if not raw.strip():
             return status, None
         try:

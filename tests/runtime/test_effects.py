@@ -70,6 +70,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, b'{"ok": true}')
         elif path == "/big":
             self._send(200, json.dumps({"x": "a" * 5000}).encode())
+        elif path == "/moved":
+            self.send_response(302)
+            self.send_header("location", "http://169.254.169.254/latest")
+            self.send_header("content-length", "0")
+            self.end_headers()
         elif path == "/sms":
             self._send(202, b'{"id": "m1"}')
         else:
@@ -339,3 +344,14 @@ async def test_stub_effects_sequence() -> None:
     assert e5 is not None and e5.type == "backend_result" and e5.ok
     with pytest.raises(ValueError, match="unknown backend error"):
         StubResponse.parse({"error": "nope"})
+
+
+async def test_redirects_are_not_followed(http_base: str) -> None:
+    ex = EffectExecutor()
+    try:
+        ev = await ex.execute(call(f"{http_base}/moved", retries=2), clock=clock)
+    finally:
+        await ex.aclose()
+    assert ev is not None and ev.type == "backend_result"
+    assert (ev.ok, ev.status, ev.detail) == (False, 302, "HTTP 302 (redirects are not followed)")
+    assert _Handler.hits["/moved"] == 1
