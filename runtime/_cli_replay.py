@@ -35,6 +35,7 @@ from runtime.replay import (
 )
 from runtime.whatif import WhatIfResult, what_if
 from schemas.events import Event, UserInputEvent
+from schemas.session import SessionState
 
 MongoOpt = Annotated[
     str | None, typer.Option("--mongo", "--from-mongo", help="MongoDB URL (default $MONGO_URL)")
@@ -262,14 +263,9 @@ def _show_divergence(console: Console, res: ReplayResult, masker: Masker) -> Non
         console.print("   actions (- recorded, + replayed):")
         _diff_actions(console, list(d.recorded_actions), list(d.replayed_actions), masker, before)
     for path, a, b in d.state_changes:
-        top = path.split(".", 1)[0]
-        if top == "memory":
-            ma = _flat(masker.memory({path[7:]: a})) if a is not None else {}
-            mb = _flat(masker.memory({path[7:]: b})) if b is not None else {}
-            a, b = next(iter(ma.values()), None), next(iter(mb.values()), None)
         console.print(
-            f"   state {escape(path)}: [red]- {escape(_j(masker.deep(a)))}[/red] "
-            f"[green]+ {escape(_j(masker.deep(b)))}[/green]",
+            f"   state {escape(path)}: [red]- {escape(_j(masker.at_path(path, a)))}[/red] "
+            f"[green]+ {escape(_j(masker.at_path(path, b)))}[/green]",
             highlight=False,
         )
 
@@ -388,9 +384,20 @@ async def _replay_cmd(
                         else {
                             **res.divergence.as_json(),
                             "message": masker.text(res.divergence.message),
-                            "recorded_actions": [],
-                            "replayed_actions": [],
-                            "state_diff": [],
+                            "recorded_actions": _mask_actions(
+                                masker, list(res.divergence.recorded_actions)
+                            ),
+                            "replayed_actions": _mask_actions(
+                                masker, list(res.divergence.replayed_actions)
+                            ),
+                            "state_diff": [
+                                {
+                                    "path": p,
+                                    "recorded": masker.at_path(p, a),
+                                    "replayed": masker.at_path(p, b),
+                                }
+                                for p, a, b in res.divergence.state_changes
+                            ],
                         }
                     ),
                 }
@@ -442,6 +449,7 @@ async def _what_if_all(
 ) -> int:
     results: list[WhatIfResult] = []
     maskers: dict[str, Masker] = {}
+    learnt: list[SessionState] = []
     with Progress(console=console, transient=True, disable=len(logs) < 20) as progress:
         task = progress.add_task("what-if replay", total=len(logs))
         for g in logs:
@@ -454,6 +462,7 @@ async def _what_if_all(
                 ver = replay_session(old, g)
                 if ver.ok:
                     states = [t.after for t in ver.turns]
+                learnt.extend(t.after for t in ver.turns)
                 if g.program_id not in maskers:
                     maskers[g.program_id] = Masker(old.program)
             results.append(what_if(new, g, recorded_states=states))
@@ -466,6 +475,8 @@ async def _what_if_all(
         for rec in g.records:
             if rec.state is not None:
                 masker.learn(rec.state)
+    for st in learnt:
+        masker.learn(st)
     table = Table(title=f"what-if against {new.id[:19]}…")
     table.add_column("session")
     table.add_column("verdict")
@@ -488,8 +499,8 @@ async def _what_if_all(
                 _diff_actions(console, r.recorded_actions, r.new_actions, masker, None)
             for path, a, b in r.state_diff or []:
                 console.print(
-                    f"   {escape(path)}: [red]- {escape(_j(masker.deep(a)))}[/red] "
-                    f"[green]+ {escape(_j(masker.deep(b)))}[/green]",
+                    f"   {escape(path)}: [red]- {escape(_j(masker.at_path(path, a)))}[/red] "
+                    f"[green]+ {escape(_j(masker.at_path(path, b)))}[/green]",
                     highlight=False,
                 )
     console.print(table)
@@ -498,13 +509,32 @@ async def _what_if_all(
         f"{counts['cannot_continue']} cannot continue"
     )
     if json_report is not None:
-        doc = {
-            "program": new.id,
-            "summary": counts,
-            "sessions": [masker.deep(r.as_json()) for r in results],
-        }
+        sessions = []
+        for r in results:
+            d = r.as_json()
+            d["reason"] = masker.text(r.reason)
+            d["recorded_actions"] = _mask_actions(masker, r.recorded_actions)
+            d["new_actions"] = _mask_actions(masker, r.new_actions)
+            if r.state_diff is not None:
+                d["state_diff"] = [
+                    {"path": p, "recorded": masker.at_path(p, a), "new": masker.at_path(p, b)}
+                    for p, a, b in r.state_diff
+                ]
+            sessions.append(d)
+        doc = {"program": new.id, "summary": counts, "sessions": sessions}
         json_report.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
     return 0 if counts["same"] == len(results) else 1
+
+
+def _mask_actions(masker: Masker, actions: list[Any] | None) -> list[Any] | None:
+    if actions is None:
+        return None
+    out = []
+    for a in actions:
+        if a.get("type") == "say" and masker.prompt_masked(a.get("prompt")):
+            a = {**a, "text": "***", "ssml": None}
+        out.append(masker.deep(a))
+    return out
 
 
 def _graph_of(program: Any) -> FlowGraph:

@@ -197,6 +197,18 @@ class Masker:
                 out = set_path(out, path, MASK)
         return self.deep(out)  # type: ignore[no-any-return]
 
+    def at_path(self, path: str, value: Any) -> Any:
+        """``value`` masked for a state diff line at ``path`` (``memory.card.last4``,
+        ``ddt.candidate`` …): a sensitive variable's value is ``***`` whatever it is."""
+        if value is None:
+            return None
+        parts = tuple(path.split("."))
+        if parts[0] == "memory" and self._is_sensitive_var(parts[1:]):
+            return MASK
+        if parts[0] == "ddt" and len(parts) > 1 and parts[1] in ("values", "candidate", "pending"):
+            return MASK if self.sensitive_ddts else self.deep(value)
+        return self.deep(value)
+
     def in_sensitive_ddt(self, state: SessionState) -> bool:
         return state.ddt is not None and state.ddt.ddt in self.sensitive_ddts
 

@@ -289,3 +289,21 @@ def test_every_example_session_replays_identical_from_mongodb(
     assert orjson.loads(out)["subject"].endswith(sid)
     code, out = cli("replay", "no-such-session", "--mongo", url, "--mongo-db", db)
     assert code == 1 and "no session 'no-such-session' for tenant 'default'" in out
+
+
+def test_a_divergence_in_a_sensitive_answer_shows_no_value(rec_root: Path, tmp_path: Path) -> None:
+    r = next(x for x in recorded(PROJECT, rec_root) if x.name == "card blocked (it, voice)")
+    lines = r.log.read_bytes().splitlines(keepends=True)
+    rec = orjson.loads(lines[1])
+    assert rec["event"]["text"] == "sono nato il 12 marzo 1980"
+    rec["event"]["text"] = "sono nato il 5 maggio 1970"
+    p = tmp_path / "other-date.jsonl"
+    p.write_bytes(b"".join([lines[0], orjson.dumps(rec) + b"\n", *lines[2:]]))
+    report = tmp_path / "r.json"
+    code, out = cli("replay", str(p), "--program", str(PROJECT), "--json-report", str(report))
+    assert code == 1
+    assert "diverged at turn 2" in out
+    assert 'state memory.customer.birth_date: - "***" + "***"' in out
+    text = out + report.read_text()
+    for secret in ("1970", "1980", "maggio", "marzo"):
+        assert secret not in text
