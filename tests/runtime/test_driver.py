@@ -296,3 +296,53 @@ async def test_a_backend_retry_loop_stops_at_the_internal_event_bound(
     assert len(list(read_turns(log))) == MAX_INTERNAL_EVENTS + 1
     ended = await driver.end("t", resp.session_id)
     assert (ended.status, ended.reason) == ("ended", "hangup")
+
+
+async def test_llm_extraction_runs_as_an_internal_event(tmp_path: Path) -> None:
+    from compiler import compile_project_dict
+    from schemas.events import UserInputEvent
+
+    r = compile_project_dict(
+        {
+            "name": "llm",
+            "languages": ["it"],
+            "variables": {"cf": {"type": "string"}},
+            "nodes": [
+                {"id": "start", "kind": "start"},
+                {
+                    "id": "ask",
+                    "kind": "get_data",
+                    "data": {"ddt": "cf", "into": "cf", "on_failure": "bye"},
+                },
+                {"id": "bye", "kind": "end", "data": {"reason": "done"}},
+            ],
+            "edges": [{"source": "start", "target": "ask"}, {"source": "ask", "target": "bye"}],
+            "ddts": {
+                "cf": {"type": "codice_fiscale", "confirm": "never", "extract": {"llm": True}}
+            },
+        }
+    )
+    assert r.program is not None, [d.message for d in r.diagnostics]
+    programs = ProgramRegistry()
+    programs.add(r.program)
+    log = tmp_path / "llm.jsonl"
+    d = SessionDriver(MemoryStore(), JsonlSink(log), programs, StubEffects(), clock=lambda: AT)
+    try:
+        first = await d.start("t", programs.ids()[0])
+        # the pattern layer finds nothing: the DDT asks the LLM layer (an extract action the
+        # driver executes; with no LLM configured the answer is "no match")
+        resp = await d.turn(
+            "t", first.session_id, UserInputEvent(at=AT, text="quello di sempre"), expected_seq=1
+        )
+        assert (resp.status, resp.awaiting, resp.seq) == ("waiting_input", "input", 3)
+        assert [a.type for a in resp.actions] == ["say", "listen"]
+        assert [(x.seq, x.event.type) for x in read_turns(log)] == [
+            (1, "start"),
+            (2, "user_input"),
+            (3, "extraction_result"),
+        ]
+        assert isinstance(d.effects, StubEffects) and [a.type for a in d.effects.calls] == [
+            "extract"
+        ]
+    finally:
+        await d.aclose()
