@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import orjson
 from pymongo import ASCENDING, AsyncMongoClient, InsertOne, UpdateMany, UpdateOne
@@ -91,16 +92,18 @@ class MongoArchive:
             socketTimeoutMS=max(ms, 10_000),
             tz_aware=True,
         )
-        host = url.split("@")[-1].split("/")[0].split("?")[0]
+        host = urlsplit(url).netloc.rsplit("@", 1)[-1]
         return cls(client, db, retention_days=retention_days, where=f"mongodb {host}/{db}")
 
     async def _call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
         try:
             return await op()
         except PyMongoError as exc:
-            log.warning("mongo %s failed on %s: %s", what, self.where, exc)
+            # a server-selection error carries the whole topology: keep the first part
+            reason = str(exc).split(", Timeout:")[0][:300]
+            log.warning("mongo %s failed on %s: %s", what, self.where, reason)
             raise StoreUnavailableError(
-                f"MongoDB unavailable ({self.where}) during {what}: {type(exc).__name__}: {exc}",
+                f"MongoDB unavailable ({self.where}) during {what}: {type(exc).__name__}: {reason}",
                 server="mongodb",
             ) from exc
 
