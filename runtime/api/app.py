@@ -118,7 +118,6 @@ def create_app(
     app.include_router(programs.router)
     app.include_router(sessions.router)
     app.include_router(ws.router)
-    app.include_router(__import__("runtime.api.routes.replay", fromlist=["router"]).router)
     app.add_middleware(_PathLimit, small=api.max_body_bytes, large=api.max_program_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app

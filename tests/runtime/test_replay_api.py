@@ -11,9 +11,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
 
 from compiler import compile_project
 from runtime.api.auth import hash_key
+from runtime.api.routes import replay as replay_routes
+from runtime.api.routes.replay import ReplayOut
 from runtime.convtest import ConvTest, find_test_files, load_tests
 from runtime.settings import Settings
 from tests.runtime.api.harness import ApiServer
@@ -34,11 +38,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
         MONGO_URL=None,
         DDTFLOW_DATA_DIR=tmp_path_factory.mktemp("api"),
     )
-    s = ApiServer(settings, keys=KEYS).start()
+    s = ApiServer(settings, keys=KEYS)
+    mount(s)
+    s.start()
     try:
         yield s
     finally:
         s.stop()
+
+
+def mount(server: ApiServer) -> None:
+    """Include the replay router unless the app already does (runtime/api/app.py)."""
+    paths = {getattr(r, "path", "") for r in server.app.routes}
+    if "/v1/sessions/{session_id}/replay" not in paths:
+        server.app.include_router(replay_routes.router)
 
 
 def _client(server: ApiServer, key: str) -> httpx.Client:
@@ -89,6 +102,7 @@ def test_replay_and_export_over_http(server: ApiServer) -> None:
         r = a.get(f"/v1/sessions/{sid}/replay")
         assert r.status_code == 200, r.text
         body = r.json()
+        ReplayOut.model_validate(body)
         assert body["identical"] is True
         assert body["divergence"] is None
         assert body["program_id"] == pid
@@ -112,3 +126,41 @@ def test_replay_and_export_over_http(server: ApiServer) -> None:
             assert orjson.loads(r.content)["error"]["code"] == "session_not_found"
         r = a.get("/v1/sessions/nosuchsession/replay")
         assert r.status_code == 404
+
+
+@pytest.fixture(scope="module")
+def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    settings = Settings(
+        REDIS_URL=None, AMQP_URL=None, MONGO_URL=None, DDTFLOW_DATA_DIR=tmp_path_factory.mktemp("o")
+    )
+    s = ApiServer(settings)
+    mount(s)
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize(
+    "label", ["GET /v1/sessions/{session_id}/replay", "GET /v1/sessions/{session_id}/export"]
+)
+def test_openapi_contract_of_the_replay_routes(open_server: ApiServer, label: str) -> None:
+    """Schemathesis over the live OpenAPI, as tests/runtime/api/test_api_schema.py does for
+    the other routes: no 5xx, every response conforms to the published schema."""
+    schema = schemathesis.openapi.from_url(f"{open_server.url}/openapi.json")
+    ops = {r.ok().label: r.ok() for r in schema.get_all_operations()}
+    op = ops[label]
+
+    @given(case=op.as_strategy())
+    @settings(
+        max_examples=30,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
+    def run(case: schemathesis.Case) -> None:
+        case.call_and_validate()
+
+    run()

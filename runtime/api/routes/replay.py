@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from runtime.api.deps import Caller, RuntimeDep, check_session_id
@@ -21,6 +22,46 @@ from runtime.replay import ReplayError, ReplayResult, group_sessions, replay_ses
 from runtime.wiring import Runtime
 
 router = APIRouter(prefix="/v1/sessions", tags=["replay"], responses=ERROR_RESPONSES)
+
+
+class DiffLine(BaseModel):
+    path: str
+    recorded: Any = None
+    replayed: Any = None
+
+
+class DivergenceOut(BaseModel):
+    seq: int
+    event: str
+    kind: Literal["digest", "actions", "error", "seq"]
+    message: str
+    recorded_actions: list[dict[str, Any]]
+    replayed_actions: list[dict[str, Any]]
+    state_diff: list[DiffLine]
+
+
+class ReplayOut(BaseModel):
+    """The verification of a recorded session (sensitive values masked)."""
+
+    session_id: str
+    tenant: str
+    program_id: str
+    turns: int = Field(description="turn records in the log")
+    replayed: int = Field(description="turns replayed (up to the divergence)")
+    identical: bool
+    divergence: DivergenceOut | None = None
+
+
+_EXPORT_CONTENT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "a vCon (application/vcon+json), JSON, or a text transcript",
+        "content": {
+            "application/vcon+json": {"schema": {"type": "object"}},
+            "application/json": {"schema": {"type": "object"}},
+            "text/plain": {"schema": {"type": "string"}},
+        },
+    }
+}
 
 SessionId = Annotated[str, Depends(check_session_id)]
 
@@ -81,6 +122,7 @@ def _divergence(res: ReplayResult, masker: Masker) -> dict[str, Any] | None:
 
 @router.get(
     "/{session_id}/replay",
+    response_model=ReplayOut,
     summary="Replay the session's recorded turns and verify every state digest and action",
 )
 async def get_replay(rt: RuntimeDep, caller: Caller, session_id: SessionId) -> Response:
@@ -100,6 +142,8 @@ async def get_replay(rt: RuntimeDep, caller: Caller, session_id: SessionId) -> R
 
 @router.get(
     "/{session_id}/export",
+    response_class=Response,
+    responses=_EXPORT_CONTENT,
     summary="The session as a transcript (text), JSON or a vCon; sensitive values masked",
 )
 async def get_export(
