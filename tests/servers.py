@@ -85,6 +85,18 @@ def _tail(path: Path, lines: int = 25) -> str:
     return "\n".join(text[-lines:]) or f"(empty log {path})"
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the test process dies (no orphan servers
+    after a killed pytest). Linux only; elsewhere a no-op."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
@@ -125,6 +137,7 @@ class Server:
                 stdout=logf,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # setsid: its own process group
+                preexec_fn=_die_with_parent,
             )
         finally:
             logf.close()
