@@ -57,7 +57,7 @@ def programs() -> dict[str, dict[str, Any]]:
 
 
 def _embedded(tmp: Path) -> Settings:
-    return Settings(REDIS_URL=None, AMQP_URL=None, MONGO_URL=None, DDTFLOW_DATA_DIR=tmp)
+    return Settings(REDIS_URL=None, AMQP_URL=None, MONGO_URL=None, data_dir=tmp)
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +90,9 @@ def server_settings(redis_url: str, amqp_url: str, mongo_url: str) -> Settings:
         REDIS_URL=redis_url,
         AMQP_URL=amqp_url,
         MONGO_URL=mongo_url,
-        DDTFLOW_QUEUE=f"ddtflow.api.{tag}",
-        DDTFLOW_MONGO_DB=f"api_{tag}",
-        DDTFLOW_RECOVERY_WAIT_S=3.0,
+        queue=f"ddtflow.api.{tag}",
+        mongo_db=f"api_{tag}",
+        recovery_wait_s=3.0,
     )
 
 

@@ -77,7 +77,7 @@ def unreachable(tmp_path_factory: pytest.TempPathFactory) -> Any:
         REDIS_URL=f"redis://127.0.0.1:{port}/0",
         AMQP_URL=None,
         MONGO_URL=None,
-        DDTFLOW_DATA_DIR=tmp_path_factory.mktemp("down"),
+        data_dir=tmp_path_factory.mktemp("down"),
     )
     server = ApiServer(settings).start()
     try:
