@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -137,7 +138,10 @@ class Server:
                 stdout=logf,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # setsid: its own process group
-                preexec_fn=_die_with_parent,
+                # PDEATHSIG follows the spawning *thread*: only when that is the main one
+                preexec_fn=_die_with_parent
+                if threading.current_thread() is threading.main_thread()
+                else None,
             )
         finally:
             logf.close()

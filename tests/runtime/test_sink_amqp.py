@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aio_pika
 import pytest
@@ -23,6 +25,17 @@ async def mongo(mongo_url: str) -> AsyncIterator[MongoArchive]:
     finally:
         await archive.client.drop_database(archive.db.name)
         await archive.close()
+
+
+async def get_one(queue: Any, *, no_ack: bool) -> Any:
+    """The next message of ``queue``; a quorum queue applies a confirmed publish (and a
+    dead-lettering) a moment after it answers, so poll briefly."""
+    for _ in range(200):
+        msg = await queue.get(no_ack=no_ack, fail=False)
+        if msg is not None:
+            return msg
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"queue {queue.name} stayed empty")
 
 
 async def queue_depth(amqp_url: str, name: str) -> int:
@@ -94,12 +107,12 @@ async def test_queue_type_and_dead_letter_topology(
     try:
         ch = await conn.channel()
         q = await ch.get_queue(queue)
-        msg = await q.get(no_ack=False)
+        msg = await get_one(q, no_ack=False)
         assert msg.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
         assert msg.message_id == f"acme:{records[0].session_id}:1"
         await msg.nack(requeue=False)  # rejected: the DLX routes it to the DLQ
         dlq = await ch.get_queue(dlq_name(queue))
-        dead = await dlq.get(no_ack=True, timeout=10)
+        dead = await get_one(dlq, no_ack=True)
         assert dead.message_id == msg.message_id
         # re-declaring with another type is refused by the broker: the type is really set
         other = "classic" if queue_type == "quorum" else "quorum"
