@@ -16,7 +16,7 @@ from runtime.api.config import ApiSettings
 from runtime.api.errors import install_error_handlers
 from runtime.api.limits import BodyLimitMiddleware, MemoryRateLimiter, RedisRateLimiter
 from runtime.api.logging import RequestContextMiddleware
-from runtime.api.routes import health, programs, sessions, ws
+from runtime.api.routes import health, programs, replay, sessions, ws
 from runtime.settings import Settings, get_settings
 from runtime.wiring import Runtime, build_runtime
 from schemas.program import Program
@@ -117,6 +117,9 @@ def create_app(
     app.include_router(health.router)
     app.include_router(programs.router)
     app.include_router(sessions.router)
+    # the replay routes as plain routes (not a lazily included router) so that the path
+    # shows in app.routes — tests/runtime/test_replay_api.py mounts them unless it is there
+    app.router.routes.extend(replay.router.routes)
     app.include_router(ws.router)
     app.add_middleware(_PathLimit, small=api.max_body_bytes, large=api.max_program_bytes)
     app.add_middleware(RequestContextMiddleware)
