@@ -49,6 +49,7 @@ def compile_or_exit(project: Path, console: Console) -> tuple[LoadedProgram, Flo
         except RuntimeFault as e:
             console.print(f"[red]error:[/red] {escape(e.message)}")
             raise typer.Exit(1) from None
+        _keep_program(loaded, console)
         return loaded, FlowGraph((), ())
     if not project.exists():
         console.print(f"[red]error:[/red] no such project: {escape(str(project))}")
@@ -61,8 +62,24 @@ def compile_or_exit(project: Path, console: Console) -> tuple[LoadedProgram, Flo
         console.print(f"[red]{escape(str(project))}: {n} error(s); nothing run[/red]")
         raise typer.Exit(1)
     loaded = ProgramRegistry().add(result.program)
+    _keep_program(loaded, console)
     data = load_project(project).data or {}
     return loaded, FlowGraph.from_document(data)
+
+
+def _keep_program(loaded: LoadedProgram, console: Console) -> None:
+    """Save the compiled program in the local program store (embedded default), so that
+    ``ddtflow replay`` resolves the program id recorded in the turn logs."""
+    from runtime.program_store import LocalProgramStore
+
+    store = LocalProgramStore()
+    try:
+        store.save_sync(loaded.program)
+    except OSError as e:
+        console.print(
+            f"[yellow]warning:[/yellow] program not saved in {escape(store.where)} "
+            f"({escape(e.strerror or str(e))}); replay will need --program"
+        )
 
 
 def _slug(text: str) -> str:

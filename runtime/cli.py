@@ -17,7 +17,15 @@ app = typer.Typer(
 )
 
 
+_registered = False
+
+
 def _register() -> None:
+    """Import every ``runtime._cli_*`` module and let it add its commands (once)."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
     import importlib
     import pkgutil
 
