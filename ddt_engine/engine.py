@@ -32,7 +32,14 @@ from typing import Any, TypeVar
 from ddt_engine.catalogue import BUILTIN_TYPES, DtmfFormat
 from ddt_engine.expressions import compile_expr, format_value
 from ddt_engine.extract import Extraction, ExtractOptions, extract
-from ddt_engine.extract.commands import detect_command
+from ddt_engine.extract._a_text import words
+from ddt_engine.extract.commands import (
+    _EDGE_FILLERS,
+    _EXACT_C,
+    _PHRASES_C,
+    _strip_edges,
+    detect_command,
+)
 from ddt_engine.extract.yesno import detect_yes_no
 from ddt_engine.machine import DdtError, Table, build_machine, export_table, fire, machine_mermaid
 from schemas.actions import Action, DtmfListen, ExtractAction, ListenAction, SayAction
@@ -61,6 +68,9 @@ _WAITING = frozenset({"start", "noMatch", "noInput", "invalid", "confirmation", 
 _LIMIT = {"noMatch": "no_match", "noInput": "no_input", "invalid": "invalid"}
 _GREEDY = frozenset({"text"})  # types whose extractor takes any utterance
 _DIGITS = re.compile(r"\d+")
+_ANY_DIGIT = re.compile(r"\d")
+# indefinite articles: "un operatore" is not the number one, "an agent" not the letter A
+_ARTICLES = {"it": frozenset({"un", "una", "uno"}), "en": frozenset({"a", "an"})}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _HH_MM = re.compile(r"^\d{2}:\d{2}$")
 
@@ -418,6 +428,24 @@ def _decompose(kind: str | None, value: Any) -> dict[str, Any] | None:
     return None
 
 
+def _command_rest(text: str, lang: str) -> str:
+    """What an utterance says besides its command phrase, politeness words and indefinite
+    articles ("voglio parlare con un operatore" -> "parlare con"; "non ho capito, il 15
+    marzo" -> "il 15 marzo"). Empty when the whole utterance is a command word."""
+    lang = lang if lang in _EXACT_C else "it"
+    exact, fillers = _EXACT_C[lang], _EDGE_FILLERS[lang]
+    ws = words(text, limit=24)
+    if " ".join(ws) in exact or " ".join(_strip_edges(ws, fillers)) in exact:
+        return ""
+    padded = " " + " ".join(ws) + " "
+    for _, rx in _PHRASES_C[lang]:
+        prev = None
+        while prev != padded:  # adjacent phrases share a space: remove them one by one
+            prev, padded = padded, rx.sub(" ", padded, count=1)
+    articles = _ARTICLES.get(lang, frozenset())
+    return " ".join(w for w in padded.split() if w not in articles and w not in fillers)
+
+
 def _scope(memory: Mapping[str, Any], value: Any) -> dict[str, Any]:
     scope = dict(memory)
     scope["value"] = value
@@ -633,10 +661,20 @@ class _Turn:
             if cmd is not None:
                 return cmd
         found = self.find(text, dtmf)
-        if found is None and not greedy and text:
-            cmd = self.command(text)
-            if cmd is not None:
-                return cmd
+        if not greedy and text:
+            if found is None:
+                cmd = self.command(text)
+                if cmd is not None:
+                    return cmd
+            elif not _ANY_DIGIT.search(text):
+                # a clear command phrase beats what an extractor reads in its words
+                # ("un operatore": not the number one); a value said besides the command
+                # ("non ho capito, il quindici marzo") is still the answer
+                kind = detect_command(text, self.lang)
+                if kind is not None and self.find(_command_rest(text, self.lang), "") is None:
+                    cmd = self.command(text, kind)
+                    if cmd is not None:
+                        return cmd
         if found is None and ev.nbest:
             found = self.from_nbest(ev, text)
         if found is None:
@@ -673,8 +711,8 @@ class _Turn:
             return self.fire("unmatched")
         return self.take(found)
 
-    def command(self, text: str) -> DdtStep | None:
-        cmd = detect_command(text, self.lang)
+    def command(self, text: str, detected: str | None = None) -> DdtStep | None:
+        cmd = detected or detect_command(text, self.lang)
         if cmd is None:
             return None
         st = self.st
