@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import orjson
-from pymongo import ASCENDING, AsyncMongoClient, InsertOne, UpdateMany, UpdateOne
+from pymongo import ASCENDING, AsyncMongoClient, InsertOne, UpdateMany, UpdateOne, WriteConcern
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
@@ -71,7 +71,9 @@ class MongoArchive:
         where: str = "mongodb",
     ) -> None:
         self.client = client
-        self.db = client[db]
+        # Journaled writes: an acknowledged turn survives a crash of the server (w stays the
+        # server's default: majority on a replica set).
+        self.db = client.get_database(db, write_concern=WriteConcern(j=True))
         self.turns: AsyncCollection[Doc] = self.db["turns"]
         self.sessions: AsyncCollection[Doc] = self.db["sessions"]
         self.programs: AsyncCollection[Doc] = self.db["programs"]

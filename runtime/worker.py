@@ -115,8 +115,8 @@ class Worker:
             await channel.set_qos(prefetch_count=self.prefetch)
             queue = await declare_topology(channel, self.queue, self.queue_type)
             dlx = await channel.get_exchange(dlx_name(self.queue))
+            await self.mongo.ensure_indexes()  # MongoDB reachable before taking messages
             tag = await queue.consume(self._on_message, no_ack=False)
-            await self.mongo.ensure_indexes()
             log.info("worker consuming %s on %s → %s", self.queue, self.where, self.mongo.where)
             self.ready.set()
             while not self._stopping.is_set():
