@@ -283,6 +283,26 @@ _SIGNATURES: tuple[Signature, ...] = (
         example="{{ phone | digits }}",
     ),
     Signature(
+        name="phone",
+        params=(_p("x", "string"),),
+        result="string",
+        filter=True,
+        doc="an Italian phone number in its national groups, without +39: mobiles "
+        '"+393471234567" -> "347 123 4567", landlines "+390612345678" -> "06 1234 5678"; '
+        "any other text as it is",
+        example="{{ patient.phone | phone }}",
+    ),
+    Signature(
+        name="spell",
+        params=(_p("x"), _p("group", "integer", optional=True)),
+        result="string",
+        filter=True,
+        doc="characters one by one for text-to-speech, a comma (a short pause) between "
+        'groups: the groups of the text ("347 123" -> "3 4 7, 1 2 3"), or every `group` '
+        'characters ("RSSMRA80" with 3 -> "R S S, M R A, 8 0")',
+        example="{{ value | phone | spell }}",
+    ),
+    Signature(
         name="money",
         params=(_p("x", _NUM + "|string"), _p("currency", "string", optional=True)),
         result="string",
