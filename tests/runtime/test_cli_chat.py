@@ -46,7 +46,7 @@ def test_chat_through_a_pipe(tmp_path: Path) -> None:
     lines = out.splitlines()
     assert "bot> Per verificare la sua identità, mi dica la sua data di nascita." in lines
     assert "you> ciao" in lines
-    assert "bot> Scusi, non ho capito. Mi dice data di nascita?" in lines
+    assert "bot> Scusi, non ho capito. Mi dice la sua data di nascita?" in lines
     assert (
         "bot> Grazie Mario. Vuole bloccare la carta **** 1234? Il blocco non si può annullare."
         in lines
