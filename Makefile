@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PKGS := schemas compiler ddt_engine runtime
 
-.PHONY: install fmt lint type test golden bench all demo ci
+.PHONY: install fmt lint type test golden bench all demo ci readme
 
 $(BIN)/ddtflow: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -38,7 +38,11 @@ bench: install
 all: lint type test
 
 demo: install
-	$(BIN)/ddtflow check examples/medical_booking
+	$(BIN)/ddtflow chat examples/medical_booking \
+		--backend-stub examples/medical_booking/tests/stubs/offline.yaml
+
+readme:
+	$(PY) scripts/readme.py
 
 ci:
 	bash scripts/ci.sh
