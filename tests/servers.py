@@ -231,13 +231,18 @@ def _probe_amqp(port: int) -> Callable[[], bool]:
     return probe
 
 
-def _probe_mongo(url: str) -> Callable[[], bool]:
+def _probe_mongo(url: str, port: int | None) -> Callable[[], bool]:
     def probe() -> bool:
         import pymongo
         from pymongo.errors import PyMongoError
 
+        if port is not None:
+            # TCP first: a pymongo client that fails to connect leaves sockets for the GC
+            # (ResourceWarning later, in whatever test runs then)
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                pass
         client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(
-            url, serverSelectionTimeoutMS=500, connectTimeoutMS=500
+            url, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000
         )
         try:
             client.admin.command("ping")
@@ -477,7 +482,7 @@ def start_mongo(base: Path, *, use_env: bool = True) -> MongoServer:
         argv=[str(exe), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(d)],
         env=dict(os.environ),
         log=d / "secantusd.log",
-        probe=_probe_mongo(url),
+        probe=_probe_mongo(url, port),
         marker="secantusd",
         start_timeout=60.0,
     )
