@@ -36,6 +36,7 @@ from ddt_engine.extract._a_text import words
 from ddt_engine.extract.commands import (
     _EDGE_FILLERS,
     _EXACT_C,
+    _PHRASES,
     _PHRASES_C,
     _strip_edges,
     detect_command,
@@ -289,6 +290,7 @@ class _Ddt:
     table: Table
     root: _Node
     nodes: dict[str, _Node]  # key -> node
+    paths: dict[tuple[str, ...], _Node]  # data node path (as in the record) -> node
     langs: tuple[str, ...]
     out_layers: tuple[str, ...]
     child_keys: frozenset[str]
@@ -381,6 +383,7 @@ def _prepare(ddt: CompiledDdt) -> _Ddt:
         table=export_table(machine),
         root=root,
         nodes=nodes,
+        paths={n.dn.path: n for n in nodes.values()},
         langs=langs,
         out_layers=out_layers,
         child_keys=frozenset(c.key for c in root.children),
@@ -428,6 +431,32 @@ def _decompose(kind: str | None, value: Any) -> dict[str, Any] | None:
     return None
 
 
+def _command_keys() -> dict[str, frozenset[str]]:
+    """Per language, one word of every command entry (its longest): a command is said only
+    if the utterance has one of them as a word."""
+    keys: dict[str, frozenset[str]] = {}
+    for lang, exact in _EXACT_C.items():
+        entries = [tuple(e.split()) for e in exact]
+        entries += [words(p) for ps in _PHRASES.get(lang, {}).values() for p in ps]
+        keys[lang] = frozenset(max(e, key=len) for e in entries if e)
+    return keys
+
+
+_COMMAND_KEYS = _command_keys()
+_ASCII_WORD = re.compile(r"[a-z]+")
+
+
+def _detect_command(text: str, lang: str) -> str | None:
+    """``detect_command`` behind a cheap rejection: ASCII text without any command word
+    cannot be a command (an answer such as "quindici marzo" costs one regex, not the
+    tokeniser and the phrase search)."""
+    if text.isascii():
+        keys = _COMMAND_KEYS.get(lang) or _COMMAND_KEYS["it"]
+        if keys.isdisjoint(_ASCII_WORD.findall(text.lower())):
+            return None
+    return detect_command(text, lang)
+
+
 def _command_rest(text: str, lang: str) -> str:
     """What an utterance says besides its command phrase, politeness words and indefinite
     articles ("voglio parlare con un operatore" -> "parlare con"; "non ho capito, il 15
@@ -460,6 +489,9 @@ class DdtEngine:
 
     def __init__(self, ddts: Mapping[str, CompiledDdt]) -> None:
         self._ddts: dict[str, _Ddt] = {}
+        # (ddt, language, channel) -> the first step when its question is constant: the
+        # record and actions are immutable, so every session may share them
+        self._begun: dict[tuple[str, str, str], DdtStep] = {}
         for name, ddt in ddts.items():
             try:
                 self._ddts[name] = _prepare(ddt)
@@ -482,6 +514,9 @@ class DdtEngine:
         at: datetime,
     ) -> DdtStep:
         """Start collecting ``ddt``: the first question and a listen."""
+        hit = self._begun.get((ddt, language, channel))
+        if hit is not None:
+            return hit
         d = self._ddts.get(ddt)
         if d is None:
             return _step(None, (), "failure", critical=True, reason=f"unknown_ddt: {ddt}")
@@ -500,7 +535,12 @@ class DdtEngine:
         )
         lang, ch = self._lang(d, language), self._channel(channel)
         say = self._say(d, d.root, "start", 1, lang, ch, memory, None, at)
-        return _step(state, (*say, d.root.listen[ch]))
+        step = _step(state, (*say, d.root.listen[ch]))
+        levels = d.root.plans.get(("start", lang, ch), ())
+        if not levels or levels[0].action is not None:  # constant: the same for everyone
+            if len(self._begun) < 4096:
+                self._begun[(ddt, language, channel)] = step
+        return step
 
     def handle(
         self,
@@ -551,7 +591,8 @@ class DdtEngine:
             levels = node.plans.get((state, lang, ch), ())
         if not levels:
             return ()
-        plan = levels[min(max(level, 1), len(levels)) - 1]
+        n = len(levels)
+        plan = levels[0 if level < 1 else (level if level < n else n) - 1]
         if plan.action is not None:
             return (plan.action,)
         return (plan.say(_scope(memory, value), at),)
@@ -571,7 +612,9 @@ class DdtEngine:
             return _step(
                 None, (), "failure", critical=True, reason=f"bad_state: unknown DDT {st.ddt!r}"
             )
-        node = d.nodes.get(".".join(st.node))
+        node = d.paths.get(st.node)
+        if node is None:  # a record whose node path is a list, or spelt differently
+            node = d.nodes.get(".".join(st.node))
         if node is None:
             return _step(
                 None,
@@ -596,17 +639,29 @@ class DdtEngine:
                 critical=True,
                 reason="bad_state: confirmation without a candidate",
             )
+        kind = type(event)  # exact classes (no ABC isinstance on the hot path)
+        if kind is not UserInputEvent and kind not in _OTHER_EVENTS:
+            kind = next((k for k in _EVENT_KINDS if isinstance(event, k)), kind)
+        if kind is HangupEvent:
+            return _step(None, (), "cancel", critical=True, reason="hangup")
+        if kind not in _EVENT_KINDS:
+            return _step(st, (), reason=f"ignored_event: {event.type}")
         turn = _Turn(self, d, node, st, memory, self._lang(d, language), self._channel(channel))
-        if isinstance(event, UserInputEvent):
-            return turn.user_input(event)
-        if isinstance(event, NoInputEvent):
+        if kind is UserInputEvent:
+            return turn.user_input(event)  # type: ignore[arg-type]
+        if kind is NoInputEvent:
             turn.at = event.at
             return turn.fire("no_input")
-        if isinstance(event, ExtractionResultEvent):
-            return turn.extraction_result(event)
-        if isinstance(event, HangupEvent):
-            return _step(None, (), "cancel", critical=True, reason="hangup")
-        return _step(st, (), reason=f"ignored_event: {event.type}")
+        return turn.extraction_result(event)  # type: ignore[arg-type]
+
+
+_EVENT_KINDS: tuple[type[Event], ...] = (
+    UserInputEvent,
+    NoInputEvent,
+    ExtractionResultEvent,
+    HangupEvent,
+)
+_OTHER_EVENTS = frozenset(_EVENT_KINDS[1:])
 
 
 class _Turn:
@@ -670,7 +725,7 @@ class _Turn:
                 # a clear command phrase beats what an extractor reads in its words
                 # ("un operatore": not the number one); a value said besides the command
                 # ("non ho capito, il quindici marzo") is still the answer
-                kind = detect_command(text, self.lang)
+                kind = _detect_command(text, self.lang)
                 if kind is not None and self.find(_command_rest(text, self.lang), "") is None:
                     cmd = self.command(text, kind)
                     if cmd is not None:
@@ -712,7 +767,7 @@ class _Turn:
         return self.take(found)
 
     def command(self, text: str, detected: str | None = None) -> DdtStep | None:
-        cmd = detected or detect_command(text, self.lang)
+        cmd = detected or _detect_command(text, self.lang)
         if cmd is None:
             return None
         st = self.st

@@ -193,15 +193,10 @@ def run_step(
     )
     tasks = program.tasks
     run = True
-    if isinstance(event, HangupEvent):
-        ctx.actions.append(build(EndAction, reason="hangup"))
-        ctx.status, ctx.reason, ctx.ddt, ctx.critical = "ended", "hangup", None, True
-        run = False
-    elif isinstance(event, StartEvent):
-        if state.seq != 0 or state.status != "running" or state.awaiting is not None:
-            raise _fault(InvalidEventError, "the session has already started", state)
-        ctx.memory = _start_memory(program, state, event)
-    elif isinstance(event, (UserInputEvent, NoInputEvent)):
+    kind = _KIND.get(type(event))
+    if kind is None:  # a subclass: the slow, general check
+        kind = next((k for c, k in _KIND.items() if isinstance(event, c)), "?")
+    if kind == "input":
         if state.awaiting != "input" or state.ddt is None:
             raise _fault(
                 InvalidEventError,
@@ -209,6 +204,14 @@ def run_step(
                 state,
             )
         run = _resume_ddt(ctx, state, event)
+    elif kind == "hangup":
+        ctx.actions.append(build(EndAction, reason="hangup"))
+        ctx.status, ctx.reason, ctx.ddt, ctx.critical = "ended", "hangup", None, True
+        run = False
+    elif isinstance(event, StartEvent):
+        if state.seq != 0 or state.status != "running" or state.awaiting is not None:
+            raise _fault(InvalidEventError, "the session has already started", state)
+        ctx.memory = _start_memory(program, state, event)
     elif isinstance(event, ExtractionResultEvent):
         if state.awaiting != "extraction" or state.ddt is None:
             raise _fault(
@@ -260,6 +263,15 @@ def run_step(
     return StepResult(new, ctx.actions, ctx.critical)
 
 
+_KIND: dict[type[Any], str] = {
+    UserInputEvent: "input",
+    NoInputEvent: "input",
+    HangupEvent: "hangup",
+    StartEvent: "start",
+    ExtractionResultEvent: "extraction",
+    BackendResultEvent: "backend",
+}
+
 _UPDATED = frozenset({"seq", "pc", "stack", "memory", "ddt", "status", "awaiting", "reason"})
 
 
@@ -280,7 +292,7 @@ def _next_state(state: SessionState, update: dict[str, Any]) -> SessionState:
 
 def _resume_ddt(ctx: Ctx, state: SessionState, event: Event) -> bool:
     task = ctx.program.tasks[state.pc] if 0 <= state.pc < len(ctx.program.tasks) else None
-    if not isinstance(task, GetDataTask) or state.ddt is None:
+    if state.ddt is None or (type(task) is not GetDataTask and not isinstance(task, GetDataTask)):
         ctx.fail(f"the session waits in a DDT but task {state.pc} is not a get_data")
         return False
     ds = ctx.engine.handle(

@@ -28,6 +28,7 @@ from schemas.actions import (
     CallBackendAction,
     EndAction,
     ExtractAction,
+    ListenAction,
     SayAction,
     SendEmailAction,
     SendSmsAction,
@@ -432,7 +433,8 @@ def apply_ddt_step(ctx: Ctx, task: GetDataTask, ds: DdtStep) -> bool:
             return ctx.fail(f"DDT {task.ddt!r} continued without a state at {ctx.where()}")
         ctx.ddt = ds.state
         last = ds.actions[-1] if ds.actions else None
-        if isinstance(last, ExtractAction):
+        kind = type(last)  # mostly a listen: no ABC isinstance check then
+        if kind is ExtractAction or (kind is not ListenAction and isinstance(last, ExtractAction)):
             ctx.status, ctx.awaiting = "running", "extraction"
         else:
             ctx.status, ctx.awaiting = "waiting_input", "input"

@@ -9,7 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from ddt_engine.engine import _COMMAND_KEYS, _detect_command
+from ddt_engine.extract.commands import _EXACT, _PHRASES, detect_command
 from tests.ddt_engine._ddt_helpers import Talk
 
 DATE: dict[str, Any] = {"type": "date", "label": {"it": "la data", "en": "the date"}}
@@ -87,3 +91,30 @@ def test_a_spelled_code_with_letters_is_still_the_answer() -> None:
     t.start()
     step = t.say("A come Ancona, B come Bologna")
     assert (step.outcome, step.value) == ("success", "AB")
+
+
+# -- the engine's cheap rejection before detect_command gives the same answers -----------
+
+_VOCAB = sorted(
+    {w for lang in ("it", "en") for w in _COMMAND_KEYS[lang]}
+    | {"il", "15", "marzo", "un", "a", "voglio", "please", "con", "to", "sì", "perché", "è"}
+    | {"Operatore", "OPERATOR", "l'operatore", "ripeti,", "help!", "don't", "didn't"}
+)
+
+
+@given(
+    st.lists(st.sampled_from(_VOCAB), max_size=6).map(" ".join) | st.text(max_size=40),
+    st.sampled_from(["it", "en", "fr"]),
+)
+@settings(max_examples=600, deadline=None)
+def test_cheap_rejection_agrees_with_detect_command(text: str, lang: str) -> None:
+    assert _detect_command(text, lang) == detect_command(text, lang)
+
+
+@pytest.mark.parametrize("lang", ["it", "en"])
+def test_every_command_entry_passes_the_cheap_rejection(lang: str) -> None:
+    for entries in (_EXACT, _PHRASES):
+        for phrases in entries[lang].values():
+            for p in phrases:
+                for text in (p, f"allora {p} grazie", p.upper()):
+                    assert _detect_command(text, lang) == detect_command(text, lang), text
