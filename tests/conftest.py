@@ -7,6 +7,7 @@ skips (with the reason) locally.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,3 +54,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.servers)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_data_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The embedded default writes under ``.ddtflow/`` of the working directory (turn log,
+    program store): point both at a temporary directory so tests never touch the tree."""
+    root = tmp_path_factory.mktemp("ddtflow-data")
+    keys = ("DDTFLOW_DATA_DIR", "DDTFLOW_PROGRAM_STORE")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ["DDTFLOW_DATA_DIR"] = str(root / "data")
+    os.environ["DDTFLOW_PROGRAM_STORE"] = str(root / "programs")
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
