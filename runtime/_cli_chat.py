@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import re
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from rich.markup import escape
 from runtime._cli_test import compile_or_exit
 from runtime.convtest import TestFileError, _backends
 from runtime.driver import SessionDriver, TurnResponse
-from runtime.effects import EffectExecutor, Effects, SmsGateway, SmtpSettings, StubEffects
+from runtime.effects import Effects, StubEffects
 from runtime.orchestrator import InvalidEventError
 from runtime.ports import RuntimeFault
 from runtime.programs import LoadedProgram
@@ -60,17 +59,10 @@ def _effects(stub: Path | None) -> Effects:
         if isinstance(data, dict) and "backends" in data:
             data = data["backends"]
         return StubEffects(_backends(data, str(stub)))
-    smtp = None
-    if os.environ.get("DDTFLOW_SMTP_HOST"):
-        smtp = SmtpSettings(
-            host=os.environ["DDTFLOW_SMTP_HOST"],
-            port=int(os.environ.get("DDTFLOW_SMTP_PORT", "25")),
-            sender=os.environ.get("DDTFLOW_SMTP_FROM", "ddtflow@localhost"),
-        )
-    sms = (
-        SmsGateway(url=os.environ["DDTFLOW_SMS_URL"]) if os.environ.get("DDTFLOW_SMS_URL") else None
-    )
-    return EffectExecutor(smtp=smtp, sms=sms)
+    from runtime.settings import get_settings
+    from runtime.wiring import build_effects
+
+    return build_effects(get_settings())
 
 
 def _parse_vars(items: list[str]) -> dict[str, Any]:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
+from fnmatch import fnmatchcase
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -108,6 +109,7 @@ class EffectExecutor:
         breaker_threshold: int = 5,
         breaker_cooldown_s: float = 30.0,
         monotonic: Callable[[], float] = time.monotonic,
+        allowed_hosts: Sequence[str] = (),
     ) -> None:
         self._client = client or httpx.AsyncClient(follow_redirects=False, trust_env=False)
         self._own_client = client is None
@@ -117,6 +119,7 @@ class EffectExecutor:
         self.breaker_cooldown_s = breaker_cooldown_s
         self._monotonic = monotonic
         self._breakers: dict[str, _Breaker] = {}
+        self.allowed_hosts = tuple(h.lower() for h in allowed_hosts)  # empty: any host
 
     async def aclose(self) -> None:
         if self._own_client:
@@ -167,9 +170,13 @@ class EffectExecutor:
         backoff_ms: int,
         max_bytes: int,
     ) -> tuple[int, Any]:
-        scheme = urlsplit(url).scheme.lower()
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
         if scheme not in ("http", "https"):
             raise _Failure("refused", f"only http and https URLs are allowed, not {scheme!r}")
+        host = (parts.hostname or "").lower()
+        if self.allowed_hosts and not any(fnmatchcase(host, p) for p in self.allowed_hosts):
+            raise _Failure("refused", f"host {host!r} is not in DDTFLOW_BACKEND_HOSTS")
         content = None if body is None else orjson.dumps(body)
         hdrs = dict(headers)
         if content is not None:

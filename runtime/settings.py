@@ -47,6 +47,23 @@ class Settings(BaseSettings):
     worker_batch: int = Field(default=100, gt=0)
     data_dir: Path = Path(".ddtflow")
     """Embedded default: where the JSONL turn log lives."""
+    backend_hosts: str = ""
+    """Comma-separated hosts that backend calls and the SMS gateway may reach
+    (``api.example.com``, ``*.example.com``); empty: any host. Set it wherever tenants
+    upload programs, so a program cannot make the service call arbitrary addresses."""
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, gt=0, lt=65536)
+    smtp_from: str = "ddtflow@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    sms_url: str | None = None
+    """An HTTP gateway: ``POST`` with ``{"to", "text", "sender"}``; 2xx means accepted."""
+    sms_sender: str = "ddtflow"
+
+    @property
+    def backend_host_patterns(self) -> tuple[str, ...]:
+        return tuple(h.strip().lower() for h in self.backend_hosts.split(",") if h.strip())
 
     @property
     def embedded(self) -> bool:

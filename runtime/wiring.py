@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from pymongo.errors import PyMongoError
 
 from runtime.driver import SessionDriver, TurnResponse, utc_now
-from runtime.effects import Clock, EffectExecutor, Effects
+from runtime.effects import Clock, EffectExecutor, Effects, SmsGateway, SmtpSettings
 from runtime.mongo import MongoArchive
 from runtime.ports import (
     ConflictError,
@@ -488,6 +488,23 @@ class Runtime:
         await self.driver.aclose()
 
 
+def build_effects(settings: Settings) -> EffectExecutor:
+    """The effect executor the settings describe: SMTP and SMS gateway when configured,
+    backend hosts restricted to ``DDTFLOW_BACKEND_HOSTS`` when set."""
+    smtp = None
+    if settings.smtp_host:
+        smtp = SmtpSettings(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        )
+    sms = SmsGateway(url=settings.sms_url, sender=settings.sms_sender) if settings.sms_url else None
+    return EffectExecutor(smtp=smtp, sms=sms, allowed_hosts=settings.backend_host_patterns)
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -513,7 +530,7 @@ def build_runtime(
         store,
         sink,
         registry,
-        effects if effects is not None else EffectExecutor(),
+        effects if effects is not None else build_effects(settings),
         clock=clock,
     )
     turn_log = sink.path if isinstance(sink, JsonlSink) else None

@@ -355,3 +355,35 @@ async def test_redirects_are_not_followed(http_base: str) -> None:
     assert ev is not None and ev.type == "backend_result"
     assert (ev.ok, ev.status, ev.detail) == (False, 302, "HTTP 302 (redirects are not followed)")
     assert _Handler.hits["/moved"] == 1
+
+
+async def test_backend_hosts_allowlist(http_base: str) -> None:
+    """With DDTFLOW_BACKEND_HOSTS set, a call to any other host is refused before it is sent."""
+    port = http_base.rsplit(":", 1)[1]
+    _Handler.hits = {}
+    ex = EffectExecutor(allowed_hosts=("*.example.com", "127.0.0.1"))
+    try:
+        ok = await ex.execute(call(f"{http_base}/ok"), clock=clock)
+        refused = await ex.execute(call(f"http://localhost:{port}/ok"), clock=clock)
+    finally:
+        await ex.aclose()
+    assert ok is not None and ok.type == "backend_result" and ok.ok
+    assert refused is not None and refused.type == "backend_result"
+    assert (refused.ok, refused.error) == (False, "refused")
+    assert refused.detail == "host 'localhost' is not in DDTFLOW_BACKEND_HOSTS"
+    assert sum(_Handler.hits.values()) == 1  # the refused call never reached the server
+
+
+async def test_settings_build_the_effect_executor(monkeypatch: pytest.MonkeyPatch) -> None:
+    from runtime.settings import Settings
+    from runtime.wiring import build_effects
+
+    monkeypatch.setenv("DDTFLOW_BACKEND_HOSTS", " API.example.com , *.bank.it ")
+    monkeypatch.setenv("DDTFLOW_SMTP_HOST", "mail.example.com")
+    monkeypatch.setenv("DDTFLOW_SMTP_PORT", "2525")
+    monkeypatch.setenv("DDTFLOW_SMS_URL", "https://sms.example.com/send")
+    ex = build_effects(Settings())
+    await ex.aclose()
+    assert ex.allowed_hosts == ("api.example.com", "*.bank.it")
+    assert ex.smtp is not None and (ex.smtp.host, ex.smtp.port) == ("mail.example.com", 2525)
+    assert ex.sms is not None and ex.sms.url == "https://sms.example.com/send"
