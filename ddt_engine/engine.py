@@ -15,7 +15,11 @@ Rules a designer can rely on (see docs/ddt.md):
 - Any answer fills what it can (partial fill, mixed initiative); only missing parts are asked.
 - Confirmation: "sì" confirms, "no" asks again, "no, il 15" corrects and confirms again.
 - Commands (repeat, help, operator, cancel) work in every state; repeat and help cost no
-  attempt. An utterance that gives a value is taken as the answer (free text excepted).
+  attempt. An utterance that gives a value is taken as the answer (free text excepted),
+  unless it is a clear command phrase: once the command's words, politeness words and
+  indefinite articles are set aside nothing gives a value ("voglio parlare con un
+  operatore" transfers in a date DDT; "non ho capito, il 15 marzo" is an answer). An
+  utterance with digits is always an answer.
 - ``handle`` never raises: a state record that does not fit the DDT ends it with outcome
   ``failure`` and a ``reason`` starting with ``bad_state``.
 """
