@@ -31,7 +31,7 @@ from typing import Any, Literal
 import orjson
 
 from ddt_engine.expressions import get_path, set_path
-from runtime.replay import ReplayResult, TurnView
+from runtime.replay import ReplayResult, TurnView, flatten
 from schemas.actions import Action, EndAction, SayAction, TransferAction
 from schemas.ddt import DataNode
 from schemas.events import Event, ExtractionResultEvent, StartEvent, UserInputEvent
@@ -331,20 +331,9 @@ def export_text(result: ReplayResult, program: Program) -> str:
     if final is not None and final.memory:
         lines.append("")
         lines.append("collected:")
-        for k, v in sorted(_leaves(masker.memory(final.memory)).items()):
+        for k, v in sorted(flatten(masker.memory(final.memory)).items()):
             lines.append(f"  {k} = {_show(v)}")
     return "\n".join(lines) + "\n"
-
-
-def _leaves(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        p = f"{prefix}.{k}" if prefix else str(k)
-        if isinstance(v, Mapping) and v:
-            out.update(_leaves(v, p))
-        else:
-            out[p] = v
-    return out
 
 
 def _show(v: Any) -> str:

@@ -362,17 +362,6 @@ def iter_records_json(data: bytes) -> Iterator[TurnRecord]:
 # --------------------------------------------------------------------------- to a test
 
 
-def _leaves(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        p = f"{prefix}.{k}" if prefix else str(k)
-        if isinstance(v, Mapping) and v:
-            out.update(_leaves(v, p))
-        else:
-            out[p] = v
-    return out
-
-
 def session_to_test(result: ReplayResult) -> dict[str, Any]:
     """A conversation test (the ``ddtflow test`` YAML format, as data) that plays the
     recorded session again: the caller's inputs, what the bot said after each, the backend
@@ -436,6 +425,6 @@ def session_to_test(result: ReplayResult) -> dict[str, Any]:
         if final.reason is not None:
             expect["reason"] = final.reason
         if final.memory:
-            expect["memory"] = _leaves(final.memory)
+            expect["memory"] = flatten(final.memory) if final.memory else {}
         test["expect"] = expect
     return test
