@@ -21,6 +21,7 @@ CHAPTERS = [
     "persistence.md",
     "api.md",
     "replay.md",
+    "status.md",
 ]
 _FENCE = re.compile(r"^(```|~~~)")
 
