@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from compiler._regex import backtracking_risk
 from compiler.expressions import ExprSyntaxError, check_expr, parse_expr, parse_template
 from ddt_engine.catalogue import (
     BUILTIN_TYPES,
@@ -476,6 +477,16 @@ def _compile(ctx: _Ctx) -> CompiledDdt | None:
                 f"/patterns/{i}",
                 f"bad regular expression: {e}",
                 "patterns are Python regexes; group 1 (or the whole match) is the value",
+            )
+            continue
+        risk = backtracking_risk(pattern)
+        if risk is not None:
+            ctx.diag(
+                "E318",
+                f"/patterns/{i}",
+                f"regular expression can take exponential time on some answers: {risk}",
+                "make the inner repetition fixed-length or bound the outer one, "
+                "e.g. (?:\\d{3})+ or \\d{1,20} instead of (\\d+)+",
             )
 
     limits = Limits(**ddt.max_attempts.model_dump())

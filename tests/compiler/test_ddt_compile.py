@@ -289,3 +289,30 @@ def test_compile_never_raises(
     ddt, diags = _compile(data)
     assert (ddt is None) == any(d.severity == "error" for d in diags)
     assert all(d.code.startswith("E3") and d.code != "E399" for d in diags), diags
+
+
+@pytest.mark.parametrize(
+    ("pattern", "risky"),
+    [
+        (r"(a+)+$", True),
+        (r"(\d+)*", True),
+        (r"([a-z]+\s?)+", True),
+        (r"((ab)*)+", True),
+        (r"(?:[A-Z]{2}\d{2})+", False),  # fixed-length inside: linear
+        (r"\d{1,20}", False),
+        (r"^IT\d{2}[A-Z]\d{10}$", False),
+        (r"POL-(\d{6})", False),
+    ],
+)
+def test_patterns_that_backtrack_exponentially_are_refused(pattern: str, risky: bool) -> None:
+    ddt, diags = _compile({"type": "spelled", "patterns": [pattern]})
+    codes = _codes(diags)
+    if risky:
+        assert ddt is None
+        assert codes == [("E318", "error", "/ddts/birth/patterns/0")]
+        assert diags[0].message == (
+            "regular expression can take exponential time on some answers: "
+            "a repeated group contains a repetition of variable length"
+        )
+    else:
+        assert ddt is not None and codes == []
