@@ -24,6 +24,7 @@ from runtime.ports import (
     RuntimeFault,
     SessionNotFoundError,
     SessionStore,
+    StoredSession,
     StoreUnavailableError,
     TurnSink,
 )
@@ -146,13 +147,7 @@ class SessionDriver:
     ) -> TurnResponse:
         """Apply a channel event. ``expected_seq`` is the ``seq`` of the last response the
         channel saw (None skips the check: single-writer clients such as ``ddtflow chat``)."""
-        stored = await self.store.load(tenant, session_id)
-        if stored is None:
-            raise SessionNotFoundError(
-                f"no session {session_id!r} for tenant {tenant!r}",
-                tenant=tenant,
-                session_id=session_id,
-            )
+        stored = await self._load(tenant, session_id)
         await self._confirm_pending(tenant, session_id, stored.state.seq, stored.unconfirmed)
         if idempotency_key is not None and idempotency_key == stored.idempotency_key:
             return self._cached(stored.last_response, stored.state)
@@ -189,6 +184,9 @@ class SessionDriver:
         )
 
     async def state(self, tenant: str, session_id: str) -> SessionState:
+        return (await self._load(tenant, session_id)).state
+
+    async def _load(self, tenant: str, session_id: str) -> StoredSession:
         stored = await self.store.load(tenant, session_id)
         if stored is None:
             raise SessionNotFoundError(
@@ -196,7 +194,7 @@ class SessionDriver:
                 tenant=tenant,
                 session_id=session_id,
             )
-        return stored.state
+        return stored
 
     async def aclose(self) -> None:
         """Close the store, the sink and the effect executor."""
