@@ -4,7 +4,8 @@ A turn (one channel request): load the stored session (re-publishing an unconfir
 record first) → answer a retried request from its idempotency key → check ``seq`` →
 ``step`` → execute effects, feeding their results back as events, ``step`` again … until
 the session waits → ``store.save`` (compare-and-set on ``seq``, the request's records kept
-as ``unconfirmed``) → ``sink.publish`` each record → ``store.mark_confirmed`` → answer.
+as ``unconfirmed``) → ``sink.publish`` them (one durable unit) → ``store.mark_confirmed`` →
+answer.
 One TurnRecord per event (the channel's and each internal one), each with its own ``seq``.
 """
 
@@ -14,8 +15,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
-
-import orjson
 
 from runtime.effects import Clock, Effects
 from runtime.orchestrator import new_session, run_step
@@ -27,6 +26,8 @@ from runtime.ports import (
     StoredSession,
     StoreUnavailableError,
     TurnSink,
+    decode_records,
+    encode_records,
 )
 from runtime.programs import LoadedProgram
 from schemas._base import Value, canonical_json
@@ -214,20 +215,29 @@ class SessionDriver:
     ) -> None:
         if not unconfirmed:
             return
-        for item in orjson.loads(unconfirmed):
-            await self._publish(TurnRecord.model_validate(item))
+        try:
+            records = decode_records(unconfirmed)
+        except ValueError as exc:  # the store holds what the driver wrote: a corrupt store
+            raise StoreUnavailableError(
+                f"session {session_id!r}: the unconfirmed turn records in the store do not "
+                f"decode ({exc}); nothing was re-published",
+                session_id=session_id,
+                seq=seq,
+            ) from exc
+        await self._publish(records, unconfirmed)
         await self.store.mark_confirmed(tenant, session_id, seq)
 
-    async def _publish(self, record: TurnRecord) -> None:
+    async def _publish(self, records: list[TurnRecord], payload: bytes) -> None:
         try:
-            await self.sink.publish(record)
+            await self.sink.publish(*records, payload=payload)
         except RuntimeFault:
             raise
         except Exception as e:  # a sink that failed in its own way: retryable, not lost
+            last = records[-1]
             raise StoreUnavailableError(
-                f"the turn log did not confirm turn {record.seq}: {type(e).__name__}: {e}",
-                session_id=record.session_id,
-                seq=record.seq,
+                f"the turn log did not confirm turn {last.seq}: {type(e).__name__}: {e}",
+                session_id=last.session_id,
+                seq=last.seq,
             ) from e
 
     def _response(self, state: SessionState, actions: list[Action]) -> TurnResponse:
@@ -295,14 +305,14 @@ class SessionDriver:
                     internal += 1
                     ev = await self.effects.execute(effect, clock=self.clock)
         response = self._response(state, all_actions)
+        payload = encode_records(records)  # encoded once: the store's copy and the message
         await self.store.save(
             state,
             expected_seq=expected_seq,
             response=response.to_bytes(),
             idempotency_key=idempotency_key,
-            record=orjson.dumps([rec.model_dump(mode="json") for rec in records]),
+            record=payload,
         )
-        for rec in records:
-            await self._publish(rec)
+        await self._publish(records, payload)
         await self.store.mark_confirmed(state.tenant, state.session_id, state.seq)
         return response

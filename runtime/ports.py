@@ -6,8 +6,12 @@ RabbitMQ + MongoDB). Selecting one is configuration, never a code change.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+import orjson
+from pydantic import ValidationError
 
 from schemas.session import SessionState
 from schemas.turns import TurnRecord
@@ -94,15 +98,47 @@ class SessionStore(Protocol):
     async def close(self) -> None: ...
 
 
+def encode_records(records: Sequence[TurnRecord]) -> bytes:
+    """The wire form of one request's turn records: a compact JSON array. Encoded once by
+    the driver, kept in the store as ``unconfirmed`` and published as is."""
+    return orjson.dumps([r.model_dump(mode="json") for r in records])
+
+
+def decode_records(body: bytes) -> list[TurnRecord]:
+    """Turn records from the wire: a JSON array of records, or one record (an object, as
+    published before batching). ValueError with a one-line reason when it is neither."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc}") from exc
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise ValueError("an empty list of turn records")
+    out = []
+    for n, item in enumerate(items):
+        try:
+            out.append(TurnRecord.model_validate(item))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"]) or "(record)"
+            at = f"record {n}: " if isinstance(data, list) else ""
+            raise ValueError(f"not a turn record: {at}{where}: {first['msg']}") from exc
+    return out
+
+
 class TurnSink(Protocol):
     """Where turn records go (a JSONL log, RabbitMQ → MongoDB).
 
     Publishing the same ``(tenant, session_id, seq)`` twice must store one record.
     """
 
-    async def publish(self, record: TurnRecord) -> None:
-        """Return only once the record is durable (fsync'd / confirmed by the broker; a
-        ``critical`` record also written to MongoDB). Raises StoreUnavailableError."""
+    async def publish(self, *records: TurnRecord, payload: bytes | None = None) -> None:
+        """Make one request's records durable together; return only once they are
+        (fsync'd / confirmed by the broker; a ``critical`` record also written to MongoDB).
+
+        ``payload``, when given, is ``encode_records(records)``: the JSON array the driver
+        already built for the store, so a sink that ships bytes need not encode again.
+        Raises StoreUnavailableError."""
         ...
 
     async def close(self) -> None: ...

@@ -2,8 +2,9 @@
 
 Messages are acknowledged only after their batch is in MongoDB (turns, then the session
 snapshots under a version guard), so a worker killed at any point loses nothing: the broker
-redelivers what was not acknowledged and duplicate keys are skipped. A message that is not
-a turn record is published to the dead-letter exchange with the reason in the
+redelivers what was not acknowledged and duplicate keys are skipped. A message holds one
+request's turn records (a JSON array; a single record object is accepted too). A message
+that is neither is published to the dead-letter exchange with the reason in the
 ``x-ddtflow-error`` header, then acknowledged. Several workers may consume the same queue.
 """
 
@@ -15,13 +16,11 @@ import time
 from dataclasses import dataclass
 
 import aio_pika
-import orjson
 from aio_pika.abc import AbstractIncomingMessage
 from prometheus_client import Counter
-from pydantic import ValidationError
 
 from runtime.mongo import MongoArchive
-from runtime.ports import StoreUnavailableError
+from runtime.ports import StoreUnavailableError, decode_records
 from runtime.sinks.amqp import BROKER_ERRORS, QueueType, declare_topology, dlx_name
 from schemas.turns import TurnRecord
 
@@ -33,20 +32,6 @@ POISON = Counter("ddtflow_worker_poison", "Messages dead-lettered as not a turn 
 RETRIES = Counter("ddtflow_worker_retries", "MongoDB batch writes retried")
 
 ERROR_HEADER = "x-ddtflow-error"
-
-
-def parse_record(body: bytes) -> TurnRecord:
-    """A message body as a TurnRecord; ValueError with a one-line reason otherwise."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"not JSON: {exc}") from exc
-    try:
-        return TurnRecord.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "(record)"
-        raise ValueError(f"not a turn record: {where}: {first['msg']}") from exc
 
 
 @dataclass
@@ -142,14 +127,14 @@ class Worker:
     async def _process(
         self, messages: list[AbstractIncomingMessage], dlx: aio_pika.abc.AbstractExchange
     ) -> None:
-        good: list[tuple[AbstractIncomingMessage, TurnRecord]] = []
+        good: list[tuple[AbstractIncomingMessage, list[TurnRecord]]] = []
         for m in messages:
             try:
-                good.append((m, parse_record(m.body)))
+                good.append((m, decode_records(m.body)))
             except ValueError as exc:
                 await self._dead_letter(m, str(exc), dlx)
         if good:
-            records = [r for _, r in good]
+            records = [r for _, rs in good for r in rs]
             inserted = await self._write_with_retry(records)
             if inserted is None:
                 return

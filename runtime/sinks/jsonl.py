@@ -57,7 +57,8 @@ def read_turns(path: str | Path) -> Iterator[TurnRecord]:
 
 
 class JsonlSink:
-    """Appends each turn record as one line and fsyncs before ``publish`` returns.
+    """Appends each turn record as one line and fsyncs before ``publish`` returns (once per
+    request).
 
     Idempotent on ``(tenant, session_id, seq)``: records already in the file (read when the
     sink opens it) or written by this process are skipped. A partial last line left by a
@@ -91,27 +92,29 @@ class JsonlSink:
         self._f = f
         return f
 
-    def _write(self, line: bytes) -> None:
+    def _write(self, lines: bytes) -> None:
         f = self._open()
-        f.write(line)
+        f.write(lines)
         f.flush()
         os.fsync(f.fileno())
 
-    async def publish(self, record: TurnRecord) -> None:
-        key = (record.tenant, record.session_id, record.seq)
+    async def publish(self, *records: TurnRecord, payload: bytes | None = None) -> None:
+        """Append the records not yet in the file, one line each, with one fsync."""
         async with self._lock:
             try:
                 if self._f is None:
                     await asyncio.to_thread(self._open)
-                if key in self._seen:
+                keys = [(r.tenant, r.session_id, r.seq) for r in records]
+                new = [r for r, k in zip(records, keys, strict=True) if k not in self._seen]
+                if not new:
                     return
-                line = orjson.dumps(record.model_dump(mode="json")) + b"\n"
-                await asyncio.to_thread(self._write, line)
+                lines = b"".join(orjson.dumps(r.model_dump(mode="json")) + b"\n" for r in new)
+                await asyncio.to_thread(self._write, lines)
             except OSError as exc:
                 raise StoreUnavailableError(
                     f"turn log {self.path} cannot be written: {exc.strerror}", path=str(self.path)
                 ) from exc
-            self._seen.add(key)
+            self._seen.update(keys)
 
     async def close(self) -> None:
         async with self._lock:

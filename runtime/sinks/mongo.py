@@ -1,4 +1,4 @@
-"""MongoDB turn sink: every record written straight to MongoDB (no broker configured)."""
+"""MongoDB turn sink: every request's records written straight to MongoDB (no broker configured)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ class MongoSink:
     def __init__(self, mongo: MongoArchive) -> None:
         self.mongo = mongo
 
-    async def publish(self, record: TurnRecord) -> None:
-        await self.mongo.write_batch([record])
+    async def publish(self, *records: TurnRecord, payload: bytes | None = None) -> None:
+        if records:
+            await self.mongo.write_batch(list(records))
 
     async def close(self) -> None:
         await self.mongo.close()

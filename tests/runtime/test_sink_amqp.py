@@ -10,7 +10,7 @@ import aio_pika
 import pytest
 
 from runtime.mongo import MongoArchive
-from runtime.ports import StoreUnavailableError
+from runtime.ports import StoreUnavailableError, decode_records, encode_records
 from runtime.sinks.amqp import AmqpSink, dlq_name
 from tests.runtime._amqp_helpers import unique
 from tests.runtime.contract.helpers import counter_session
@@ -63,6 +63,30 @@ async def test_critical_record_is_in_mongo_when_publish_returns(
         snap = await mongo.snapshot("crit", critical.session_id)
         assert snap == critical.state
         assert await queue_depth(amqp_url, queue) == 2  # both are queued for the worker
+    finally:
+        await sink.close()
+
+
+async def test_one_request_s_records_are_one_persistent_message(amqp_url: str) -> None:
+    queue = unique("q")
+    sink = AmqpSink(amqp_url, queue=queue)
+    _, records = counter_session(3, tenant="batch")
+    payload = encode_records(records)
+    try:
+        await sink.publish()  # nothing to publish: no message
+        await sink.publish(*records, payload=payload)
+        assert await queue_depth(amqp_url, queue) == 1
+        conn = await aio_pika.connect(amqp_url)
+        try:
+            q = await (await conn.channel()).get_queue(queue)
+            msg = await get_one(q, no_ack=True)
+        finally:
+            await conn.close()
+        assert msg.body == payload  # published as the driver encoded it, not re-encoded
+        assert decode_records(msg.body) == records
+        assert msg.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+        assert msg.message_id == f"batch:{records[-1].session_id}:3"
+        assert msg.headers["records"] == 3 and msg.headers["seq"] == 3
     finally:
         await sink.close()
 

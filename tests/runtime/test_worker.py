@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runtime.mongo import MongoArchive, dumps
-from runtime.worker import ERROR_HEADER, Worker, parse_record
+from runtime.ports import decode_records, encode_records
+from runtime.worker import ERROR_HEADER, Worker
 from tests.runtime._amqp_helpers import (
     drain_dlq,
     publish_raw,
@@ -52,22 +53,25 @@ async def test_poison_messages_go_to_the_dlq_with_the_reason(
     task = asyncio.create_task(worker.run())
     await asyncio.wait_for(worker.ready.wait(), 30)
     async with raw_channel(amqp_url, queue) as ch:
-        await publish_records(ch, queue, records[:3])
+        await publish_records(ch, queue, records[:3])  # one record per message
         await publish_raw(ch, queue, b'{"seq": 1, "trunc', message_id="bad-json")
         await publish_raw(ch, queue, orjson.dumps({"seq": "x"}), message_id="not-a-record")
-        await publish_records(ch, queue, records[3:])
+        bad_batch = orjson.dumps([records[3].model_dump(mode="json"), {"seq": "x"}])
+        await publish_raw(ch, queue, bad_batch, message_id="bad-batch")
+        await publish_raw(ch, queue, encode_records(records[3:]))  # one request's records
         assert await wait_for_count(mongo, "poison", 6) == 6
         for _ in range(200):
-            if worker.stats.poison == 2:
+            if worker.stats.poison == 3:
                 break
             await asyncio.sleep(0.05)
         worker.stop()
         await task
         dead = await drain_dlq(ch, queue)
     reasons = {m.message_id: m.headers[ERROR_HEADER] for m in dead}
-    assert set(reasons) == {"bad-json", "not-a-record"}
+    assert set(reasons) == {"bad-json", "not-a-record", "bad-batch"}
     assert str(reasons["bad-json"]).startswith("not JSON:")
     assert str(reasons["not-a-record"]).startswith("not a turn record: ")
+    assert str(reasons["bad-batch"]).startswith("not a turn record: record 1: ")
     assert [m.body for m in dead if m.message_id == "bad-json"] == [b'{"seq": 1, "trunc']
     assert worker.stats.written == 6
 
@@ -183,17 +187,30 @@ async def test_worker_killed_mid_stream_and_restarted_loses_and_duplicates_nothi
 @given(
     st.binary(max_size=200)
     | st.builds(orjson.dumps, st.dictionaries(st.text(), st.integers(-(2**63), 2**63 - 1)))
+    | st.builds(orjson.dumps, st.lists(st.dictionaries(st.text(), st.integers(-9, 9), max_size=3)))
 )
-def test_parse_record_accepts_records_and_names_anything_else(body: bytes) -> None:
+def test_decode_records_accepts_records_and_names_anything_else(body: bytes) -> None:
     try:
-        parse_record(body)
+        decode_records(body)
     except ValueError as exc:
-        assert str(exc).startswith(("not JSON: ", "not a turn record: "))
+        assert str(exc).startswith(
+            ("not JSON: ", "not a turn record: ", "an empty list of turn records")
+        )
 
 
-def test_parse_record_round_trips_the_wire_form() -> None:
+def test_decode_records_round_trips_both_wire_forms() -> None:
     _, records = counter_session(3)
-    assert [parse_record(dumps(r)) for r in records] == records
+    assert [decode_records(dumps(r))[0] for r in records] == records  # one record per message
+    assert decode_records(encode_records(records)) == records  # one request's records
+
+
+def test_decode_records_names_the_bad_record_of_a_batch() -> None:
+    _, records = counter_session(2)
+    body = orjson.dumps([records[0].model_dump(mode="json"), {"seq": "x"}])
+    with pytest.raises(ValueError, match=r"^not a turn record: record 1: "):
+        decode_records(body)
+    with pytest.raises(ValueError, match="empty list"):
+        decode_records(b"[]")
 
 
 @pytest.mark.filterwarnings(  # PyMongo's async client leaves refused sockets to the GC
