@@ -332,6 +332,51 @@ async def redis_floor(url: str, seconds: float, concurrency: int = 16) -> float:
     return count / elapsed
 
 
+class CpuMeter:
+    """CPU seconds (user + system) of process groups, read from /proc: where the cores go
+    during a phase, per turn, by process (service, Redis, RabbitMQ, this load generator)."""
+
+    def __init__(self, groups: dict[str, list[int]]) -> None:
+        self.groups = groups
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self._start: dict[str, float] = {}
+
+    def _read(self) -> dict[str, float]:
+        by_pgid: Counter[int] = Counter()
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            # after the comm field: state ppid pgrp … utime(12) stime(13)
+            by_pgid[int(fields[2])] += int(fields[11]) + int(fields[12])
+        out = {
+            name: sum(by_pgid[g] for g in pgids) / self.tick for name, pgids in self.groups.items()
+        }
+        t = os.times()
+        out["load generator"] = t.user + t.system
+        return out
+
+    def start(self) -> None:
+        self._start = self._read()
+
+    def per_turn_us(self, turns: int) -> dict[str, float]:
+        end = self._read()
+        return {k: (end[k] - self._start[k]) / max(1, turns) * 1e6 for k in end}
+
+
+def cpu_line(cpu: dict[str, float]) -> str:
+    parts = ", ".join(f"{k} {v:,.0f}" for k, v in cpu.items())
+    total = sum(cpu.values())
+    cores = os.cpu_count() or 1
+    return (
+        f"    CPU per turn (µs): {parts}; total {total:,.0f} µs → {cores} cores saturate "
+        f"near {cores * 1e6 / max(total, 1):,.0f} turns/s"
+    )
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -436,13 +481,26 @@ def main() -> None:
         # warm up every worker (engines, connections)
         asyncio.run(closed_loop(port, all_scripts, 8, 2.0))
 
+        meter = CpuMeter(
+            {
+                "service": [p.pid for p in procs],
+                "redis": [redis.server.proc.pid] if redis.server.proc else [],
+                "rabbitmq": [rabbit.server.proc.pid] if rabbit.server.proc else [],
+            }
+        )
+        meter.start()
         stats = asyncio.run(open_loop(port, all_scripts, args.rate, args.seconds))
+        open_cpu = meter.per_turn_us(len(stats.latencies))
         print(summary(f"(a) open loop {args.rate:.0f} turns/s for {args.seconds:.0f} s", stats))
+        print(cpu_line(open_cpu))
+        meter.start()
         closed, max_tps = asyncio.run(
             closed_loop(port, all_scripts, args.sessions, args.closed_seconds)
         )
+        closed_cpu = meter.per_turn_us(len(closed.latencies))
         print(summary(f"(b) closed loop, {args.sessions} sessions", closed))
         print(f"(b) max throughput: {max_tps:.0f} turns/s")
+        print(cpu_line(closed_cpu))
         floor = asyncio.run(redis_floor(redis.url, 5.0))
         print(f"(c) Redis GET+SET round trips (redis-py + hiredis, 16 conns): {floor:.0f}/s")
         lat = stats.latencies
@@ -460,6 +518,7 @@ def main() -> None:
                     "max_turns_per_s": round(max_tps),
                     "closed_p95_ms": round(pct(closed.latencies, 95), 2),
                     "redis_floor_ops_per_s": round(floor),
+                    "cpu_us_per_turn": {k: round(v) for k, v in closed_cpu.items()},
                     "cores": os.cpu_count(),
                     "loadavg_before": round(load_before, 1),
                 }

@@ -10,10 +10,12 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from runtime.api.auth import KeyRing
 from runtime.api.config import ApiSettings
 from runtime.api.errors import install_error_handlers
+from runtime.api.fast import FastTurns
 from runtime.api.limits import BodyLimitMiddleware, MemoryRateLimiter, RedisRateLimiter
 from runtime.api.logging import RequestContextMiddleware
 from runtime.api.routes import health, programs, replay, sessions, ws
@@ -41,6 +43,20 @@ class _PathLimit:
             await self.large(scope, receive, send)
         else:
             await self.small(scope, receive, send)
+
+
+class DdtflowApi(FastAPI):
+    """FastAPI, with the per-turn routes answered by ``FastTurns`` (see runtime/api/fast.py)."""
+
+    fast: FastTurns | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast is not None and scope["type"] == "http" and scope["method"] == "POST":
+            route = self.fast.route_of(scope["path"])
+            if route is not None:
+                await self.fast.serve(route, scope, receive, send, super().__call__)
+                return
+        await super().__call__(scope, receive, send)
 
 
 async def _preload(rt: Runtime, where: Path, tenant: str) -> None:
@@ -104,7 +120,7 @@ def create_app(
             await rt.aclose()
             log.info("api_stopped")
 
-    app = FastAPI(
+    app = DdtflowApi(
         title="ddtflow runtime API",
         version="1",
         summary="Start dialogue sessions, send channel events, receive actions.",
@@ -123,4 +139,6 @@ def create_app(
     app.include_router(ws.router)
     app.add_middleware(_PathLimit, small=api.max_body_bytes, large=api.max_program_bytes)
     app.add_middleware(RequestContextMiddleware)
+    if api.fast_turns:
+        app.fast = FastTurns(app.state, api.max_body_bytes)
     return app

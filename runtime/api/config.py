@@ -29,6 +29,9 @@ class ApiSettings(BaseSettings):
     """Compiled programs (``*.json``) loaded at startup for ``programs_tenant`` — how
     several processes without MongoDB share programs (uploads reach one process only)."""
     programs_tenant: str = "default"
+    fast_turns: bool = True
+    """Answer ``POST /v1/sessions`` and ``…/events`` on the lean path (runtime/api/fast.py),
+    byte-identical to the FastAPI routes at a fraction of the CPU; off: FastAPI answers."""
     log_level: str = "info"
     log_json: bool = True
 

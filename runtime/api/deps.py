@@ -13,11 +13,21 @@ from runtime.api.config import ApiSettings
 from runtime.api.errors import ApiError
 from runtime.wiring import Runtime
 
-__all__ = ["Admin", "Caller", "IdempotencyKey", "RuntimeDep", "Settings", "check_session_id"]
+__all__ = [
+    "IKEY_RE",
+    "SESSION_ID_RE",
+    "Admin",
+    "Caller",
+    "IdempotencyKey",
+    "RateLimiter",
+    "RuntimeDep",
+    "Settings",
+    "check_session_id",
+]
 
 IKEY_PATTERN = r"^[\x21-\x7e]{1,128}$"
-_IKEY = re.compile(IKEY_PATTERN)
-_SID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+IKEY_RE = re.compile(IKEY_PATTERN)
+SESSION_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class RateLimiter(Protocol):
@@ -79,7 +89,7 @@ async def idempotency_key(
 ) -> str | None:
     if idempotency_key is None:
         return None
-    if not _IKEY.match(idempotency_key):
+    if not IKEY_RE.match(idempotency_key):
         raise ApiError(
             400, "bad_idempotency_key", "Idempotency-Key: 1 to 128 visible ASCII characters"
         )
@@ -91,7 +101,7 @@ IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 
 async def check_session_id(session_id: str) -> str:
     """Ids we never issued cannot exist: 404 (as for an unknown one), and bind it to logs."""
-    if not _SID.match(session_id):
+    if not SESSION_ID_RE.match(session_id):
         raise ApiError(404, "session_not_found", "unknown session")
     structlog.contextvars.bind_contextvars(session_id=session_id)
     return session_id

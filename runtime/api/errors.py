@@ -37,8 +37,11 @@ __all__ = [
     "ApiError",
     "ErrorBody",
     "ErrorDetail",
+    "api_error_response",
     "error_response",
+    "fault_response",
     "fault_status",
+    "internal_error",
     "install_error_handlers",
 ]
 
@@ -142,6 +145,30 @@ def fault_error(fault: RuntimeFault) -> tuple[int, str, str, dict[str, Any], dic
     return status, fault.code, message, details, headers
 
 
+def api_error_response(exc: ApiError) -> Response:
+    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+def fault_response(fault: RuntimeFault, request_id: str) -> Response:
+    """The answer to a runtime fault; a 5xx is logged with its traceback and names the
+    request id."""
+    status, code, message, details, headers = fault_error(fault)
+    if status >= 500:
+        details["request_id"] = request_id
+        log.error("runtime_fault", code=fault.code, error=fault.message, exc_info=fault)
+    return error_response(status, code, message, details, headers)
+
+
+def internal_error(request_id: str) -> Response:
+    """The 500 answer naming the request id (the traceback goes to the log only)."""
+    return error_response(
+        500,
+        "internal_error",
+        f"internal error; request id {request_id}",
+        {"request_id": request_id},
+    )
+
+
 def _request_id(request: Request) -> str:
     rid = request.scope.get("state", {}).get("request_id")
     return str(rid) if rid else "-"
@@ -176,16 +203,11 @@ def _validation(exc: RequestValidationError, max_text: int) -> tuple[int, str, s
 def install_error_handlers(app: FastAPI, *, max_text_chars: int) -> None:
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+        return api_error_response(exc)
 
     async def on_fault(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RuntimeFault)
-        status, code, message, details, headers = fault_error(exc)
-        if status >= 500:
-            rid = _request_id(request)
-            details["request_id"] = rid
-            log.error("runtime_fault", code=exc.code, error=exc.message, exc_info=exc)
-        return error_response(status, code, message, details, headers)
+        return fault_response(exc, _request_id(request))
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
@@ -213,11 +235,8 @@ def install_error_handlers(app: FastAPI, *, max_text_chars: int) -> None:
         return error_response(exc.status_code, code, message, details, dict(exc.headers or {}))
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        rid = _request_id(request)
         log.error("unhandled_exception", error_type=type(exc).__name__, exc_info=exc)
-        return error_response(
-            500, "internal_error", f"internal error; request id {rid}", {"request_id": rid}
-        )
+        return internal_error(_request_id(request))
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RuntimeFault, on_fault)

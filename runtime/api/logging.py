@@ -19,10 +19,15 @@ from typing import IO
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from runtime.api.errors import error_response
+from runtime.api.errors import internal_error
 from runtime.api.metrics import HTTP_REQUESTS
 
-__all__ = ["RequestContextMiddleware", "configure_logging"]
+__all__ = [
+    "RequestContextMiddleware",
+    "begin_request",
+    "configure_logging",
+    "end_request",
+]
 
 log = structlog.get_logger("ddtflow.api")
 _RID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -70,6 +75,34 @@ def configure_logging(
     logging.getLogger("uvicorn.access").disabled = True  # our access log replaces it
 
 
+def begin_request(scope: Scope) -> str:
+    """A request's id (the caller's ``X-Request-ID`` when well-formed, else a new one),
+    kept in the scope's state and bound to the log context."""
+    rid = ""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            cand = value.decode("latin-1")
+            rid = cand if _RID.match(cand) else ""
+            break
+    rid = rid or uuid.uuid4().hex
+    scope.setdefault("state", {})["request_id"] = rid
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=rid)
+    return rid
+
+
+def end_request(scope: Scope, route: str, status: int, started: float) -> None:
+    """The access log line and the request counter of an HTTP request."""
+    HTTP_REQUESTS.labels(route, str(status)).inc()
+    log.info(
+        "request",
+        method=scope.get("method"),
+        route=route,
+        status=status,
+        ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+
+
 class RequestContextMiddleware:
     """Request id, log context, access log, request metrics, last-resort 500."""
 
@@ -80,16 +113,7 @@ class RequestContextMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        rid = ""
-        for name, value in scope.get("headers", ()):
-            if name == b"x-request-id":
-                cand = value.decode("latin-1")
-                rid = cand if _RID.match(cand) else ""
-                break
-        rid = rid or uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = rid
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=rid)
+        rid = begin_request(scope)
         started = time.perf_counter()
         status = 0
 
@@ -108,23 +132,9 @@ class RequestContextMiddleware:
             log.error("unhandled_exception", error_type=type(exc).__name__, exc_info=exc)
             if scope["type"] == "http" and status == 0:
                 status = 500
-                resp = error_response(
-                    500,
-                    "internal_error",
-                    f"internal error; request id {rid}",
-                    {"request_id": rid},
-                )
-                await resp(scope, receive, send_with_id)
+                await internal_error(rid)(scope, receive, send_with_id)
         finally:
             if scope["type"] == "http":
                 route = scope.get("route")
-                path = getattr(route, "path", None) or "unmatched"
-                HTTP_REQUESTS.labels(path, str(status)).inc()
-                log.info(
-                    "request",
-                    method=scope.get("method"),
-                    route=path,
-                    status=status,
-                    ms=round((time.perf_counter() - started) * 1000, 2),
-                )
+                end_request(scope, getattr(route, "path", None) or "unmatched", status, started)
             structlog.contextvars.clear_contextvars()

@@ -23,7 +23,15 @@ from starlette.responses import Response
 import runtime.recovery  # noqa: F401 - registers ddtflow_recoveries
 import runtime.sinks.amqp  # noqa: F401 - registers the publish confirm/failure counters
 
-__all__ = ["ERRORS", "HTTP_REQUESTS", "SESSIONS_WAITING", "TURNS", "TURN_SECONDS", "render"]
+__all__ = [
+    "ERRORS",
+    "FAST_PATH",
+    "HTTP_REQUESTS",
+    "SESSIONS_WAITING",
+    "TURNS",
+    "TURN_SECONDS",
+    "render",
+]
 
 TURNS = Counter(
     "ddtflow_api_turns",
@@ -38,6 +46,12 @@ TURN_SECONDS = Histogram(
 ERRORS = Counter("ddtflow_api_errors", "Error responses by error code", ["code", "status"])
 HTTP_REQUESTS = Counter(
     "ddtflow_api_http_requests", "HTTP requests by route and status", ["route", "status"]
+)
+FAST_PATH = Counter(
+    "ddtflow_api_fast_path_requests",
+    "Per-turn requests answered on the lean path (served) or handed to FastAPI (handed_over: "
+    "a request the lean path does not accept as is, e.g. one that gets a 4xx)",
+    ["outcome"],
 )
 SESSIONS_WAITING = Gauge(
     "ddtflow_api_sessions_waiting",
