@@ -23,7 +23,7 @@ from runtime.ports import RuntimeFault
 from runtime.programs import LoadedProgram
 from runtime.sinks.jsonl import TurnLogError, read_turns
 from schemas.actions import Action
-from schemas.session import SessionState
+from schemas.session import DdtState, SessionState
 from schemas.turns import TurnRecord
 
 __all__ = [
@@ -233,26 +233,28 @@ def origin_state(loaded: LoadedProgram, log: SessionLog) -> SessionState:
 def _same_actions(replayed: list[Action], recorded: tuple[Action, ...]) -> bool:
     if len(replayed) != len(recorded):
         return False
-    if all(
-        type(a) is type(b) and a.__dict__ == b.__dict__
-        for a, b in zip(replayed, recorded, strict=True)
-    ):
-        return True
-    return action_json(replayed) == action_json(recorded)
+    for a, b in zip(replayed, recorded, strict=True):
+        # the same class and field values: equal; anything else is settled by their JSON
+        if a is not b and (type(a) is not type(b) or a.__dict__ != b.__dict__):
+            return action_json(replayed) == action_json(recorded)
+    return True
+
+
+def _ddt_fields(value: Any) -> Any:
+    if type(value) is DdtState:
+        return value.__dict__
+    raise TypeError(type(value).__name__)
 
 
 def _quick_digest(state: SessionState) -> str:
     """sha256 of the state's fields serialised straight from the model's values. Equal to
     ``state.digest()`` whenever memory holds plain JSON values (always, in practice); used
     only to confirm a match — a mismatch is re-checked with the canonical ``digest()``."""
-    d = dict(state.__dict__)
-    ddt = d.get("ddt")
-    if ddt is not None:
-        d["ddt"] = ddt.__dict__
     try:
-        return hashlib.sha256(orjson.dumps(d, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        data = orjson.dumps(state.__dict__, default=_ddt_fields, option=orjson.OPT_SORT_KEYS)
     except TypeError:
         return state.digest()
+    return hashlib.sha256(data).hexdigest()
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
