@@ -110,7 +110,7 @@ def set_path(memory: Mapping[str, Any], path: tuple[str, ...], value: Any) -> di
     cur = root
     for seg in path[:-1]:
         nxt = cur.get(seg)
-        child = dict(nxt) if isinstance(nxt, Mapping) else {}
+        child = dict(nxt) if type(nxt) is dict or isinstance(nxt, Mapping) else {}
         cur[seg] = child
         cur = child
     cur[path[-1]] = value
@@ -947,13 +947,19 @@ def _build_template(template: Template, lang: str) -> Callable[[Mapping[str, Any
     return run
 
 
-def render(template: Template, memory: Mapping[str, Any], now: datetime, lang: str) -> str:
-    """Render a prompt template: text as written, each ``{{ }}`` slot through
-    ``format_value`` (None renders as nothing). Never raises."""
+def compile_template(template: Template, lang: str) -> Callable[[Mapping[str, Any], datetime], str]:
+    """``template`` compiled for ``lang`` into a function ``(memory, now) -> text``, once
+    per template object: what ``render`` runs, for callers that keep it."""
     run: Callable[[Mapping[str, Any], datetime], str] = _cached(
         template, lang, lambda: _build_template(template, lang)
     )
-    return run(memory, now)
+    return run
+
+
+def render(template: Template, memory: Mapping[str, Any], now: datetime, lang: str) -> str:
+    """Render a prompt template: text as written, each ``{{ }}`` slot through
+    ``format_value`` (None renders as nothing). Never raises."""
+    return compile_template(template, lang)(memory, now)
 
 
 def jsonable(v: Any) -> Any:

@@ -183,13 +183,13 @@ def run_step(
         program,
         engine,
         plugins if plugins is not None else default_registry(),
-        now=event.at,
-        language=state.language,
-        channel=state.channel,
-        memory=state.memory,
-        pc=state.pc,
-        stack=state.stack,
-        ddt=state.ddt,
+        event.at,
+        state.language,
+        state.channel,
+        state.memory,
+        state.pc,
+        state.stack,
+        state.ddt,
     )
     tasks = program.tasks
     run = True
@@ -247,20 +247,18 @@ def run_step(
     if run:
         _run(ctx, trace)
 
-    new = _next_state(
-        state,
-        {
-            "seq": state.seq + 1,
-            "pc": ctx.pc,
-            "stack": ctx.stack,
-            "memory": ctx.memory,
-            "ddt": ctx.ddt,
-            "status": ctx.status,
-            "awaiting": ctx.awaiting,
-            "reason": ctx.reason,
-        },
+    d = dict(state.__dict__)
+    d["seq"] = state.seq + 1
+    d["pc"] = ctx.pc
+    d["stack"] = ctx.stack
+    d["memory"] = ctx.memory
+    d["ddt"] = ctx.ddt
+    d["status"] = ctx.status
+    d["awaiting"] = ctx.awaiting
+    d["reason"] = ctx.reason
+    return StepResult(
+        _state_of(d, state.__pydantic_fields_set__ | _UPDATED), ctx.actions, ctx.critical
     )
-    return StepResult(new, ctx.actions, ctx.critical)
 
 
 _KIND: dict[type[Any], str] = {
@@ -280,13 +278,19 @@ def _next_state(state: SessionState, update: dict[str, Any]) -> SessionState:
     state is frozen and its values are never mutated (memory is copy-on-write)."""
     d = dict(state.__dict__)
     d.update(update)
-    new = SessionState.__new__(SessionState)
-    object.__setattr__(new, "__dict__", d)
-    object.__setattr__(
-        new, "__pydantic_fields_set__", state.__pydantic_fields_set__ | update.keys()
-    )
-    object.__setattr__(new, "__pydantic_extra__", None)
-    object.__setattr__(new, "__pydantic_private__", None)
+    return _state_of(d, state.__pydantic_fields_set__ | update.keys())
+
+
+_new = SessionState.__new__
+_set = object.__setattr__
+
+
+def _state_of(fields: dict[str, Any], fields_set: set[str]) -> SessionState:
+    new = _new(SessionState)
+    _set(new, "__dict__", fields)
+    _set(new, "__pydantic_fields_set__", fields_set)
+    _set(new, "__pydantic_extra__", None)
+    _set(new, "__pydantic_private__", None)
     return new
 
 

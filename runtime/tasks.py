@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
-from ddt_engine.expressions import compile_expr, get_path, render, set_path
+from ddt_engine.expressions import compile_expr, compile_template, get_path, set_path
 from runtime.effects import EMAIL_BACKEND, SMS_BACKEND
 from schemas.actions import (
     Action,
@@ -259,7 +259,6 @@ class Ctx:
         program: Program,
         engine: DdtEnginePort,
         plugins: TaskRegistry | None,
-        *,
         now: datetime,
         language: str,
         channel: str,
@@ -315,6 +314,8 @@ _TAG = re.compile(r"<[^>]+>")
 # A rendering piece: literal text, or a one-part template whose value is formatted by
 # ``render`` (and escaped for its place: SSML, URL).
 _Piece = str | Template
+# The same piece compiled for one language: literal text, or ``(memory, now) -> text``.
+_Compiled = str | Callable[[Mapping[str, Any], datetime], str]
 
 
 def _pieces(template: Template) -> tuple[_Piece, ...]:
@@ -330,15 +331,19 @@ def _pieces(template: Template) -> tuple[_Piece, ...]:
     return tuple(out)
 
 
+def _compile(pieces: tuple[_Piece, ...], lang: str) -> tuple[_Compiled, ...]:
+    return tuple(p if isinstance(p, str) else compile_template(p, lang) for p in pieces)
+
+
 class _PromptPlan:
     """One prompt for one language and channel; ``const`` when it has no expression."""
 
     __slots__ = ("const", "key", "pieces", "voice")
 
-    def __init__(self, key: str, template: Template, voice: bool) -> None:
+    def __init__(self, key: str, template: Template, voice: bool, lang: str) -> None:
         self.key = key
         self.voice = voice
-        self.pieces = _pieces(template)
+        self.pieces = _compile(_pieces(template), lang)
         self.const: SayAction | None = None
         if all(isinstance(p, str) for p in self.pieces):
             self.const = self._action("".join(p for p in self.pieces if isinstance(p, str)))
@@ -353,7 +358,7 @@ class _PromptPlan:
             text, ssml = html.unescape(raw), f"<speak>{raw}</speak>"
         return build(SayAction, text=text, ssml=ssml, prompt=self.key)
 
-    def say(self, memory: Mapping[str, Any], now: datetime, lang: str) -> SayAction:
+    def say(self, memory: Mapping[str, Any], now: datetime) -> SayAction:
         if self.const is not None:
             return self.const
         out: list[str] = []
@@ -361,19 +366,32 @@ class _PromptPlan:
             if isinstance(p, str):
                 out.append(p)
             elif self.voice:  # designer SSML stays; values are escaped
-                out.append(html.escape(render(p, memory, now, lang), quote=False))
+                out.append(html.escape(p(memory, now), quote=False))
             else:
-                out.append(render(p, memory, now, lang))
+                out.append(p(memory, now))
         return self._action("".join(out))
 
 
 class _BackendPlan:
-    __slots__ = ("backend", "headers", "url")
+    __slots__ = ("_by_lang", "backend", "headers", "url")
 
     def __init__(self, backend: CompiledBackend) -> None:
         self.backend = backend
         self.url = _pieces(backend.url)
         self.headers = {k: _pieces(v) for k, v in backend.headers.items()}
+        self._by_lang: dict[str, tuple[tuple[_Compiled, ...], dict[str, tuple[_Compiled, ...]]]]
+        self._by_lang = {}
+
+    def compiled(self, lang: str) -> tuple[tuple[_Compiled, ...], dict[str, tuple[_Compiled, ...]]]:
+        """The URL and header pieces compiled for ``lang`` (on first use)."""
+        hit = self._by_lang.get(lang)
+        if hit is None:
+            hit = (
+                _compile(self.url, lang),
+                {k: _compile(v, lang) for k, v in self.headers.items()},
+            )
+            self._by_lang[lang] = hit
+        return hit
 
 
 class ProgramPlan:
@@ -387,8 +405,9 @@ class ProgramPlan:
                 p = by_lang.get(lang) or by_lang.get(program.default_language)
                 if p is None:
                     p = next(iter(by_lang.values()))
-                self.prompts[(key, lang, "voice")] = _PromptPlan(key, p.voice or p.text, True)
-                self.prompts[(key, lang, "chat")] = _PromptPlan(key, p.chat or p.text, False)
+                voice = _PromptPlan(key, p.voice or p.text, True, lang)
+                self.prompts[(key, lang, "voice")] = voice
+                self.prompts[(key, lang, "chat")] = _PromptPlan(key, p.chat or p.text, False, lang)
         self.backends = {name: _BackendPlan(b) for name, b in program.backends.items()}
         self.exprs: tuple[Callable[[Mapping[str, Any], datetime], Any], ...] = tuple(
             compile_expr(e) for e in program.exprs
@@ -416,7 +435,7 @@ def say_action(ctx: Ctx, key: str) -> SayAction:
     pp = ctx.plan.prompts.get((key, ctx.language, "voice" if ctx.channel == "voice" else "chat"))
     if pp is None:
         return build(SayAction, text=f"[{key}]", ssml=None, prompt=key)
-    return pp.say(ctx.memory, ctx.now, ctx.language)
+    return pp.say(ctx.memory, ctx.now)
 
 
 # --------------------------------------------------------------------------- DDT outcomes
@@ -509,12 +528,12 @@ def _header_value(value: str) -> str:
 
 
 def _render_pieces(
-    pieces: tuple[_Piece, ...], scope: Mapping[str, Any], ctx: Ctx, encode: Callable[[str], str]
+    pieces: tuple[_Compiled, ...],
+    scope: Mapping[str, Any],
+    now: datetime,
+    encode: Callable[[str], str],
 ) -> str:
-    out: list[str] = []
-    for p in pieces:
-        out.append(p if isinstance(p, str) else encode(render(p, scope, ctx.now, ctx.language)))
-    return "".join(out)
+    return "".join(p if isinstance(p, str) else encode(p(scope, now)) for p in pieces)
 
 
 def op_call_backend(ctx: Ctx, task: CallBackendTask) -> bool:
@@ -522,21 +541,21 @@ def op_call_backend(ctx: Ctx, task: CallBackendTask) -> bool:
     if bp is None:
         return ctx.fail(f"unknown backend {task.backend!r} at {ctx.where()}")
     backend = bp.backend
+    url, header_pieces = bp.compiled(ctx.language)
     exprs = ctx.plan.exprs
-    args = {name: exprs[i](ctx.memory, ctx.now) for name, i in task.args.items()}
-    scope: dict[str, Any] = {**ctx.memory, **args, "args": args}
-    headers = {k: _render_pieces(v, scope, ctx, _header_value) for k, v in bp.headers.items()}
+    memory, now = ctx.memory, ctx.now
+    args = {name: exprs[i](memory, now) for name, i in task.args.items()}
+    scope: dict[str, Any] = {**memory, **args, "args": args}
+    headers = {k: _render_pieces(v, scope, now, _header_value) for k, v in header_pieces.items()}
     body = (
-        None
-        if backend.body is None
-        else {k: exprs[i](scope, ctx.now) for k, i in backend.body.items()}
+        None if backend.body is None else {k: exprs[i](scope, now) for k, i in backend.body.items()}
     )
     ctx.actions.append(
         build(
             CallBackendAction,
             backend=task.backend,
             method=backend.method,
-            url=_render_pieces(bp.url, scope, ctx, _url_part),
+            url=_render_pieces(url, scope, now, _url_part),
             headers=headers,
             body=body,
             timeout_ms=backend.timeout_ms,
