@@ -451,13 +451,15 @@ _ASCII_WORD = re.compile(r"[a-z]+")
 
 
 def _detect_command(text: str, lang: str) -> str | None:
-    """``detect_command`` behind a cheap rejection: ASCII text without any command word
-    cannot be a command (an answer such as "quindici marzo" costs one regex, not the
-    tokeniser and the phrase search)."""
+    """``detect_command`` behind a cheap rejection: text without any command word cannot be
+    a command (an answer such as "quindici marzo" costs one regex, not the tokeniser and
+    the phrase search; "sì" costs the tokeniser alone)."""
+    keys = _COMMAND_KEYS.get(lang) or _COMMAND_KEYS["it"]
     if text.isascii():
-        keys = _COMMAND_KEYS.get(lang) or _COMMAND_KEYS["it"]
         if keys.isdisjoint(_ASCII_WORD.findall(text.lower())):
             return None
+    elif keys.isdisjoint(words(text, limit=24)):  # the words detect_command reads
+        return None
     return detect_command(text, lang)
 
 

@@ -121,32 +121,12 @@ def _max_day(month: int, year: int | None) -> int:
 def _tokenise(s: str, lang: str) -> list[_Tok]:
     months, weekdays, skip = MONTHS[lang], WEEKDAYS[lang], _SKIP[lang]
     toks: list[_Tok] = []
-    words = [m for m in _TOKEN.finditer(s)]
+    words = list(_TOKEN.finditer(s))
     prev_word = ""
     for i, m in enumerate(words[:80]):
+        # the alternative that matched, by the last group it closed (one per alternative)
         kind = m.lastgroup
-        if m.group("iso"):
-            y, mo, d = (int(x) for x in re.split(r"[-/.]", m.group("iso")))
-            toks.append(_Tok("iso", (y, mo, d)))
-        elif m.group("num3"):
-            parts = (m.group("num3"), m.group("num3b"), m.group("num3c"))
-            toks.append(_Tok("num3", parts, m.group("s1")))
-        elif m.group("clock"):
-            toks.append(_Tok("t", m.group("clock")))
-        elif m.group("num2"):
-            toks.append(_Tok("num2", (m.group("num2"), m.group("num2b"))))
-        elif m.group("n"):
-            raw = m.group("n")
-            nxt = words[i + 1].group() if i + 1 < len(words) else ""
-            is_ord = m.group("ord") is not None
-            if not is_ord and (prev_word in _TIME_MARKERS or nxt in ("am", "pm", "oclock")):
-                toks.append(_Tok("t", raw))
-            else:
-                toks.append(
-                    _Tok("n", int(raw[:9]), raw, m.group("ord") is not None,
-                         prev_word in _ARTICLES)
-                )  # fmt: skip
-        elif kind == "w":
+        if kind == "w":
             w = m.group("w")
             if w in months:
                 toks.append(_Tok("m", months[w], w))
@@ -158,18 +138,34 @@ def _tokenise(s: str, lang: str) -> list[_Tok]:
                 toks.append(_Tok("w", w))
             prev_word = w
             continue
-        else:
+        if kind == "n" or kind == "ord":
+            raw = m.group("n")
+            nxt = words[i + 1].group() if i + 1 < len(words) else ""
+            is_ord = kind == "ord"
+            if not is_ord and (prev_word in _TIME_MARKERS or nxt in ("am", "pm", "oclock")):
+                toks.append(_Tok("t", raw))
+            else:
+                toks.append(_Tok("n", int(raw[:9]), raw, is_ord, prev_word in _ARTICLES))
+        elif kind == "iso":
+            y, mo, d = (int(x) for x in re.split(r"[-/.]", m.group("iso")))
+            toks.append(_Tok("iso", (y, mo, d)))
+        elif kind == "num3c":
+            parts = (m.group("num3"), m.group("num3b"), m.group("num3c"))
+            toks.append(_Tok("num3", parts, m.group("s1")))
+        elif kind == "clock":
+            toks.append(_Tok("t", m.group("clock")))
+        elif kind == "num2b":
+            toks.append(_Tok("num2", (m.group("num2"), m.group("num2b"))))
+        else:  # an apostrophe
             continue
         prev_word = ""
     # Weak month names only count next to a number.
-    out: list[_Tok] = []
     for i, t in enumerate(toks):
         if t.kind == "m" and t.raw in _WEAK_MONTHS:
-            near = [toks[j].kind for j in (i - 1, i + 1) if 0 <= j < len(toks)]
-            if "n" not in near:
-                t = _Tok("w", t.raw, t.raw)
-        out.append(t)
-    return out
+            before = i > 0 and toks[i - 1].kind == "n"
+            if not before and not (i + 1 < len(toks) and toks[i + 1].kind == "n"):
+                toks[i] = _Tok("w", t.raw, t.raw)
+    return toks
 
 
 def _year_at(toks: list[_Tok], i: int, lang: str, at: date) -> tuple[int, int, bool] | None:

@@ -63,6 +63,8 @@ _FRACTIONS = {
         (re.compile(r"\b(?:and\s+)?(?:three|3)\s+quarters\b"), " ¾ "),
     ],
 }
+# Each fraction pattern has one of these words: no hint, no rewriting to try.
+_FRACTION_HINT = {"it": re.compile(r"mezz|quart"), "en": re.compile(r"half|quarter")}
 _FRACTION_VALUE = {"½": Decimal("0.5"), "¼": Decimal("0.25"), "¾": Decimal("0.75")}
 
 _ELISION = re.compile(r"(?<=[a-z])'(?=[a-z])")
@@ -97,8 +99,9 @@ def to_digits(text: str, lang: str) -> str:
         s = _HYPHEN_WORDS.sub(" ", s)
     if not _MAYBE_NUMBER[lang].search(s):
         return s
-    for rx, repl in _FRACTIONS[lang]:
-        s = rx.sub(repl, s)
+    if _FRACTION_HINT[lang].search(s):
+        for rx, repl in _FRACTIONS[lang]:
+            s = rx.sub(repl, s)
     if _MULTIPLIED.search(s):  # before text2num too: it turns "thousand" into "1000"
         s = _MULTIPLIED.sub(_multiply, s)
     s = _alpha2digit(s[:MAX_CHARS], lang)
