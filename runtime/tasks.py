@@ -412,6 +412,13 @@ class ProgramPlan:
         self.exprs: tuple[Callable[[Mapping[str, Any], datetime], Any], ...] = tuple(
             compile_expr(e) for e in program.exprs
         )
+        # dotted variables that backend results are written to, split once
+        self.paths: dict[str, tuple[str, ...]] = {
+            var: tuple(var.split("."))
+            for t in program.tasks
+            if isinstance(t, CallBackendTask)
+            for var in t.result
+        }
 
 
 _PLANS: dict[int, tuple[weakref.ref[Program], ProgramPlan]] = {}
@@ -517,9 +524,14 @@ def op_jump_if(ctx: Ctx, task: JumpIfTask) -> bool:
     return False
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 def _url_part(value: str) -> str:
     # Caller input in a URL: percent-encode everything but unreserved characters, so a
     # value can neither add a path segment nor a query parameter.
+    if _UNRESERVED.fullmatch(value):
+        return value  # what quote() gives for it, without its bytes round trip
     return quote(value, safe="")
 
 
@@ -736,8 +748,10 @@ def apply_backend_result(ctx: Ctx, task: Any, ev: BackendResultEvent) -> None:
     ctx.critical = True
     if ev.ok:
         if isinstance(task, CallBackendTask):
+            paths = ctx.plan.paths
             for var, path in task.result.items():
-                ctx.write(tuple(var.split(".")), response_path(ev.body, path))
+                where = paths.get(var) or tuple(var.split("."))
+                ctx.write(where, response_path(ev.body, path))
         ctx.pc += 1
         return
     route: int | None
