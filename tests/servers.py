@@ -270,7 +270,11 @@ class RedisServer:
 
 
 def start_redis(
-    base: Path, *, replicaof: int | None = None, extra: list[str] | None = None
+    base: Path,
+    *,
+    replicaof: int | None = None,
+    extra: list[str] | None = None,
+    port: int | None = None,
 ) -> RedisServer:
     """redis-server with AOF on. ``appendfsync everysec`` (the default): Redis writes the AOF
     before it answers, so killing the process loses nothing acknowledged (an OS crash could
@@ -278,7 +282,7 @@ def start_redis(
     binary = shutil.which("redis-server")
     if binary is None:
         raise ServerMissingError("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
+    port = port or free_port()
     d = Path(tempfile.mkdtemp(prefix=f"redis{port}-", dir=base))
     argv = [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(d)]
     argv += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
@@ -304,7 +308,10 @@ def start_redis_cluster(base: Path) -> RedisServer:
     """A one-node Redis Cluster holding all 16384 slots (enough for a cluster client)."""
     d = Path(tempfile.mkdtemp(prefix="redis-cluster-", dir=base))
     server = start_redis(
-        base, extra=["--cluster-enabled", "yes", "--cluster-config-file", str(d / "nodes.conf")]
+        base,
+        extra=["--cluster-enabled", "yes", "--cluster-config-file", str(d / "nodes.conf")],
+        # the cluster bus listens on port + 10000: Redis refuses a port above 55535
+        port=free_port(20000, 55535),
     )
     with socket.create_connection(("127.0.0.1", server.port), timeout=2) as s:
         s.sendall(b"CLUSTER ADDSLOTSRANGE 0 16383\r\n")

@@ -10,6 +10,7 @@ fallback to memory.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -20,7 +21,8 @@ import redis.asyncio as aioredis
 from pydantic import ValidationError
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import Sentinel
-from redis.exceptions import RedisError
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, RedisError
 
 from runtime.ports import (
     ConflictError,
@@ -62,6 +64,69 @@ return 0
 """
 
 
+class AutoPipeline:
+    """One command or one pipeline in flight per client; what comes meanwhile waits, and is
+    sent as one pipeline when the round trip in flight is over.
+
+    Each command sent on its own costs a write, a wake-up of the server and redis-py's
+    per-command machinery (≈ 100 µs of CPU on the machines we measure); in a pipeline of
+    16 it costs ≈ 20 µs. When the load is low a command goes out at once, exactly as
+    without this class; as the load rises, the commands of concurrent turns gather while a
+    round trip is in flight and the cost per command falls (group commit). The price is at
+    most one round trip of waiting. Pipelines are not transactions: each command keeps its
+    own result or error.
+    """
+
+    def __init__(self, client: aioredis.Redis, max_batch: int = 256) -> None:
+        self.client = client
+        self.max_batch = max_batch
+        self._queue: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._busy = False
+        self._task: asyncio.Task[None] | None = None  # the pipeline in flight
+
+    async def execute(self, *args: Any) -> Any:
+        if self._busy:
+            fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._queue.append((args, fut))
+            return await fut
+        self._busy = True
+        try:
+            return await self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+        finally:
+            self._next()
+
+    def _next(self) -> None:
+        """The round trip in flight is over: send what queued meanwhile, or go idle."""
+        if not self._queue:
+            self._busy = False
+            return
+        batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+        self._task = asyncio.ensure_future(self._send(batch))
+
+    async def _send(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
+        results: list[Any]
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for args, _ in batch:
+                pipe.execute_command(*args)
+            results = await pipe.execute(raise_on_error=False)
+        except asyncio.CancelledError:  # shutting down: nobody waits forever
+            for _, fut in batch:
+                fut.cancel()
+            raise
+        except Exception as exc:  # the connection failed: every command of the batch did
+            results = [exc] * len(batch)
+        finally:
+            self._next()
+        for (_, fut), result in zip(batch, results, strict=True):
+            if fut.done():  # its caller was cancelled
+                continue
+            if isinstance(result, Exception):
+                fut.set_exception(result)
+            else:
+                fut.set_result(result)
+
+
 def session_key(tenant: str, session_id: str) -> str:
     """The Redis key of one session (hash-tagged: one Cluster slot per session)."""
     return f"{KEY_PREFIX}:{{{tenant}:{session_id}}}"
@@ -87,6 +152,24 @@ class RedisStore:
         self._also_close: list[aioredis.Redis] = []  # a Sentinel's own connections
         self._cas = client.register_script(_CAS)
         self._confirm = client.register_script(_CONFIRM)
+        # a Cluster routes each command to its node itself: no batching across sessions
+        self._pipe = AutoPipeline(client) if isinstance(client, aioredis.Redis) else None
+
+    async def _command(self, *args: Any) -> Any:
+        if self._pipe is None:
+            return await self.client.execute_command(*args)
+        return await self._pipe.execute(*args)
+
+    async def _run_script(self, script: AsyncScript, key: str, args: list[Any]) -> Any:
+        """EVALSHA through the batch; the script is loaded again if the server lost it (a
+        restart, a failover to a replica that never saw it)."""
+        if self._pipe is None:
+            return await script(keys=[key], args=args)
+        try:
+            return await self._pipe.execute("EVALSHA", script.sha, 1, key, *args)
+        except NoScriptError:
+            await self.client.script_load(script.script)
+            return await self._pipe.execute("EVALSHA", script.sha, 1, key, *args)
 
     @classmethod
     def from_url(
@@ -126,7 +209,7 @@ class RedisStore:
 
     async def load(self, tenant: str, session_id: str) -> StoredSession | None:
         key = session_key(tenant, session_id)
-        raw: dict[bytes, bytes] = await self._call("load", lambda: self.client.hgetall(key))  # type: ignore[arg-type,return-value]
+        raw: dict[bytes, bytes] = await self._call("load", lambda: self._command("HGETALL", key))
         if not raw or b"state" not in raw:
             return None
         try:
@@ -168,7 +251,7 @@ class RedisStore:
             args += ["ikey", idempotency_key]
         if record is not None:
             args += ["unconf", record]
-        ok, seq = await self._call("save", lambda: self._cas(keys=[key], args=args))
+        ok, seq = await self._call("save", lambda: self._run_script(self._cas, key, args))
         if ok == 1:
             return
         if ok == -1:
@@ -186,7 +269,7 @@ class RedisStore:
 
     async def mark_confirmed(self, tenant: str, session_id: str, seq: int) -> None:
         key = session_key(tenant, session_id)
-        await self._call("mark_confirmed", lambda: self._confirm(keys=[key], args=[str(seq)]))
+        await self._call("mark_confirmed", lambda: self._run_script(self._confirm, key, [str(seq)]))
 
     async def ttl_remaining(self, tenant: str, session_id: str) -> float | None:
         """Seconds before the session expires (None when absent)."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from runtime.ports import StoreUnavailableError
-from runtime.stores.redis import RedisStore, session_key
+from runtime.ports import ConflictError, StoreUnavailableError
+from runtime.stores.redis import AutoPipeline, RedisStore, session_key
 from tests.runtime.contract.helpers import new_state
 from tests.servers import Servers, free_port, need
 
@@ -103,4 +106,75 @@ async def test_cluster(servers: Servers) -> None:
         got = await store.load("acme", s0.session_id)
         assert got is not None and got.state.seq == 1 and got.unconfirmed is None
     finally:
+        await store.close()
+
+
+async def test_concurrent_commands_are_batched_and_each_gets_its_own_answer(
+    redis_url: str,
+) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    pipe = AutoPipeline(client)
+    batches: list[int] = []
+    send = pipe._send
+
+    async def counting_send(batch: list[Any]) -> None:
+        batches.append(len(batch))
+        await send(batch)
+
+    pipe._send = counting_send  # type: ignore[method-assign]
+    try:
+        await client.set("ap:k", b"v")
+        results = await asyncio.gather(
+            *(pipe.execute("INCR", f"ap:n{i % 7}") for i in range(200)),
+            pipe.execute("GET", "ap:k"),
+            pipe.execute("INCR", "ap:k"),  # an error: for its caller only
+            return_exceptions=True,
+        )
+        # the first command went alone; the rest gathered while it was in flight
+        assert batches and max(batches) > 1 and sum(batches) == 201
+        assert results[200] == b"v"
+        assert isinstance(results[201], aioredis.ResponseError)
+        for i in range(7):  # every INCR applied once, each caller saw its own count
+            counts = sorted(r for j, r in enumerate(results[:200]) if j % 7 == i)
+            assert counts == list(range(1, len(counts) + 1))
+    finally:
+        await client.aclose()
+
+
+async def test_concurrent_turns_through_the_store(redis_url: str) -> None:
+    store = RedisStore.from_url(redis_url)
+    try:
+        states = [new_state(0) for _ in range(50)]
+        await asyncio.gather(*(store.save(s, expected_seq=None) for s in states))
+        bumped = [s.model_copy(update={"seq": 1}) for s in states]
+        await asyncio.gather(*(store.save(s, expected_seq=0, record=b"[]") for s in bumped))
+        await asyncio.gather(*(store.mark_confirmed("acme", s.session_id, 1) for s in bumped))
+        loaded = await asyncio.gather(*(store.load("acme", s.session_id) for s in states))
+        assert [x.state if x else None for x in loaded] == bumped
+        assert all(x is not None and x.unconfirmed is None for x in loaded)
+        # a lost race in a batch is that turn's conflict alone
+        results = await asyncio.gather(
+            *(store.save(s, expected_seq=0 if i == 3 else 1) for i, s in enumerate(bumped)),
+            return_exceptions=True,
+        )
+        assert isinstance(results[3], ConflictError) and results[3].current_seq == 1
+        assert all(r is None for i, r in enumerate(results) if i != 3)
+    finally:
+        await store.close()
+
+
+async def test_scripts_are_loaded_again_when_the_server_lost_them(redis_url: str) -> None:
+    store = RedisStore.from_url(redis_url)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        s0 = new_state(0)
+        await store.save(s0, expected_seq=None)
+        await client.script_flush()  # as after a restart or a failover
+        await store.save(s0.model_copy(update={"seq": 1}), expected_seq=0, record=b"[]")
+        await client.script_flush()
+        await store.mark_confirmed("acme", s0.session_id, 1)
+        stored = await store.load("acme", s0.session_id)
+        assert stored is not None and stored.state.seq == 1 and stored.unconfirmed is None
+    finally:
+        await client.aclose()
         await store.close()
