@@ -32,6 +32,7 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
+import re  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
@@ -93,43 +94,75 @@ def serve(port: int) -> None:
 # ------------------------------------------------------------------------------ client
 
 
-class Conn:
-    """A keep-alive HTTP/1.1 connection (a tiny client: the load generator shares the
-    machine's cores with the service, so it must cost little)."""
+def run_loop(coro: Any) -> Any:
+    """The load generator's event loop: uvloop (as the service's), asyncio without it."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
+
+
+class Conn(asyncio.Protocol):
+    """A keep-alive HTTP/1.1 connection as an asyncio Protocol: the load generator shares
+    the machine's cores with the service, so it must cost little (no stream readers, one
+    buffer scan per response)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.waiter: asyncio.Future[tuple[int, Any]] | None = None
+        self.closed = False
 
     @classmethod
     async def open(cls, port: int) -> Conn:
-        r, w = await asyncio.open_connection("127.0.0.1", port)
-        w.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return cls(r, w)
+        loop = asyncio.get_running_loop()
+        _, conn = await loop.create_connection(cls, "127.0.0.1", port)
+        return conn
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("closed"))
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        m = _CONTENT_LENGTH.search(self.buf, 0, end + 2)
+        length = int(m.group(1)) if m else 0
+        if len(self.buf) < end + 4 + length:
+            return
+        status = int(self.buf[9:12])
+        payload = bytes(self.buf[end + 4 : end + 4 + length])
+        del self.buf[: end + 4 + length]
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result((status, orjson.loads(payload) if payload else None))
 
     async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        if self.closed or self.transport is None:
+            raise ConnectionError("closed")
         data = orjson.dumps(body) if body is not None else b""
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(data)}\r\n\r\n"
         ).encode()
-        self.writer.write(head + data)
-        status_line = await self.reader.readline()
-        if not status_line:
-            raise ConnectionError("closed")
-        status = int(status_line.split(b" ", 2)[1])
-        length = 0
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b"\n", b""):
-                break
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        payload = await self.reader.readexactly(length) if length else b""
-        return status, orjson.loads(payload) if payload else None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(head + data)
+        return await self.waiter
 
     def close(self) -> None:
-        self.writer.close()
+        if self.transport is not None:
+            self.transport.close()
 
 
 class Pool:
@@ -479,7 +512,7 @@ def main() -> None:
             f"processes on the machine share the cores: compare figures at a low load only)"
         )
         # warm up every worker (engines, connections)
-        asyncio.run(closed_loop(port, all_scripts, 8, 2.0))
+        run_loop(closed_loop(port, all_scripts, 8, 2.0))
 
         meter = CpuMeter(
             {
@@ -489,19 +522,19 @@ def main() -> None:
             }
         )
         meter.start()
-        stats = asyncio.run(open_loop(port, all_scripts, args.rate, args.seconds))
+        stats = run_loop(open_loop(port, all_scripts, args.rate, args.seconds))
         open_cpu = meter.per_turn_us(len(stats.latencies))
         print(summary(f"(a) open loop {args.rate:.0f} turns/s for {args.seconds:.0f} s", stats))
         print(cpu_line(open_cpu))
         meter.start()
-        closed, max_tps = asyncio.run(
+        closed, max_tps = run_loop(
             closed_loop(port, all_scripts, args.sessions, args.closed_seconds)
         )
         closed_cpu = meter.per_turn_us(len(closed.latencies))
         print(summary(f"(b) closed loop, {args.sessions} sessions", closed))
         print(f"(b) max throughput: {max_tps:.0f} turns/s")
         print(cpu_line(closed_cpu))
-        floor = asyncio.run(redis_floor(redis.url, 5.0))
+        floor = run_loop(redis_floor(redis.url, 5.0))
         print(f"(c) Redis GET+SET round trips (redis-py + hiredis, 16 conns): {floor:.0f}/s")
         lat = stats.latencies
         print(
