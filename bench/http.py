@@ -6,7 +6,8 @@ SO_REUSEPORT, the examples' compiled programs preloaded. Backends answer from th
 conversation tests' canned responses (so the figure is the runtime's, not a remote
 service's). Measures in one run:
 
-(a) open loop: 1,000 turns/s for 30 s (5,000 calls with a turn every 5 s), latency from
+(a) open loop: 1,000 turns/s for 30 s, each turn to a caller that paused 5 s since its last
+    answer (or to a new caller): what 5,000 calls with a turn every 5 s send; latency from
     the scheduled send time (no coordinated omission): p50/p95/p99;
 (b) closed loop: 64 concurrent sessions, as fast as they are answered: max turns/s;
 (c) the floor: raw Redis GET+SET round trips/s with the same client library.
@@ -267,6 +268,7 @@ class Call:
 @dataclass
 class Stats:
     latencies: list[float] = field(default_factory=list)
+    callers: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
 
@@ -284,36 +286,43 @@ async def one_turn(pool: Pool, call: Call, stats: Stats, t0: float) -> None:
     call.answer(status, answer)
 
 
-async def open_loop(port: int, all_scripts: list[Script], rate: float, seconds: float) -> Stats:
+async def open_loop(
+    port: int, all_scripts: list[Script], rate: float, seconds: float, think: float
+) -> Stats:
+    """Turns sent on a fixed schedule (``rate`` per second) whatever the answers: each goes
+    to a caller that has waited ``think`` seconds since its last answer, or to a new caller
+    when none has (5,000 calls with a turn every 5 s send 1,000 turns/s)."""
     pool = Pool(port)
     stats = Stats()
-    idle: deque[Call] = deque()
-    busy = 0
+    idle: deque[tuple[float, Call]] = deque()  # (ready at, caller), in order of readiness
     rng = random.Random(7)
     tasks: set[asyncio.Task[None]] = set()
     start = time.perf_counter()
     n = int(rate * seconds)
+    callers = 0
 
     async def run(call: Call, t0: float) -> None:
-        nonlocal busy
         await one_turn(pool, call, stats, t0)
-        busy -= 1
         if not call.done:
-            idle.append(call)
+            idle.append((time.perf_counter() + think, call))
 
     for i in range(n):
         due = start + i / rate
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        call = idle.popleft() if idle else Call(rng.choice(all_scripts))
-        busy += 1
+        if idle and idle[0][0] <= due:
+            call = idle.popleft()[1]
+        else:
+            call = Call(rng.choice(all_scripts))
+            callers += 1
         task = asyncio.create_task(run(call, due))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     await asyncio.gather(*tasks)
     for c in pool.free:
         c.close()
+    stats.callers = callers
     return stats
 
 
@@ -456,6 +465,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rate", type=float, default=1000.0)
     ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--think", type=float, default=5.0, help="a caller's pause between turns")
     ap.add_argument("--closed-seconds", type=float, default=10.0)
     ap.add_argument("--sessions", type=int, default=64)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -522,9 +532,15 @@ def main() -> None:
             }
         )
         meter.start()
-        stats = run_loop(open_loop(port, all_scripts, args.rate, args.seconds))
+        stats = run_loop(open_loop(port, all_scripts, args.rate, args.seconds, args.think))
         open_cpu = meter.per_turn_us(len(stats.latencies))
-        print(summary(f"(a) open loop {args.rate:.0f} turns/s for {args.seconds:.0f} s", stats))
+        print(
+            summary(
+                f"(a) open loop {args.rate:.0f} turns/s for {args.seconds:.0f} s, "
+                f"{stats.callers:,} callers pausing {args.think:g} s between turns",
+                stats,
+            )
+        )
         print(cpu_line(open_cpu))
         meter.start()
         closed, max_tps = run_loop(
