@@ -32,6 +32,23 @@ async def test_reopening_the_log_skips_records_already_written(tmp_path: Path) -
     assert list(read_turns(path)) == records
 
 
+async def test_one_request_s_records_are_written_together_skipping_known_ones(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "turns.jsonl"
+    _, records = counter_session(5)
+    sink = JsonlSink(path)
+    await sink.publish(*records[:2])
+    await sink.publish(*records[1:4])  # a retry re-publishing record 1 with new ones
+    await sink.publish(records[3])  # all known: nothing written
+    await sink.publish()
+    await sink.close()
+    sink = JsonlSink(path)
+    await sink.publish(*records[3:])
+    await sink.close()
+    assert list(read_turns(path)) == records
+
+
 async def test_a_partial_last_line_is_cut_off_when_the_log_is_reopened(tmp_path: Path) -> None:
     path = tmp_path / "turns.jsonl"
     _, records = counter_session(3)
