@@ -29,7 +29,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -286,12 +286,32 @@ class _Node:
     limits: Limits
     children: tuple[_Node, ...] = ()
     compose: str | None = None
+    rule_by_code: dict[str, _Rule] = field(default_factory=dict)  # the first of each code
+
+
+# (state, trigger, has missing children, needs confirmation) -> destination
+Routes = dict[tuple[str, str, bool, bool], str]
+
+
+def _routes(table: Table) -> Routes:
+    """Every answer of ``fire`` on the table, for the two conditions the engine sets:
+    one lookup per transition instead of a conditions dict and a scan of the rules."""
+    routes: Routes = {}
+    for source, trigger in table:
+        for missing in (False, True):
+            for confirm in (False, True):
+                conds = {"has_missing_children": missing, "needs_confirmation": confirm}
+                dest = fire(table, source, trigger, conds)
+                if dest is not None:
+                    routes[(source, trigger, missing, confirm)] = dest
+    return routes
 
 
 @dataclass(slots=True)
 class _Ddt:
     compiled: CompiledDdt
     table: Table
+    routes: Routes
     root: _Node
     nodes: dict[str, _Node]  # key -> node
     paths: dict[tuple[str, ...], _Node]  # data node path (as in the record) -> node
@@ -367,6 +387,7 @@ def _prepare_node(ddt: CompiledDdt, dn: DataNode) -> _Node:
         limits=dn.limits,
         children=tuple(_prepare_node(ddt, c) for c in dn.children),
         compose=spec.compose if spec and dn.children else None,
+        rule_by_code={r.code: r for r in reversed(rules)},
     )
 
 
@@ -382,9 +403,11 @@ def _prepare(ddt: CompiledDdt) -> _Ddt:
     out_layers: tuple[str, ...] = tuple(
         str(x.layer) for x in ddt.root.extractors if x.layer in ("ner", "llm")
     ) or tuple(layer for layer, on in (("ner", ddt.ner), ("llm", ddt.llm)) if on)
+    table = export_table(machine)
     return _Ddt(
         compiled=ddt,
-        table=export_table(machine),
+        table=table,
+        routes=_routes(table),
         root=root,
         nodes=nodes,
         paths={n.dn.path: n for n in nodes.values()},
@@ -590,7 +613,7 @@ class DdtEngine:
     ) -> tuple[SayAction, ...]:
         levels: tuple[_Plan, ...] = ()
         if rule is not None:
-            r = next((r for r in node.rules if r.code == rule), None)
+            r = node.rule_by_code.get(rule)
             if r is not None:
                 levels = r.plans.get((f"invalid:{rule}", lang, ch), ())
         if not levels:
@@ -1165,11 +1188,9 @@ class _Turn:
         else:
             reason_state = ""
         missing = self.missing() if root.children else None
-        conditions = {
-            "has_missing_children": missing is not None,
-            "needs_confirmation": self.needs_confirmation(),
-        }
-        dest = fire(self.d.table, source, trigger, conditions)
+        dest = self.d.routes.get(
+            (source, trigger, missing is not None, self.needs_confirmation() is True)
+        )
         if dest is None:
             return _step(
                 None,
