@@ -110,7 +110,10 @@ def set_path(memory: Mapping[str, Any], path: tuple[str, ...], value: Any) -> di
     cur = root
     for seg in path[:-1]:
         nxt = cur.get(seg)
-        child = dict(nxt) if type(nxt) is dict or isinstance(nxt, Mapping) else {}
+        if type(nxt) is dict or (nxt is not None and isinstance(nxt, Mapping)):
+            child = dict(nxt)
+        else:
+            child = {}
         cur[seg] = child
         cur = child
     cur[path[-1]] = value
@@ -145,6 +148,9 @@ def _eq(a: Any, b: Any) -> bool:
         return False
 
 
+_ORDERED = frozenset((int, float, str))
+
+
 def _keys(a: Any, b: Any) -> tuple[Any, Any] | None:
     ta, tb = type(a), type(b)
     if (ta is int or ta is float) and (tb is int or tb is float):
@@ -160,21 +166,33 @@ def _keys(a: Any, b: Any) -> tuple[Any, Any] | None:
 
 
 def _lt(a: Any, b: Any) -> bool:
+    t = type(a)
+    if t is type(b) and t in _ORDERED:  # what _keys would give back unchanged
+        return bool(a < b)
     k = _keys(a, b)
     return k is not None and bool(k[0] < k[1])
 
 
 def _le(a: Any, b: Any) -> bool:
+    t = type(a)
+    if t is type(b) and t in _ORDERED:  # what _keys would give back unchanged
+        return bool(a <= b)
     k = _keys(a, b)
     return k is not None and bool(k[0] <= k[1])
 
 
 def _gt(a: Any, b: Any) -> bool:
+    t = type(a)
+    if t is type(b) and t in _ORDERED:  # what _keys would give back unchanged
+        return bool(a > b)
     k = _keys(a, b)
     return k is not None and bool(k[0] > k[1])
 
 
 def _ge(a: Any, b: Any) -> bool:
+    t = type(a)
+    if t is type(b) and t in _ORDERED:  # what _keys would give back unchanged
+        return bool(a >= b)
     k = _keys(a, b)
     return k is not None and bool(k[0] >= k[1])
 
@@ -450,7 +468,7 @@ def _fmt_partial_date(v: Mapping[str, Any], style: str, lang: str) -> str | None
 
 
 def _fn_date(lang: str, d: Any, style: Any = "long") -> str | None:
-    if isinstance(d, Mapping):
+    if type(d) is not str and isinstance(d, Mapping):  # a date is mostly an ISO string
         return _fmt_partial_date(d, str(style), lang)
     dd = _as_date(d)
     if dd is None:
@@ -606,7 +624,7 @@ def _strfn(op: Callable[[str], str]) -> Callable[[Any], str | None]:
 
 
 def _part(x: Any, which: str) -> int | None:
-    if isinstance(x, Mapping):
+    if type(x) is not str and isinstance(x, Mapping):
         v = x.get(which)
         return v if type(v) is int else None
     d = _as_date(x)
@@ -832,6 +850,27 @@ def _build_call(e: Call, lang: str) -> Fn:
     impl, needs = entry
     args = [_build(x, lang) for x in e.args]
 
+    # today(), date(value), now() … : no list of arguments to build for none or one
+    if needs in ("now", "lang") and len(args) <= 1:
+        at_now = needs == "now"
+        if not args:
+
+            def call0(m: Mapping[str, Any], now: datetime) -> Any:
+                try:
+                    return impl(now if at_now else lang)
+                except Exception:  # noqa: BLE001 - a function never breaks a dialogue
+                    return None
+
+            return call0
+        (g0,) = args
+
+        def call_one(m: Mapping[str, Any], now: datetime) -> Any:
+            try:
+                return impl(now if at_now else lang, g0(m, now))
+            except Exception:  # noqa: BLE001
+                return None
+
+        return call_one
     if needs == "now":
 
         def call_now(m: Mapping[str, Any], now: datetime) -> Any:
@@ -860,6 +899,16 @@ def _build_call(e: Call, lang: str) -> Fn:
                 return None
 
         return call1
+    if len(args) == 2:
+        a0, a1 = args
+
+        def call2(m: Mapping[str, Any], now: datetime) -> Any:
+            try:
+                return impl(a0(m, now), a1(m, now))
+            except Exception:  # noqa: BLE001
+                return None
+
+        return call2
 
     def call(m: Mapping[str, Any], now: datetime) -> Any:
         try:

@@ -93,10 +93,13 @@ def _alpha2digit(text: str, lang: str) -> str:
 def to_digits(text: str, lang: str) -> str:
     """Folded ``text`` with numbers in words rewritten as digits and fractions as ½ ¼ ¾."""
     lang = lang if lang in _LANGS else "it"
-    s = _ELISION.sub("' ", fold(text))  # "dell'ottanta" → "dell' ottanta"
+    s = fold(text)
+    if "'" in s:
+        s = _ELISION.sub("' ", s)  # "dell'ottanta" → "dell' ottanta"
     if lang == "en":
         s = _EN_A_NUMBER.sub(r"one \1", s)
-        s = _HYPHEN_WORDS.sub(" ", s)
+        if "-" in s:
+            s = _HYPHEN_WORDS.sub(" ", s)
     if not _MAYBE_NUMBER[lang].search(s):
         return s
     if _FRACTION_HINT[lang].search(s):
