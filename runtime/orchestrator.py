@@ -196,6 +196,7 @@ def run_step(
     kind = _KIND.get(type(event))
     if kind is None:  # a subclass: the slow, general check
         kind = next((k for c, k in _KIND.items() if isinstance(event, c)), "?")
+    # ``kind`` before isinstance: pydantic classes are ABCs, where a failed check is slow
     if kind == "input":
         if state.awaiting != "input" or state.ddt is None:
             raise _fault(
@@ -208,11 +209,11 @@ def run_step(
         ctx.actions.append(build(EndAction, reason="hangup"))
         ctx.status, ctx.reason, ctx.ddt, ctx.critical = "ended", "hangup", None, True
         run = False
-    elif isinstance(event, StartEvent):
+    elif kind == "start" and isinstance(event, StartEvent):
         if state.seq != 0 or state.status != "running" or state.awaiting is not None:
             raise _fault(InvalidEventError, "the session has already started", state)
         ctx.memory = _start_memory(program, state, event)
-    elif isinstance(event, ExtractionResultEvent):
+    elif kind == "extraction" and isinstance(event, ExtractionResultEvent):
         if state.awaiting != "extraction" or state.ddt is None:
             raise _fault(
                 InvalidEventError,
@@ -220,11 +221,9 @@ def run_step(
                 state,
             )
         run = _resume_ddt(ctx, state, event)
-    elif isinstance(event, BackendResultEvent):
+    elif kind == "backend" and isinstance(event, BackendResultEvent):
         task = tasks[state.pc] if 0 <= state.pc < len(tasks) else None
-        if state.awaiting != "backend" or not isinstance(
-            task, CallBackendTask | SendEmailTask | SendSmsTask
-        ):
+        if state.awaiting != "backend" or not isinstance(task, _BACKEND_TASKS):
             raise _fault(
                 InvalidEventError,
                 f"backend_result while the session waits for {state.awaiting or 'nothing'}",
@@ -270,6 +269,7 @@ _KIND: dict[type[Any], str] = {
     BackendResultEvent: "backend",
 }
 
+_BACKEND_TASKS = (CallBackendTask, SendEmailTask, SendSmsTask)
 _UPDATED = frozenset({"seq", "pc", "stack", "memory", "ddt", "status", "awaiting", "reason"})
 
 
