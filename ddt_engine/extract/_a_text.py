@@ -18,7 +18,6 @@ MAX_TOKENS = 64
 
 _APOS = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u02bc": "'"})
 _TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
-_SPACES_RE = re.compile(r"\s+")
 
 
 @lru_cache(maxsize=4096)
@@ -40,7 +39,7 @@ def fold(text: str) -> str:
 
 def squash(text: str) -> str:
     """Collapse runs of whitespace and strip the ends."""
-    return _SPACES_RE.sub(" ", text).strip()
+    return " ".join(text.split())  # str.split's whitespace is re's \s: the same text
 
 
 def tokens(text: str, limit: int = MAX_TOKENS) -> list[tuple[str, int, int]]:

@@ -105,12 +105,17 @@ def to_digits(text: str, lang: str) -> str:
     if _FRACTION_HINT[lang].search(s):
         for rx, repl in _FRACTIONS[lang]:
             s = rx.sub(repl, s)
-    if _MULTIPLIED.search(s):  # before text2num too: it turns "thousand" into "1000"
-        s = _MULTIPLIED.sub(_multiply, s)
+    if _has_multiplier(s) and _MULTIPLIED.search(s):  # before text2num too: it turns
+        s = _MULTIPLIED.sub(_multiply, s)  # "thousand" into "1000"
     s = _alpha2digit(s[:MAX_CHARS], lang)
-    if _MULTIPLIED.search(s):
+    if _has_multiplier(s) and _MULTIPLIED.search(s):
         s = _MULTIPLIED.sub(_multiply, s)
     return squash(s)
+
+
+def _has_multiplier(s: str) -> bool:
+    """Whether ``s`` has a word that _MULTIPLIED needs (a cheap test before the regex)."""
+    return "mil" in s or "thousand" in s or "billion" in s
 
 
 _MULTIPLIED = re.compile(
