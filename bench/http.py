@@ -7,8 +7,9 @@ conversation tests' canned responses (so the figure is the runtime's, not a remo
 service's). Measures in one run:
 
 (a) open loop: 1,000 turns/s for 30 s, each turn to a caller that paused 5 s since its last
-    answer (or to a new caller): what 5,000 calls with a turn every 5 s send; latency from
-    the scheduled send time (no coordinated omission): p50/p95/p99;
+    answer (or to a new caller): what 5,000 calls with a turn every 5 s send, counted after
+    the first 5 s that bring the calls in; latency from the scheduled send time (no
+    coordinated omission): p50/p95/p99;
 (b) closed loop: 64 concurrent sessions, as fast as they are answered: max turns/s;
 (c) the floor: raw Redis GET+SET round trips/s with the same client library.
 
@@ -40,6 +41,7 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections import Counter, deque  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -287,22 +289,33 @@ async def one_turn(pool: Pool, call: Call, stats: Stats, t0: float) -> None:
 
 
 async def open_loop(
-    port: int, all_scripts: list[Script], rate: float, seconds: float, think: float
+    port: int,
+    all_scripts: list[Script],
+    rate: float,
+    seconds: float,
+    think: float,
+    counting: Callable[[], None] = lambda: None,
 ) -> Stats:
     """Turns sent on a fixed schedule (``rate`` per second) whatever the answers: each goes
     to a caller that has waited ``think`` seconds since its last answer, or to a new caller
-    when none has (5,000 calls with a turn every 5 s send 1,000 turns/s)."""
+    when none has (5,000 calls with a turn every 5 s send 1,000 turns/s). The first
+    ``think`` seconds only bring the callers in (all new calls, all session starts): they
+    are sent on the same schedule but not counted; the ``seconds`` after them are
+    (``counting`` is called when they begin)."""
     pool = Pool(port)
     stats = Stats()
+    warm = Stats()
     idle: deque[tuple[float, Call]] = deque()  # (ready at, caller), in order of readiness
     rng = random.Random(7)
     tasks: set[asyncio.Task[None]] = set()
     start = time.perf_counter()
-    n = int(rate * seconds)
+    counted_from = start + think
+    n = int(rate * (think + seconds))
     callers = 0
+    counted = False
 
-    async def run(call: Call, t0: float) -> None:
-        await one_turn(pool, call, stats, t0)
+    async def run(call: Call, t0: float, into: Stats) -> None:
+        await one_turn(pool, call, into, t0)
         if not call.done:
             idle.append((time.perf_counter() + think, call))
 
@@ -311,12 +324,15 @@ async def open_loop(
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
+        if due >= counted_from and not counted:
+            counted = True
+            counting()
         if idle and idle[0][0] <= due:
             call = idle.popleft()[1]
         else:
             call = Call(rng.choice(all_scripts))
-            callers += 1
-        task = asyncio.create_task(run(call, due))
+            callers += counted
+        task = asyncio.create_task(run(call, due, stats if due >= counted_from else warm))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     await asyncio.gather(*tasks)
@@ -531,13 +547,15 @@ def main() -> None:
                 "rabbitmq": [rabbit.server.proc.pid] if rabbit.server.proc else [],
             }
         )
-        meter.start()
-        stats = run_loop(open_loop(port, all_scripts, args.rate, args.seconds, args.think))
+        stats = run_loop(
+            open_loop(port, all_scripts, args.rate, args.seconds, args.think, meter.start)
+        )
         open_cpu = meter.per_turn_us(len(stats.latencies))
         print(
             summary(
-                f"(a) open loop {args.rate:.0f} turns/s for {args.seconds:.0f} s, "
-                f"{stats.callers:,} callers pausing {args.think:g} s between turns",
+                f"(a) open loop {args.rate:.0f} turns/s for {args.seconds:.0f} s after "
+                f"{args.think:g} s bringing the callers in (each pauses {args.think:g} s "
+                f"between turns; {stats.callers:,} new callers while counting)",
                 stats,
             )
         )
