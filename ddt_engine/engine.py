@@ -34,7 +34,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from ddt_engine.catalogue import BUILTIN_TYPES, DtmfFormat
-from ddt_engine.expressions import compile_expr, format_value
+from ddt_engine.expressions import compile_expr, compile_template, format_value
 from ddt_engine.extract import Extraction, ExtractOptions, extract
 from ddt_engine.extract._a_text import words
 from ddt_engine.extract.commands import (
@@ -126,7 +126,7 @@ def _step(
 class _Tpl:
     """A template prepared for one language: constant text, or text and compiled slots."""
 
-    __slots__ = ("const", "pieces", "ssml", "lang")
+    __slots__ = ("const", "pieces", "plain", "ssml", "lang")
 
     def __init__(self, template: Template, lang: str, *, ssml: bool) -> None:
         pieces: list[str | Callable[[Mapping[str, Any], datetime], Any]] = []
@@ -143,10 +143,14 @@ class _Tpl:
         self.const: str | None = None
         if all(isinstance(p, str) for p in pieces):
             self.const = "".join(p for p in pieces if isinstance(p, str))
+        # with nothing to escape, the evaluator's compiled template gives the same text
+        self.plain = None if ssml or self.const is not None else compile_template(template, lang)
 
     def render(self, memory: Mapping[str, Any], now: datetime) -> str:
         if self.const is not None:
             return self.const
+        if self.plain is not None:
+            return self.plain(memory, now)
         out: list[str] = []
         for p in self.pieces:
             if isinstance(p, str):

@@ -972,7 +972,7 @@ def _build_template(template: Template, lang: str) -> Callable[[Mapping[str, Any
     pieces: list[str | Fn] = []
     for p in template.parts:
         if isinstance(p, ExprPart):
-            pieces.append(_safe(_build(p.expr, lang)))
+            pieces.append(_build(p.expr, lang))  # run() below catches what it raises
         elif pieces and isinstance(pieces[-1], str):
             pieces[-1] += p.text
         else:

@@ -338,7 +338,7 @@ def _compile(pieces: tuple[_Piece, ...], lang: str) -> tuple[_Compiled, ...]:
 class _PromptPlan:
     """One prompt for one language and channel; ``const`` when it has no expression."""
 
-    __slots__ = ("const", "key", "pieces", "voice")
+    __slots__ = ("const", "key", "pieces", "plain", "voice")
 
     def __init__(self, key: str, template: Template, voice: bool, lang: str) -> None:
         self.key = key
@@ -347,6 +347,9 @@ class _PromptPlan:
         self.const: SayAction | None = None
         if all(isinstance(p, str) for p in self.pieces):
             self.const = self._action("".join(p for p in self.pieces if isinstance(p, str)))
+        # chat text escapes nothing: the whole template compiled at once gives the same text
+        plain = not voice and self.const is None
+        self.plain = compile_template(template, lang) if plain else None
 
     def _action(self, raw: str) -> SayAction:
         if not self.voice:
@@ -361,6 +364,8 @@ class _PromptPlan:
     def say(self, memory: Mapping[str, Any], now: datetime) -> SayAction:
         if self.const is not None:
             return self.const
+        if self.plain is not None:
+            return self._action(self.plain(memory, now))
         out: list[str] = []
         for p in self.pieces:
             if isinstance(p, str):
@@ -545,7 +550,7 @@ def _render_pieces(
     now: datetime,
     encode: Callable[[str], str],
 ) -> str:
-    return "".join(p if isinstance(p, str) else encode(p(scope, now)) for p in pieces)
+    return "".join([p if isinstance(p, str) else encode(p(scope, now)) for p in pieces])
 
 
 def op_call_backend(ctx: Ctx, task: CallBackendTask) -> bool:
