@@ -91,7 +91,18 @@ def serve(port: int) -> None:
     config = uvicorn.Config(
         app, loop="uvloop", http="httptools", log_level="warning", access_log=False
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+    where = os.environ.get("DDTFLOW_BENCH_PROFILE")
+    if not where:
+        server.run(sockets=[sock])
+        return
+    import cProfile
+
+    # uvicorn raises the signal it stopped on again once it is done: let it land here
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    with cProfile.Profile() as prof:  # --profile: this worker's calls, written at its exit
+        server.run(sockets=[sock])
+    prof.dump_stats(Path(where) / f"worker-{os.getpid()}.prof")
 
 
 # ------------------------------------------------------------------------------ client
@@ -485,6 +496,12 @@ def main() -> None:
     ap.add_argument("--closed-seconds", type=float, default=10.0)
     ap.add_argument("--sessions", type=int, default=64)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument(
+        "--profile",
+        type=Path,
+        help="run each worker under cProfile and write DIR/worker-PID.prof (slower: for "
+        "finding where the time goes, not for figures)",
+    )
     ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # internal: one worker
     args = ap.parse_args()
     if args.serve:
@@ -511,6 +528,9 @@ def main() -> None:
             DDTFLOW_PROGRAMS_DIR=str(programs),
             DDTFLOW_DATA_DIR=str(tmp),
         )
+        if args.profile:
+            args.profile.mkdir(parents=True, exist_ok=True)
+            env["DDTFLOW_BENCH_PROFILE"] = str(args.profile.resolve())
         log = (tmp / "service.log").open("wb")
         for _ in range(args.workers):
             procs.append(
