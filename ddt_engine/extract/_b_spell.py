@@ -271,6 +271,11 @@ def decode(text: str, lang: str) -> list[Piece]:
         lang = "it"
     raw = _TOKEN.findall(text[:MAX_CODE_TEXT])
     toks = [t.lower() for t in raw]
+    if len(toks) == 1 and toks[0].isascii() and toks[0].isalnum() and not toks[0].isalpha():
+        # one typed token with a digit ("80", "pol123456"): no letter name, alphabet or
+        # number word has a digit, so the passes below would give just this piece
+        t = toks[0]
+        return [Piece("D", t)] if t.isdigit() else [Piece("C", t.upper())]
     folded = [fold(t) for t in toks]
     letters = _LETTERS_IT if lang == "it" else _LETTERS_EN
     ambiguous = _AMBIGUOUS_IT if lang == "it" else _AMBIGUOUS_EN
