@@ -22,6 +22,7 @@ from runtime.tasks import (
     apply_ddt_step,
     backend_name,
     build,
+    construct,
     default_registry,
 )
 from schemas.actions import Action, EndAction
@@ -255,9 +256,8 @@ def run_step(
     d["status"] = ctx.status
     d["awaiting"] = ctx.awaiting
     d["reason"] = ctx.reason
-    return StepResult(
-        _state_of(d, state.__pydantic_fields_set__ | _UPDATED), ctx.actions, ctx.critical
-    )
+    new = construct(SessionState, d, state.__pydantic_fields_set__ | _UPDATED)
+    return StepResult(new, ctx.actions, ctx.critical)
 
 
 _KIND: dict[type[Any], str] = {
@@ -278,20 +278,7 @@ def _next_state(state: SessionState, update: dict[str, Any]) -> SessionState:
     state is frozen and its values are never mutated (memory is copy-on-write)."""
     d = dict(state.__dict__)
     d.update(update)
-    return _state_of(d, state.__pydantic_fields_set__ | update.keys())
-
-
-_new = SessionState.__new__
-_set = object.__setattr__
-
-
-def _state_of(fields: dict[str, Any], fields_set: set[str]) -> SessionState:
-    new = _new(SessionState)
-    _set(new, "__dict__", fields)
-    _set(new, "__pydantic_fields_set__", fields_set)
-    _set(new, "__pydantic_extra__", None)
-    _set(new, "__pydantic_private__", None)
-    return new
+    return construct(SessionState, d, state.__pydantic_fields_set__ | update.keys())
 
 
 def _resume_ddt(ctx: Ctx, state: SessionState, event: Event) -> bool:

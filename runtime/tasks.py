@@ -69,6 +69,7 @@ __all__ = [
     "TaskPlugin",
     "TaskRegistry",
     "build",
+    "construct",
     "default_registry",
     "plan_for",
     "response_path",
@@ -98,8 +99,25 @@ class DdtEnginePort(Protocol):
 # --------------------------------------------------------------------------- fast values
 
 _M = TypeVar("_M", bound=BaseModel)
-_SHAPES: dict[type[BaseModel], tuple[tuple[str, Any, Callable[[], Any] | None], ...]] = {}
-_UNSET = object()
+# per model class: its field names, every field with its static default (in field order),
+# and the fields whose default comes from a factory
+_Shape = tuple[frozenset[str], dict[str, Any], tuple[tuple[str, Callable[[], Any]], ...]]
+_SHAPES: dict[type[BaseModel], _Shape] = {}
+
+
+def _shape(cls: type[BaseModel]) -> _Shape:
+    fields = cls.model_fields
+    shape: _Shape = (
+        frozenset(fields),
+        {name: f.default for name, f in fields.items()},
+        tuple(
+            (name, f.default_factory)  # type: ignore[misc]
+            for name, f in fields.items()
+            if f.default_factory is not None
+        ),
+    )
+    _SHAPES[cls] = shape
+    return shape
 
 
 def build(cls: type[_M], **values: Any) -> _M:
@@ -108,31 +126,30 @@ def build(cls: type[_M], **values: Any) -> _M:
     Like ``model_construct`` but with the field shapes computed once per class; every field
     is set (defaults included), so the object dumps and compares like a validated one.
     """
-    shape = _SHAPES.get(cls)
-    if shape is None:
-        shape = tuple(
-            (
-                name,
-                _UNSET if f.default_factory is not None else f.default,
-                f.default_factory,  # type: ignore[misc]
-            )
-            for name, f in cls.model_fields.items()
-        )
-        _SHAPES[cls] = shape
-    d: dict[str, Any] = {}
-    for name, default, factory in shape:
-        if name in values:
-            d[name] = values[name]
-        elif factory is not None:
+    names, defaults, factories = _SHAPES.get(cls) or _shape(cls)
+    d = defaults.copy()  # field order kept: update() only replaces values
+    if values.keys() <= names:
+        d.update(values)
+    else:  # a name that is not a field is left out
+        d.update({k: v for k, v in values.items() if k in names})
+    for name, factory in factories:
+        if name not in values:
             d[name] = factory()
-        else:
-            d[name] = default
-    obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", d)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
+    return construct(cls, d, set(values))
+
+
+def construct(cls: type[_M], fields: dict[str, Any], fields_set: set[str]) -> _M:
+    """A ``cls`` holding ``fields`` (every field, already valid) as they are."""
+    obj = _new(cls)
+    _set(obj, "__dict__", fields)
+    _set(obj, "__pydantic_fields_set__", fields_set)
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
     return obj
+
+
+_new = object.__new__
+_set = object.__setattr__
 
 
 # --------------------------------------------------------------------------- plugins
