@@ -493,6 +493,13 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=1000.0)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--think", type=float, default=5.0, help="a caller's pause between turns")
+    ap.add_argument(
+        "--sweep",
+        type=lambda v: [float(x) for x in v.split(",") if x],
+        default=[],
+        metavar="R1,R2,…",
+        help="after (a), the same open loop at these rates too (p95 of each in the JSON)",
+    )
     ap.add_argument("--closed-seconds", type=float, default=10.0)
     ap.add_argument("--sessions", type=int, default=64)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -580,6 +587,11 @@ def main() -> None:
             )
         )
         print(cpu_line(open_cpu))
+        sweep = {}
+        for rate in args.sweep:  # the same open loop at other rates: where p95 stays low
+            swept = run_loop(open_loop(port, all_scripts, rate, args.seconds, args.think))
+            sweep[str(round(rate))] = round(pct(swept.latencies, 95), 2)
+            print(summary(f"    sweep: open loop {rate:.0f} turns/s", swept))
         meter.start()
         closed, max_tps = run_loop(
             closed_loop(port, all_scripts, args.sessions, args.closed_seconds)
@@ -606,6 +618,7 @@ def main() -> None:
                     "closed_p95_ms": round(pct(closed.latencies, 95), 2),
                     "redis_floor_ops_per_s": round(floor),
                     "cpu_us_per_turn": {k: round(v) for k, v in closed_cpu.items()},
+                    **({"sweep_p95_ms": sweep} if sweep else {}),
                     "cores": os.cpu_count(),
                     "loadavg_before": round(load_before, 1),
                 }
