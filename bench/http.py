@@ -4,7 +4,8 @@ Starts redis-server and rabbitmq-server (tests/servers.py), then the service: on
 process per core (uvloop, httptools; redis-py with hiredis) sharing the port with
 SO_REUSEPORT, the examples' compiled programs preloaded. Backends answer from the
 conversation tests' canned responses (so the figure is the runtime's, not a remote
-service's). Measures in one run:
+service's). No persistence worker runs (it is MongoDB's load, on other machines in a
+deployment): the turn queue is purged between phases. Measures in one run:
 
 (a) open loop: 1,000 turns/s for 30 s, each turn to a caller that paused 5 s since its last
     answer (or to a new caller): what 5,000 calls with a turn every 5 s send, counted after
@@ -446,6 +447,21 @@ def cpu_line(cpu: dict[str, float]) -> str:
     )
 
 
+async def purge(amqp_url: str, queue: str) -> None:
+    """Empty the turn queue between phases. No worker drains it during the run (that would
+    be MongoDB's load on these cores, not the service's), and a broker holding the tens of
+    thousands of persistent messages of the phase before slows the next one."""
+    import aio_pika
+
+    conn = await aio_pika.connect(amqp_url)
+    try:
+        channel = await conn.channel()
+        q = await channel.declare_queue(queue, passive=True)
+        await q.purge()
+    finally:
+        await conn.close()
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -528,10 +544,11 @@ def main() -> None:
         compile_examples(programs)
         port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URL", "DDTFLOW_MONGO_URL")}
+        queue = f"bench.http.{os.getpid()}"
         env.update(
             REDIS_URL=redis.url,
             AMQP_URL=rabbit.url,
-            DDTFLOW_QUEUE=f"bench.http.{os.getpid()}",
+            DDTFLOW_QUEUE=queue,
             DDTFLOW_PROGRAMS_DIR=str(programs),
             DDTFLOW_DATA_DIR=str(tmp),
         )
@@ -589,9 +606,11 @@ def main() -> None:
         print(cpu_line(open_cpu))
         sweep = {}
         for rate in args.sweep:  # the same open loop at other rates: where p95 stays low
+            run_loop(purge(rabbit.url, queue))
             swept = run_loop(open_loop(port, all_scripts, rate, args.seconds, args.think))
             sweep[str(round(rate))] = round(pct(swept.latencies, 95), 2)
             print(summary(f"    sweep: open loop {rate:.0f} turns/s", swept))
+        run_loop(purge(rabbit.url, queue))
         meter.start()
         closed, max_tps = run_loop(
             closed_loop(port, all_scripts, args.sessions, args.closed_seconds)
