@@ -292,11 +292,14 @@ async def test_broker_restarted_under_load_loses_nothing_confirmed(
     programs = registry(program)
     convs = [Conversation(store, sink, programs, program) for _ in range(6)]
     failures = 0
+    down = asyncio.Event()
     stop = asyncio.Event()
 
     async def talk(c: Conversation) -> None:
         nonlocal failures
         while not stop.is_set() or len(c.acked) < 20:
+            if len(c.acked) >= 10 and not down.is_set():
+                await down.wait()  # every conversation is mid-way when the broker goes
             try:
                 await c.turn()
             except StoreUnavailableError:
@@ -308,7 +311,12 @@ async def test_broker_restarted_under_load_loses_nothing_confirmed(
     try:
         talkers = [asyncio.create_task(talk(c)) for c in convs]
         await asyncio.sleep(0.5)
-        await asyncio.to_thread(rabbit.server.restart)  # durable queue, persistent messages
+        # durable queue, persistent messages; the talkers go on while it is down (however
+        # fast they were before: they wait at turn 10 until it is)
+        await asyncio.to_thread(rabbit.server.stop)
+        down.set()
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(rabbit.server.start)
         await asyncio.sleep(1.0)
         stop.set()
         await asyncio.wait_for(asyncio.gather(*talkers), 120)
