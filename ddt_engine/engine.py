@@ -732,6 +732,15 @@ class _Turn:
         self.invalid_node: _Node = node
         self.critical = False
 
+    def say(
+        self, node: _Node, topic: str, level: int, value: Any, rule: str | None = None
+    ) -> tuple[SayAction, ...]:
+        """The prompts of ``topic`` at ``level`` for ``node``, in this turn's language,
+        channel, memory and time."""
+        return self.engine._say(
+            self.d, node, topic, level, self.lang, self.ch, self.memory, value, self.at, rule
+        )
+
     # -- events -----------------------------------------------------------------------
 
     def user_input(self, ev: UserInputEvent) -> DdtStep:
@@ -811,33 +820,13 @@ class _Turn:
         if cmd == "help":
             # at a confirmation the help is the most explicit confirmation level (yes or no)
             topic, level = ("confirmation", _LAST) if st.state == "confirmation" else ("help", 1)
-            say = self.engine._say(
-                self.d,
-                self.node,
-                topic,
-                level,
-                self.lang,
-                self.ch,
-                self.memory,
-                st.candidate,
-                self.at,
-            )
+            say = self.say(self.node, topic, level, st.candidate)
             new = st.model_copy(update={"last_prompt": (topic, level), "pending": None})
             return _step(new, (*say, self.listen()), reason="help")
         # repeat: the last prompt again, no attempt counted
         last_state, level = st.last_prompt or (st.state, 1)
-        say = self.engine._say(
-            self.d,
-            self.node,
-            last_state,
-            level,
-            self.lang,
-            self.ch,
-            self.memory,
-            st.candidate,
-            self.at,
-            rule=st.rule if last_state == "invalid" else None,
-        )
+        rule = st.rule if last_state == "invalid" else None
+        say = self.say(self.node, last_state, level, st.candidate, rule)
         return _step(st, (*say, self.listen()), reason="repeat")
 
     def listen(self) -> ListenAction:
@@ -1206,14 +1195,13 @@ class _Turn:
         return self.enter(dest, trigger, missing, reason_state)
 
     def enter(self, dest: str, trigger: str, missing: _Node | None, why: str) -> DdtStep:
-        d, root, lang, ch = self.d, self.d.root, self.lang, self.ch
-        engine = self.engine
+        root = self.d.root
         if dest == "success":
             value = self.candidate
-            say = engine._say(d, root, "success", 1, lang, ch, self.memory, value, self.at)
+            say = self.say(root, "success", 1, value)
             return _step(None, say, "success", value=value, critical=True)
         if dest == "failed":
-            say = engine._say(d, root, "failed", 1, lang, ch, self.memory, None, self.at)
+            say = self.say(root, "failed", 1, None)
             return _step(None, say, "failure", critical=True, reason=f"max_attempts: {why}")
         node = self.node
         rule: str | None = None
@@ -1239,9 +1227,7 @@ class _Turn:
             level = self.counters.get(f"{node.key}:{dest}", 1)
             if self.st.state != "confirmation":
                 candidate = None
-        say = engine._say(
-            d, node, dest, level, lang, ch, self.memory, candidate, self.at, rule=rule
-        )
+        say = self.say(node, dest, level, candidate, rule)
         new = _fast(
             DdtState,
             {
@@ -1258,4 +1244,4 @@ class _Turn:
                 "pending": None,
             },
         )
-        return _step(new, (*say, node.listen[ch]), critical=self.critical)
+        return _step(new, (*say, node.listen[self.ch]), critical=self.critical)
