@@ -119,11 +119,16 @@ def decode_records(body: bytes) -> list[TurnRecord]:
         try:
             out.append(TurnRecord.model_validate(item))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(x) for x in first["loc"]) or "(record)"
             at = f"record {n}: " if isinstance(data, list) else ""
-            raise ValueError(f"not a turn record: {at}{where}: {first['msg']}") from exc
+            raise ValueError(f"not a turn record: {at}{first_error(exc)}") from exc
     return out
+
+
+def first_error(exc: ValidationError) -> str:
+    """``where: what`` of the first thing wrong with a turn record that does not validate."""
+    first = exc.errors()[0]
+    where = ".".join(str(x) for x in first["loc"]) or "(record)"
+    return f"{where}: {first['msg']}"
 
 
 class TurnSink(Protocol):

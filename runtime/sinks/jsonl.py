@@ -12,7 +12,7 @@ from typing import BinaryIO
 import orjson
 from pydantic import ValidationError
 
-from runtime.ports import RuntimeFault, StoreUnavailableError
+from runtime.ports import RuntimeFault, StoreUnavailableError, first_error
 from schemas.turns import TurnRecord
 
 log = logging.getLogger("ddtflow.sink.jsonl")
@@ -49,10 +49,8 @@ def read_turns(path: str | Path) -> Iterator[TurnRecord]:
             try:
                 yield TurnRecord.model_validate(data)
             except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(x) for x in first["loc"]) or "(record)"
                 raise TurnLogError(
-                    f"{p}:{n}: not a turn record: {where}: {first['msg']}", path=str(p), line=n
+                    f"{p}:{n}: not a turn record: {first_error(exc)}", path=str(p), line=n
                 ) from exc
 
 
