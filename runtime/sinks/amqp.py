@@ -1,7 +1,9 @@
 """RabbitMQ turn sink: persistent messages, publisher confirms, a durable queue with a DLX.
 
-One persistent message per request holds its records (a JSON array); ``publish`` returns
-only after the broker's confirm; a critical record is also written to
+One persistent message per request holds its records (a JSON array); while a message waits
+for its confirm, the requests that come meanwhile go out together as one message when it
+is confirmed (group commit, ``runtime.groupcommit``). ``publish`` returns only after the
+broker's confirm of the message holding its records; a critical record is also written to
 MongoDB before it returns. When the broker cannot be reached the turn fails with a
 retryable ``StoreUnavailableError`` — or, with ``fallback="mongo"``, the record goes
 straight to MongoDB. The connection is robust: it reconnects by itself, logged and counted.
@@ -18,8 +20,9 @@ import aio_pika
 import aiormq
 from aio_pika.abc import AbstractChannel, AbstractQueue, AbstractRobustConnection
 from pamqp import commands as spec
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
+from runtime.groupcommit import GroupCommit
 from runtime.mongo import MongoArchive, turn_id
 from runtime.ports import StoreUnavailableError, encode_records
 from schemas.turns import TurnRecord
@@ -30,6 +33,25 @@ RECONNECTS = Counter("ddtflow_amqp_reconnects", "Reconnections of the RabbitMQ c
 PUBLISHED = Counter("ddtflow_turns_published", "Turn records confirmed by the broker")
 FALLBACKS = Counter("ddtflow_turns_broker_fallback", "Turn records written to MongoDB directly")
 PUBLISH_FAILURES = Counter("ddtflow_turn_publish_failures", "Publishes that failed retryably")
+BATCHED = Histogram(
+    "ddtflow_amqp_batched_requests",
+    "Requests whose records went out together in one message (group commit)",
+    buckets=(2, 4, 8, 16, 32, 64),
+)
+
+_Unit = tuple[Sequence[TurnRecord], bytes]
+"""One request's records and their JSON array."""
+
+
+def join_arrays(bodies: Sequence[bytes]) -> bytes:
+    """One JSON array of the records of several: each body is a JSON array of records (or,
+    from a store written before batching, one record object)."""
+    parts = []
+    for body in bodies:
+        b = body.strip()
+        parts.append(b[1:-1] if b.startswith(b"[") else b)
+    return b"[" + b",".join(p for p in parts if p.strip()) + b"]"
+
 
 QueueType = Literal["classic", "quorum"]
 
@@ -84,6 +106,7 @@ class AmqpSink:
         fallback: Literal["none", "mongo"] = "none",
         connect_timeout_s: float = 5.0,
         close_mongo: bool = False,
+        max_batch: int = 64,
     ) -> None:
         if fallback == "mongo" and mongo is None:
             raise ValueError("broker fallback 'mongo' needs a MongoDB archive (MONGO_URL)")
@@ -99,6 +122,9 @@ class AmqpSink:
         self._conn: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._lock = asyncio.Lock()
+        self._group: GroupCommit[_Unit, None] = GroupCommit(
+            self._send_one, self._send_many, max_batch
+        )
 
     async def connect(self) -> None:
         """Open the connection and declare the topology (done by the first publish too)."""
@@ -135,7 +161,9 @@ class AmqpSink:
         if exc is not None and self._conn is not None:
             log.warning("connection to %s lost: %s (reconnecting)", self.where, exc)
 
-    async def _publish_to_broker(self, records: Sequence[TurnRecord], body: bytes) -> None:
+    async def _send(self, records: Sequence[TurnRecord], body: bytes) -> None:
+        """One persistent message; returns once the broker confirmed it (raises what the
+        connection raised otherwise)."""
         if self._channel is None:
             await self.connect()
         assert self._channel is not None
@@ -153,19 +181,34 @@ class AmqpSink:
                 "records": len(records),
             },
         )
+        channel = await self._channel.get_underlay_channel()
+        result = await channel.basic_publish(
+            body,
+            routing_key=self.queue,
+            properties=props,
+            mandatory=True,
+            timeout=self.confirm_timeout_s,
+        )
+        # a nack or a return (unroutable) is raised by aiormq; anything else but an ack
+        # (no confirms on this channel?) must not pass for one
+        if not isinstance(result, spec.Basic.Ack):
+            raise aiormq.exceptions.DeliveryError(None, result)  # type: ignore[arg-type]
+        PUBLISHED.inc(len(records))
+
+    async def _send_one(self, unit: _Unit) -> None:
+        await self._send(*unit)
+
+    async def _send_many(self, units: list[_Unit]) -> list[None]:
+        """The requests that queued behind the message in flight: one message for all."""
+        records = [r for recs, _ in units for r in recs]
+        await self._send(records, join_arrays([body for _, body in units]))
+        BATCHED.observe(len(units))
+        return [None] * len(units)
+
+    async def _publish_to_broker(self, records: Sequence[TurnRecord], body: bytes) -> None:
+        last = records[-1]
         try:
-            channel = await self._channel.get_underlay_channel()
-            result = await channel.basic_publish(
-                body,
-                routing_key=self.queue,
-                properties=props,
-                mandatory=True,
-                timeout=self.confirm_timeout_s,
-            )
-            # a nack or a return (unroutable) is raised by aiormq; anything else but an ack
-            # (no confirms on this channel?) must not pass for one
-            if not isinstance(result, spec.Basic.Ack):
-                raise aiormq.exceptions.DeliveryError(None, result)  # type: ignore[arg-type]
+            await self._group.submit((records, body))
         except BROKER_ERRORS as exc:
             raise StoreUnavailableError(
                 f"RabbitMQ did not confirm turn {last.seq} of session {last.session_id!r} "
@@ -174,10 +217,11 @@ class AmqpSink:
                 session_id=last.session_id,
                 seq=last.seq,
             ) from exc
-        PUBLISHED.inc(len(records))
 
     async def publish(self, *records: TurnRecord, payload: bytes | None = None) -> None:
-        """One persistent message per request: the JSON array of its records."""
+        """The request's records in one persistent message (a JSON array), or, while
+        another message is waiting for its confirm, in one message with the other requests
+        that queued meanwhile (group commit). Returns once the broker confirmed."""
         if not records:
             return
         body = payload if payload is not None else encode_records(records)

@@ -91,6 +91,79 @@ async def test_one_request_s_records_are_one_persistent_message(amqp_url: str) -
         await sink.close()
 
 
+async def drain(amqp_url: str, queue: str) -> list[Any]:
+    """Every message in ``queue`` now (removed)."""
+    conn = await aio_pika.connect(amqp_url)
+    try:
+        q = await (await conn.channel()).get_queue(queue)
+        out = []
+        while (msg := await q.get(no_ack=True, fail=False)) is not None:
+            out.append(msg)
+        return out
+    finally:
+        await conn.close()
+
+
+async def test_concurrent_requests_share_messages_and_lose_nothing(amqp_url: str) -> None:
+    """Group commit: requests that come while a message waits for its confirm go out
+    together in one message; every request's records arrive once, in order."""
+    queue = unique("q")
+    sink = AmqpSink(amqp_url, queue=queue, max_batch=8)
+    sessions = [counter_session(2, tenant="gc")[1] for _ in range(60)]
+    try:
+        await sink.connect()
+        await asyncio.gather(
+            *(sink.publish(*recs, payload=encode_records(recs)) for recs in sessions)
+        )
+        messages = []
+        for _ in range(200):  # a confirmed publish is in the queue a moment later at most
+            messages += await drain(amqp_url, queue)
+            if sum(int(m.headers["records"]) for m in messages) >= 120:
+                break
+            await asyncio.sleep(0.025)
+    finally:
+        await sink.close()
+    assert 1 < len(messages) < 60  # the first went alone, the rest gathered
+    assert max(int(m.headers["records"]) for m in messages) <= 2 * 8  # max_batch requests
+    got = [r for m in messages for r in decode_records(m.body)]
+    assert sorted(got, key=lambda r: (r.session_id, r.seq)) == sorted(
+        (r for recs in sessions for r in recs), key=lambda r: (r.session_id, r.seq)
+    )
+    for m in messages:  # each message is named after its last record
+        last = decode_records(m.body)[-1]
+        assert m.message_id == f"gc:{last.session_id}:{last.seq}"
+
+
+async def test_a_failed_batch_fails_each_request_with_its_own_turn(
+    amqp_url: str, mongo: MongoArchive
+) -> None:
+    """The queue is deleted under the sink: every publish is returned unroutable. Each
+    request of a batch gets its own retryable error; with the MongoDB fallback each one's
+    records are written there instead."""
+    for fallback in ("none", "mongo"):
+        queue = unique("q")
+        sink = AmqpSink(amqp_url, queue=queue, mongo=mongo, fallback=fallback)
+        sessions = [counter_session(1, tenant=f"fail-{fallback}")[1] for _ in range(20)]
+        try:
+            await sink.connect()
+            conn = await aio_pika.connect(amqp_url)
+            await (await conn.channel()).queue_delete(queue)
+            await conn.close()
+            results = await asyncio.gather(
+                *(sink.publish(*recs) for recs in sessions), return_exceptions=True
+            )
+        finally:
+            await sink.close()
+        if fallback == "none":
+            for recs, result in zip(sessions, results, strict=True):
+                assert isinstance(result, StoreUnavailableError) and result.retryable
+                assert result.details["session_id"] == recs[-1].session_id
+                assert recs[-1].session_id in result.message
+        else:
+            assert results == [None] * 20
+            assert await mongo.count_turns("fail-mongo") == 20
+
+
 async def test_unreachable_broker_is_a_retryable_error(mongo: MongoArchive) -> None:
     url = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
     sink = AmqpSink(url, queue=unique("q"), mongo=mongo, connect_timeout_s=1)
