@@ -73,6 +73,7 @@ def serve(port: int) -> None:
 
     from runtime.api import ApiSettings, create_app
     from runtime.api.logging import configure_logging
+    from runtime.api.protocol import CoalescingHttpProtocol
     from runtime.effects import StubEffects
     from runtime.settings import get_settings
     from runtime.wiring import build_runtime
@@ -90,7 +91,7 @@ def serve(port: int) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(("127.0.0.1", port))
     config = uvicorn.Config(
-        app, loop="uvloop", http="httptools", log_level="warning", access_log=False
+        app, loop="uvloop", http=CoalescingHttpProtocol, log_level="warning", access_log=False
     )
     server = uvicorn.Server(config)
     where = os.environ.get("DDTFLOW_BENCH_PROFILE")

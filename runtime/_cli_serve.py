@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
 
         from runtime.api.auth import KeyRing, KeyRingError
         from runtime.api.config import ApiSettings
+        from runtime.api.protocol import CoalescingHttpProtocol
 
         os.environ.setdefault("DDTFLOW_LOG_LEVEL", log_level)
         try:
@@ -54,6 +55,7 @@ def register(app: typer.Typer) -> None:
             port=port,
             workers=workers,
             loop="auto",  # uvloop when installed
+            http=CoalescingHttpProtocol,  # httptools, one write per response
             log_level=log_level,
             access_log=False,
             proxy_headers=True,

@@ -21,6 +21,7 @@ from compiler import compile_project_dict
 from runtime.api import ApiSettings, create_app
 from runtime.api.auth import KeyRing
 from runtime.api.logging import configure_logging
+from runtime.api.protocol import CoalescingHttpProtocol
 from runtime.effects import Clock, StubEffects, StubResponse
 from runtime.settings import Settings
 from runtime.wiring import Runtime, build_runtime
@@ -102,6 +103,7 @@ class ApiServer:
             access_log=False,
             lifespan="on",
             ws_max_size=4 * 1024 * 1024,
+            http=CoalescingHttpProtocol,  # as ``ddtflow serve``
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
