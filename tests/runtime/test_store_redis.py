@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import orjson
 import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import DataError
 
 from runtime.ports import ConflictError, StoreUnavailableError
-from runtime.stores.redis import AutoPipeline, RedisStore, session_key
+from runtime.stores.redis import AutoPipeline, HiredisPacking, RedisStore, session_key
 from tests.runtime.contract.helpers import new_state
 from tests.servers import Servers, free_port, need
 
@@ -168,4 +170,36 @@ async def test_scripts_are_loaded_again_when_the_server_lost_them(redis_url: str
         assert stored is not None and stored.state.seq == 1 and stored.unconfirmed is None
     finally:
         await client.aclose()
+        await store.close()
+
+
+def test_hiredis_packing_matches_redis_py_byte_for_byte() -> None:
+    plain = aioredis.Connection()
+    packed = type("P", (HiredisPacking, aioredis.Connection), {})()
+    commands: list[tuple[Any, ...]] = [
+        ("HGETALL", "ddtflow:{acme:s1}"),
+        ("EVALSHA", "a" * 40, 1, "k", "", "3", 3_600_000, "state", b'{"x":"\xc3\xa8"}'),
+        ("SET", "città", "perché", "PX", 10),
+        ("CONFIG GET", "maxmemory"),  # a two-word command name
+        (b"CLIENT SETNAME", b"ddtflow"),
+        ("SET", bytearray(b"k"), memoryview(b"v" * 70_000)),  # large: redis-py splits it
+        ("INCRBY", "n", -7),
+    ]
+    for cmd in commands:
+        assert b"".join(packed.pack_command(*cmd)) == b"".join(plain.pack_command(*cmd)), cmd
+    assert b"".join(packed.pack_commands(commands)) == b"".join(plain.pack_commands(commands))
+    with pytest.raises(DataError):
+        packed.pack_command("SET", "k", None)
+
+
+async def test_the_store_s_connections_pack_with_hiredis(redis_url: str) -> None:
+    store = RedisStore.from_url(redis_url)
+    try:
+        assert isinstance(store.client, aioredis.Redis)
+        assert issubclass(store.client.connection_pool.connection_class, HiredisPacking)
+        s0 = new_state(0)
+        await store.save(s0, expected_seq=None, record=b"[]")
+        got = await store.load("acme", s0.session_id)
+        assert got is not None and got.state == s0 and got.unconfirmed == b"[]"
+    finally:
         await store.close()
