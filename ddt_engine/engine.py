@@ -1078,6 +1078,7 @@ class _Turn:
                 self.values[child.key] = v
         if self.missing() is not None:
             return self.fire("matched")  # (fire asks missing() again: cheap, keeps one path)
+        value: Any  # not narrowed to str by the first branch (mypyc checks it)
         if isinstance(found.value, str) and self.values == found.parts:
             value, bad = found.value, None  # given whole: nothing to assemble
         else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import orjson
 from pydantic import ValidationError
@@ -20,8 +20,8 @@ from schemas.turns import TurnRecord
 class RuntimeFault(Exception):
     """Root of every runtime error. ``code`` is stable and becomes the API error code."""
 
-    code = "runtime_fault"
-    retryable = False
+    code: ClassVar[str] = "runtime_fault"
+    retryable: ClassVar[bool] = False
 
     def __init__(self, message: str, **details: object) -> None:
         super().__init__(message)
