@@ -184,12 +184,16 @@ def test_hiredis_packing_matches_redis_py_byte_for_byte() -> None:
         (b"CLIENT SETNAME", b"ddtflow"),
         ("SET", bytearray(b"k"), memoryview(b"v" * 70_000)),  # large: redis-py splits it
         ("INCRBY", "n", -7),
+        ("ZADD", "z", 1.5, "a", 1e20, "b", 0.1, "c"),
     ]
     for cmd in commands:
         assert b"".join(packed.pack_command(*cmd)) == b"".join(plain.pack_command(*cmd)), cmd
     assert b"".join(packed.pack_commands(commands)) == b"".join(plain.pack_commands(commands))
-    with pytest.raises(DataError):
-        packed.pack_command("SET", "k", None)
+    for bad in (None, True):  # what redis-py refuses, refused the same way
+        with pytest.raises(DataError):
+            plain.pack_command("SET", "k", bad)
+        with pytest.raises(DataError):
+            packed.pack_command("SET", "k", bad)
 
 
 async def test_the_store_s_connections_pack_with_hiredis(redis_url: str) -> None:
