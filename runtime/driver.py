@@ -4,13 +4,16 @@ A turn (one channel request): load the stored session (re-publishing an unconfir
 record first) → answer a retried request from its idempotency key → check ``seq`` →
 ``step`` → execute effects, feeding their results back as events, ``step`` again … until
 the session waits → ``store.save`` (compare-and-set on ``seq``, the request's records kept
-as ``unconfirmed``) → ``sink.publish`` them (one durable unit) → ``store.mark_confirmed`` →
-answer.
+as ``unconfirmed``) → ``sink.publish`` them (one durable unit) → answer, while
+``store.mark_confirmed`` drops the store's copy in the background (a copy left behind is
+only published again by the next load, and every sink stores a record once).
 One TurnRecord per event (the channel's and each internal one), each with its own ``seq``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -50,6 +53,8 @@ __all__ = [
     "TurnResponse",
     "utc_now",
 ]
+
+log = logging.getLogger("ddtflow.driver")
 
 EFFECT_ACTIONS = (CallBackendAction, SendEmailAction, SendSmsAction, ExtractAction)
 MAX_INTERNAL_EVENTS = 50
@@ -109,6 +114,7 @@ class SessionDriver:
         self.observer = observer
         self.new_id = new_id
         self.keep_state_in_records = keep_state_in_records
+        self._confirming: set[asyncio.Task[None]] = set()
 
     # -- public API -----------------------------------------------------------------
 
@@ -197,8 +203,14 @@ class SessionDriver:
             )
         return stored
 
+    async def settle(self) -> None:
+        """Wait until the store has dropped the copies of every published turn."""
+        while self._confirming:
+            await asyncio.gather(*self._confirming)
+
     async def aclose(self) -> None:
-        """Close the store, the sink and the effect executor."""
+        """Close the store, the sink and the effect executor (after ``settle``)."""
+        await self.settle()
         await self.effects.aclose()
         await self.sink.close()
         await self.store.close()
@@ -314,5 +326,20 @@ class SessionDriver:
             record=payload,
         )
         await self._publish(records, payload)
-        await self.store.mark_confirmed(state.tenant, state.session_id, state.seq)
+        # the answer need not wait for this round trip: see the module's docstring
+        task = asyncio.ensure_future(self._drop_copy(state.tenant, state.session_id, state.seq))
+        self._confirming.add(task)
+        task.add_done_callback(self._confirming.discard)
         return response
+
+    async def _drop_copy(self, tenant: str, session_id: str, seq: int) -> None:
+        try:
+            await self.store.mark_confirmed(tenant, session_id, seq)
+        except Exception as exc:  # the copy stays: the next load publishes it again
+            log.warning(
+                "session %r: dropping the confirmed copy of turn %d failed: %s: %s",
+                session_id,
+                seq,
+                type(exc).__name__,
+                exc,
+            )

@@ -4,6 +4,7 @@ protocol, one record per event, idempotent retries, conflicts, sink failures."""
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from runtime.ports import ConflictError, SessionNotFoundError, StoreUnavailableE
 from runtime.programs import ProgramNotFoundError, ProgramRegistry
 from runtime.sinks.jsonl import JsonlSink, read_turns
 from runtime.stores.memory import MemoryStore
+from runtime.stores.redis import RedisStore
 from runtime.tasks import TaskRegistry
 from schemas.actions import SayAction
 from schemas.ddt import DdtStep
@@ -120,6 +122,7 @@ async def test_start_runs_effects_and_logs_one_record_per_event(
         (1, "start", False),
         (2, "backend_result", True),
     ]
+    await driver.settle()  # the store's copy is dropped after the answer
     stored = await driver.store.load("acme", "s1")
     assert stored is not None and stored.unconfirmed is None
     assert records[-1].state_digest == stored.state.digest()
@@ -174,6 +177,7 @@ async def test_sink_failure_is_retryable_and_republished(
     resp = await driver.start("t", PROGRAM.id, session_id="s9", idempotency_key="k")
     assert resp.seq == 2 and resp.status == "ended"
     assert [r.seq for r in read_turns(blocker / "turns.jsonl")] == [1, 2]
+    await driver.settle()
     stored = await driver.store.load("t", "s9")
     assert stored is not None and stored.unconfirmed is None
     shutil.rmtree(blocker)
@@ -346,3 +350,31 @@ async def test_llm_extraction_runs_as_an_internal_event(tmp_path: Path) -> None:
         ]
     finally:
         await d.aclose()
+
+
+async def test_closing_waits_for_the_store_to_drop_published_copies(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """The answer does not wait for ``mark_confirmed``; ``aclose`` does, before it closes
+    the store (else the copy would stay behind and be published again by the next load)."""
+    programs = ProgramRegistry(engine_factory=lambda ddts: NoDdts(), plugins=TaskRegistry())
+    programs.add(PROGRAM)
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    driver = SessionDriver(
+        RedisStore.from_url(redis_url),
+        JsonlSink(tmp_path / "turns.jsonl"),
+        programs,
+        StubEffects({"lookup": [StubResponse(body={"name": "Anna"})]}),
+        clock=lambda: AT,
+    )
+    responses = [await driver.start(tenant, PROGRAM.id) for _ in range(20)]
+    await driver.aclose()
+    store = RedisStore.from_url(redis_url)
+    try:
+        for resp in responses:
+            stored = await store.load(tenant, resp.session_id)
+            assert stored is not None and stored.state.seq == resp.seq == 2
+            assert stored.unconfirmed is None
+    finally:
+        await store.close()
+    assert len(list(read_turns(tmp_path / "turns.jsonl"))) == 40  # each record once
