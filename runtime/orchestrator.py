@@ -247,16 +247,19 @@ def run_step(
     if run:
         _run(ctx, trace)
 
-    d = dict(state.__dict__)
-    d["seq"] = state.seq + 1
-    d["pc"] = ctx.pc
-    d["stack"] = ctx.stack
-    d["memory"] = ctx.memory
-    d["ddt"] = ctx.ddt
-    d["status"] = ctx.status
-    d["awaiting"] = ctx.awaiting
-    d["reason"] = ctx.reason
-    new = construct(SessionState, d, state.__pydantic_fields_set__ | _UPDATED)
+    new = _next_state(
+        state,
+        {
+            "seq": state.seq + 1,
+            "pc": ctx.pc,
+            "stack": ctx.stack,
+            "memory": ctx.memory,
+            "ddt": ctx.ddt,
+            "status": ctx.status,
+            "awaiting": ctx.awaiting,
+            "reason": ctx.reason,
+        },
+    )
     return StepResult(new, ctx.actions, ctx.critical)
 
 
@@ -270,7 +273,6 @@ _KIND: dict[type[Any], str] = {
 }
 
 _BACKEND_TASKS = (CallBackendTask, SendEmailTask, SendSmsTask)
-_UPDATED = frozenset({"seq", "pc", "stack", "memory", "ddt", "status", "awaiting", "reason"})
 
 
 def _next_state(state: SessionState, update: dict[str, Any]) -> SessionState:
