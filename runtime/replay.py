@@ -427,6 +427,6 @@ def session_to_test(result: ReplayResult) -> dict[str, Any]:
         if final.reason is not None:
             expect["reason"] = final.reason
         if final.memory:
-            expect["memory"] = flatten(final.memory) if final.memory else {}
+            expect["memory"] = flatten(final.memory)
         test["expect"] = expect
     return test

@@ -2,10 +2,11 @@
 
 Messages are acknowledged only after their batch is in MongoDB (turns, then the session
 snapshots under a version guard), so a worker killed at any point loses nothing: the broker
-redelivers what was not acknowledged and duplicate keys are skipped. A message holds one
-request's turn records (a JSON array; a single record object is accepted too). A message
-that is neither is published to the dead-letter exchange with the reason in the
-``x-ddtflow-error`` header, then acknowledged. Several workers may consume the same queue.
+redelivers what was not acknowledged and duplicate keys are skipped. A message holds the
+turn records of one request, or of several sent together under load (a JSON array; a
+single record object is accepted too). A message that is neither is published to the
+dead-letter exchange with the reason in the ``x-ddtflow-error`` header, then acknowledged.
+Several workers may consume the same queue.
 """
 
 from __future__ import annotations
