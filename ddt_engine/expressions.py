@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import math
+import operator
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -165,36 +166,24 @@ def _keys(a: Any, b: Any) -> tuple[Any, Any] | None:
     return None
 
 
-def _lt(a: Any, b: Any) -> bool:
-    t = type(a)
-    if t is type(b) and t in _ORDERED:  # what _keys would give back unchanged
-        return bool(a < b)
-    k = _keys(a, b)
-    return k is not None and bool(k[0] < k[1])
+def _ordering(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], bool]:
+    """``<``, ``<=``, ``>``, ``>=``: numbers with numbers, text with text, durations with
+    durations; anything else is false."""
+
+    def compare(a: Any, b: Any) -> bool:
+        t = type(a)
+        if t is type(b) and t in _ORDERED:  # what _keys would give back unchanged
+            return bool(op(a, b))
+        k = _keys(a, b)
+        return k is not None and bool(op(k[0], k[1]))
+
+    return compare
 
 
-def _le(a: Any, b: Any) -> bool:
-    t = type(a)
-    if t is type(b) and t in _ORDERED:  # what _keys would give back unchanged
-        return bool(a <= b)
-    k = _keys(a, b)
-    return k is not None and bool(k[0] <= k[1])
-
-
-def _gt(a: Any, b: Any) -> bool:
-    t = type(a)
-    if t is type(b) and t in _ORDERED:  # what _keys would give back unchanged
-        return bool(a > b)
-    k = _keys(a, b)
-    return k is not None and bool(k[0] > k[1])
-
-
-def _ge(a: Any, b: Any) -> bool:
-    t = type(a)
-    if t is type(b) and t in _ORDERED:  # what _keys would give back unchanged
-        return bool(a >= b)
-    k = _keys(a, b)
-    return k is not None and bool(k[0] >= k[1])
+_lt = _ordering(operator.lt)
+_le = _ordering(operator.le)
+_gt = _ordering(operator.gt)
+_ge = _ordering(operator.ge)
 
 
 def _in(a: Any, b: Any) -> bool:
