@@ -169,14 +169,20 @@ async def test_redis_flushed_mid_conversation_sessions_recover_and_continue(
         for _ in range(8):
             for c in convs:
                 await c.turn()
-        client = aioredis.Redis.from_url(redis.url)
-        await client.flushall()
-        await client.aclose()
+        async with aioredis.Redis.from_url(redis.url) as client:
+            await client.flushall()
         for c in convs:
             assert await store.load("faults", c.session_id) is None
-            # The channel sends the last seq it saw: recovery waits for the worker if needed.
+            # The channel sends the last seq it saw: recovery waits for the worker if needed
+            # (a bound, not a delay: a slow machine must not make it "behind").
             got = await recover_into_store(
-                store, "faults", c.session_id, min_seq=c.seq, mongo=mongo, programs=programs
+                store,
+                "faults",
+                c.session_id,
+                min_seq=c.seq,
+                mongo=mongo,
+                programs=programs,
+                wait_s=30,
             )
             assert got is not None and got.state == c.acked[-1].state
         for _ in range(4):
@@ -227,17 +233,18 @@ async def test_failover_to_the_replica_sees_every_acknowledged_state(
     program = counter_program()
     programs = registry(program)
     convs = [Conversation(store, sink, programs, program) for _ in range(4)]
-    for _ in range(5):
-        for c in convs:
-            await c.turn()
-    client = aioredis.Redis.from_url(primary.url)
-    assert await client.execute_command("WAIT", 1, 5000) == 1  # the replica has it all
-    await client.aclose()
-    primary.server.kill()
-    rclient = aioredis.Redis.from_url(replica.url)
-    await rclient.execute_command("REPLICAOF", "NO", "ONE")  # promote
-    await rclient.aclose()
-    await store.close()
+    try:
+        for _ in range(5):
+            for c in convs:
+                await c.turn()
+        async with aioredis.Redis.from_url(primary.url) as client:
+            # the replica has it all (WAIT returns as soon as it has: the bound is no delay)
+            assert await client.execute_command("WAIT", 1, 30_000) == 1
+        primary.server.kill()
+        async with aioredis.Redis.from_url(replica.url) as rclient:
+            await rclient.execute_command("REPLICAOF", "NO", "ONE")  # promote
+    finally:
+        await store.close()
     store = RedisStore.from_url(replica.url)
     try:
         for c in convs:
