@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from runtime.mongo import MongoArchive, dumps
 from runtime.ports import decode_records, encode_records
-from runtime.worker import ERROR_HEADER, Worker
+from runtime.worker import ERROR_HEADER, Worker, WorkerStats
 from tests.runtime._amqp_helpers import (
     drain_dlq,
     publish_raw,
@@ -31,6 +31,14 @@ from tests.runtime.contract.helpers import counter_session
 from tests.servers import Servers, need
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+async def stopped(worker: Worker, task: asyncio.Task[WorkerStats]) -> WorkerStats:
+    """Stop the worker and wait for it (idempotent): it finishes and acks the batch in
+    hand. Called in ``finally`` too, so that a failed assertion does not leave the worker
+    and its connection running past the test."""
+    worker.stop()
+    return await asyncio.wait_for(task, 30)
 
 
 @pytest.fixture
@@ -51,22 +59,24 @@ async def test_poison_messages_go_to_the_dlq_with_the_reason(
     _, records = counter_session(6, tenant="poison")
     worker = Worker(amqp_url, mongo, queue=queue, batch=10)
     task = asyncio.create_task(worker.run())
-    await asyncio.wait_for(worker.ready.wait(), 30)
-    async with raw_channel(amqp_url, queue) as ch:
-        await publish_records(ch, queue, records[:3])  # one record per message
-        await publish_raw(ch, queue, b'{"seq": 1, "trunc', message_id="bad-json")
-        await publish_raw(ch, queue, orjson.dumps({"seq": "x"}), message_id="not-a-record")
-        bad_batch = orjson.dumps([records[3].model_dump(mode="json"), {"seq": "x"}])
-        await publish_raw(ch, queue, bad_batch, message_id="bad-batch")
-        await publish_raw(ch, queue, encode_records(records[3:]))  # one request's records
-        assert await wait_for_count(mongo, "poison", 6) == 6
-        for _ in range(200):
-            if worker.stats.poison == 3:
-                break
-            await asyncio.sleep(0.05)
-        worker.stop()
-        await task
-        dead = await drain_dlq(ch, queue)
+    try:
+        await asyncio.wait_for(worker.ready.wait(), 30)
+        async with raw_channel(amqp_url, queue) as ch:
+            await publish_records(ch, queue, records[:3])  # one record per message
+            await publish_raw(ch, queue, b'{"seq": 1, "trunc', message_id="bad-json")
+            await publish_raw(ch, queue, orjson.dumps({"seq": "x"}), message_id="not-a-record")
+            bad_batch = orjson.dumps([records[3].model_dump(mode="json"), {"seq": "x"}])
+            await publish_raw(ch, queue, bad_batch, message_id="bad-batch")
+            await publish_raw(ch, queue, encode_records(records[3:]))  # one request's records
+            assert await wait_for_count(mongo, "poison", 6) == 6
+            for _ in range(200):
+                if worker.stats.poison == 3:
+                    break
+                await asyncio.sleep(0.05)
+            await stopped(worker, task)
+            dead = await drain_dlq(ch, queue)
+    finally:
+        await stopped(worker, task)
     reasons = {m.message_id: m.headers[ERROR_HEADER] for m in dead}
     assert set(reasons) == {"bad-json", "not-a-record", "bad-batch"}
     assert str(reasons["bad-json"]).startswith("not JSON:")
@@ -83,13 +93,14 @@ async def test_duplicate_delivery_stores_one_record(amqp_url: str, mongo: MongoA
         await publish_records(ch, queue, [*records, *records, records[2]])
     worker = Worker(amqp_url, mongo, queue=queue, batch=3)
     task = asyncio.create_task(worker.run())
-    assert await wait_for_count(mongo, "dup", 4) == 4
-    for _ in range(200):
-        if worker.stats.written + worker.stats.duplicates == 9:
-            break
-        await asyncio.sleep(0.05)
-    worker.stop()
-    stats = await task
+    try:
+        assert await wait_for_count(mongo, "dup", 4) == 4
+        for _ in range(200):
+            if worker.stats.written + worker.stats.duplicates == 9:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stats = await stopped(worker, task)
     assert (stats.written, stats.duplicates) == (4, 5)
     assert await mongo.count_turns("dup") == 4
 
@@ -105,9 +116,10 @@ async def test_snapshot_is_never_replaced_by_an_older_state(
         await publish_records(ch, queue, records[:5])
     worker = Worker(amqp_url, mongo, queue=queue, batch=1)
     task = asyncio.create_task(worker.run())
-    assert await wait_for_count(mongo, "order", 6) == 6
-    worker.stop()
-    await task
+    try:
+        assert await wait_for_count(mongo, "order", 6) == 6
+    finally:
+        await stopped(worker, task)  # the batch in hand (its snapshot too) is finished
     snap = await mongo.snapshot("order", records[0].session_id)
     assert snap == records[5].state
 
@@ -119,18 +131,18 @@ async def test_two_workers_in_parallel_write_everything_once(
     recs = [r for _ in range(10) for r in counter_session(20, tenant="par")[1]]
     workers = [Worker(amqp_url, mongo, queue=queue, prefetch=20, batch=10) for _ in range(2)]
     tasks = [asyncio.create_task(w.run()) for w in workers]
-    await asyncio.gather(*(asyncio.wait_for(w.ready.wait(), 30) for w in workers))
-    async with raw_channel(amqp_url, queue) as ch:
-        await publish_records(ch, queue, recs)
-        await publish_records(ch, queue, recs[:50])  # redelivered duplicates
-    assert await wait_for_count(mongo, "par", len(recs)) == len(recs)
-    for _ in range(400):
-        if sum(w.stats.written + w.stats.duplicates for w in workers) == len(recs) + 50:
-            break
-        await asyncio.sleep(0.05)
-    for w in workers:
-        w.stop()
-    await asyncio.gather(*tasks)
+    try:
+        await asyncio.gather(*(asyncio.wait_for(w.ready.wait(), 30) for w in workers))
+        async with raw_channel(amqp_url, queue) as ch:
+            await publish_records(ch, queue, recs)
+            await publish_records(ch, queue, recs[:50])  # redelivered duplicates
+        assert await wait_for_count(mongo, "par", len(recs)) == len(recs)
+        for _ in range(400):
+            if sum(w.stats.written + w.stats.duplicates for w in workers) == len(recs) + 50:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await asyncio.gather(*(stopped(w, t) for w, t in zip(workers, tasks, strict=True)))
     assert sum(w.stats.written for w in workers) == len(recs)
     assert all(w.stats.written > 0 for w in workers)  # both took part
     assert await mongo.count_turns("par") == len(recs)
