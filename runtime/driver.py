@@ -237,7 +237,7 @@ class SessionDriver:
                 seq=seq,
             ) from exc
         await self._publish(records, unconfirmed)
-        await self.store.mark_confirmed(tenant, session_id, seq)
+        self._drop_in_background(tenant, session_id, seq)
 
     async def _publish(self, records: list[TurnRecord], payload: bytes) -> None:
         try:
@@ -326,11 +326,16 @@ class SessionDriver:
             record=payload,
         )
         await self._publish(records, payload)
-        # the answer need not wait for this round trip: see the module's docstring
-        task = asyncio.ensure_future(self._drop_copy(state.tenant, state.session_id, state.seq))
+        self._drop_in_background(state.tenant, state.session_id, state.seq)
+        return response
+
+    def _drop_in_background(self, tenant: str, session_id: str, seq: int) -> None:
+        """The answer need not wait for the store to drop its copy: see the module's
+        docstring. A save that comes first replaces the copy, and the drop (which names its
+        ``seq``) then does nothing."""
+        task = asyncio.ensure_future(self._drop_copy(tenant, session_id, seq))
         self._confirming.add(task)
         task.add_done_callback(self._confirming.discard)
-        return response
 
     async def _drop_copy(self, tenant: str, session_id: str, seq: int) -> None:
         try:
