@@ -138,9 +138,17 @@ async def test_ttl_is_set_and_refreshed(store: SessionStore) -> None:
 
 
 async def test_session_expires_after_ttl(store_factory: StoreFactory) -> None:
-    store = store_factory(0.2)
+    # a TTL long enough that the load right after the save never races it (0.2 s did, on
+    # a loaded machine), and a poll for the expiry instead of a fixed sleep
+    ttl = 1.0
+    store = store_factory(ttl)
     s0 = new_state(0)
+    loop = asyncio.get_running_loop()
+    saved_by = loop.time()  # the save (and its TTL) starts after this
     await store.save(s0, expected_seq=None)
     assert await store.load("acme", s0.session_id) is not None
-    await asyncio.sleep(0.5)
-    assert await store.load("acme", s0.session_id) is None
+    while await store.load("acme", s0.session_id) is not None:
+        assert loop.time() - saved_by < ttl + 10, "the session never expired"
+        await asyncio.sleep(0.05)
+    # not before its TTL (Redis counts in whole milliseconds: a little slack)
+    assert loop.time() - saved_by >= ttl - 0.01
