@@ -147,8 +147,10 @@ async def test_a_failed_batch_fails_each_request_with_its_own_turn(
         try:
             await sink.connect()
             conn = await aio_pika.connect(amqp_url)
-            await (await conn.channel()).queue_delete(queue)
-            await conn.close()
+            try:
+                await (await conn.channel()).queue_delete(queue)
+            finally:
+                await conn.close()
             results = await asyncio.gather(
                 *(sink.publish(*recs) for recs in sessions), return_exceptions=True
             )
@@ -198,8 +200,10 @@ async def test_queue_type_and_dead_letter_topology(
     queue = unique("q")
     sink = AmqpSink(amqp_url, queue=queue, queue_type=queue_type)  # type: ignore[arg-type]
     _, records = counter_session(1)
-    await sink.publish(records[0])
-    await sink.close()
+    try:
+        await sink.publish(records[0])
+    finally:
+        await sink.close()
     conn = await aio_pika.connect(amqp_url)
     try:
         ch = await conn.channel()
