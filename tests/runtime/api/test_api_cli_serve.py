@@ -45,18 +45,27 @@ def serve(tmp: Path, **env: str) -> Iterator[tuple[str, Path]]:
         try:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
+                if proc.poll() is not None:  # it died while starting: say why, now
+                    raise AssertionError(log.read_text())
                 try:
                     if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                         break
                 except httpx.TransportError:
-                    time.sleep(0.1)
+                    pass
+                time.sleep(0.1)
             else:
                 raise AssertionError(log.read_text())
             yield url, log
         finally:
             proc.send_signal(signal.SIGTERM)
+            try:
+                code = proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # never leave the server running past the test
+                proc.wait(timeout=10)
+                raise AssertionError(f"no exit 20 s after SIGTERM:\n{log.read_text()}") from None
             # uvicorn shuts down gracefully, then re-raises the signal
-            assert proc.wait(timeout=20) in (0, -signal.SIGTERM), log.read_text()
+            assert code in (0, -signal.SIGTERM), log.read_text()
             assert "api_stopped" in log.read_text()
 
 
