@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import orjson
@@ -114,12 +115,12 @@ async def test_a_deferred_command_rides_with_the_next_one_in_order(redis_url: st
     client = aioredis.Redis.from_url(redis_url)
     pipe = AutoPipeline(client, linger_s=30.0)  # only the next command can carry it
     try:
-        await client.delete("ap:later")
-        later = asyncio.ensure_future(pipe.execute_later("SET", "ap:later", b"1"))
+        key = f"ap:{uuid.uuid4().hex}"
+        later = asyncio.ensure_future(pipe.execute_later("SET", key, b"1"))
         await asyncio.sleep(0.05)
-        assert not later.done() and await client.get("ap:later") is None  # still waiting
+        assert not later.done() and await client.get(key) is None  # still waiting
         before = pipe.group.round_trips
-        assert await pipe.execute("GET", "ap:later") == b"1"  # sent after it, in one pipeline
+        assert await pipe.execute("GET", key) == b"1"  # sent after it, in one pipeline
         assert await later is True
         assert pipe.group.round_trips == before + 1
     finally:
@@ -130,11 +131,11 @@ async def test_a_deferred_command_goes_alone_when_nothing_comes(redis_url: str) 
     client = aioredis.Redis.from_url(redis_url)
     pipe = AutoPipeline(client, linger_s=0.02)
     try:
-        await client.delete("ap:alone")
-        assert await asyncio.wait_for(pipe.execute_later("INCR", "ap:alone"), 5) == 1
-        assert await client.get("ap:alone") == b"1"
+        key = f"ap:{uuid.uuid4().hex}"
+        assert await asyncio.wait_for(pipe.execute_later("INCR", key), 5) == 1
+        assert await client.get(key) == b"1"
         with pytest.raises(aioredis.ResponseError):  # its own error, to its own caller
-            await pipe.execute_later("INCR", "ap:k-is-a-hash", b"x")
+            await pipe.execute_later("INCR", key, b"x")
     finally:
         await client.aclose()
 
@@ -166,12 +167,13 @@ async def test_concurrent_commands_are_batched_and_each_gets_its_own_answer(
 ) -> None:
     client = aioredis.Redis.from_url(redis_url)
     pipe = AutoPipeline(client)
+    ns = f"ap:{uuid.uuid4().hex}"  # keys of this run alone
     try:
-        await client.set("ap:k", b"v")
+        await client.set(f"{ns}:k", b"v")
         results = await asyncio.gather(
-            *(pipe.execute("INCR", f"ap:n{i % 7}") for i in range(200)),
-            pipe.execute("GET", "ap:k"),
-            pipe.execute("INCR", "ap:k"),  # an error: for its caller only
+            *(pipe.execute("INCR", f"{ns}:n{i % 7}") for i in range(200)),
+            pipe.execute("GET", f"{ns}:k"),
+            pipe.execute("INCR", f"{ns}:k"),  # an error: for its caller only
             return_exceptions=True,
         )
         # the first command went alone; the rest gathered while it was in flight
