@@ -438,6 +438,37 @@ class CpuMeter:
         return {k: (end[k] - self._start[k]) / max(1, turns) * 1e6 for k in end}
 
 
+class RedisMeter:
+    """Redis's own counters (INFO stats): read events (≈ round trips: a pipeline is one)
+    and commands, per turn of a phase."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._start: tuple[int, int] = (0, 0)
+
+    def _read(self) -> tuple[int, int]:
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        try:
+            info = client.info("stats")
+        finally:
+            client.close()
+        return int(info["total_reads_processed"]), int(info["total_commands_processed"])
+
+    def start(self) -> None:
+        self._start = self._read()
+
+    def per_turn(self, turns: int) -> tuple[float, float]:
+        reads, commands = self._read()
+        n = max(1, turns)
+        return (reads - self._start[0]) / n, (commands - self._start[1]) / n
+
+
+def redis_line(per_turn: tuple[float, float]) -> str:
+    return f"    Redis per turn: {per_turn[0]:.2f} reads (round trips), {per_turn[1]:.2f} commands"
+
+
 def cpu_line(cpu: dict[str, float]) -> str:
     parts = ", ".join(f"{k} {v:,.0f}" for k, v in cpu.items())
     total = sum(cpu.values())
@@ -592,10 +623,17 @@ def main() -> None:
                 "rabbitmq": [rabbit.server.proc.pid] if rabbit.server.proc else [],
             }
         )
+        redis_meter = RedisMeter(redis.url)
+
+        def start_meters() -> None:
+            meter.start()
+            redis_meter.start()
+
         stats = run_loop(
-            open_loop(port, all_scripts, args.rate, args.seconds, args.think, meter.start)
+            open_loop(port, all_scripts, args.rate, args.seconds, args.think, start_meters)
         )
         open_cpu = meter.per_turn_us(len(stats.latencies))
+        open_redis = redis_meter.per_turn(len(stats.latencies))
         print(
             summary(
                 f"(a) open loop {args.rate:.0f} turns/s for {args.seconds:.0f} s after "
@@ -605,6 +643,7 @@ def main() -> None:
             )
         )
         print(cpu_line(open_cpu))
+        print(redis_line(open_redis))
         sweep = {}
         for rate in args.sweep:  # the same open loop at other rates: where p95 stays low
             run_loop(purge(rabbit.url, queue))
@@ -612,14 +651,16 @@ def main() -> None:
             sweep[str(round(rate))] = round(pct(swept.latencies, 95), 2)
             print(summary(f"    sweep: open loop {rate:.0f} turns/s", swept))
         run_loop(purge(rabbit.url, queue))
-        meter.start()
+        start_meters()
         closed, max_tps = run_loop(
             closed_loop(port, all_scripts, args.sessions, args.closed_seconds)
         )
         closed_cpu = meter.per_turn_us(len(closed.latencies))
+        closed_redis = redis_meter.per_turn(len(closed.latencies))
         print(summary(f"(b) closed loop, {args.sessions} sessions", closed))
         print(f"(b) max throughput: {max_tps:.0f} turns/s")
         print(cpu_line(closed_cpu))
+        print(redis_line(closed_redis))
         floor = run_loop(redis_floor(redis.url, 5.0))
         print(f"(c) Redis GET+SET round trips (redis-py + hiredis, 16 conns): {floor:.0f}/s")
         lat = stats.latencies
@@ -637,7 +678,12 @@ def main() -> None:
                     "max_turns_per_s": round(max_tps),
                     "closed_p95_ms": round(pct(closed.latencies, 95), 2),
                     "redis_floor_ops_per_s": round(floor),
+                    "open_cpu_us_per_turn": {k: round(v) for k, v in open_cpu.items()},
                     "cpu_us_per_turn": {k: round(v) for k, v in closed_cpu.items()},
+                    "redis_reads_per_turn": {
+                        "open": round(open_redis[0], 2),
+                        "closed": round(closed_redis[0], 2),
+                    },
                     **({"sweep_p95_ms": sweep} if sweep else {}),
                     "cores": os.cpu_count(),
                     "loadavg_before": round(load_before, 1),
