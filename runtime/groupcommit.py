@@ -6,10 +6,6 @@ per-call machinery. When the load is low each unit goes out at once, exactly as 
 this class. As the load rises, the units of concurrent turns gather while a round trip is
 in flight and the cost per unit falls. The price is at most one round trip of waiting.
 Used for Redis commands (one pipeline) and for turn-log messages (one AMQP message).
-
-A unit nobody waits for at once (dropping a copy that is no longer needed) can be
-*deferred*: it rides with the next round trip, whoever starts it, and goes on its own only
-when none starts within ``linger_s``. Under load it costs no round trip of its own.
 """
 
 from __future__ import annotations
@@ -41,7 +37,6 @@ class GroupCommit(Generic[T, R]):
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
         self._busy = False
         self._task: asyncio.Task[None] | None = None  # the batch in flight
-        self._timer: asyncio.TimerHandle | None = None  # sends deferred units on their own
         self.round_trips = 0  # units sent alone and batches sent, since creation
         self.largest_batch = 0
 
@@ -51,35 +46,15 @@ class GroupCommit(Generic[T, R]):
         return len(self._queue)
 
     async def submit(self, unit: T) -> R:
-        if self._busy or self._queue:  # idle with a queue: deferred units, that ride along
+        if self._busy:
             fut: asyncio.Future[R] = asyncio.get_running_loop().create_future()
             self._queue.append((unit, fut))
-            if not self._busy:
-                self._busy = True
-                self._next()
             return await fut
         self._busy = True
         self.round_trips += 1
         try:
             return await self.send_one(unit)
         finally:
-            self._next()
-
-    def defer(self, unit: T, linger_s: float) -> asyncio.Future[R]:
-        """Queue ``unit`` for the next round trip (a submit's, or the batch after the one in
-        flight); sent on its own if none has started ``linger_s`` from now. Its future has
-        the result."""
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[R] = loop.create_future()
-        self._queue.append((unit, fut))
-        if not self._busy and self._timer is None:
-            self._timer = loop.call_later(linger_s, self._linger_over)
-        return fut
-
-    def _linger_over(self) -> None:
-        self._timer = None
-        if not self._busy and self._queue:  # nothing came to carry the deferred units
-            self._busy = True
             self._next()
 
     def _next(self) -> None:

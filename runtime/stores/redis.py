@@ -107,22 +107,14 @@ class AutoPipeline:
     own result or error.
     """
 
-    def __init__(
-        self, client: aioredis.Redis, max_batch: int = 256, linger_s: float = 0.005
-    ) -> None:
+    def __init__(self, client: aioredis.Redis, max_batch: int = 256) -> None:
         self.client = client
-        self.linger_s = linger_s
         self.group: GroupCommit[tuple[Any, ...], Any] = GroupCommit(
             self._one, self._many, max_batch
         )
 
     async def execute(self, *args: Any) -> Any:
         return await self.group.submit(args)
-
-    async def execute_later(self, *args: Any) -> Any:
-        """A command whose caller is in no hurry: it rides with the next command or pipeline
-        (within ``linger_s``) instead of paying a round trip of its own."""
-        return await self.group.defer(args, self.linger_s)
 
     async def _one(self, args: tuple[Any, ...]) -> Any:
         return await self.client.execute_command(*args)  # type: ignore[no-untyped-call]
@@ -169,17 +161,12 @@ class RedisStore:
             return await self.client.execute_command(*args)
         return await self._pipe.execute(*args)
 
-    async def _run_script(
-        self, script: AsyncScript, key: str, args: list[Any], *, later: bool = False
-    ) -> Any:
-        """EVALSHA through the batch (deferred with ``later``: see ``execute_later``); the
-        script is loaded again if the server lost it (a restart, a failover to a replica
-        that never saw it)."""
+    async def _run_script(self, script: AsyncScript, key: str, args: list[Any]) -> Any:
+        """EVALSHA through the batch; the script is loaded again if the server lost it (a
+        restart, a failover to a replica that never saw it)."""
         if self._pipe is None:
             return await script(keys=[key], args=args)
         try:
-            if later:
-                return await self._pipe.execute_later("EVALSHA", script.sha, 1, key, *args)
             return await self._pipe.execute("EVALSHA", script.sha, 1, key, *args)
         except NoScriptError:
             await self.client.script_load(script.script)
@@ -282,12 +269,8 @@ class RedisStore:
         raise ConflictError(msg, current_seq=int(seq))
 
     async def mark_confirmed(self, tenant: str, session_id: str, seq: int) -> None:
-        """Deferred (``AutoPipeline.execute_later``): the driver drops copies in the
-        background, and a later command on the same session goes after this one."""
         key = session_key(tenant, session_id)
-        await self._call(
-            "mark_confirmed", lambda: self._run_script(self._confirm, key, [str(seq)], later=True)
-        )
+        await self._call("mark_confirmed", lambda: self._run_script(self._confirm, key, [str(seq)]))
 
     async def ttl_remaining(self, tenant: str, session_id: str) -> float | None:
         """Seconds before the session expires (None when absent)."""

@@ -111,57 +111,6 @@ async def test_cluster(servers: Servers) -> None:
         await store.close()
 
 
-async def test_a_deferred_command_rides_with_the_next_one_in_order(redis_url: str) -> None:
-    client = aioredis.Redis.from_url(redis_url)
-    pipe = AutoPipeline(client, linger_s=30.0)  # only the next command can carry it
-    try:
-        key = f"ap:{uuid.uuid4().hex}"
-        later = asyncio.ensure_future(pipe.execute_later("SET", key, b"1"))
-        await asyncio.sleep(0.05)
-        assert not later.done() and await client.get(key) is None  # still waiting
-        before = pipe.group.round_trips
-        assert await pipe.execute("GET", key) == b"1"  # sent after it, in one pipeline
-        assert await later is True
-        assert pipe.group.round_trips == before + 1
-    finally:
-        await client.aclose()
-
-
-async def test_a_deferred_command_goes_alone_when_nothing_comes(redis_url: str) -> None:
-    client = aioredis.Redis.from_url(redis_url)
-    pipe = AutoPipeline(client, linger_s=0.02)
-    try:
-        key = f"ap:{uuid.uuid4().hex}"
-        assert await asyncio.wait_for(pipe.execute_later("INCR", key), 5) == 1
-        assert await client.get(key) == b"1"
-        with pytest.raises(aioredis.ResponseError):  # its own error, to its own caller
-            await pipe.execute_later("INCR", key, b"x")
-    finally:
-        await client.aclose()
-
-
-async def test_mark_confirmed_is_deferred_and_settles_on_its_own(redis_url: str) -> None:
-    store = RedisStore.from_url(redis_url)
-    try:
-        s0 = new_state(0)
-        await store.save(s0, expected_seq=None, record=b"[0]")
-        # the server learns the script on first use (NOSCRIPT, then SCRIPT LOAD and again)
-        await store.mark_confirmed("acme", s0.session_id, 99)  # another seq: nothing
-        got = await store.load("acme", s0.session_id)
-        assert got is not None and got.unconfirmed == b"[0]"
-        drop = asyncio.ensure_future(store.mark_confirmed("acme", s0.session_id, 0))
-        await asyncio.sleep(0)  # the drop is queued (as the driver's background task)
-        got = await store.load("acme", s0.session_id)  # the load carried the drop, before it
-        assert got is not None and got.unconfirmed is None
-        await drop
-        await store.save(s0.model_copy(update={"seq": 1}), expected_seq=0, record=b"[1]")
-        await asyncio.wait_for(store.mark_confirmed("acme", s0.session_id, 1), 5)  # alone
-        got = await store.load("acme", s0.session_id)
-        assert got is not None and got.unconfirmed is None
-    finally:
-        await store.close()
-
-
 async def test_concurrent_commands_are_batched_and_each_gets_its_own_answer(
     redis_url: str,
 ) -> None:
