@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeAlias, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 MONGO_VENV = ROOT / ".venv-mongo"
@@ -327,8 +327,16 @@ def start_redis_cluster(base: Path) -> RedisServer:
     raise ServerError(f"redis cluster :{server.port} did not reach cluster_state:ok")
 
 
-def start_sentinel(base: Path, primary_port: int, service: str = "mymaster") -> RedisServer:
-    """A Redis Sentinel (redis-server --sentinel) monitoring the primary on ``primary_port``."""
+def start_sentinel(
+    base: Path,
+    primary_port: int,
+    service: str = "mymaster",
+    *,
+    failover_timeout_ms: int | None = None,
+) -> RedisServer:
+    """A Redis Sentinel (redis-server --sentinel) monitoring the primary on ``primary_port``
+    (quorum 1, down after 1000 ms; ``failover_timeout_ms`` when given, else Sentinel's
+    default of 3 minutes)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise ServerMissingError("redis-server is not installed (apt-get install redis-server)")
@@ -340,6 +348,9 @@ def start_sentinel(base: Path, primary_port: int, service: str = "mymaster") -> 
         f"sentinel monitor {service} 127.0.0.1 {primary_port} 1\n"
         f"sentinel down-after-milliseconds {service} 1000\n"
     )
+    if failover_timeout_ms is not None:
+        with conf.open("a") as f:
+            f.write(f"sentinel failover-timeout {service} {failover_timeout_ms}\n")
     server = Server(
         name=f"redis-sentinel :{port}",
         argv=[binary, str(conf), "--sentinel"],
@@ -351,6 +362,167 @@ def start_sentinel(base: Path, primary_port: int, service: str = "mymaster") -> 
     )
     server.start()
     return RedisServer(server, port, d)
+
+
+RespReply: TypeAlias = bytes | int | list["RespReply"] | None
+
+
+def _resp_read(f: BinaryIO) -> RespReply:
+    """One RESP2 reply from a socket's file; an error reply is raised as ServerError."""
+    line = f.readline()
+    if not line.endswith(b"\r\n"):
+        raise ServerError(f"redis: connection closed mid-reply ({line!r})")
+    kind, body = line[:1], line[1:-2]
+    if kind == b"+":
+        return body
+    if kind == b"-":
+        raise ServerError(f"redis replied with an error: {body.decode(errors='replace')}")
+    if kind == b":":
+        return int(body)
+    if kind == b"$":
+        size = int(body)
+        return None if size < 0 else f.read(size + 2)[:-2]
+    if kind == b"*":
+        count = int(body)
+        return None if count < 0 else [_resp_read(f) for _ in range(count)]
+    raise ServerError(f"redis: unexpected reply {line!r}")
+
+
+def redis_command(port: int, *args: str, timeout: float = 2.0) -> RespReply:
+    """One command to a Redis (or Sentinel) on 127.0.0.1 over a raw socket, its reply."""
+    payload = b"".join(f"${len(a.encode())}\r\n{a}\r\n".encode() for a in args)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(f"*{len(args)}\r\n".encode() + payload)
+        with s.makefile("rb") as f:
+            return _resp_read(f)
+
+
+def _bulk(reply: RespReply) -> bytes:
+    if not isinstance(reply, bytes):
+        raise ServerError(f"redis: expected a string reply, got {reply!r}")
+    return reply
+
+
+def _cluster_port(taken: set[int]) -> int:
+    """A free port whose cluster bus port (port + 10000) is free too."""
+    for _ in range(100):
+        port = free_port(20000, 55535)  # Redis refuses a cluster port above 55535
+        if port in taken or port + 10000 in taken:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise ServerError("no free port pair (port, port + 10000) found on 127.0.0.1")
+
+
+def start_redis_cluster_nodes(base: Path, masters: int = 3) -> list[RedisServer]:
+    """A Redis Cluster of ``masters`` primaries (no replicas): the 16384 slots split in
+    contiguous ranges (CLUSTER ADDSLOTSRANGE on each node), joined by CLUSTER MEET, and
+    waited for until every node reports cluster_state:ok and knows every node."""
+    servers: list[RedisServer] = []
+    try:
+        taken: set[int] = set()
+        for _ in range(masters):
+            port = _cluster_port(taken)
+            taken |= {port, port + 10000}
+            d = Path(tempfile.mkdtemp(prefix="redis-cluster-", dir=base))
+            conf = ["--cluster-config-file", str(d / "nodes.conf")]
+            servers.append(start_redis(base, extra=["--cluster-enabled", "yes", *conf], port=port))
+        for i, node in enumerate(servers):
+            low, high = 16384 * i // masters, 16384 * (i + 1) // masters - 1
+            redis_command(node.port, "CLUSTER", "ADDSLOTSRANGE", str(low), str(high))
+        for node in servers[1:]:
+            redis_command(servers[0].port, "CLUSTER", "MEET", "127.0.0.1", str(node.port))
+        want = [b"cluster_state:ok\r\n", b"cluster_slots_ok:16384\r\n"]
+        want.append(b"cluster_known_nodes:%d\r\n" % masters)
+        infos: list[bytes] = []
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            infos = [_bulk(redis_command(node.port, "CLUSTER", "INFO")) for node in servers]
+            if all(w in info for info in infos for w in want):
+                return servers
+            time.sleep(0.05)
+        raise ServerError(
+            f"redis cluster {[n.port for n in servers]} did not reach cluster_state:ok on "
+            f"every node within 15 s; their CLUSTER INFO:\n"
+            + "\n".join(i.decode(errors="replace") for i in infos)
+        )
+    except BaseException:
+        for node in servers:
+            node.server.stop()
+        raise
+
+
+def _fields(entry: RespReply) -> dict[bytes, bytes]:
+    """A Sentinel reply's flat [field, value, ...] list as a dict."""
+    if not isinstance(entry, list):
+        raise ServerError(f"sentinel: expected a list of fields, got {entry!r}")
+    items = [_bulk(x) for x in entry]
+    return dict(zip(items[::2], items[1::2], strict=True))
+
+
+def wait_sentinel_sees_replicas(
+    sentinel_port: int, replica_ports: list[int], service: str = "mymaster", timeout: float = 15
+) -> None:
+    """Until the Sentinel lists every replica as up with its link to the primary ok (it
+    learns them from the primary's INFO; only a replica it knows can be promoted)."""
+    want = {str(p).encode() for p in replica_ports}
+    deadline = time.monotonic() + timeout
+    seen: list[dict[bytes, bytes]] = []
+    while time.monotonic() < deadline:
+        reply = redis_command(sentinel_port, "SENTINEL", "REPLICAS", service)
+        seen = [_fields(e) for e in reply] if isinstance(reply, list) else []
+        ready = {
+            r[b"port"]
+            for r in seen
+            if r.get(b"flags") == b"slave" and r.get(b"master-link-status") == b"ok"
+        }
+        if want <= ready:
+            return
+        time.sleep(0.05)
+    raise ServerError(
+        f"sentinel :{sentinel_port} did not see replicas {sorted(replica_ports)} of {service} "
+        f"up within {timeout:.0f} s; it lists: {seen}"
+    )
+
+
+def redis_info(port: int, section: str) -> dict[str, str]:
+    """One section of INFO as a dict (``field:value`` lines)."""
+    lines = _bulk(redis_command(port, "INFO", section)).decode().splitlines()
+    return dict(line.split(":", 1) for line in lines if ":" in line and not line.startswith("#"))
+
+
+def wait_replicated(primary_port: int, replica_port: int, timeout: float = 10) -> None:
+    """Until the replica has applied everything the primary had written when called.
+
+    ``WAIT`` on a fresh connection proves nothing: it waits for that connection's own
+    writes only (none). And ``state=online`` is not enough either: after a diskless full
+    sync the primary holds the stream back until the replica's first REPLCONF ACK (sent
+    once a second), so a failover in that second loses the writes made meanwhile."""
+    target = int(redis_info(primary_port, "replication")["master_repl_offset"])
+    deadline = time.monotonic() + timeout
+    while True:
+        info = redis_info(replica_port, "replication")
+        done = int(info.get("slave_repl_offset", "-1"))
+        if info.get("master_link_status") == "up" and done >= target:
+            return
+        if time.monotonic() > deadline:
+            raise ServerError(
+                f"replica :{replica_port} applied offset {done} of {target} of its primary "
+                f":{primary_port} within {timeout:.0f} s"
+            )
+        time.sleep(0.02)
+
+
+def sentinel_primary(sentinel_port: int, service: str = "mymaster") -> int | None:
+    """The port of the primary the Sentinel announces for ``service`` (None: none)."""
+    reply = redis_command(sentinel_port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", service)
+    if not isinstance(reply, list) or len(reply) != 2:
+        return None
+    return int(_bulk(reply[1]))
 
 
 # -- RabbitMQ -----------------------------------------------------------------------------
@@ -543,6 +715,22 @@ class Servers:
         sentinel = start_sentinel(self.base, primary.port)
         self._extra.append(sentinel)
         return primary, sentinel
+
+    def redis_sentinel_failover(self) -> tuple[RedisServer, RedisServer, RedisServer]:
+        """A fresh primary, its replica and a Sentinel (quorum 1, down after 1000 ms,
+        failover timeout 2000 ms) that knows the replica; stopped at close(). Before a
+        failover, ``wait_replicated`` makes sure the replica has what was written."""
+        primary, replica = self.redis_pair()
+        sentinel = start_sentinel(self.base, primary.port, failover_timeout_ms=2000)
+        self._extra.append(sentinel)
+        wait_sentinel_sees_replicas(sentinel.port, [replica.port])
+        return primary, replica, sentinel
+
+    def redis_cluster_nodes(self, masters: int = 3) -> list[RedisServer]:
+        """A fresh Redis Cluster of ``masters`` primaries; stopped at close()."""
+        nodes = start_redis_cluster_nodes(self.base, masters)
+        self._extra.extend(nodes)
+        return nodes
 
     def extra_mongo(self) -> MongoServer:
         """A fresh secantusdb server of its own (fault tests kill it); stopped at close()."""
