@@ -126,6 +126,23 @@ class AutoPipeline:
         return await pipe.execute(raise_on_error=False)
 
 
+class _Cluster(RedisCluster):
+    """A RedisCluster that learns the slot map before it sends any command.
+
+    redis-py 8.1 decides where a command goes before it loads the slot map: the commands
+    sent while a client has none (its first ones, or any after it dropped its map on a
+    topology error) go to a random primary whatever their key and are redirected (MOVED);
+    every fifth redirection drops all connections, and the commands in flight on them are
+    sent again although they may have run: a save ran twice and reported a conflict with
+    itself (tests/runtime/test_store_redis_ha.py, three nodes). Loading the map first (once,
+    under redis-py's lock) routes every command by its key's slot.
+    """
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        await self.initialize()  # at once when the map is loaded
+        return await super().execute_command(*args, **kwargs)
+
+
 def session_key(tenant: str, session_id: str) -> str:
     """The Redis key of one session (hash-tagged: one Cluster slot per session)."""
     return f"{KEY_PREFIX}:{{{tenant}:{session_id}}}"
@@ -189,7 +206,7 @@ class RedisStore:
             client, sentinels = _sentinel_client(url, opts)
         elif cluster or scheme in {"redis+cluster", "rediss+cluster"}:
             real = url.replace("+cluster://", "://", 1)
-            client = RedisCluster.from_url(real, **opts)
+            client = _Cluster.from_url(real, **opts)
         else:
             client = aioredis.Redis.from_url(url, health_check_interval=30, **opts)
         store = cls(client, ttl_s=ttl_s, where=_redact(url))
