@@ -224,6 +224,15 @@ class RedisStore:
                 f"session store unavailable ({self.where}): {type(exc).__name__}: {exc}",
                 server="redis",
             ) from exc
+        except Exception as exc:  # the client library's own failure (seen in redis-py's
+            # cluster client during a topology change): retryable too, with its traceback
+            # in our log, never in the answer
+            log.exception("redis %s failed on %s in the client library", what, self.where)
+            raise StoreUnavailableError(
+                f"session store unavailable ({self.where}): the Redis client failed: "
+                f"{type(exc).__name__}: {exc}",
+                server="redis",
+            ) from exc
 
     async def load(self, tenant: str, session_id: str) -> StoredSession | None:
         key = session_key(tenant, session_id)

@@ -61,6 +61,28 @@ async def test_unreachable_redis_is_an_error_not_a_fallback() -> None:
         await store.close()
 
 
+async def test_a_failure_inside_the_client_library_is_retryable(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What redis-py raised outside its own error classes during a cluster topology change
+    (an AttributeError on a dropped connection) reaches the caller as a retryable store
+    error; its traceback goes to our log only."""
+    store = RedisStore.from_url(redis_url)
+
+    async def broken() -> None:
+        raise AttributeError("'NoneType' object has no attribute 'writelines'")
+
+    try:
+        with pytest.raises(StoreUnavailableError) as err:
+            await store._call("save", broken)
+        assert err.value.retryable
+        assert "the Redis client failed: AttributeError" in err.value.message
+        assert any(r.exc_info and r.levelname == "ERROR" for r in caplog.records)
+        await store.save(new_state(0), expected_seq=None)  # the store itself goes on
+    finally:
+        await store.close()
+
+
 async def test_a_state_that_does_not_validate_is_reported(redis_url: str) -> None:
     store = RedisStore.from_url(redis_url)
     client = aioredis.Redis.from_url(redis_url)
