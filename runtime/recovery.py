@@ -160,16 +160,18 @@ async def recover_into_store(
     mongo: MongoArchive,
     programs: ProgramRegistry,
     wait_s: float = 2.0,
+    stale_seq: int | None = None,
 ) -> StoredSession | None:
     """``recover`` and write the state back to the store (another instance may have done it
-    first: then its copy is returned)."""
+    first: then its copy is returned). ``stale_seq``: the store holds an older copy at that
+    seq (it lost its last writes), which the recovered state replaces."""
     state = await recover(
         tenant, session_id, min_seq=min_seq, mongo=mongo, programs=programs, wait_s=wait_s
     )
     if state is None:
         return None
     try:
-        await store.save(state, expected_seq=None)
+        await store.save(state, expected_seq=stale_seq)
     except ConflictError:
         pass
     return await store.load(tenant, session_id)

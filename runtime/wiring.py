@@ -6,8 +6,9 @@ MongoDB archive that holds programs, aliases and recovers sessions the store has
 
 Two wrappers live here rather than in the driver:
 
-- ``RecoveringStore``: a store whose ``load`` falls back to ``runtime.recovery`` on a miss
-  for a session MongoDB knows, writing the state back; the channel's ``seq`` reaches it
+- ``RecoveringStore``: a store whose ``load`` falls back to ``runtime.recovery`` for a
+  session MongoDB knows when the store has lost it, or holds an older seq than the channel
+  saw (it lost its last writes), writing the state back; the channel's ``seq`` reaches it
   through the ``CHANNEL_SEQ`` context variable so recovery waits for MongoDB to catch up.
 - ``ProgramCatalog``: programs and aliases namespaced by tenant (an id another tenant
   uploaded is "unknown" to this one), persisted to MongoDB when configured so every API
@@ -87,8 +88,31 @@ class RecoveringStore:
 
     async def load(self, tenant: str, session_id: str) -> StoredSession | None:
         stored = await self.inner.load(tenant, session_id)
+        seen = CHANNEL_SEQ.get()
         if stored is not None:
-            return stored
+            if seen is None or stored.state.seq >= seen:
+                return stored
+            # The channel was answered ``seen`` but the store holds less: it lost its last
+            # writes (a failover to a replica that lagged). Going on from there would fork
+            # the session from what was acknowledged; those turns are in the turn log, so
+            # roll forward from MongoDB (or answer 503 while they are still on their way).
+            log.warning(
+                "session %s/%s: the store holds seq %d, the channel saw seq %d: recovering",
+                tenant,
+                session_id,
+                stored.state.seq,
+                seen,
+            )
+            return await recover_into_store(
+                self.inner,
+                tenant,
+                session_id,
+                min_seq=seen,
+                mongo=self.mongo,
+                programs=self.programs,
+                wait_s=self.wait_s,
+                stale_seq=stored.state.seq,
+            )
         if await self.mongo.max_seq(tenant, session_id) is None:
             # never heard of (or another tenant's): not found, without waiting for the
             # worker. The one case this misses — a start turn still in the queue when Redis

@@ -1,7 +1,9 @@
 """End to end with the session driver on Redis + RabbitMQ + MongoDB-wire (real servers):
-Redis is flushed in the middle of each example conversation; the driver recovers the
-session from MongoDB and the conversation goes on exactly as in the embedded run — the
-same turn records, digest for digest, each stored once."""
+in the middle of each example conversation Redis loses the session (flushed), or loses its
+last turn (the session's hash written back as it was one turn before: what a failover to a
+replica that lagged leaves); the driver recovers the session from MongoDB and the
+conversation goes on exactly as in the embedded run — the same turn records, digest for
+digest, each stored once."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from runtime.effects import StubEffects
 from runtime.programs import LoadedProgram, ProgramRegistry
 from runtime.settings import Settings
 from runtime.sinks.jsonl import read_turns
+from runtime.stores.redis import session_key
 from runtime.wiring import CHANNEL_SEQ, build_runtime
 from runtime.worker import Worker
 from schemas.events import Event, HangupEvent, NoInputEvent, UserInputEvent
@@ -61,8 +64,10 @@ def test_there_are_conversations_to_run() -> None:
     assert len(conversations()) >= 2
 
 
+@pytest.mark.parametrize("loss", ["flushed", "one turn behind"])
 @pytest.mark.parametrize(("name", "test"), conversations(), ids=lambda v: getattr(v, "name", v))
-async def test_redis_flushed_mid_conversation_the_driver_recovers_and_goes_on(
+async def test_redis_loses_the_session_mid_conversation_the_driver_recovers_and_goes_on(
+    loss: str,
     name: str,
     test: ConvTest,
     tmp_path: Path,
@@ -94,6 +99,7 @@ async def test_redis_flushed_mid_conversation_the_driver_recovers_and_goes_on(
     worker = Worker(amqp_url, rt.mongo, queue=settings.queue)
     task = asyncio.create_task(worker.run())
     flushed = False
+    client = aioredis.Redis.from_url(redis.url)
     try:
         resp = await rt.driver.start(
             "default",
@@ -104,14 +110,23 @@ async def test_redis_flushed_mid_conversation_the_driver_recovers_and_goes_on(
             session_id=session_id,
         )
         turns = [t for t in test.turns if t.kind != "start"]
+        key = session_key("default", session_id)
+        before: dict[bytes, bytes] = {}
         for i, turn in enumerate(turns):
+            if i == len(turns) // 2 - 1:
+                before = await client.hgetall(key)  # the session one turn before
             if i == len(turns) // 2:
                 # The start turn must have reached MongoDB for the session to be "known".
                 assert await wait_for_count(rt.mongo, "default", 1) >= 1
-                client = aioredis.Redis.from_url(redis.url)
-                await client.flushall()
-                await client.aclose()
-                assert await rt.base_store.load("default", session_id) is None
+                if loss == "flushed":
+                    await client.flushall()
+                    assert await rt.base_store.load("default", session_id) is None
+                else:
+                    await client.delete(key)
+                    await client.hset(key, mapping=before)  # type: ignore[arg-type]
+                    await client.pexpire(key, 60_000)
+                    stale = await rt.base_store.load("default", session_id)
+                    assert stale is not None and stale.state.seq < resp.seq
                 flushed = True
             if turn.at is not None:
                 now[0] = turn.at
@@ -129,6 +144,7 @@ async def test_redis_flushed_mid_conversation_the_driver_recovers_and_goes_on(
             (r.seq, r.state_digest) for r in reference
         ]
     finally:
+        await client.aclose()
         worker.stop()
         await asyncio.wait_for(task, 30)
         await rt.mongo.client.drop_database(settings.mongo_db)

@@ -1,6 +1,7 @@
 """With Redis + RabbitMQ + the MongoDB-wire server: readiness, races decided by Redis'
 compare-and-set, tenants on Redis keys, turns read back from MongoDB, recovery of a session
-Redis lost (and a 503 when MongoDB is behind the channel), the shared rate limit."""
+Redis lost or holds at an older seq (and a 503 when MongoDB is behind the channel), the
+shared rate limit."""
 
 from __future__ import annotations
 
@@ -140,6 +141,24 @@ def test_recovery_behind_the_channel_is_503(
     err = assert_error(r, 503, "unavailable")
     assert r.headers["retry-after"] == "1"
     assert err["details"]["channel_seq"] == s["seq"] + 3
+
+
+def test_a_channel_ahead_of_the_store_is_never_answered_from_the_older_state(
+    with_servers: ApiServer, worker: Worker, a: httpx.Client, program: str
+) -> None:
+    """Redis holds the session at an older seq than the channel saw (a failover lost its
+    last writes). Nothing newer in MongoDB: 503 (retry), not a turn on the older state.
+    (Recovery from MongoDB when it has the newer turns: tests/runtime/test_faults_driver.)"""
+    s = start(a, program)
+    sid = s["session_id"]
+    _wait_mongo(with_servers, "acme", sid, s["seq"])
+    r = a.post(f"/v1/sessions/{sid}/events", json=say("ciao", s["seq"] + 2))
+    err = assert_error(r, 503, "unavailable")
+    assert err["details"]["channel_seq"] == s["seq"] + 2
+    assert err["details"]["mongo_seq"] == s["seq"]
+    assert a.get(f"/v1/sessions/{sid}").json()["state"]["seq"] == s["seq"]  # untouched
+    r = a.post(f"/v1/sessions/{sid}/events", json=say("ciao", s["seq"] - 1))
+    assert_error(r, 409, "seq_conflict")  # a channel behind the store: a conflict, as ever
 
 
 def test_unknown_session_with_mongodb(a: httpx.Client) -> None:
