@@ -149,15 +149,13 @@ async def test_sentinel_failover_after_the_primary_is_killed(
         primary.server.kill()  # SIGKILL: no shutdown, sockets reset
 
         errors: list[StoreUnavailableError] = []
-        started = time.monotonic()
         probe = new_state(0)  # a new session, created while the primary is gone
+        # within RECOVERY_S, or it fails naming the last error
         await retry_unavailable(lambda: store.save(probe, expected_seq=None), errors)
-        took = time.monotonic() - started
 
         assert errors, "the save must have failed while no primary was announced"
         assert sentinel_primary(sentinel.port) == replica.port
         assert role(replica.port) == b"master"
-        assert took < RECOVERY_S
         assert_only_retryable(errors, caplog)
 
         # every replicated session, exactly as saved, from the promoted replica
