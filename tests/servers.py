@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import random
 import shutil
@@ -617,6 +618,36 @@ def start_rabbitmq(base: Path) -> RabbitServer:
         epmd.stop()
         raise
     return RabbitServer(server, epmd, port, d)
+
+
+def rabbitmqctl(
+    rabbit: RabbitServer, *args: str, tool: str = "rabbitmqctl", timeout: float = 60.0
+) -> str:
+    """Run a RabbitMQ CLI tool (``rabbitmqctl``, ``rabbitmq-diagnostics``, …) against a
+    server started by ``start_rabbitmq``: the same environment as the server (node name,
+    epmd port, HOME with its cookie), else the CLI cannot authenticate. Its stdout; a
+    non-zero exit is a ServerError with the output. About 0.5 s a call."""
+    argv = [str(_rabbit_sbin() / tool), *args]
+    try:
+        done = subprocess.run(
+            argv, env=rabbit.server.env, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ServerError(f"{tool} {' '.join(args)} did not finish within {timeout:.0f} s") from exc
+    if done.returncode != 0:
+        raise ServerError(
+            f"{tool} {' '.join(args)} exited with code {done.returncode}:\n"
+            f"{done.stdout[-2000:]}{done.stderr[-2000:]}"
+        )
+    return done.stdout
+
+
+def rabbit_alarms(rabbit: RabbitServer) -> list[str]:
+    """The resource alarms the node reports now (local and cluster-wide), e.g.
+    ``["Memory alarm on node rabbit…@localhost"]``; empty when there is none."""
+    out = rabbitmqctl(rabbit, "--formatter", "json", "alarms", tool="rabbitmq-diagnostics")
+    report = json.loads(out)
+    return [str(a) for a in [*report.get("local", []), *report.get("global", [])]]
 
 
 # -- MongoDB-wire (secantusdb) ------------------------------------------------------------
