@@ -7,6 +7,10 @@ broker's confirm of the message holding its records; a critical record is also w
 MongoDB before it returns. When the broker cannot be reached the turn fails with a
 retryable ``StoreUnavailableError`` — or, with ``fallback="mongo"``, the record goes
 straight to MongoDB. The connection is robust: it reconnects by itself, logged and counted.
+``confirm_timeout_s`` bounds a publish from the moment it is sent: the wait for a connection
+that is being re-established and the wait for the broker's confirm (which never comes while
+a resource alarm blocks publishers) both count. A queue that exists with other arguments
+(another queue type) is a ``QueueMismatchError``: a configuration error, not retryable.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from prometheus_client import Counter, Histogram
 
 from runtime.groupcommit import GroupCommit
 from runtime.mongo import MongoArchive, turn_id
-from runtime.ports import StoreUnavailableError, encode_records
+from runtime.ports import RuntimeFault, StoreUnavailableError, encode_records
 from schemas.turns import TurnRecord
 
 log = logging.getLogger("ddtflow.sink.amqp")
@@ -74,22 +78,53 @@ def dlq_name(queue: str) -> str:
     return f"{queue}.dlq"
 
 
+class QueueMismatchError(RuntimeFault):
+    """A turn queue exists on the broker with other arguments than ddtflow declares (most
+    often another queue type: classic vs quorum). Not retryable: the broker refuses every
+    declaration until the configuration or the queue changes."""
+
+    code = "broker_queue_mismatch"
+
+
+async def _declare_queue(
+    channel: AbstractChannel,
+    name: str,
+    arguments: dict[str, Any],
+    queue_type: QueueType,
+    what: str,
+) -> AbstractQueue:
+    try:
+        return await channel.declare_queue(name, durable=True, arguments=arguments)
+    except aiormq.exceptions.ChannelPreconditionFailed as exc:
+        raise QueueMismatchError(
+            f"RabbitMQ queue {name!r} ({what}) exists with other arguments than ddtflow "
+            f"declares for queue type {queue_type!r}; the broker says: {exc}. A queue's "
+            f"type cannot be changed in place: configure the queue type it has, or another "
+            f"queue name (and move the consumers once the old queue is drained)",
+            queue=name,
+            queue_type=queue_type,
+        ) from exc
+
+
 async def declare_topology(
     channel: AbstractChannel, queue: str, queue_type: QueueType = "classic"
 ) -> AbstractQueue:
-    """The durable turn queue, its dead-letter exchange and dead-letter queue (idempotent)."""
+    """The durable turn queue, its dead-letter exchange and dead-letter queue (idempotent).
+    A queue that exists with other arguments raises QueueMismatchError."""
     dlx = await channel.declare_exchange(
         dlx_name(queue), aio_pika.ExchangeType.DIRECT, durable=True
     )
     args: dict[str, Any] = {"x-queue-type": queue_type}
-    dlq = await channel.declare_queue(dlq_name(queue), durable=True, arguments=args)
+    dlq = await _declare_queue(
+        channel, dlq_name(queue), args, queue_type, f"the dead-letter queue of {queue!r}"
+    )
     await dlq.bind(dlx, routing_key=queue)
     main_args = {
         **args,
         "x-dead-letter-exchange": dlx_name(queue),
         "x-dead-letter-routing-key": queue,
     }
-    return await channel.declare_queue(queue, durable=True, arguments=main_args)
+    return await _declare_queue(channel, queue, main_args, queue_type, "the turn queue")
 
 
 class AmqpSink:
@@ -145,6 +180,9 @@ class AmqpSink:
             try:
                 channel = await conn.channel(publisher_confirms=True, on_return_raises=True)
                 await declare_topology(channel, self.queue, self.queue_type)
+            except QueueMismatchError:
+                await conn.close()
+                raise
             except BROKER_ERRORS as exc:
                 await conn.close()
                 raise StoreUnavailableError(
@@ -181,13 +219,23 @@ class AmqpSink:
                 "records": len(records),
             },
         )
-        channel = await self._channel.get_underlay_channel()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.confirm_timeout_s
+        try:
+            # while the connection is being re-established aio-pika waits for it without
+            # a bound: a publish would hang for as long as the broker is down
+            async with asyncio.timeout_at(deadline):
+                channel = await self._channel.get_underlay_channel()
+        except TimeoutError:
+            raise ConnectionError(
+                f"no connection within {self.confirm_timeout_s:g} s (reconnecting)"
+            ) from None
         result = await channel.basic_publish(
             body,
             routing_key=self.queue,
             properties=props,
             mandatory=True,
-            timeout=self.confirm_timeout_s,
+            timeout=max(deadline - loop.time(), 0.001),
         )
         # a nack or a return (unroutable) is raised by aiormq; anything else but an ack
         # (no confirms on this channel?) must not pass for one
