@@ -43,9 +43,10 @@ CONFIRM_S = 0.5
 """The sinks' confirm timeout here: a blocked publish fails after it."""
 
 # A request waits at most for the message in flight before it (group commit) and its own:
-# two confirm timeouts, and some slack for a busy machine.
-FAIL_WITHIN_S = 2 * CONFIRM_S + 1.5
-HANG_S = 20 * CONFIRM_S  # beyond this the sink is taken to hang
+# two confirm timeouts. The bound checks that the timeout is honoured (unbounded before the
+# fix), not speed: it leaves a loaded CI machine ample slack (≈ 1 s is typical here).
+FAIL_WITHIN_S = 10 * CONFIRM_S
+HANG_S = 40 * CONFIRM_S  # beyond this the sink is taken to hang
 
 ALARMS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
     # kind: (rabbitmqctl args raising it, args clearing it, what `alarms` reports)
@@ -423,7 +424,7 @@ async def test_a_publish_while_the_connection_is_down_fails_in_bounded_time(
             result, took = await timed(sink.publish(records[1]))
             assert isinstance(result, StoreUnavailableError) and result.retryable, result
             assert records[1].session_id in result.message
-            assert took < CONFIRM_S + 1.0, took
+            assert took < FAIL_WITHIN_S, took
         finally:
             await asyncio.to_thread(rabbitmqctl, rabbit, "start_app")
         for _ in range(100):  # the connection comes back by itself (1 s between attempts)
