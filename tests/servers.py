@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, TypeAlias, TypeVar
+from typing import TypeAlias, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 MONGO_VENV = ROOT / ".venv-mongo"
@@ -368,34 +368,30 @@ def start_sentinel(
 RespReply: TypeAlias = bytes | int | list["RespReply"] | None
 
 
-def _resp_read(f: BinaryIO) -> RespReply:
-    """One RESP2 reply from a socket's file; an error reply is raised as ServerError."""
-    line = f.readline()
-    if not line.endswith(b"\r\n"):
-        raise ServerError(f"redis: connection closed mid-reply ({line!r})")
-    kind, body = line[:1], line[1:-2]
-    if kind == b"+":
-        return body
-    if kind == b"-":
-        raise ServerError(f"redis replied with an error: {body.decode(errors='replace')}")
-    if kind == b":":
-        return int(body)
-    if kind == b"$":
-        size = int(body)
-        return None if size < 0 else f.read(size + 2)[:-2]
-    if kind == b"*":
-        count = int(body)
-        return None if count < 0 else [_resp_read(f) for _ in range(count)]
-    raise ServerError(f"redis: unexpected reply {line!r}")
-
-
 def redis_command(port: int, *args: str, timeout: float = 2.0) -> RespReply:
-    """One command to a Redis (or Sentinel) on 127.0.0.1 over a raw socket, its reply."""
-    payload = b"".join(f"${len(a.encode())}\r\n{a}\r\n".encode() for a in args)
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(f"*{len(args)}\r\n".encode() + payload)
-        with s.makefile("rb") as f:
-            return _resp_read(f)
+    """One command to a Redis (or Sentinel) on 127.0.0.1, its raw RESP reply (redis-py's
+    own connection and parser, without the client's per-command reply callbacks); an
+    error reply is raised as ServerError."""
+    from redis.connection import Connection
+    from redis.exceptions import RedisError, ResponseError
+
+    conn = Connection(
+        host="127.0.0.1",
+        port=port,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        protocol=2,  # RESP2: maps come as flat lists, as the callers read them
+    )
+    try:
+        conn.send_command(*args)
+        reply: RespReply = conn.read_response()
+        return reply
+    except ResponseError as exc:
+        raise ServerError(f"redis :{port} replied with an error: {exc}") from exc
+    except RedisError as exc:
+        raise ServerError(f"redis :{port}: {exc}") from exc
+    finally:
+        conn.disconnect()
 
 
 def _bulk(reply: RespReply) -> bytes:
