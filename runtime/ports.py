@@ -82,6 +82,11 @@ class SessionStore(Protocol):
         ``unconfirmed`` in the same atomic write, until ``mark_confirmed``.
         Raises ConflictError (with the current seq) on a lost race, and
         StoreUnavailableError when the server cannot be reached. Never a silent fallback.
+        A save found already applied (the store holds exactly what it writes: the state,
+        response, idempotency key and turn records, still unconfirmed) succeeds: a client
+        library that sent it twice (redis-py's cluster client across a topology change)
+        must not turn a committed turn into a conflict. Requests with different keys or
+        records never match.
         """
         ...
 

@@ -48,6 +48,8 @@ class MemoryStore:
         record: bytes | None = None,
     ) -> None:
         entry = self._get(state.tenant, state.session_id)
+        if entry is not None and _applied(entry.stored, state, response, idempotency_key, record):
+            return  # this very save, again (see SessionStore.save)
         if expected_seq is None:
             if entry is not None:
                 raise ConflictError(
@@ -87,3 +89,14 @@ class MemoryStore:
 
     async def close(self) -> None:
         return None
+
+
+def _applied(
+    stored: StoredSession,
+    state: SessionState,
+    response: bytes | None,
+    idempotency_key: str | None,
+    record: bytes | None,
+) -> bool:
+    """The store holds exactly what this save writes, turn records included."""
+    return record is not None and stored == StoredSession(state, response, idempotency_key, record)

@@ -42,8 +42,22 @@ KEY_PREFIX = "ddtflow"
 # KEYS[1] session key. ARGV[1] expected seq ('' = must not exist), ARGV[2] new seq,
 # ARGV[3] TTL in ms, ARGV[4..] field/value pairs to store besides seq.
 # Returns {1, new seq} on success, {0, current seq} on a conflict, {-1, 0} when missing.
+# A save already applied (the new seq is there with every field this save writes, turn
+# records included: a client that sent it twice) succeeds without writing again.
 _CAS = """
 local cur = redis.call('HGET', KEYS[1], 'seq')
+if cur == ARGV[2] and redis.call('HLEN', KEYS[1]) == (#ARGV - 3) / 2 + 1 then
+  local same = true
+  local records = false
+  for i = 4, #ARGV - 1, 2 do
+    if ARGV[i] == 'unconf' then records = true end
+    if redis.call('HGET', KEYS[1], ARGV[i]) ~= ARGV[i + 1] then
+      same = false
+      break
+    end
+  end
+  if same and records then return {1, tonumber(cur)} end
+end
 if ARGV[1] == '' then
   if cur then return {0, tonumber(cur)} end
 else

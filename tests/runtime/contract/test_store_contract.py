@@ -88,6 +88,34 @@ async def test_unconfirmed_record_until_mark_confirmed(store: SessionStore) -> N
     assert got is not None and got.unconfirmed is None and got.state == s1
 
 
+async def test_a_save_sent_twice_is_applied_once(store: SessionStore) -> None:
+    """A client library that sends one save twice (redis-py's cluster client re-sends the
+    commands in flight when it drops its connections) must not turn a committed turn into
+    a conflict; a different save of the same seq still conflicts."""
+    s0 = new_state(0)
+    start = orjson.dumps([record_of(s0).model_dump(mode="json")])
+    await store.save(s0, expected_seq=None, record=start)
+    await store.save(s0, expected_seq=None, record=start)  # the same create, again
+    s1 = s0.model_copy(update={"seq": 1})
+    mine = orjson.dumps([record_of(s1, text="uno").model_dump(mode="json")])
+    other = orjson.dumps([record_of(s1, text="due").model_dump(mode="json")])
+    await store.save(s1, expected_seq=0, response=b"r1", record=mine)
+    await store.save(s1, expected_seq=0, response=b"r1", record=mine)  # again: applied
+    with pytest.raises(ConflictError) as err:  # another request's turn 1: it lost
+        await store.save(s1, expected_seq=0, response=b"r2", record=other)
+    assert err.value.current_seq == 1
+    with pytest.raises(ConflictError):  # the same turn, but another request (its own key)
+        await store.save(s1, expected_seq=0, response=b"r1", idempotency_key="k2", record=mine)
+    with pytest.raises(ConflictError):  # without records nothing proves it is the same
+        await store.save(s1, expected_seq=0)
+    got = await store.load("acme", s0.session_id)
+    assert got is not None and got.state == s1
+    assert (got.last_response, got.unconfirmed) == (b"r1", mine)
+    await store.mark_confirmed("acme", s0.session_id, 1)
+    with pytest.raises(ConflictError):  # once confirmed, a late copy is a conflict again
+        await store.save(s1, expected_seq=0, record=mine)
+
+
 async def test_mark_confirmed_after_next_turn_is_a_noop(store: SessionStore) -> None:
     s0 = new_state(0)
     await store.save(s0, expected_seq=None, record=b"[1]")
