@@ -120,17 +120,6 @@ class Conversation:
 
 
 @pytest.fixture
-async def mongo(mongo_url: str) -> AsyncIterator[MongoArchive]:
-    name = unique("f")
-    archive = MongoArchive.from_url(mongo_url, name)
-    try:
-        yield archive
-    finally:
-        await archive.client.drop_database(name)
-        await archive.close()
-
-
-@pytest.fixture
 async def pipeline(amqp_url: str, mongo: MongoArchive) -> AsyncIterator[tuple[AmqpSink, Worker]]:
     """An AMQP sink and a worker on a fresh queue into a fresh database."""
     queue = unique("q")

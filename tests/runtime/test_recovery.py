@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -13,17 +11,6 @@ from runtime.ports import StoreUnavailableError
 from runtime.recovery import RecoveryDivergedError, recover, recover_into_store
 from runtime.stores.memory import MemoryStore
 from tests.runtime.contract.helpers import counter_session, registry
-
-
-@pytest.fixture
-async def mongo(mongo_url: str) -> AsyncIterator[MongoArchive]:
-    name = f"r{uuid.uuid4().hex[:10]}"
-    archive = MongoArchive.from_url(mongo_url, name)
-    try:
-        yield archive
-    finally:
-        await archive.client.drop_database(name)
-        await archive.close()
 
 
 async def test_unknown_session_is_none(mongo: MongoArchive) -> None:

@@ -73,16 +73,6 @@ def rabbit(servers: Servers) -> Iterator[RabbitServer]:
         server.stop()
 
 
-@pytest.fixture
-async def mongo(mongo_url: str) -> AsyncIterator[MongoArchive]:
-    archive = MongoArchive.from_url(mongo_url, unique("al"))
-    try:
-        yield archive
-    finally:
-        await archive.client.drop_database(archive.db.name)
-        await archive.close()
-
-
 async def raise_alarm(rabbit: RabbitServer, kind: str) -> None:
     set_args, _, reported = ALARMS[kind]
     await asyncio.to_thread(rabbitmqctl, rabbit, *set_args)

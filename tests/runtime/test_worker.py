@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
@@ -39,17 +38,6 @@ async def stopped(worker: Worker, task: asyncio.Task[WorkerStats]) -> WorkerStat
     and its connection running past the test."""
     worker.stop()
     return await asyncio.wait_for(task, 30)
-
-
-@pytest.fixture
-async def mongo(mongo_url: str) -> AsyncIterator[MongoArchive]:
-    name = unique("w")
-    archive = MongoArchive.from_url(mongo_url, name)
-    try:
-        yield archive
-    finally:
-        await archive.client.drop_database(name)
-        await archive.close()
 
 
 async def test_poison_messages_go_to_the_dlq_with_the_reason(

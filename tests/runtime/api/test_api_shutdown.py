@@ -287,19 +287,8 @@ async def converse(http: httpx.AsyncClient, load: Load, ch: Channel, rng: random
 # -- the test -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def archive(mongo_url: str) -> AsyncIterator[MongoArchive]:
-    name = unique("shutdown_")
-    mongo = MongoArchive.from_url(mongo_url, name)
-    try:
-        yield mongo
-    finally:
-        await mongo.client.drop_database(name)
-        await mongo.close()
-
-
 async def test_sigterm_under_load_drains_and_a_new_process_takes_over_losing_nothing(
-    tmp_path: Path, redis_url: str, amqp_url: str, mongo_url: str, archive: MongoArchive
+    tmp_path: Path, redis_url: str, amqp_url: str, mongo_url: str, mongo: MongoArchive
 ) -> None:
     queue = unique("ddtflow.shutdown.")
     env = {
@@ -312,12 +301,12 @@ async def test_sigterm_under_load_drains_and_a_new_process_takes_over_losing_not
         AMQP_URL=amqp_url,
         MONGO_URL=mongo_url,
         DDTFLOW_QUEUE=queue,
-        DDTFLOW_MONGO_DB=archive.db.name,
+        DDTFLOW_MONGO_DB=mongo.db.name,
         DDTFLOW_DATA_DIR=str(tmp_path / "data"),
         DDTFLOW_BACKEND_HOSTS="127.0.0.1",
     )
     port = free_port()  # both processes listen here, as behind a load balancer
-    worker = Worker(amqp_url, archive, queue=queue)
+    worker = Worker(amqp_url, mongo, queue=queue)
     worker_task = asyncio.create_task(worker.run())
     channels = [Channel(unique("call-")) for _ in range(CONVERSATIONS)]
     rng = random.Random(7)
@@ -355,7 +344,7 @@ async def test_sigterm_under_load_drains_and_a_new_process_takes_over_losing_not
         assert drained <= {a.request_id for ch in channels for a in ch.answers}
         # while no process listened, the channels got clean errors and sent again
         assert sum(ch.unanswered for ch in channels) > 0
-        await assert_nothing_lost(channels, redis_url, archive)  # with the worker running
+        await assert_nothing_lost(channels, redis_url, mongo)  # with the worker running
     finally:
         if talks is not None and not talks.done():
             talks.cancel()
