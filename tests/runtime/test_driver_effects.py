@@ -4,11 +4,10 @@ garbage or times out, an SMTP server that refuses — the session takes its decl
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from schemas.program import (
 )
 from schemas.prompts import Prompt
 from schemas.session import DdtState
+from tests.servers import http_server
 
 AT = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -62,14 +62,8 @@ class _Backend(BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def base_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Backend)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(_Backend) as url:
+        yield url
 
 
 def _t(*parts: str | tuple[str, ...]) -> Template:

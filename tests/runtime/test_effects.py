@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from aiosmtpd.controller import Controller
 
 from runtime.effects import EffectExecutor, SmsGateway, SmtpSettings, StubEffects, StubResponse
 from schemas.actions import CallBackendAction, SayAction, SendEmailAction, SendSmsAction
+from tests.servers import http_server
 
 AT = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -85,15 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
 def http_base() -> Iterator[str]:
     _Handler.hits = {}
     _Handler.bodies = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(_Handler) as url:
+        yield url
 
 
 def call(url: str, **kw: Any) -> CallBackendAction:

@@ -22,10 +22,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ from runtime.stores.redis import session_key
 from runtime.worker import Worker
 from tests.runtime._amqp_helpers import unique
 from tests.runtime.api.conftest import ROOT
-from tests.servers import free_port
+from tests.servers import free_port, http_server
 
 pytestmark = pytest.mark.servers
 
@@ -95,20 +95,6 @@ class _Backend(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         return None
-
-
-@contextmanager
-def backend() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Backend)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def compiled_program(tmp: Path, backend_url: str) -> dict[str, Any]:
@@ -313,7 +299,7 @@ async def test_sigterm_under_load_drains_and_a_new_process_takes_over_losing_not
     talks: asyncio.Future[list[None]] | None = None
     try:
         await asyncio.wait_for(worker.ready.wait(), 30)
-        with backend() as backend_url:
+        with http_server(_Backend) as backend_url:
             program = compiled_program(tmp_path, backend_url)
             limits = httpx.Limits(max_connections=CONVERSATIONS)
             async with httpx.AsyncClient(timeout=20, limits=limits) as http:
