@@ -134,14 +134,17 @@ def assert_only_retryable(
 # -- Sentinel -----------------------------------------------------------------------------
 
 
+def sentinel_store(port: int) -> RedisStore:
+    """The store as a service configures it: through the Sentinel, short timeouts."""
+    return RedisStore.from_url(f"redis+sentinel://127.0.0.1:{port}/mymaster/0", timeout_s=1.0)
+
+
 async def test_sentinel_failover_after_the_primary_is_killed(
     servers: Servers, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
     primary, replica, sentinel = need(servers.redis_sentinel_failover)
-    store = RedisStore.from_url(
-        f"redis+sentinel://127.0.0.1:{sentinel.port}/mymaster/0", timeout_s=1.0
-    )
+    store = sentinel_store(sentinel.port)
     try:
         want = await save_sessions(store, 40)
         # applied by the replica before the crash: a failover keeps exactly these
@@ -193,9 +196,7 @@ async def test_sentinel_handover_to_the_replica_demotes_the_old_primary(
     the new primary, not fail its callers for good nor write to the demoted node."""
     caplog.set_level(logging.WARNING)
     primary, replica, sentinel = need(servers.redis_sentinel_failover)
-    store = RedisStore.from_url(
-        f"redis+sentinel://127.0.0.1:{sentinel.port}/mymaster/0", timeout_s=1.0
-    )
+    store = sentinel_store(sentinel.port)
     try:
         want = await save_sessions(store, 20)
         wait_replicated(primary.port, replica.port)  # the Sentinel does not check
