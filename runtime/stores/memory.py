@@ -98,5 +98,10 @@ def _applied(
     idempotency_key: str | None,
     record: bytes | None,
 ) -> bool:
-    """The store holds exactly what this save writes, turn records included."""
-    return record is not None and stored == StoredSession(state, response, idempotency_key, record)
+    """The store holds exactly what this save writes, turn records included (the records
+    are compared first: on an ordinary save they differ, and the states are not compared)."""
+    return (
+        record is not None
+        and stored.unconfirmed == record
+        and stored == StoredSession(state, response, idempotency_key, record)
+    )
