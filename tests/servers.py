@@ -315,16 +315,16 @@ def start_redis_cluster(base: Path) -> RedisServer:
         # the cluster bus listens on port + 10000: Redis refuses a port above 55535
         port=free_port(20000, 55535),
     )
-    with socket.create_connection(("127.0.0.1", server.port), timeout=2) as s:
-        s.sendall(b"CLUSTER ADDSLOTSRANGE 0 16383\r\n")
-        if not s.recv(64).startswith(b"+OK"):
-            raise ServerError(f"redis cluster :{server.port}: ADDSLOTSRANGE refused")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            s.sendall(b"CLUSTER INFO\r\n")
-            if b"cluster_state:ok" in s.recv(4096):
-                return server
-            time.sleep(0.05)
+    try:
+        redis_command(server.port, "CLUSTER", "ADDSLOTSRANGE", "0", "16383")
+    except ServerError:
+        server.server.stop()
+        raise
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if b"cluster_state:ok" in _bulk(redis_command(server.port, "CLUSTER", "INFO")):
+            return server
+        time.sleep(0.05)
     server.server.stop()
     raise ServerError(f"redis cluster :{server.port} did not reach cluster_state:ok")
 
