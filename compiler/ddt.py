@@ -15,6 +15,8 @@ Diagnostic codes (stable):
   (warning) · E313 prompts for a language the project does not declare (warning)
 - E314 prompt template type error · E315 DTMF on a type that cannot take it (warning)
 - E316 duplicate validation code · E317 prompts for a state a sub-data is never in (warning)
+- E318 a regex that can backtrack exponentially · E319 bad ``options_from`` (syntax, not a
+  list, or on a type the caller cannot pick: yes/no)
 - E399 internal error (a bug of ours, reported instead of raised)
 """
 
@@ -46,7 +48,7 @@ from schemas.ddt import (
     ValidationRule,
 )
 from schemas.diagnostics import Diagnostic, Severity
-from schemas.expressions import ExprPart, Template, TemplatePart, TextPart
+from schemas.expressions import Expr, ExprPart, Template, TemplatePart, TextPart
 from schemas.project import DdtDef, PromptText, PromptVariants, ValidationDef
 from schemas.prompts import Prompt
 
@@ -355,6 +357,38 @@ class _Ctx:
             out.append(ValidationRule(code=code, expr=expr, prompts=rule_prompts))
         return tuple(out)
 
+    def options_from(self, ddt: DdtDef) -> Expr | None:
+        """The list the caller may pick from by position, parsed and type-checked."""
+        if ddt.options_from is None:
+            return None
+        where = "/options_from"
+        if ddt.type == "yes_no":
+            self.diag(
+                "E319",
+                where,
+                "a yes_no DDT cannot pick from a list",
+                "remove options_from, or use type: choice",
+            )
+            return None
+        try:
+            expr = parse_expr(ddt.options_from)
+        except ExprSyntaxError as e:
+            hint = e.hint or (f"expected {', '.join(e.expected)}" if e.expected else None)
+            self.diag("E319", where, f"bad options_from: {e.message} (column {e.col})", hint)
+            return None
+        rtype, issues = check_expr(expr, self.var_types, locals={})
+        for issue in issues:
+            self.diag("E319", where, f"options_from: {issue.message}", issue.hint)
+        if not issues and rtype not in ("list", "any"):
+            self.diag(
+                "E319",
+                where,
+                f"options_from must give a list, this gives {rtype}",
+                "name a list variable, e.g. options_from: slots",
+            )
+            return None
+        return None if issues else expr
+
     def rule_prompts(
         self, vd: ValidationDef, where: str, value_type: str
     ) -> dict[str, tuple[Prompt, ...]] | None:
@@ -522,6 +556,7 @@ def _compile(ctx: _Ctx) -> CompiledDdt | None:
         spec, ddt.prompts, PROMPT_STATES, subst, "", spec.value_type, limits
     )
     rules = ctx.rules(spec, ddt.validate_, "", spec.value_type, subst)
+    options_from = ctx.options_from(ddt)
 
     # sub-data
     known = {s.name: s for s in spec.subdata}
@@ -601,6 +636,7 @@ def _compile(ctx: _Ctx) -> CompiledDdt | None:
         dtmf=dtmf,
         choices=choices,
         patterns=tuple(ddt.patterns),
+        options_from=options_from,
     )
     return CompiledDdt(
         name=ctx.name,

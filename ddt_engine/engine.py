@@ -37,6 +37,7 @@ from ddt_engine.catalogue import BUILTIN_TYPES, DtmfFormat
 from ddt_engine.expressions import compile_expr, compile_template, format_value
 from ddt_engine.extract import Extraction, ExtractOptions, extract
 from ddt_engine.extract._a_text import words
+from ddt_engine.extract.choice import pick_position
 from ddt_engine.extract.commands import (
     _EDGE_FILLERS,
     _EXACT_C,
@@ -66,6 +67,7 @@ UNCERTAIN_BELOW = 0.6
 """ASR or extraction confidence under which a value counts as uncertain."""
 MAX_TEXT = 2000  # the extractors cut there too
 MAX_PENDING = 500  # characters of an utterance handed to NER/LLM and kept in the record
+MAX_PICK_ITEMS = 100  # items of an options_from list a caller can pick by position
 _MAX_REJECTED = 120  # characters of a rejected value kept in the record
 
 _LAST = 99  # a level past any prompt list: the last level is played
@@ -291,6 +293,7 @@ class _Node:
     children: tuple[_Node, ...] = ()
     compose: str | None = None
     rule_by_code: dict[str, _Rule] = field(default_factory=dict)  # the first of each code
+    pick: Callable[[Mapping[str, Any], datetime], Any] | None = None  # options_from
 
 
 # (state, trigger, has missing children, needs confirmation) -> destination
@@ -392,6 +395,7 @@ def _prepare_node(ddt: CompiledDdt, dn: DataNode) -> _Node:
         children=tuple(_prepare_node(ddt, c) for c in dn.children),
         compose=spec.compose if spec and dn.children else None,
         rule_by_code={r.code: r for r in reversed(rules)},
+        pick=None if dn.options_from is None else compile_expr(dn.options_from),
     )
 
 
@@ -839,7 +843,9 @@ class _Turn:
             data_type=node.dn.type,
             text=text,
             language=self.lang,
-            choices=tuple(node.dn.choices) or tuple(self.d.root.dn.choices),
+            choices=tuple(node.dn.choices)
+            or tuple(self.d.root.dn.choices)
+            or tuple(str(item) for item in self.pick_items(self.d.root)),
         )
         return _step(self.st.model_copy(update={"pending": text}), (action,), reason="extract")
 
@@ -870,6 +876,52 @@ class _Turn:
         return None
 
     def find(self, text: str, dtmf: str) -> _Found | None:
+        node = self.node
+        if node.pick is None:  # only the main data can have one
+            return self.extract_found(text, dtmf)
+        items = self.pick_items(node)
+        if not items:
+            return self.extract_found(text, dtmf)
+        if dtmf and node.dtmf_allowed:
+            digits = "".join(_DIGITS.findall(dtmf))
+            if 1 <= len(digits) <= 2:  # a key per item: the position (longer: a value)
+                i = int(digits) - 1
+                return self.picked(node, items[i]) if 0 <= i < len(items) else None
+        found = self.extract_found(text, dtmf)
+        pos = pick_position(text, self.lang, len(items)) if text else None
+        if pos is None:
+            return found
+        index, rest = pos
+        if found is not None and found.invalid is None and rest.strip():
+            # "il primo marzo": the words besides the ordinal still say a value of the
+            # type, so the ordinal is part of it; "la prima": nothing is left, a pick
+            own = self.run(node, rest)
+            if own is not None and own.invalid is None and own.value is not None:
+                return found
+        return self.picked(node, items[index]) or found
+
+    def pick_items(self, node: _Node) -> list[Any]:
+        """The list ``options_from`` gives now (empty when unset or not a list)."""
+        if node.pick is None:
+            return []
+        items = node.pick(self.memory, self.at)  # compiled expressions never raise
+        return list(items[:MAX_PICK_ITEMS]) if isinstance(items, list | tuple) else []
+
+    def picked(self, node: _Node, item: Any) -> _Found | None:
+        """The item at the position the caller said, normalised as the type's own values
+        are (an item the type does not read is no answer: the caller is asked again)."""
+        if item is None or isinstance(item, dict | list | bool):
+            return None
+        ex = self.run(node, str(item))
+        if ex is None or ex.invalid is not None or ex.value is None:
+            return None
+        parts = _decompose(node.compose, ex.value) if node.children else None
+        if parts is not None:
+            return _Found(parts=parts, layer="pick")
+        return _Found(value=ex.value, layer="pick")
+
+    def extract_found(self, text: str, dtmf: str) -> _Found | None:
+        """What the extractors read in the utterance (or the DTMF keys)."""
         node = self.node
         if dtmf and node.dtmf_allowed:
             found = self.from_dtmf(node, dtmf)

@@ -82,6 +82,10 @@ class DataNode(Value):
     dtmf: DtmfSpec | None = None
     choices: dict[str, dict[str, tuple[str, ...]]] = Field(default_factory=dict)
     patterns: tuple[str, ...] = ()
+    # the main data only: the list (evaluated on the session memory at each turn) whose
+    # items the caller may pick by position. Left out of the JSON when unset, so programs
+    # compiled before it existed keep their bytes and their id.
+    options_from: Expr | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class MachineRule(Value):

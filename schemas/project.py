@@ -295,6 +295,9 @@ class DdtDef(Value):
     patterns: list[str] = Field(default_factory=list)  # extra regexes (group 1 or whole match)
     dtmf: DtmfDef | None = None
     extract: ExtractDef = Field(default_factory=ExtractDef)
+    # an expression giving, at run time, the list the caller picks from by position
+    # ("la seconda", "the last one", DTMF 2), e.g. the free times a backend returned
+    options_from: str | None = None
 
 
 class Backend(Value):

@@ -14,7 +14,7 @@ from datetime import datetime
 from ddt_engine.extract._b_norm import fold_words, never_raises
 from ddt_engine.extract.base import Extraction, ExtractOptions
 
-__all__ = ["extract_choice"]
+__all__ = ["extract_choice", "pick_position"]
 
 _MAX_CHOICE_TEXT = 500
 _ORDINAL_CONFIDENCE = 0.9
@@ -98,6 +98,51 @@ def _ordinal_pick(padded: str, lang: str, count: int) -> int | None:
     n = picks.pop()
     index = count - 1 if n == -1 else n - 1
     return index if 0 <= index < count else None
+
+
+# words that may stand before an option's number in a pick ("numero 2", "option two"):
+# articles are left out, so "alle 3" or "la 2" stay a time, never "the third item"
+_PICK_LEAD = {
+    "it": ("numero", "opzione", "scelta", "n"),
+    "en": ("number", "option", "choice", "no"),
+}
+
+
+def pick_position(text: str, lang: str, count: int) -> tuple[int, str] | None:
+    """The position of an item picked from a list of ``count`` read to the caller: "la
+    seconda", "l'ultima", "the first one", "numero 2", "option three".
+
+    Returns (0-based index, the rest of the utterance without the words that said the
+    position), or None: no position, two different ones, or one beyond the list. Bare
+    numbers are not positions ("alle 3" is a time): only ordinal words, or a number after
+    "numero"/"opzione"/"number"/"option". ``rest`` lets the caller check whether the
+    utterance also says a value of its own ("il primo marzo": rest "il marzo" is a date).
+    """
+    if count < 1:
+        return None
+    padded = fold_words(text[:_MAX_CHOICE_TEXT])
+    words = _NOT_ORDINAL.sub(" ", padded).split()
+    ordinals = _ORDINALS.get(lang, _ORDINALS["it"])
+    cardinals = _CARDINALS.get(lang, _CARDINALS["it"])
+    leads = _PICK_LEAD.get(lang, _PICK_LEAD["it"])
+    picks: set[int] = set()
+    used: set[int] = set()
+    for k, w in enumerate(words):
+        n: int | None = ordinals.get(w)
+        if n is None and k > 0 and words[k - 1] in leads:
+            n = cardinals.get(w) or (int(w) if w.isdigit() and len(w) <= 2 else None)
+            if n is not None:
+                used.add(k - 1)
+        if n is not None:
+            picks.add(n)
+            used.add(k)
+    if len(picks) != 1:
+        return None
+    n = picks.pop()
+    index = count - 1 if n == -1 else n - 1
+    if not 0 <= index < count:
+        return None
+    return index, " ".join(w for k, w in enumerate(words) if k not in used)
 
 
 @never_raises

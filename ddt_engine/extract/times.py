@@ -57,7 +57,7 @@ _GLUED_PERIOD = re.compile(r"(\d)\s*(am|pm)\b")
 
 _H = r"(?P<h>\d{1,2}|mezzogiorno|mezzanotte|noon|midnight|midday)"
 _MARK = (
-    r"(?:\b(?:alle|all'|all|le|ore|verso\s+le|verso|dalle|per\s+le|at|around|about|by|for)"
+    r"(?:\b(?:alle|all'|all|le|delle|ore|verso\s+le|verso|dalle|per\s+le|at|around|about|by|for)"
     r"\s+(?:ore\s+)?)"
 )
 

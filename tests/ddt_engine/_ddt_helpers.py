@@ -28,7 +28,7 @@ def compile_one(data: dict[str, Any], name: str = "d", *, prompts: Any = None) -
         DdtDef.model_validate(data),
         languages=("it", "en"),
         prompts=prompts or {},
-        var_types={"patient": "object", "max_guests": "integer"},
+        var_types={"patient": "object", "max_guests": "integer", "slots": "list", "name": "string"},
         locate=lambda suffix: ("test.yaml", 1, 1),
     )
     assert ddt is not None, diags

@@ -35,6 +35,8 @@ TIME_IT: list[tuple[str, object]] = [
     ("all'una", U("01:00")),
     ("alle 12", U("12:00")),
     ("alle 17:30", "17:30"),
+    ("quella delle 15", "15:00"),  # "the one at three pm", picking among offered times
+    ("quella delle 3 del pomeriggio", "15:00"),
     ("17:30", "17:30"),
     ("17.30", "17:30"),
     ("alle 08:15", "08:15"),
