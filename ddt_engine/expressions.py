@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import math
 import operator
+import re
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -471,6 +472,34 @@ def _fn_date(lang: str, d: Any, style: Any = "long") -> str | None:
     return text if style == "long" else None
 
 
+_ELIDED = {"il": "l'", "del": "dell'", "al": "all'", "dal": "dall'", "nel": "nell'", "sul": "sull'"}
+_LEADING_NUMBER = re.compile(r"0*(\d+)")
+# "1 marzo" after an article is "il 1º marzo" (read "primo"). The date filter itself keeps
+# writing "1 marzo": recorded sessions must replay to the same bytes.
+_FIRST_OF_MONTH = re.compile(r"^1(?= (?:" + "|".join(_MONTHS["it"]) + r")\b)")
+
+
+def _elides(text: str) -> bool:
+    """Whether Italian elides the article before ``text``: a vowel sound first. Numbers
+    count as they are read: 8, 11, 80–89, 800–899, 8000… ("otto", "undici", "ottanta"),
+    never 1º ("primo") or 1 ("uno" is written out when meant)."""
+    m = _LEADING_NUMBER.match(text)
+    if m is not None:
+        n = m.group(1)
+        return n.startswith("8") or n == "11" or (len(n) == 5 and n.startswith("11"))
+    first = text[:1].lower()
+    return first != "" and first in "aeiouàèéìòóù"
+
+
+def _fn_article(x: Any, prep: Any) -> str | None:
+    text = _FIRST_OF_MONTH.sub("1º", format_value(x, "it").strip())
+    if type(prep) is not str or prep not in _ELIDED:
+        return None
+    if not text:
+        return ""
+    return f"{_ELIDED[prep]}{text}" if _elides(text) else f"{prep} {text}"
+
+
 def _fn_time(t: Any) -> str | None:
     if type(t) is not str:
         return None
@@ -742,6 +771,7 @@ _IMPLS: dict[str, tuple[Callable[..., Any], str]] = {
     "phone": (_fn_phone, ""),
     "spell": (_fn_spell, ""),
     "money": (_fn_money, "lang"),
+    "article": (_fn_article, ""),
 }
 
 

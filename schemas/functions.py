@@ -311,6 +311,23 @@ _SIGNATURES: tuple[Signature, ...] = (
         'cents ("20 euro"); currency code, default EUR',
         example="{{ total | money }}",
     ),
+    Signature(
+        name="article",
+        params=(
+            _p("x"),
+            _p(
+                "prep",
+                "string",
+                choices=("il", "del", "al", "dal", "nel", "sul"),
+            ),
+        ),
+        result="string",
+        filter=True,
+        doc="Italian: the text after an article or articled preposition, elided where "
+        'Italian elides it: il -> "l\'8 marzo", "l\'11 marzo", "il 9 marzo", '
+        '"il 1º marzo"; del -> "dell\'8 marzo", "del 9 marzo"; al, dal, nel, sul alike',
+        example="{{ appointment.date | date('long') | article('il') }}",
+    ),
 )
 
 FUNCTIONS: dict[str, Signature] = {s.name: s for s in _SIGNATURES}
