@@ -79,25 +79,42 @@ def _synonym_hits(
     return hits
 
 
-def _ordinal_pick(padded: str, lang: str, count: int) -> int | None:
-    """0-based index picked by an ordinal or an option number, None if none or several."""
-    cleaned = _NOT_ORDINAL.sub(" ", padded)
-    words = cleaned.split()
+def _positions(
+    words: list[str], lang: str, leads: Sequence[str], bare: bool
+) -> tuple[set[int], set[int]]:
+    """The positions said (1-based, -1 for "last") and the indexes of the words that said
+    them: ordinal words, a number after a lead word, or (``bare``) a lone number."""
     ordinals = _ORDINALS.get(lang, _ORDINALS["it"])
     cardinals = _CARDINALS.get(lang, _CARDINALS["it"])
-    leads = _NUMBER_LEAD.get(lang, _NUMBER_LEAD["it"])
     picks: set[int] = set()
+    used: set[int] = set()
     for k, w in enumerate(words):
         n: int | None = ordinals.get(w)
-        if n is None and (k > 0 and words[k - 1] in leads or len(words) == 1):
+        led = k > 0 and words[k - 1] in leads
+        if n is None and (led or (bare and len(words) == 1)):
             n = cardinals.get(w) or (int(w) if w.isdigit() and len(w) <= 2 else None)
+            if n is not None and led:
+                used.add(k - 1)
         if n is not None:
             picks.add(n)
+            used.add(k)
+    return picks, used
+
+
+def _index(picks: set[int], count: int) -> int | None:
+    """The 0-based index of the one position said, None if none, several or out of range."""
     if len(picks) != 1:
         return None
-    n = picks.pop()
+    n = next(iter(picks))
     index = count - 1 if n == -1 else n - 1
     return index if 0 <= index < count else None
+
+
+def _ordinal_pick(padded: str, lang: str, count: int) -> int | None:
+    """0-based index picked by an ordinal or an option number, None if none or several."""
+    words = _NOT_ORDINAL.sub(" ", padded).split()
+    picks, _ = _positions(words, lang, _NUMBER_LEAD.get(lang, _NUMBER_LEAD["it"]), bare=True)
+    return _index(picks, count)
 
 
 # words that may stand before an option's number in a pick ("numero 2", "option two"):
@@ -120,27 +137,10 @@ def pick_position(text: str, lang: str, count: int) -> tuple[int, str] | None:
     """
     if count < 1:
         return None
-    padded = fold_words(text[:_MAX_CHOICE_TEXT])
-    words = _NOT_ORDINAL.sub(" ", padded).split()
-    ordinals = _ORDINALS.get(lang, _ORDINALS["it"])
-    cardinals = _CARDINALS.get(lang, _CARDINALS["it"])
-    leads = _PICK_LEAD.get(lang, _PICK_LEAD["it"])
-    picks: set[int] = set()
-    used: set[int] = set()
-    for k, w in enumerate(words):
-        n: int | None = ordinals.get(w)
-        if n is None and k > 0 and words[k - 1] in leads:
-            n = cardinals.get(w) or (int(w) if w.isdigit() and len(w) <= 2 else None)
-            if n is not None:
-                used.add(k - 1)
-        if n is not None:
-            picks.add(n)
-            used.add(k)
-    if len(picks) != 1:
-        return None
-    n = picks.pop()
-    index = count - 1 if n == -1 else n - 1
-    if not 0 <= index < count:
+    words = _NOT_ORDINAL.sub(" ", fold_words(text[:_MAX_CHOICE_TEXT])).split()
+    picks, used = _positions(words, lang, _PICK_LEAD.get(lang, _PICK_LEAD["it"]), bare=False)
+    index = _index(picks, count)
+    if index is None:
         return None
     return index, " ".join(w for k, w in enumerate(words) if k not in used)
 
