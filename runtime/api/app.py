@@ -131,6 +131,10 @@ def create_app(
         version="1",
         summary="Start dialogue sessions, send channel events, receive actions.",
         lifespan=lifespan,
+        # a body without a Content-Type is read as JSON, as the lean path does (FastAPI's
+        # default would leave it unparsed and answer 422 "Input should be a valid
+        # dictionary"); a body of another media type is 415 (errors.py)
+        strict_content_type=False,
     )
     app.state.api_settings = api
     app.state.keys = keyring

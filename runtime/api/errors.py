@@ -43,6 +43,7 @@ __all__ = [
     "fault_status",
     "internal_error",
     "install_error_handlers",
+    "is_json_media",
 ]
 
 
@@ -174,7 +175,30 @@ def _request_id(request: Request) -> str:
     return str(rid) if rid else "-"
 
 
-def _validation(exc: RequestValidationError, max_text: int) -> tuple[int, str, str, dict[str, Any]]:
+def is_json_media(content_type: str | None) -> bool:
+    """Whether a request body of this Content-Type is read as JSON: ``application/json``,
+    ``application/*+json``, or no Content-Type at all (the app is built with
+    ``strict_content_type=False``, and the lean path reads such bodies the same way)."""
+    if content_type is None:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _validation(
+    exc: RequestValidationError, max_text: int, content_type: str | None
+) -> tuple[int, str, str, dict[str, Any]]:
+    if isinstance(exc.body, bytes) and not is_json_media(content_type):
+        # FastAPI left a body of another media type unparsed; its "valid dictionary"
+        # complaint would not tell the client what is wrong
+        return (
+            415,
+            "unsupported_media_type",
+            f"the body must be JSON (Content-Type: application/json), not {content_type}",
+            {},
+        )
     errors = []
     status, code = 422, "validation_error"
     for e in exc.errors():
@@ -200,6 +224,9 @@ def _validation(exc: RequestValidationError, max_text: int) -> tuple[int, str, s
     return status, code, msg, {"errors": errors[:20]}
 
 
+_UNPARSABLE = "There was an error parsing the body"  # FastAPI's 400 when json.loads raised
+
+
 def install_error_handlers(app: FastAPI, *, max_text_chars: int) -> None:
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -211,7 +238,8 @@ def install_error_handlers(app: FastAPI, *, max_text_chars: int) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        status, code, message, details = _validation(exc, max_text_chars)
+        ctype = request.headers.get("content-type")
+        status, code, message, details = _validation(exc, max_text_chars, ctype)
         return error_response(status, code, message, details)
 
     async def on_http(request: Request, exc: Exception) -> Response:
@@ -224,6 +252,10 @@ def install_error_handlers(app: FastAPI, *, max_text_chars: int) -> None:
         }
         code = codes.get(exc.status_code, f"http_{exc.status_code}")
         message = exc.detail if isinstance(exc.detail, str) else code
+        if exc.status_code == 400 and message == _UNPARSABLE:
+            # the body did not decode (invalid UTF-8, a number of more than 4300 digits,
+            # nesting deeper than the parser goes): not JSON, as far as the client is told
+            code, message = "malformed_json", "the request body is not valid JSON"
         details: dict[str, Any] = {}
         max_bytes = getattr(exc, "max_bytes", None)
         if max_bytes is not None:
@@ -254,6 +286,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         404: "unknown (or another tenant's) session or program",
         409: "stale seq, concurrent turn, or the session has ended",
         413: "request body or utterance too large",
+        415: "the body is not JSON (Content-Type)",
         422: "the body does not validate",
         429: "rate limit exceeded (see Retry-After)",
         503: "a server is unavailable or recovery is behind (see Retry-After)",

@@ -29,7 +29,13 @@ from starlette.types import Message, Receive, Scope, Send
 
 from runtime.api.auth import Identity, KeyRing, key_from_headers
 from runtime.api.deps import IKEY_RE, SESSION_ID_RE, RateLimiter
-from runtime.api.errors import ApiError, api_error_response, fault_response, internal_error
+from runtime.api.errors import (
+    ApiError,
+    api_error_response,
+    fault_response,
+    internal_error,
+    is_json_media,
+)
 from runtime.api.logging import begin_request, end_request
 from runtime.api.metrics import FAST_PATH
 from runtime.api.models import EVENT_ADAPTER, EventRequest, StartRequest
@@ -67,15 +73,6 @@ class _Handover(Exception):
     def __init__(self, body: bytes | None = None) -> None:
         super().__init__()
         self.body = body
-
-
-def _is_json(content_type: str | None) -> bool:
-    if content_type is None:
-        return True  # FastAPI parses a body without a Content-Type as JSON too
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
@@ -118,7 +115,7 @@ class FastTurns:
         body: bytes | None = None  # not read yet
         try:
             length = int(headers[b"content-length"])
-            if not 0 <= length <= self.max_body or not _is_json(headers.get(b"content-type")):
+            if not 0 <= length <= self.max_body or not is_json_media(headers.get(b"content-type")):
                 raise _Handover
             body = await self._read(receive, length)
             request = self._parse(route, scope, headers, body)

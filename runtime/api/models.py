@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
+from pydantic_core import PydanticCustomError
 
 from schemas.session import SessionState
 from schemas.turns import TurnRecord
@@ -47,11 +48,21 @@ class StartRequest(_In):
 
 class NBestIn(_In):
     text: str = Field(max_length=TEXT_MAX)
-    confidence: float = Field(ge=0.0, le=1.0)
+    confidence: float = Field(ge=0.0, le=1.0, strict=True)
+
+
+def _json_integer(value: Any) -> Any:
+    """``seq`` is a JSON integer (``3``, or ``3.0`` which JSON Schema counts as one); lax
+    validation would also read ``true`` as 1 and ``"3"`` as 3 and run the turn."""
+    if isinstance(value, bool | str | bytes):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
 
 
 class _Event(_In):
-    seq: int = Field(ge=0, le=2**53 - 1, description="the seq of the last response the channel saw")
+    seq: Annotated[int, BeforeValidator(_json_integer)] = Field(
+        ge=0, le=2**53 - 1, description="the seq of the last response the channel saw"
+    )
 
 
 class UserInputRequest(_Event):
@@ -60,7 +71,7 @@ class UserInputRequest(_Event):
     event: Literal["user_input"]
     text: str = Field(default="", max_length=TEXT_MAX, description="recognised utterance")
     dtmf: str | None = Field(default=None, pattern=DTMF)
-    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0, strict=True)
     nbest: list[NBestIn] = Field(default_factory=list, max_length=10)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from prometheus_client import REGISTRY
 
@@ -53,13 +54,33 @@ def script(program: str) -> list[Step]:
         ("handed_over", "POST", EV, say("parola " * 700, 3), A),  # text_too_long: 413
         ("handed_over", "POST", EV, say("x" * 70_000, 3), A),  # body_too_large: 413
         ("handed_over", "POST", "/v1/sessions/bad$id/events", say("hi", 3), A),  # 404
-        ("handed_over", "POST", EV, b"seq=3", {**A, "Content-Type": "text/plain"}),
+        ("handed_over", "POST", EV, b"seq=3", {**A, "Content-Type": "text/plain"}),  # 415
         ("handed_over", "POST", "/v1/sessions", {"program": program, "language": "e"}, A),
         ("served", "POST", EV, {"event": "dtmf", "dtmf": "1", "seq": 3}, A),
         ("served", "POST", EV, {"event": "hangup", "seq": 4}, A),
         ("served", "POST", EV, say("hello?", 5), A),  # the session is over: 409
         ("not_lean", "POST", EV + "/", say("hi", 5), A),  # another route
         ("not_lean", "GET", "/v1/sessions/s1", None, A),
+        # no Content-Type: read as JSON on both paths (the session is over: 409)
+        ("served", "POST", EV, b'{"event": "no_input", "seq": 5}', {**A, "Content-Type": ""}),
+        # a JSON integer, not what lax parsing would turn into one: 422
+        ("handed_over", "POST", EV, {"event": "no_input", "seq": True}, A),
+        ("handed_over", "POST", EV, {"event": "no_input", "seq": "5"}, A),
+        ("served", "POST", EV, {"event": "no_input", "seq": 5.0}, A),  # an integer: 409
+        ("handed_over", "POST", EV, {**say("hi", 5), "confidence": "0.5"}, A),
+        # not JSON after all: invalid UTF-8, a 5000-digit number, nesting past any limit: 400
+        ("handed_over", "POST", EV, b'{"event": "user_input", "text": "\xe9", "seq": 5}', A),
+        ("handed_over", "POST", EV, b'{"event": "no_input", "seq": 1' + b"0" * 5000 + b"}", A),
+        ("handed_over", "POST", EV, b'{"nbest": ' + b"[" * 5000 + b"]" * 5000 + b"}", A),
+        # a body of another media type: 415
+        (
+            "handed_over",
+            "POST",
+            EV,
+            b"seq=5",
+            {**A, "Content-Type": "application/x-www-form-urlencoded"},
+        ),
+        ("handed_over", "POST", "/v1/sessions", b"program=x", {**A, "Content-Type": "text/plain"}),
     ]
 
 
@@ -87,6 +108,7 @@ def _run(server: ApiServer, steps: list[Step]) -> list[tuple[int, dict[str, str]
             h = {"X-Request-ID": f"step-{n}", **headers}
             if isinstance(body, bytes):
                 h.setdefault("Content-Type", "application/json")
+                h = {k: v for k, v in h.items() if v}  # "": no such header
                 r = http.request(method, path, content=body, headers=h)
             else:
                 r = http.request(method, path, json=body, headers=h)
@@ -125,7 +147,12 @@ def test_lean_and_framework_paths_answer_byte_for_byte_alike(
         assert a == b, (n, steps[n][:3], a, b)
     statuses = [status for status, _, _ in got]
     assert statuses[:9] == [201, 409, 200, 409, 200, 200, 404, 404, 404]
-    assert statuses[9:20] == [400, 422, 422, 401, 401, 400, 413, 413, 404, 422, 422]
+    assert statuses[9:20] == [400, 422, 422, 401, 401, 400, 413, 413, 404, 415, 422]
     assert statuses[20:23] == [200, 200, 409]
+    assert statuses[25:] == [409, 422, 422, 409, 422, 400, 400, 400, 415, 415]
+    codes = [orjson.loads(body)["error"]["code"] for _, _, body in got[25:]]
+    assert codes[0] == codes[3] == "session_closed"
+    assert codes[1] == codes[2] == codes[4] == "validation_error"
+    assert codes[5:] == ["malformed_json"] * 3 + ["unsupported_media_type"] * 2
     assert got[4][2] == got[5][2]  # the retry with the same key: the same answer
     assert all(h["x-request-id"] == f"step-{n}" for n, (_, h, _) in enumerate(got))
