@@ -15,7 +15,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from runtime.api.metrics import ERRORS
 
 __all__ = ["CoalescingHttpProtocol", "CoalescingTransport"]
 
@@ -70,10 +73,32 @@ class CoalescingTransport:
 
 
 class CoalescingHttpProtocol(HttpToolsProtocol):
-    """``HttpToolsProtocol`` over a ``CoalescingTransport``."""
+    """``HttpToolsProtocol`` over a ``CoalescingTransport``; what the HTTP parser refuses is
+    answered in the API's one error shape."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+
+    def send_400_response(self, msg: str) -> None:
+        """A request the parser refused (a negative, doubled or non-numeric Content-Length,
+        Content-Length with chunked, garbage) never reaches the app: uvicorn answers it in
+        plain text; this answers ``400 bad_request`` in JSON, counted, and closes."""
+        ERRORS.labels("bad_request", "400").inc()
+        body = orjson.dumps({"error": {"code": "bad_request", "message": msg, "details": {}}})
+        content = [b"HTTP/1.1 400 Bad Request\r\n"]
+        for name, value in self.server_state.default_headers:
+            content.extend([name, b": ", value, b"\r\n"])
+        content.extend(
+            [
+                b"content-type: application/json\r\n",
+                b"content-length: " + str(len(body)).encode("ascii") + b"\r\n",
+                b"connection: close\r\n",
+                b"\r\n",
+                body,
+            ]
+        )
+        self.transport.write(b"".join(content))
+        self.transport.close()
 
     def handle_websocket_upgrade(self) -> None:
         wrapped = self.transport

@@ -7,6 +7,8 @@ import re
 import socket
 
 import orjson
+import pytest
+from prometheus_client import REGISTRY
 
 from runtime.api.protocol import CoalescingTransport
 from tests.runtime.api.harness import ApiServer
@@ -98,3 +100,39 @@ def test_a_malformed_request_is_answered_and_closed(embedded: ApiServer) -> None
     out = _raw(embedded, b"GARBAGE\x00 / HTTP/1.1\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 400 Bad Request")
     assert b"connection: close" in out.lower()
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GARBAGE\x00 / HTTP/1.1\r\n",
+        b"POST /v1/sessions HTTP/1.1\r\nhost: x\r\ncontent-length: -1\r\n",
+        b"POST /v1/sessions HTTP/1.1\r\nhost: x\r\ncontent-length: 1x\r\n",
+        b"POST /v1/sessions HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\ncontent-length: 5\r\n",
+        b"POST /v1/sessions HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n"
+        b"transfer-encoding: chunked\r\n",
+    ],
+)
+def test_a_request_the_http_parser_refuses_gets_the_json_error_shape(
+    embedded: ApiServer, head: bytes
+) -> None:
+    """What uvicorn's parser refuses (a lying or doubled Content-Length, Content-Length
+    with chunked, garbage) never reaches the app, and is answered in the one error shape
+    and counted like every other error."""
+    before = REGISTRY.get_sample_value(
+        "ddtflow_api_errors_total", {"code": "bad_request", "status": "400"}
+    )
+    out = _raw(embedded, head + b"\r\n{}")
+    status, _, rest = out.partition(b"\r\n")
+    assert status == b"HTTP/1.1 400 Bad Request"
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in headers.lower()
+    assert b"connection: close" in headers.lower()
+    length = re.search(rb"content-length: (\d+)", headers.lower())
+    assert length is not None and len(body) == int(length[1])
+    error = orjson.loads(body)["error"]
+    assert error["code"] == "bad_request" and error["message"] and error["details"] == {}
+    after = REGISTRY.get_sample_value(
+        "ddtflow_api_errors_total", {"code": "bad_request", "status": "400"}
+    )
+    assert (after or 0) - (before or 0) == 1
