@@ -24,7 +24,7 @@ from runtime.settings import Settings, get_settings
 from runtime.wiring import Runtime, build_runtime
 from schemas.program import Program
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "read_programs"]
 
 log = structlog.get_logger("ddtflow.api")
 
@@ -60,13 +60,24 @@ class DdtflowApi(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-async def _preload(rt: Runtime, where: Path, tenant: str) -> None:
+def read_programs(where: Path) -> list[tuple[Path, Program]]:
+    """The compiled programs of ``DDTFLOW_PROGRAMS_DIR`` (a directory of ``*.json``, or one
+    file); ValueError naming the first file that is not one, in one line."""
     files = sorted(where.glob("*.json")) if where.is_dir() else [where]
+    out = []
     for f in files:
         try:
-            program = Program.model_validate_json(f.read_bytes())
-        except (OSError, ValueError) as exc:
-            raise RuntimeError(f"{f}: not a compiled program: {exc}") from None
+            out.append((f, Program.model_validate_json(f.read_bytes())))
+        except OSError as exc:
+            raise ValueError(f"{f}: cannot read: {exc.strerror}") from None
+        except ValueError as exc:
+            first = str(exc).splitlines()[0]
+            raise ValueError(f"{f}: not a compiled program ({first})") from None
+    return out
+
+
+async def _preload(rt: Runtime, where: Path, tenant: str) -> None:
+    for f, program in read_programs(where):
         loaded, _ = await rt.catalog.add(tenant, program)
         log.info("program_preloaded", program_id=loaded.id, tenant=tenant, file=f.name)
 
@@ -125,6 +136,7 @@ def create_app(
         finally:
             await rt.aclose()
             log.info("api_stopped")
+        app.state.stopped = True  # a clean shutdown: ``ddtflow serve`` exits 0
 
     app = DdtflowApi(
         title="ddtflow runtime API",
