@@ -469,14 +469,16 @@ async def _what_if_all(
             progress.advance(task)
     masker = Masker(new.program)  # the new program's rule, plus what the old one hides
     for m in maskers.values():
-        masker.sensitive_ddts = masker.sensitive_ddts | m.sensitive_ddts
-        masker.sensitive_vars = tuple(set(masker.sensitive_vars) | set(m.sensitive_vars))
+        masker.merge(m)
     for g in logs:
         for rec in g.records:
             if rec.state is not None:
                 masker.learn(rec.state)
     for st in learnt:
         masker.learn(st)
+    for r in results:  # the new side's states: values the recording may never have held
+        for st in r.states:
+            masker.learn(st)
     table = Table(title=f"what-if against {new.id[:19]}…")
     table.add_column("session")
     table.add_column("verdict")

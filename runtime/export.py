@@ -36,7 +36,7 @@ from schemas.actions import Action, EndAction, SayAction, TransferAction
 from schemas.ddt import DataNode
 from schemas.events import Event, ExtractionResultEvent, StartEvent, UserInputEvent
 from schemas.expressions import Template
-from schemas.program import Program
+from schemas.program import Program, SendEmailTask, SendSmsTask
 from schemas.session import SessionState
 
 __all__ = [
@@ -95,6 +95,16 @@ class Masker:
         self._plain_prompts: set[str] = set()  # sensitive DDT prompt heads without slots
         for name, ddt in program.ddts.items():
             self._walk_ddt(name, ddt.root, name in self.sensitive_ddts)
+        # SMS and e-mail actions carry no prompt key: their fields are masked whenever a
+        # send task of the program fills them from a prompt that reads a sensitive variable
+        self._masked_sends: set[tuple[str, str]] = set()
+        for task in program.tasks:
+            if isinstance(task, SendSmsTask) and task.text in self._masked_prompts:
+                self._masked_sends.add(("send_sms", "text"))
+            elif isinstance(task, SendEmailTask):
+                for fld, key in (("subject", task.subject), ("body", task.body)):
+                    if key in self._masked_prompts:
+                        self._masked_sends.add(("send_email", fld))
         self._pattern: re.Pattern[str] | None = None
 
     @property
@@ -154,10 +164,25 @@ class Masker:
             self._add(d.values)
             self._add(d.candidate)
 
+    def merge(self, other: Masker) -> None:
+        """Hide what ``other`` (another program's masker) hides too: its sensitive DDTs and
+        variables, its masked prompts and the values it learnt."""
+        self.sensitive_ddts = self.sensitive_ddts | other.sensitive_ddts
+        self.sensitive_vars = tuple(dict.fromkeys((*self.sensitive_vars, *other.sensitive_vars)))
+        self._masked_prompts |= other._masked_prompts
+        self._plain_prompts |= other._plain_prompts - self._masked_prompts
+        self._masked_sends |= other._masked_sends
+        self.values |= other.values
+        self._pattern = None
+
     def learn_all(self, turns: Iterable[TurnView]) -> None:
+        """Learn the replayed states of ``turns`` and the recorded ones (a diverging turn's
+        record may hold values the replay never computed)."""
         for t in turns:
             self.learn(t.before)
             self.learn(t.after)
+            if t.record.state is not None:
+                self.learn(t.record.state)
             ev = t.record.event
             if isinstance(ev, StartEvent):
                 for name, value in ev.variables.items():
@@ -179,16 +204,38 @@ class Masker:
         return self._pattern.sub(MASK, s)
 
     def deep(self, data: Any) -> Any:
-        """Mask every string leaf (and every leaf equal to a sensitive value) of JSON data."""
+        """Mask every string leaf (and every leaf equal to a sensitive value) of JSON data.
+        An action's fields that are sensitive by construction are masked whatever their
+        value: an SMS or e-mail text rendered from a prompt that reads a sensitive variable,
+        a transfer context entry naming a sensitive variable."""
         if isinstance(data, str):
             return MASK if data in self.values else self.text(data)
         if isinstance(data, Mapping):
+            kind = data.get("type")
+            if kind in ("send_sms", "send_email") or (
+                kind == "transfer" and isinstance(data.get("context"), Mapping)
+            ):
+                data = self._action_fields(data)
             return {k: self.deep(v) for k, v in data.items()}
         if isinstance(data, list | tuple):
             return [self.deep(v) for v in data]
         if data is not None and not isinstance(data, bool) and str(data) in self.values:
             return MASK
         return data
+
+    def _action_fields(self, d: Mapping[str, Any]) -> dict[str, Any]:
+        out = dict(d)
+        kind = out["type"]
+        if kind == "transfer":
+            out["context"] = {
+                k: (MASK if v is not None and self._is_sensitive_var(tuple(k.split("."))) else v)
+                for k, v in out["context"].items()
+            }
+            return out
+        for k, fld in self._masked_sends:
+            if k == kind and isinstance(out.get(fld), str):
+                out[fld] = MASK
+        return out
 
     def memory(self, memory: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = dict(memory)

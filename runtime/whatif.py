@@ -19,7 +19,7 @@ change of the program). Per session the verdict is:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
@@ -65,6 +65,9 @@ class WhatIfResult:
     new_actions: list[Any] | None = None
     state_diff: list[tuple[str, Any, Any]] | None = None
     compared_states: bool = True
+    states: list[SessionState] = field(default_factory=list)
+    """The new program's state after each turn it replayed (what a masker must learn:
+    the new side may hold sensitive values the recording never held). Not in the JSON."""
 
     @property
     def label(self) -> str:
@@ -181,6 +184,7 @@ def what_if(
             res.reason = f"the new program refused the {ev.type}: {e.message}"
             return res
         state = r.state
+        res.states.append(state)
         want = action_json(rec.actions)
         got = action_json(r.actions)
         recorded = recorded_states[i] if recorded_states and i < len(recorded_states) else rec.state
