@@ -63,6 +63,45 @@ class _Fail(Exception):
         self.message = message
 
 
+class _Ticker:
+    """The progress of a batch (``total`` sessions, 20 or more), always on stderr so that
+    stdout holds only the report: a live bar on a terminal; elsewhere (CI, a pipe, a log
+    file) a plain line each time another tenth is done, so a long batch shows it is moving."""
+
+    MIN = 20
+
+    def __init__(self, label: str, total: int) -> None:
+        self.label, self.total, self.done = label, total, 0
+        self.console = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.on = total >= self.MIN
+        self._bar: Progress | None = None
+        self._task: Any = None
+        self._shown = 0  # tenths reported (plain lines)
+
+    def __enter__(self) -> _Ticker:
+        if self.on and self.console.is_terminal:
+            self._bar = Progress(console=self.console, transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(self.label, total=self.total)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def advance(self) -> None:
+        self.done += 1
+        if not self.on:
+            return
+        if self._bar is not None:
+            self._bar.advance(self._task)
+            return
+        tenths = self.done * 10 // self.total
+        if tenths > self._shown:
+            self._shown = tenths
+            self.console.print(f"{self.label}: {self.done}/{self.total} sessions")
+
+
 # --------------------------------------------------------------------------- sources
 
 
@@ -92,14 +131,18 @@ async def _mongo_sessions(
 
         session_ids = [str(d["session_id"]) for d in await archive._call("find", ids)]
     logs: list[SessionLog] = []
-    for sid in session_ids:
-        try:
-            records = await archive.turns_after(tenant, sid, 0)
-        except ValueError as e:
-            raise ReplayError(f"session {sid!r}: a stored turn is not a turn record: {e}") from None
-        if not records:
-            raise ReplayError(f"no session {sid!r} for tenant {tenant!r} in {archive.where}")
-        logs.extend(group_sessions(records, archive.where))
+    with _Ticker("reading sessions", len(session_ids)) as progress:
+        for sid in session_ids:
+            try:
+                records = await archive.turns_after(tenant, sid, 0)
+            except ValueError as e:
+                raise ReplayError(
+                    f"session {sid!r}: a stored turn is not a turn record: {e}"
+                ) from None
+            if not records:
+                raise ReplayError(f"no session {sid!r} for tenant {tenant!r} in {archive.where}")
+            logs.extend(group_sessions(records, archive.where))
+            progress.advance()
     return logs
 
 
@@ -347,72 +390,74 @@ async def _replay_cmd(
         tests: list[dict[str, Any]] = []
         report: list[dict[str, Any]] = []
         show = timeline if timeline is not None else len(logs) == 1
-        for g in logs:
-            loaded = await _resolve(ctx, g)
-            res = replay_session(loaded, g)
-            masker = Masker(loaded.program)
-            masker.learn_all(res.turns)
-            if show:
-                console.print(
-                    f"[bold]session {escape(g.session_id)}[/bold] (tenant {escape(g.tenant)}, "
-                    f"program {escape(g.program_id[:19])}…, {len(g.records)} turns)",
-                    highlight=False,
-                )
-                _timeline(console, res, masker)
-            if at is not None:
-                hit = next((t for t in res.turns if t.seq == at), None)
-                if hit is None:
+        with _Ticker("replay", len(logs)) as progress:
+            for g in logs:
+                loaded = await _resolve(ctx, g)
+                res = replay_session(loaded, g)
+                masker = Masker(loaded.program)
+                masker.learn_all(res.turns)
+                if show:
                     console.print(
-                        f"[red]session {escape(g.session_id)}: no turn {at} replayed "
-                        f"(1..{len(res.turns)})[/red]"
+                        f"[bold]session {escape(g.session_id)}[/bold] (tenant {escape(g.tenant)}, "
+                        f"program {escape(g.program_id[:19])}…, {len(g.records)} turns)",
+                        highlight=False,
                     )
-                    failed += 1
-                else:
-                    console.print(f"state after turn {at}:")
-                    doc = masker.state(hit.after)
-                    console.print_json(orjson.dumps(doc).decode())
-            report.append(
-                {
-                    "session_id": g.session_id,
-                    "tenant": g.tenant,
-                    "program_id": g.program_id,
-                    "turns": len(g.records),
-                    "identical": res.ok,
-                    "divergence": (
-                        None
-                        if res.divergence is None
-                        else {
-                            **res.divergence.as_json(),
-                            "message": masker.text(res.divergence.message),
-                            "recorded_actions": _mask_actions(
-                                masker, list(res.divergence.recorded_actions)
-                            ),
-                            "replayed_actions": _mask_actions(
-                                masker, list(res.divergence.replayed_actions)
-                            ),
-                            "state_diff": [
-                                {
-                                    "path": p,
-                                    "recorded": masker.at_path(p, a),
-                                    "replayed": masker.at_path(p, b),
-                                }
-                                for p, a, b in res.divergence.state_changes
-                            ],
-                        }
-                    ),
-                }
-            )
-            if res.ok:
-                console.print(
-                    f"[green]session {escape(g.session_id)}: identical[/green] "
-                    f"({len(res.turns)} turns replayed)",
-                    highlight=False,
+                    _timeline(console, res, masker)
+                if at is not None:
+                    hit = next((t for t in res.turns if t.seq == at), None)
+                    if hit is None:
+                        console.print(
+                            f"[red]session {escape(g.session_id)}: no turn {at} replayed "
+                            f"(1..{len(res.turns)})[/red]"
+                        )
+                        failed += 1
+                    else:
+                        console.print(f"state after turn {at}:")
+                        doc = masker.state(hit.after)
+                        console.print_json(orjson.dumps(doc).decode())
+                report.append(
+                    {
+                        "session_id": g.session_id,
+                        "tenant": g.tenant,
+                        "program_id": g.program_id,
+                        "turns": len(g.records),
+                        "identical": res.ok,
+                        "divergence": (
+                            None
+                            if res.divergence is None
+                            else {
+                                **res.divergence.as_json(),
+                                "message": masker.text(res.divergence.message),
+                                "recorded_actions": _mask_actions(
+                                    masker, list(res.divergence.recorded_actions)
+                                ),
+                                "replayed_actions": _mask_actions(
+                                    masker, list(res.divergence.replayed_actions)
+                                ),
+                                "state_diff": [
+                                    {
+                                        "path": p,
+                                        "recorded": masker.at_path(p, a),
+                                        "replayed": masker.at_path(p, b),
+                                    }
+                                    for p, a, b in res.divergence.state_changes
+                                ],
+                            }
+                        ),
+                    }
                 )
-                if save_test is not None:
-                    tests.append(session_to_test(res))
-            else:
-                failed += 1
-                _show_divergence(console, res, masker)
+                if res.ok:
+                    console.print(
+                        f"[green]session {escape(g.session_id)}: identical[/green] "
+                        f"({len(res.turns)} turns replayed)",
+                        highlight=False,
+                    )
+                    if save_test is not None:
+                        tests.append(session_to_test(res))
+                else:
+                    failed += 1
+                    _show_divergence(console, res, masker)
+                progress.advance()
         if len(logs) > 1:
             console.print(f"{len(logs) - failed} identical, {failed} diverged")
         if json_report is not None:
@@ -450,8 +495,7 @@ async def _what_if_all(
     results: list[WhatIfResult] = []
     maskers: dict[str, Masker] = {}
     learnt: list[SessionState] = []
-    with Progress(console=console, transient=True, disable=len(logs) < 20) as progress:
-        task = progress.add_task("what-if replay", total=len(logs))
+    with _Ticker("what-if replay", len(logs)) as progress:
         for g in logs:
             states = None
             try:
@@ -466,7 +510,7 @@ async def _what_if_all(
                 if g.program_id not in maskers:
                     maskers[g.program_id] = Masker(old.program)
             results.append(what_if(new, g, recorded_states=states))
-            progress.advance(task)
+            progress.advance()
     masker = Masker(new.program)  # the new program's rule, plus what the old one hides
     for m in maskers.values():
         masker.merge(m)
@@ -569,18 +613,20 @@ async def _coverage_cmd(
         by_program: dict[str, list[ReplayResult]] = {}
         loaded_by: dict[str, LoadedProgram] = {}
         bad = 0
-        for g in logs:
-            loaded = await _resolve(ctx, g)
-            res = replay_session(loaded, g, trace=True)
-            if not res.ok:
-                bad += 1
-                console.print(
-                    f"[red]session {escape(g.session_id)} does not replay "
-                    f"({escape(res.divergence.message if res.divergence else '')}); its "
-                    f"turns up to the divergence are counted[/red]"
-                )
-            by_program.setdefault(loaded.id, []).append(res)
-            loaded_by[loaded.id] = loaded
+        with _Ticker("coverage", len(logs)) as progress:
+            for g in logs:
+                loaded = await _resolve(ctx, g)
+                res = replay_session(loaded, g, trace=True)
+                if not res.ok:
+                    bad += 1
+                    console.print(
+                        f"[red]session {escape(g.session_id)} does not replay "
+                        f"({escape(res.divergence.message if res.divergence else '')}); its "
+                        f"turns up to the divergence are counted[/red]"
+                    )
+                by_program.setdefault(loaded.id, []).append(res)
+                loaded_by[loaded.id] = loaded
+                progress.advance()
         doc: dict[str, Any] = {"sessions": len(logs), "programs": []}
         for pid, results in by_program.items():
             lp = loaded_by[pid]
