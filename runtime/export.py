@@ -25,7 +25,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
@@ -400,7 +400,7 @@ def export_json(result: ReplayResult, program: Program) -> dict[str, Any]:
         "turns": [
             {
                 "seq": t.seq,
-                "at": t.record.event.at.isoformat(),
+                "at": _iso(t.record.event.at),
                 "event": masker.event(t.record.event, t.before),
                 "actions": [masker.action(a, t.before) for a in t.actions],
                 "status": t.after.status,
@@ -410,6 +410,12 @@ def export_json(result: ReplayResult, program: Program) -> dict[str, Any]:
         ],
         "final": masker.state(final) if final is not None else None,
     }
+
+
+def _iso(at: datetime) -> str:
+    """ISO 8601 with a UTC offset, as vCon (RFC 3339) requires: a time recorded without a
+    zone (a hand-written or third-party log) is read as UTC."""
+    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).isoformat()
 
 
 def vcon_uuid(tenant: str, session_id: str) -> str:
@@ -440,7 +446,7 @@ def export_vcon(result: ReplayResult, program: Program) -> dict[str, Any]:
         dialog.append(
             {
                 "type": "text",
-                "start": at.isoformat(),
+                "start": _iso(at),
                 "parties": [0, 1],
                 "originator": idx,
                 "mediatype": "text/plain",
@@ -458,7 +464,7 @@ def export_vcon(result: ReplayResult, program: Program) -> dict[str, Any]:
     return {
         "vcon": VCON_VERSION,
         "uuid": vcon_uuid(log.tenant, log.session_id),
-        "created_at": first_at.isoformat(),
+        "created_at": _iso(first_at),
         "subject": f"{program.project} session {log.session_id}",
         "parties": parties,
         "dialog": dialog,
