@@ -385,6 +385,12 @@ async def _replay_cmd(
         )
         given = ctx.given
         if given is not None and any(g.program_id != given.id for g in logs):
+            if at is not None or save_test is not None:
+                opt = "--at" if at is not None else "--save-test"
+                raise _Fail(
+                    f"{opt} applies to a verification (the recorded program); --program "
+                    f"{given.id[:19]}… is another program, a what-if"
+                )
             return await _what_if_all(console, ctx, given, logs, json_report)
         failed = 0
         tests: list[dict[str, Any]] = []
@@ -465,6 +471,10 @@ async def _replay_cmd(
         if save_test is not None and tests:
             _write_tests(save_test, tests)
             console.print(f"conversation test written to {escape(str(save_test))}")
+        elif save_test is not None:
+            console.print(
+                f"[red]no session replayed identical: {escape(str(save_test))} not written[/red]"
+            )
         return 1 if failed else 0
     finally:
         await ctx.close()
