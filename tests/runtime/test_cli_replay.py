@@ -226,6 +226,8 @@ def test_every_example_session_replays_identical_from_mongodb(
 ) -> None:
     url, db = mongo_db
     sessions = {}
+    # recorded (asyncio.run inside) before the loop below runs, not from within it
+    recs = {name: recorded(EXAMPLES_DIR / name, rec_root) for name in EXAMPLES}
 
     async def load() -> None:
         archive = MongoArchive.from_url(url, db)
@@ -233,7 +235,7 @@ def test_every_example_session_replays_identical_from_mongodb(
             for name in EXAMPLES:
                 project = EXAMPLES_DIR / name
                 await archive.save_program(compiled(project).program)  # the deployed program
-                for r in recorded(project, rec_root):
+                for r in recs[name]:
                     await archive.write_batch(list(r.sessions[0].records))
                     sessions[r.sessions[0].session_id] = name
         finally:
@@ -276,11 +278,13 @@ def test_every_example_session_replays_identical_from_mongodb(
     doc = orjson.loads(report.read_bytes())
     assert len(doc["sessions"]) == 10
     assert doc["summary"]["diverged"] == 6
-    code, out = cli(
-        "coverage", "--from-mongo", url, "--mongo-db", db, "--json", "--programs-dir", str(empty)
+    r = CliRunner().invoke(
+        app,
+        ["coverage", "--from-mongo", url, "--mongo-db", db, "--json", "--programs-dir", str(empty)],
+        catch_exceptions=False,
     )
-    assert code == 0, out
-    assert len(orjson.loads(out)["programs"]) == len(EXAMPLES)
+    assert r.exit_code == 0, r.output
+    assert len(orjson.loads(r.stdout)["programs"]) == len(EXAMPLES)  # progress: on stderr
     sid = next(iter(sessions))
     code, out = cli(
         "export", sid, "--mongo", url, "--mongo-db", db, "-f", "vcon", "--programs-dir", str(empty)
