@@ -13,16 +13,21 @@ One TurnRecord per event (the channel's and each internal one), each with its ow
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import orjson
+from pydantic import BaseModel
+
 from runtime.effects import Clock, Effects
 from runtime.orchestrator import new_session, run_step
 from runtime.ports import (
     ConflictError,
+    IdempotencyKeyReusedError,
     RuntimeFault,
     SessionNotFoundError,
     SessionStore,
@@ -90,6 +95,55 @@ StepObserver = Callable[[TurnRecord, list[int]], None]
 """Called after each event with its record and the task indexes it executed (coverage)."""
 
 
+# The store keeps a request's Idempotency-Key with a fingerprint of the request:
+# "v1:<16 hex>:<key>". The same key with another request is refused instead of answered
+# with the first request's response (draft-ietf-httpapi-idempotency-key-header: 422).
+_IKEY_FORM = "v1:"
+
+
+def _plain(o: Any) -> Any:
+    if isinstance(o, BaseModel):
+        return o.__dict__
+    raise TypeError(type(o).__name__)
+
+
+def request_fingerprint(kind: str, fields: Mapping[str, Any]) -> str:
+    """16 hex digits of sha256 over what the channel sent (not the server's clock)."""
+    raw = orjson.dumps([kind, fields], default=_plain, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _event_fingerprint(event: Event, expected_seq: int | None) -> str:
+    fields = {k: v for k, v in event.__dict__.items() if k != "at"}
+    fields["seq"] = expected_seq
+    return request_fingerprint("event", fields)
+
+
+def _stored_key(key: str | None, fingerprint: str) -> str | None:
+    return None if key is None else f"{_IKEY_FORM}{fingerprint}:{key}"
+
+
+def _is_retry(stored: str | None, key: str | None, fingerprint: str, session_id: str) -> bool:
+    """Whether the request is a retry of the stored one (answer the stored response).
+    The same key with another request raises ``IdempotencyKeyReusedError``."""
+    if key is None or stored is None:
+        return False
+    if stored == key:  # kept by a release without fingerprints
+        return True
+    if not stored.startswith(_IKEY_FORM):
+        return False
+    fp, _, stored_key = stored[len(_IKEY_FORM) :].partition(":")
+    if stored_key != key:
+        return False
+    if fp != fingerprint:
+        raise IdempotencyKeyReusedError(
+            f"session {session_id!r}: this Idempotency-Key came with another request "
+            "(another event, seq or start); send each request with its own key",
+            session_id=session_id,
+        )
+    return True
+
+
 class SessionDriver:
     """Runs sessions over a SessionStore and a TurnSink (the embedded default: MemoryStore +
     JsonlSink). ``clock`` stamps start and internal events; never read inside ``step``."""
@@ -128,20 +182,29 @@ class SessionDriver:
         variables: Mapping[str, Any] | None = None,
         session_id: str | None = None,
         idempotency_key: str | None = None,
+        program_ref: str | None = None,
     ) -> TurnResponse:
-        """Start a session on ``program`` (an id, an alias, or a loaded program)."""
+        """Start a session on ``program`` (an id, an alias, or a loaded program).
+        ``program_ref`` is how the channel named it (an alias may move between a request
+        and its retry): the Idempotency-Key's fingerprint uses it."""
         loaded = program if isinstance(program, LoadedProgram) else self.programs.get(program)
         sid = session_id or self.new_id()
+        ref = program_ref or (program if isinstance(program, str) else loaded.program.id)
+        fingerprint = request_fingerprint(
+            "start",
+            {"program": ref, "language": language, "channel": channel, "variables": variables},
+        )
         if session_id is not None:
             stored = await self.store.load(tenant, sid)
             if stored is not None:
                 await self._confirm_pending(tenant, sid, stored.state.seq, stored.unconfirmed)
-                if idempotency_key is not None and idempotency_key == stored.idempotency_key:
+                if _is_retry(stored.idempotency_key, idempotency_key, fingerprint, sid):
                     return self._cached(stored.last_response, stored.state)
                 raise ConflictError(f"session {sid!r} already exists", current_seq=stored.state.seq)
         state = new_session(loaded.program, sid, tenant=tenant, language=language, channel=channel)
         event = StartEvent(at=self.clock(), variables=dict(variables or {}))
-        return await self._advance(loaded, state, event, None, idempotency_key)
+        key = _stored_key(idempotency_key, fingerprint)
+        return await self._advance(loaded, state, event, None, key)
 
     async def turn(
         self,
@@ -156,7 +219,8 @@ class SessionDriver:
         channel saw (None skips the check: single-writer clients such as ``ddtflow chat``)."""
         stored = await self._load(tenant, session_id)
         await self._confirm_pending(tenant, session_id, stored.state.seq, stored.unconfirmed)
-        if idempotency_key is not None and idempotency_key == stored.idempotency_key:
+        fingerprint = "" if idempotency_key is None else _event_fingerprint(event, expected_seq)
+        if _is_retry(stored.idempotency_key, idempotency_key, fingerprint, session_id):
             return self._cached(stored.last_response, stored.state)
         state = stored.state
         if expected_seq is not None and expected_seq != state.seq:
@@ -166,7 +230,8 @@ class SessionDriver:
                 current_seq=state.seq,
             )
         loaded = self.programs.get(state.program_id)  # pinned to its program
-        return await self._advance(loaded, state, event, state.seq, idempotency_key)
+        key = _stored_key(idempotency_key, fingerprint)
+        return await self._advance(loaded, state, event, state.seq, key)
 
     async def end(
         self,

@@ -43,6 +43,13 @@ class ConflictError(RuntimeFault):
         self.current_seq = current_seq
 
 
+class IdempotencyKeyReusedError(RuntimeFault):
+    """The ``Idempotency-Key`` of the session's last request came again with another
+    request (another event, ``seq``, program or variables): nothing was run."""
+
+    code = "idempotency_key_reused"
+
+
 class StoreUnavailableError(RuntimeFault):
     """A server (Redis, RabbitMQ, MongoDB) is unreachable: retry later; nothing was acknowledged."""
 

@@ -442,6 +442,7 @@ class Runtime:
             variables=variables,
             session_id=session_id,
             idempotency_key=idempotency_key,
+            program_ref=program,
         )
 
     async def turn(

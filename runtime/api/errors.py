@@ -25,6 +25,7 @@ from runtime.orchestrator import (
 )
 from runtime.ports import (
     ConflictError,
+    IdempotencyKeyReusedError,
     RuntimeFault,
     SessionNotFoundError,
     StoreUnavailableError,
@@ -87,6 +88,7 @@ _FAULTS: tuple[tuple[type[RuntimeFault], int], ...] = (
     (SessionClosedError, 409),
     (InvalidEventError, 409),
     (UnsupportedLanguageError, 422),
+    (IdempotencyKeyReusedError, 422),
     (CompileFailedError, 422),
     (StoreUnavailableError, 503),
 )

@@ -215,6 +215,38 @@ async def bank_driver(tmp_path: Path) -> AsyncIterator[SessionDriver]:
     await d.aclose()
 
 
+async def test_a_key_reused_for_another_event_is_refused_and_an_old_release_key_still_retries(
+    bank_driver: SessionDriver,
+) -> None:
+    from runtime.ports import IdempotencyKeyReusedError
+    from schemas.events import NoInputEvent, UserInputEvent
+
+    d = bank_driver
+    assert isinstance(d.programs, ProgramRegistry)
+    [program_id] = d.programs.ids()
+    first = await d.start("t", program_id, language="it")
+    sid = first.session_id
+    r1 = await d.turn("t", sid, NoInputEvent(at=AT), expected_seq=1, idempotency_key="k")
+    with pytest.raises(IdempotencyKeyReusedError):
+        await d.turn("t", sid, HangupEvent(at=AT), expected_seq=1, idempotency_key="k")
+    later = AT.replace(minute=5)  # a retry later: the server's clock is not the request
+    assert await d.turn("t", sid, NoInputEvent(at=later), expected_seq=1, idempotency_key="k") == r1
+    assert (await d.state("t", sid)).seq == 2
+    # a session saved by a release that kept the bare key: a retry still gets its answer
+    stored = await d.store.load("t", sid)
+    assert stored is not None and stored.idempotency_key is not None
+    assert stored.idempotency_key.endswith(":k") and stored.idempotency_key != "k"
+    await d.store.save(
+        stored.state.model_copy(update={"seq": 3}),
+        expected_seq=2,
+        response=stored.last_response,
+        idempotency_key="old-key",
+    )
+    ev = UserInputEvent(at=AT, text="anything")
+    again = await d.turn("t", sid, ev, expected_seq=2, idempotency_key="old-key")
+    assert again == r1  # the stored answer, nothing run
+
+
 async def test_turns_idempotent_retry_and_stale_seq(
     bank_driver: SessionDriver, tmp_path: Path
 ) -> None:

@@ -265,7 +265,38 @@ def test_start_retry_with_the_same_idempotency_key(a: httpx.Client, program_a: s
     assert first.json() == again.json()
 
 
-def _concurrent(keyed: ApiServer, sid: str, keys: list[str | None]) -> list[httpx.Response]:
+def test_an_idempotency_key_reused_for_another_request_is_refused(
+    a: httpx.Client, program_a: str
+) -> None:
+    """The key of the last request, sent again with another event, seq or start: 422 and
+    nothing runs (it used to answer the first request's response and drop the new event)."""
+    sid = start(a, program_a)["session_id"]
+    url = f"/v1/sessions/{sid}/events"
+    first = a.post(url, json={"event": "no_input", "seq": 1}, headers={"Idempotency-Key": "k-2"})
+    assert first.status_code == 200
+    retry = a.post(url, json={"event": "no_input", "seq": 1}, headers={"Idempotency-Key": "k-2"})
+    assert retry.content == first.content  # a true retry: the same answer, byte for byte
+    for body in ({"event": "hangup", "seq": 1}, say("the 3rd of March", 1), say("x", 2)):
+        err = assert_error(
+            a.post(url, json=body, headers={"Idempotency-Key": "k-2"}),
+            422,
+            "idempotency_key_reused",
+        )
+        assert err["details"] == {"session_id": sid}
+    state = a.get(f"/v1/sessions/{sid}").json()["state"]
+    assert (state["seq"], state["status"]) == (2, "waiting_input")  # the hangup did not run
+    # starts too: the same session id and key with another language
+    body = {"program": program_a, "session_id": "call-44", "language": "en"}
+    assert a.post("/v1/sessions", json=body, headers={"Idempotency-Key": "s-44"}).status_code == 201
+    again = a.post(
+        "/v1/sessions", json={**body, "language": "it"}, headers={"Idempotency-Key": "s-44"}
+    )
+    assert_error(again, 422, "idempotency_key_reused")
+
+
+def _concurrent(
+    keyed: ApiServer, sid: str, keys: list[str | None], *, same_body: bool = False
+) -> list[httpx.Response]:
     async def run() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=keyed.url, headers=auth(KEY_A)) as http:
             return list(
@@ -273,7 +304,7 @@ def _concurrent(keyed: ApiServer, sid: str, keys: list[str | None]) -> list[http
                     *[
                         http.post(
                             f"/v1/sessions/{sid}/events",
-                            json=say(f"attempt {i}", 1),
+                            json=say("attempt" if same_body else f"attempt {i}", 1),
                             headers={"Idempotency-Key": k} if k else {},
                         )
                         for i, k in enumerate(keys)
@@ -301,7 +332,7 @@ def test_concurrent_retries_with_one_idempotency_key_get_one_answer(
 ) -> None:
     for _ in range(5):
         sid = start(a, program_a)["session_id"]
-        responses = _concurrent(keyed, sid, ["same", "same", "same"])
+        responses = _concurrent(keyed, sid, ["same", "same", "same"], same_body=True)
         assert [r.status_code for r in responses] == [200, 200, 200], [r.text for r in responses]
         assert len({r.content for r in responses}) == 1
         assert a.get(f"/v1/sessions/{sid}").json()["state"]["seq"] == responses[0].json()["seq"]

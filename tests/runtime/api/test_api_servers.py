@@ -71,9 +71,15 @@ def test_concurrent_turns_on_redis(with_servers: ApiServer, a: httpx.Client, pro
         codes = sorted(r.status_code for r in _concurrent(with_servers, sid, ["k1", "k2", "k3"]))
         assert codes == [200, 409, 409]
         sid = start(a, program)["session_id"]
-        same = _concurrent(with_servers, sid, ["same", "same"])
+        same = _concurrent(with_servers, sid, ["same", "same"], same_body=True)
         assert [r.status_code for r in same] == [200, 200]
         assert same[0].content == same[1].content
+        # one key, two different events at once: one runs, the other is refused
+        sid = start(a, program)["session_id"]
+        reused = _concurrent(with_servers, sid, ["same", "same"])
+        assert sorted(r.status_code for r in reused) == [200, 422], [r.text for r in reused]
+        loser = next(r for r in reused if r.status_code == 422)
+        assert_error(loser, 422, "idempotency_key_reused")
 
 
 def test_tenants_on_redis(with_servers: ApiServer, a: httpx.Client, program: str) -> None:
