@@ -165,3 +165,36 @@ def test_openapi_contract_of_the_replay_routes(open_server: ApiServer, label: st
         case.call_and_validate()
 
     run()
+
+
+def test_the_state_diff_of_a_divergence_masks_sensitive_variables_by_path() -> None:
+    """A sensitive variable in the state diff is *** whatever its value: the route used to
+    look the dotted path up as one key, so a short value (not learnt as a secret: under
+    three characters) came back in clear."""
+    from runtime.export import Masker
+    from runtime.replay import Divergence, ReplayResult, SessionLog
+
+    result = compile_project(PROJECT)
+    assert result.program is not None
+    res = ReplayResult(
+        log=SessionLog(tenant="acme", session_id="s", program_id=result.program.id, records=[]),
+        program_id=result.program.id,
+        divergence=Divergence(
+            seq=3,
+            event="user_input",
+            kind="state",
+            message="the state differs",
+            state_changes=(
+                ("memory.card.last4", "12", "34"),
+                ("memory.customer.birth_date", "1980-03-12", None),
+                ("memory.block_confirmed", True, False),
+            ),
+        ),
+    )
+    out = replay_routes._divergence(res, Masker(result.program))
+    assert out is not None
+    assert out["state_diff"] == [
+        {"path": "memory.card.last4", "recorded": "***", "replayed": "***"},
+        {"path": "memory.customer.birth_date", "recorded": "***", "replayed": None},
+        {"path": "memory.block_confirmed", "recorded": True, "replayed": False},
+    ]

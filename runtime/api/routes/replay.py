@@ -101,12 +101,6 @@ def _divergence(res: ReplayResult, masker: Masker) -> dict[str, Any] | None:
             return masker.deep({**a, "text": "***"})
         return masker.deep(a)
 
-    def val(path: str, v: Any) -> Any:
-        if path.startswith("memory.") and v is not None:
-            flat = masker.memory({path[len("memory.") :]: v})
-            return next(iter(flat.values()), None)
-        return masker.deep(v)
-
     return {
         "seq": d.seq,
         "event": d.event,
@@ -115,7 +109,8 @@ def _divergence(res: ReplayResult, masker: Masker) -> dict[str, Any] | None:
         "recorded_actions": [act(a) for a in d.recorded_actions],
         "replayed_actions": [act(a) for a in d.replayed_actions],
         "state_diff": [
-            {"path": p, "recorded": val(p, a), "replayed": val(p, b)} for p, a, b in d.state_changes
+            {"path": p, "recorded": masker.at_path(p, a), "replayed": masker.at_path(p, b)}
+            for p, a, b in d.state_changes
         ],
     }
 
