@@ -89,6 +89,13 @@ def register(app: typer.Typer) -> None:
                 err=True,
             )
             raise typer.Exit(1)
+        from runtime.sinks.amqp import check_amqp_url
+
+        try:
+            check_amqp_url(amqp)
+        except ValueError as exc:
+            typer.echo(f"ddtflow worker: error: {exc}", err=True)
+            raise typer.Exit(1) from None
         qtype = queue_type or s.queue_type
         if qtype not in ("classic", "quorum"):
             typer.echo(

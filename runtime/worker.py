@@ -22,7 +22,13 @@ from prometheus_client import Counter
 
 from runtime.mongo import MongoArchive
 from runtime.ports import StoreUnavailableError, decode_records
-from runtime.sinks.amqp import BROKER_ERRORS, QueueType, declare_topology, dlx_name
+from runtime.sinks.amqp import (
+    BROKER_ERRORS,
+    QueueType,
+    check_amqp_url,
+    declare_topology,
+    dlx_name,
+)
 from schemas.turns import TurnRecord
 
 log = logging.getLogger("ddtflow.worker")
@@ -59,6 +65,7 @@ class Worker:
         linger_s: float = 0.02,
         max_backoff_s: float = 5.0,
     ) -> None:
+        check_amqp_url(amqp_url)
         self.amqp_url = amqp_url
         self.where = "amqp " + amqp_url.split("@")[-1]
         self.mongo = mongo

@@ -19,6 +19,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import aio_pika
 import aiormq
@@ -76,6 +77,17 @@ def dlx_name(queue: str) -> str:
 
 def dlq_name(queue: str) -> str:
     return f"{queue}.dlq"
+
+
+def check_amqp_url(url: str) -> None:
+    """ValueError unless ``url`` is amqp:// or amqps://. aio-pika's reconnecting client
+    retries a URL of another scheme forever (a KeyError inside each attempt), so it is
+    refused before any connection is tried. The message never shows the URL: it may hold
+    a password."""
+    scheme = urlsplit(url).scheme
+    if scheme not in ("amqp", "amqps"):
+        got = f"{scheme}://" if scheme else "no scheme"
+        raise ValueError(f"AMQP_URL: expected amqp:// or amqps:// (got {got})")
 
 
 class QueueMismatchError(RuntimeFault):
@@ -145,6 +157,7 @@ class AmqpSink:
     ) -> None:
         if fallback == "mongo" and mongo is None:
             raise ValueError("broker fallback 'mongo' needs a MongoDB archive (MONGO_URL)")
+        check_amqp_url(url)
         self.url = url
         self.where = "amqp " + url.split("@")[-1]
         self.queue = queue

@@ -62,3 +62,27 @@ def test_a_bad_value_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DDTFLOW_QUEUE_TYPE", "fast")
     with pytest.raises(ValueError, match="queue_type"):
         Settings()
+
+
+@pytest.mark.parametrize(
+    "url", ["foo://guest:secret@127.0.0.1:5672/", "127.0.0.1:5672", "http://x"]
+)
+async def test_an_amqp_url_of_another_scheme_is_refused_before_connecting(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """aio-pika's reconnecting client retried such a URL forever at startup (and ignored
+    SIGTERM meanwhile): the sink and the worker refuse it at once, never echoing it."""
+    from runtime.mongo import MongoArchive
+    from runtime.worker import Worker
+
+    monkeypatch.setenv("AMQP_URL", url)
+    monkeypatch.delenv("MONGO_URL", raising=False)
+    with pytest.raises(ValueError, match=r"AMQP_URL: expected amqp:// or amqps://") as e:
+        open_sink(Settings())
+    assert "secret" not in str(e.value)
+    archive = MongoArchive.from_url("mongodb://127.0.0.1:1/")
+    try:
+        with pytest.raises(ValueError, match="AMQP_URL"):
+            Worker(url, archive)
+    finally:
+        await archive.close()
