@@ -58,3 +58,34 @@ def tokens(text: str, limit: int = MAX_TOKENS) -> list[tuple[str, int, int]]:
 def words(text: str, limit: int = MAX_TOKENS) -> tuple[str, ...]:
     """Just the folded word tokens of ``text``."""
     return tuple(t for t, _, _ in tokens(text, limit))
+
+
+# A caller correcting themself: "il 15 anzi il 16", "alle 3 no scusi alle 4", "the 15th no
+# wait the 16th", "twenty, sorry, thirty euros". The value is what follows the last marker.
+_CORRECTION = {
+    "it": re.compile(
+        r"\b(?:anzi|no\s+scus[ia]|scus[ia]|scusate|cioe|volevo\s+dire|o\s+meglio|"
+        r"mi\s+correggo|no\s+aspett[ia]|aspett[ia]|no)\b"
+    ),
+    "en": re.compile(
+        r"\b(?:no\s+wait|wait|sorry|actually|i\s+mean|i\s+meant|or\s+rather|rather|"
+        r"make\s+(?:it|that)|correction|no)\b"
+    ),
+}
+
+
+def correction(text: str, lang: str) -> tuple[str, str] | None:
+    """``(head, tail)`` of a self-correction in folded ``text``: what was said before the
+    last correction marker and what follows it; None when there is no marker or nothing
+    follows it ("il 15 marzo, no?" is a question, not a correction).
+
+    "il 15 anzi il 16" → ("il 15 ", " il 16"); "no wait the 16th" → ("", " the 16th").
+    """
+    rx = _CORRECTION.get(lang)
+    if rx is None or rx.search(text) is None:
+        return None
+    last = list(rx.finditer(text))[-1]  # the last marker is the one that counts
+    tail = text[last.end() :]
+    if not any(c.isalnum() for c in tail):
+        return None
+    return text[: last.start()], tail

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ddt_engine.extract._a_text import fold
+from ddt_engine.extract._a_text import correction, fold
 from ddt_engine.extract.base import Extraction, ExtractOptions
 from ddt_engine.extract.numbers import to_digits
 
@@ -491,6 +491,61 @@ def parse_date(text: str, lang: str, at: datetime) -> DateParse | None:
         m = _FAST_ISO.fullmatch(text)
         if m:
             return _full(int(m.group(4)), int(m.group(3)), int(m.group(1)), False, "pattern")
+    fixed = correction(fold(text), lang)
+    if fixed is not None:
+        got = _corrected(fixed[0], fixed[1], lang, base)
+        if got is not None:
+            return got
+    return _parse(text, lang, base)
+
+
+def _corrected(head: str, tail: str, lang: str, base: date) -> DateParse | None:
+    """The date of a self-correction ("il 15 anzi il 16", "the 3rd of march, no, the 4th"):
+    the one said after the marker, completed with the month and year said before it
+    ("il 3 marzo anzi il 4" → 4 March), uncertain when completed. None when the tail holds
+    no date (the whole utterance is read as usual)."""
+    got = _parse(tail, lang, base)
+    if got is None or got.invalid or not isinstance(got.value, dict):
+        return got if got is not None and (got.invalid or got.value is not None) else None
+    parts = got.value
+    if set(parts) == {"day"}:
+        toks = _tokenise(to_digits(tail, lang), lang)
+        said_as_day = any(t.kind == "n" and (t.article or t.ordinal) for t in toks)
+        before = _parse(head, lang, base)
+        if before is None or before.invalid or before.value is None:
+            return got if said_as_day else DateParse(None)
+        if _relative(to_digits(head, lang), lang, base) is not None:
+            # "tra tre giorni anzi quattro" is no day of the month; "domani anzi il 15"
+            # is, but of which month is not said
+            return got if said_as_day else DateParse(None)
+        return _complete(parts, before.value, coarser=("month", "year"))
+    if set(parts) == {"month"} or set(parts) == {"day", "month"}:
+        before = _parse(head, lang, base)
+        if before is None or before.invalid or before.value is None:
+            return got
+        return _complete(parts, before.value, coarser=("year",))
+    return got
+
+
+def _complete(parts: dict[str, int], before: object, coarser: tuple[str, ...]) -> DateParse:
+    """``parts`` with the ``coarser`` parts taken from an earlier value, uncertain if any."""
+    if isinstance(before, str):
+        y, m, d = (int(x) for x in before.split("-"))
+        earlier = {"year": y, "month": m, "day": d}
+    elif isinstance(before, dict):
+        earlier = before
+    else:
+        return DateParse(parts)
+    merged = dict(parts)
+    for key in coarser:
+        if key not in merged and key in earlier:
+            merged[key] = earlier[key]
+    if merged == parts:
+        return DateParse(parts)
+    return _partial(merged.get("day"), merged.get("month"), merged.get("year"), True)
+
+
+def _parse(text: str, lang: str, base: date) -> DateParse | None:
     s = to_digits(text, lang)
     toks = _tokenise(s, lang)
     found = _absolute(toks, lang, base)

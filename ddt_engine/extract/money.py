@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from price_parser import Price
 
-from ddt_engine.extract._a_text import fold
+from ddt_engine.extract._a_text import correction, fold
 from ddt_engine.extract.base import Extraction, ExtractOptions
 from ddt_engine.extract.numbers import parse_digits, to_digits
 
@@ -53,6 +53,11 @@ def parse_money(text: str, lang: str) -> tuple[Decimal, str] | str | None:
     """(amount in euros, layer), or "invalid_currency", or None."""
     lang = lang if lang in ("it", "en") else "it"
     folded = fold(text)
+    fixed = correction(folded, lang)
+    if fixed is not None:  # "venti euro anzi trenta": the amount after the marker
+        got = parse_money(fixed[1], lang)
+        if got is not None and (not fixed[0].strip() or parse_money(fixed[0], lang)):
+            return got
     if _OTHER_CURRENCY.search(folded):
         return "invalid_currency"
     typed_digits = any(c.isdigit() for c in folded)

@@ -21,7 +21,7 @@ from functools import lru_cache
 
 from text_to_num import alpha2digit
 
-from ddt_engine.extract._a_text import MAX_CHARS, fold, squash
+from ddt_engine.extract._a_text import MAX_CHARS, correction, fold, squash
 from ddt_engine.extract.base import Extraction, ExtractOptions
 
 __all__ = [
@@ -276,6 +276,17 @@ def _single(nums: list[Num]) -> Num | None:
     return None
 
 
+def _corrected(text: str, lang: str) -> Num | None:
+    """The quantity said after a self-correction marker ("trentadue anzi trentatré" → 33)."""
+    fixed = correction(fold(text), lang if lang in _LANGS else "it")
+    if fixed is None:
+        return None
+    head = find_numbers(fixed[0], lang)
+    if head and _single(head) is None:
+        return None  # "347 123 456 7 no 8": a digit of a longer sequence, not a quantity
+    return _single(find_numbers(fixed[1], lang))
+
+
 _PLAIN_INT = re.compile(r"\s*([+-]?\d{1,18})\s*")
 _PLAIN_DECIMAL = re.compile(r"\s*([+-]?)(\d{1,15}(?:[.,]\d{1,15}){1,5})\s*")
 
@@ -294,7 +305,7 @@ def extract_number(
             d = -d if m.group(1) == "-" else d
             whole = d == d.to_integral_value()
             return Extraction(value=int(d) if whole else float(d), layer="pattern")
-    num = _single(find_numbers(text, lang))
+    num = _corrected(text, lang) or _single(find_numbers(text, lang))
     if num is None:
         return None
     value: int | float = (
@@ -310,7 +321,7 @@ def extract_integer(
     m = _PLAIN_INT.fullmatch(text[:40])
     if m:
         return Extraction(value=int(m.group(1)), layer="pattern")
-    num = _single(find_numbers(text, lang))
+    num = _corrected(text, lang) or _single(find_numbers(text, lang))
     if num is None:
         return None
     layer = "grammar" if num.spoken else "pattern"

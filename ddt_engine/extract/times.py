@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ddt_engine.extract._a_text import fold, squash
+from ddt_engine.extract._a_text import correction, fold, squash
 from ddt_engine.extract.base import Extraction, ExtractOptions
 from ddt_engine.extract.dates import parse_date
 from ddt_engine.extract.numbers import to_digits
@@ -140,6 +140,37 @@ def parse_time(text: str, lang: str, at: datetime | None = None) -> TimeParse | 
         if fm:
             h_raw = fm.group(1)
             return _finish(int(h_raw), int(fm.group(2)), None, h_raw[0] == "0", "pattern", "")
+    fixed = correction(fold(text), lang)
+    if fixed is not None:
+        got = _corrected(fixed[0], fixed[1], lang, at)
+        if got is not None:
+            return got if got is not _NO_TIME else None
+    return _parse(text, lang, at)
+
+
+_NO_TIME = TimeParse(None)
+_BARE_NUMBER = re.compile(r"\s*\d{1,4}(?:\s+minut[oi]|\s+minutes?|\s+or[ae]|\s+hours?)?\s*")
+
+
+def _corrected(head: str, tail: str, lang: str, at: datetime | None) -> TimeParse | None:
+    """The time of a self-correction ("alle 3 anzi alle 4", "3pm no wait 4pm"): the one
+    said after the marker; ``_NO_TIME`` when it cannot be told ("tra 10 minuti anzi 20"),
+    None when the tail has no time (the whole utterance is read as usual)."""
+    got = _parse(tail, lang, at)
+    before = _parse(head, lang, at)
+    if before is not None and before.relative is not None and (got is None or got.relative is None):
+        # "tra 10 minuti anzi 20 (minuti)": a duration corrected by a bare number
+        bare = _BARE_NUMBER.fullmatch(_prepare(tail, lang)) is not None
+        if bare or (got is None and any(c.isdigit() for c in _prepare(tail, lang))):
+            return _NO_TIME
+    if got is None or (before is None and _WHOLE_NUMBER.fullmatch(_prepare(tail, lang))):
+        return None  # no time after the marker, or a bare number with no time before it
+    head_rest = before.rest if before is not None else _prepare(head, lang)
+    return TimeParse(got.value, got.uncertain, got.invalid, got.layer,
+                     head_rest + " " + got.rest, got.relative)  # fmt: skip
+
+
+def _parse(text: str, lang: str, at: datetime | None) -> TimeParse | None:
     s = _prepare(text, lang)
     if at is not None:
         m = _IN_MINUTES[lang].search(s)

@@ -91,6 +91,14 @@ DATE_IT: list[tuple[str, object]] = [
     ("ho 38 anni", None),
     ("siamo in 3 persone", None),
     ("", None),
+    # self-corrections: the date after the last marker, completed from the one before it
+    ("il 15 anzi il 16", {"day": 16}),
+    ("il 15 no scusi il 16", {"day": 16}),
+    ("il 3 marzo, no il 4 marzo", {"day": 4, "month": 3}),
+    ("il 3 marzo 1980 anzi il 4", U("1980-03-04")),
+    ("marzo 1980 anzi aprile", U({"month": 4, "year": 1980})),
+    ("tra tre giorni anzi quattro", None),
+    ("il 15 marzo, no?", {"day": 15, "month": 3}),
 ]
 
 DATE_EN: list[tuple[str, object]] = [
@@ -156,6 +164,11 @@ DATE_EN: list[tuple[str, object]] = [
     ("at 5", None),
     ("I'm 38 years old", None),
     ("", None),
+    # self-corrections
+    ("the 15th no wait the 16th", {"day": 16}),
+    ("the 15th sorry the 16th", {"day": 16}),
+    ("the 15th actually the 16th", {"day": 16}),
+    ("the 3rd of march, no, the 4th", U({"day": 4, "month": 3})),
 ]
 
 

@@ -61,6 +61,9 @@ MONEY_IT: list[tuple[str, object]] = [
     ("non lo so", None),
     ("ho 38 anni", None),
     ("", None),
+    # self-corrections: the amount after the last marker
+    ("venti euro anzi trenta", 30.0),
+    ("venti euro no scusi trenta euro", 30.0),
 ]
 
 MONEY_EN: list[tuple[str, object]] = [
@@ -110,6 +113,7 @@ MONEY_EN: list[tuple[str, object]] = [
     ("no idea", None),
     ("I'm 38 years old", None),
     ("", None),
+    ("twenty euros sorry thirty", 30.0),
 ]
 
 

@@ -61,6 +61,10 @@ INTEGER_IT: list[tuple[str, int | str | None]] = [
     ("1 milione", 1000000),
     ("3 mila", 3000),
     ("1/2", None),
+    # self-corrections: the quantity after the last marker
+    ("trentadue anzi trentatré", 33),
+    ("32 no 33", 33),
+    ("347 123 456 7 no 8", None),
 ]
 
 INTEGER_EN: list[tuple[str, int | str | None]] = [
@@ -106,6 +110,8 @@ INTEGER_EN: list[tuple[str, int | str | None]] = [
     ("no idea", None),
     ("", None),
     ("what", None),
+    ("thirty two no thirty three", 33),
+    ("32 no wait 33", 33),
 ]
 
 NUMBER_IT: list[tuple[str, float | str | None]] = [

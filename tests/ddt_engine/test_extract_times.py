@@ -71,6 +71,11 @@ TIME_IT: list[tuple[str, object]] = [
     ("il 3 marzo", None),
     ("non lo so", None),
     ("", None),
+    # self-corrections: the time after the last marker
+    ("alle 15 anzi alle 16", "16:00"),
+    ("alle 3 no alle 4", U("04:00")),
+    ("tra 10 minuti anzi 20", None),
+    ("tra mezz'ora anzi alle 11", U("11:00")),
 ]
 
 TIME_EN: list[tuple[str, object]] = [
@@ -125,6 +130,9 @@ TIME_EN: list[tuple[str, object]] = [
     ("no idea", None),
     ("March 3rd", None),
     ("", None),
+    # self-corrections
+    ("3pm no wait 4pm", "16:00"),
+    ("at 3 no 4", U("04:00")),
 ]
 
 DATETIME_IT: list[tuple[str, object]] = [
@@ -169,6 +177,8 @@ DATETIME_IT: list[tuple[str, object]] = [
     ("boh", None),
     ("non saprei", None),
     ("", None),
+    ("domani alle 3 anzi alle 4", U("2025-06-12T04:00")),
+    ("domani alle 5 del pomeriggio anzi dopodomani", "2025-06-13T17:00"),
 ]
 
 DATETIME_EN: list[tuple[str, object]] = [
@@ -213,6 +223,8 @@ DATETIME_EN: list[tuple[str, object]] = [
     ("whenever", None),
     ("I don't know", None),
     ("", None),
+    ("at 3 no 4", U({"time": "04:00"})),
+    ("the 15th no wait the 16th", {"date": "2025-06-16"}),
 ]
 
 
