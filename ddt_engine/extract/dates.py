@@ -326,7 +326,7 @@ _UNIT_EN = r"(days?|weeks?|months?|years?)"
 _RELATIVE: dict[str, list[tuple[re.Pattern[str], int]]] = {
     "it": [
         (re.compile(r"\b(?:l'\s*|l\s+)?altro\s*ieri\b|\baltroieri\b|\bieri\s+l'?\s*altro\b"), -2),
-        (re.compile(r"\bdopo\s*domani\b"), 2),
+        (re.compile(r"\bdopo\s*domani\b|\bdomani\s+l'?\s*altro\b"), 2),
         (re.compile(r"\b(?:oggi|stamattina|stamani|stamane|stasera|stanotte)\b"), 0),
         (re.compile(r"\bdomani\b"), 1),
         (re.compile(r"\bieri\b"), -1),
@@ -335,7 +335,7 @@ _RELATIVE: dict[str, list[tuple[re.Pattern[str], int]]] = {
         (re.compile(r"\b(?:the\s+)?day\s+before\s+yesterday\b"), -2),
         (re.compile(r"\b(?:the\s+)?day\s+after\s+tomorrow\b"), 2),
         (re.compile(r"\b(?:today|tonight|this\s+(?:morning|afternoon|evening))\b"), 0),
-        (re.compile(r"\btomorrow\b"), 1),
+        (re.compile(r"\b(?:tomorrow|tmrw|tmr|2moro|2morrow)\b"), 1),
         (re.compile(r"\byesterday\b"), -1),
     ],
 }  # fmt: skip
@@ -346,6 +346,15 @@ _IN_N = {
         rf"|\b{_N}\s+{_UNIT_EN}\s+(?:from\s+(?:now|today)|later)\b"
     ),
 }  # fmt: skip
+# "two weeks from today", "a week from tomorrow", "una settimana da domani": from that day
+_FROM_DAY = {
+    "it": re.compile(
+        rf"\b{_N}\s+{_UNIT_IT}\s+(?:da|a\s+partire\s+da)\s+(oggi|adesso|ora|domani)\b"
+    ),
+    "en": re.compile(rf"\b{_N}\s+{_UNIT_EN}\s+(?:from|after)\s+(today|now|tomorrow)\b"),
+}
+# "oggi a otto", "domani a quindici": a week / two weeks from that day (Italian)
+_A_OTTO = re.compile(r"\b(oggi|domani)\s+a\s+(8|15)\b(?!\s*(?:[:.,]\d|or[ae]\b|minut))")
 _N_AGO = {
     "it": re.compile(rf"\b{_N}\s+{_UNIT_IT}\s+fa\b"),
     "en": re.compile(rf"\b{_N}\s+{_UNIT_EN}\s+ago\b"),
@@ -381,7 +390,7 @@ _PAST_WORDS = {"scorso", "scorsa", "last"}
 _RELATIVE_HINT = re.compile(
     r"oggi|domani|ieri|stam|stas|stanotte|giorn|settiman|mes[ei]|ann[oi]|\bfa\b|"
     r"luned|marted|mercoled|gioved|venerd|sabato|domenica|"
-    r"today|tonight|tomorrow|yesterday|this|days?|weeks?|months?|years?|"
+    r"today|tonight|tomorrow|tmrw?\b|2moro|yesterday|this|days?|weeks?|months?|years?|"
     r"monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 )
 
@@ -417,6 +426,20 @@ _Rel = tuple[DateParse, str, int]  # (result, "fixed" | "weekday" | "month", wee
 def _relative(s: str, lang: str, base: date) -> _Rel | None:
     if not _RELATIVE_HINT.search(s):
         return None
+    m = _FROM_DAY[lang].search(s)
+    if m:
+        n = _count(m.group(1))
+        start = base + timedelta(days=1 if m.group(3) in ("domani", "tomorrow") else 0)
+        return DateParse(_shift(start, n, m.group(2)).isoformat()), "fixed", -1
+    if lang == "it":
+        m = _A_OTTO.search(s)
+        if m:
+            start = base + timedelta(days=1 if m.group(1) == "domani" else 0)
+            return (
+                DateParse((start + timedelta(days=7 if m.group(2) == "8" else 14)).isoformat()),
+                "fixed",
+                -1,
+            )
     for rx, days in _RELATIVE[lang]:
         if rx.search(s):
             return DateParse((base + timedelta(days=days)).isoformat()), "fixed", -1
@@ -440,6 +463,9 @@ def _relative(s: str, lang: str, base: date) -> _Rel | None:
         if before in _PAST_WORDS or after in _PAST_WORDS:
             delta = (base.weekday() - target) % 7 or 7
             return DateParse((base - timedelta(days=delta)).isoformat()), "weekday", target
+        if _NEXT_WEEK[lang].search(s):  # "venerdì della settimana prossima": that week's
+            monday = base + timedelta(days=7 - base.weekday())
+            return DateParse((monday + timedelta(days=target)).isoformat()), "weekday", target
         delta = (target - base.weekday()) % 7 or 7
         return DateParse((base + timedelta(days=delta)).isoformat()), "weekday", target
     if _NEXT_WEEK[lang].search(s):

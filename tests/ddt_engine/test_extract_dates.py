@@ -99,6 +99,15 @@ DATE_IT: list[tuple[str, object]] = [
     ("marzo 1980 anzi aprile", U({"month": 4, "year": 1980})),
     ("tra tre giorni anzi quattro", None),
     ("il 15 marzo, no?", {"day": 15, "month": 3}),
+    # relative to another day, and a weekday of next week
+    ("domani l'altro", "2025-06-13"),
+    ("oggi a otto", "2025-06-18"),
+    ("domani a otto", "2025-06-19"),
+    ("oggi a quindici", "2025-06-25"),
+    ("una settimana da domani", "2025-06-19"),
+    ("venerdì della settimana prossima", "2025-06-20"),
+    ("la settimana prossima venerdì", "2025-06-20"),
+    ("venerdì prossimo", "2025-06-13"),
 ]
 
 DATE_EN: list[tuple[str, object]] = [
@@ -169,6 +178,13 @@ DATE_EN: list[tuple[str, object]] = [
     ("the 15th sorry the 16th", {"day": 16}),
     ("the 15th actually the 16th", {"day": 16}),
     ("the 3rd of march, no, the 4th", U({"day": 4, "month": 3})),
+    # relative to another day, a weekday of next week, chat spellings
+    ("two weeks from today", "2025-06-25"),
+    ("a week from tomorrow", "2025-06-19"),
+    ("friday next week", "2025-06-20"),
+    ("next week friday", "2025-06-20"),
+    ("2moro", "2025-06-12"),
+    ("tmrw", "2025-06-12"),
 ]
 
 
