@@ -112,6 +112,7 @@ async def _mongo_sessions(
     program_id: str | None,
     since: datetime | None,
     until: datetime | None,
+    broken: list[ReplayError] | None = None,
 ) -> list[SessionLog]:
     if session_ids is None:
         query: dict[str, Any] = {"tenant": tenant, "seq": 1}
@@ -133,16 +134,23 @@ async def _mongo_sessions(
     logs: list[SessionLog] = []
     with _Ticker("reading sessions", len(session_ids)) as progress:
         for sid in session_ids:
+            progress.advance()
             try:
                 records = await archive.turns_after(tenant, sid, 0)
             except ValueError as e:
-                raise ReplayError(
-                    f"session {sid!r}: a stored turn is not a turn record: {e}"
-                ) from None
-            if not records:
-                raise ReplayError(f"no session {sid!r} for tenant {tenant!r} in {archive.where}")
-            logs.extend(group_sessions(records, archive.where))
-            progress.advance()
+                err = ReplayError(
+                    f"session {sid!r}: a stored turn is not a turn record: {e}", session_id=sid
+                )
+            else:
+                if records:
+                    logs.extend(group_sessions(records, archive.where, broken=broken))
+                    continue
+                err = ReplayError(
+                    f"no session {sid!r} for tenant {tenant!r} in {archive.where}", session_id=sid
+                )
+            if broken is None:
+                raise err
+            broken.append(err)
     return logs
 
 
@@ -188,13 +196,18 @@ async def _sessions(
     program_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    broken: list[ReplayError] | None = None,
 ) -> list[SessionLog]:
+    """The recorded sessions to work on. With ``broken``, a session whose log cannot be
+    replayed (a missing turn, two records for one turn …) is left out and its error
+    appended there, so a batch goes on; without, the first such error is raised."""
     logs: list[SessionLog] = []
     ids: list[str] = []
+    bad: list[ReplayError] = []
     for s in sources:
         p = Path(s)
         if p.is_file() or s.endswith(".jsonl"):
-            logs.extend(load_jsonl(p))
+            logs.extend(load_jsonl(p, broken=None if broken is None else bad))
         else:
             ids.append(s)
     if ids or (not logs and ctx.archive is not None):
@@ -204,17 +217,33 @@ async def _sessions(
                 f"--mongo URL (or set MONGO_URL)"
             )
         logs.extend(
-            await _mongo_sessions(ctx.archive, tenant, ids or None, program_id, since, until)
+            await _mongo_sessions(
+                ctx.archive,
+                tenant,
+                ids or None,
+                program_id,
+                since,
+                until,
+                None if broken is None else bad,
+            )
         )
     if only is not None:
         logs = [g for g in logs if g.session_id == only]
-        if not logs:
+        bad = [e for e in bad if e.details.get("session_id") == only]
+        if not logs and not bad:
             raise _Fail(f"no session {only!r} in the given logs")
     if program_id is not None:
         logs = [g for g in logs if g.program_id == program_id]
-    if not logs:
+    if broken is not None:
+        broken.extend(bad)
+    if not logs and not bad:
         raise _Fail("no recorded session matched")
     return logs
+
+
+def _show_broken(console: Console, broken: list[ReplayError]) -> None:
+    for e in broken:
+        console.print(f"[red]cannot replay: {escape(e.message)}[/red]", highlight=False)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -374,6 +403,7 @@ async def _replay_cmd(
     try:
         if program is not None:
             _load_given(ctx, program, console)
+        broken: list[ReplayError] = []
         logs = await _sessions(
             ctx,
             sources,
@@ -382,7 +412,9 @@ async def _replay_cmd(
             program_id,
             _parse_time(since, "--since"),
             _parse_time(until, "--until"),
+            broken,
         )
+        _show_broken(console, broken)
         given = ctx.given
         if given is not None and any(g.program_id != given.id for g in logs):
             if at is not None or save_test is not None:
@@ -391,14 +423,23 @@ async def _replay_cmd(
                     f"{opt} applies to a verification (the recorded program); --program "
                     f"{given.id[:19]}… is another program, a what-if"
                 )
-            return await _what_if_all(console, ctx, given, logs, json_report)
-        failed = 0
+            return await _what_if_all(console, ctx, given, logs, json_report, broken)
+        failed = unreadable = 0
         tests: list[dict[str, Any]] = []
-        report: list[dict[str, Any]] = []
+        report: list[dict[str, Any]] = [_broken_entry(e) for e in broken]
         show = timeline if timeline is not None else len(logs) == 1
         with _Ticker("replay", len(logs)) as progress:
             for g in logs:
-                loaded = await _resolve(ctx, g)
+                try:
+                    loaded = await _resolve(ctx, g)
+                except RuntimeFault as e:  # its program is in no store: the batch goes on
+                    if len(logs) == 1:
+                        raise
+                    console.print(f"[red]cannot replay: {escape(e.message)}[/red]")
+                    report.append(_broken_entry(e, g.session_id))
+                    unreadable += 1
+                    progress.advance()
+                    continue
                 res = replay_session(loaded, g)
                 masker = Masker(loaded.program)
                 masker.learn_all(res.turns)
@@ -464,8 +505,11 @@ async def _replay_cmd(
                     failed += 1
                     _show_divergence(console, res, masker)
                 progress.advance()
-        if len(logs) > 1:
-            console.print(f"{len(logs) - failed} identical, {failed} diverged")
+        unreadable += len(broken)
+        if len(logs) + len(broken) > 1:
+            identical = len(logs) - failed - (unreadable - len(broken))
+            line = f"{identical} identical, {failed} diverged"
+            console.print(line + (f", {unreadable} could not be replayed" if unreadable else ""))
         if json_report is not None:
             json_report.write_bytes(orjson.dumps({"sessions": report}, option=orjson.OPT_INDENT_2))
         if save_test is not None and tests:
@@ -475,9 +519,18 @@ async def _replay_cmd(
             console.print(
                 f"[red]no session replayed identical: {escape(str(save_test))} not written[/red]"
             )
-        return 1 if failed else 0
+        return 1 if failed or unreadable else 0
     finally:
         await ctx.close()
+
+
+def _broken_entry(e: RuntimeFault, session_id: str | None = None) -> dict[str, Any]:
+    """A report line for a session that could not be replayed at all."""
+    return {
+        "session_id": session_id or e.details.get("session_id"),
+        "identical": False,
+        "error": e.message,
+    }
 
 
 def _write_tests(path: Path, tests: list[dict[str, Any]]) -> None:
@@ -501,6 +554,7 @@ async def _what_if_all(
     new: LoadedProgram,
     logs: list[SessionLog],
     json_report: Path | None,
+    broken: list[ReplayError],
 ) -> int:
     results: list[WhatIfResult] = []
     maskers: dict[str, Masker] = {}
@@ -563,6 +617,7 @@ async def _what_if_all(
     console.print(
         f"{counts['same']} same, {counts['diverged']} diverged, "
         f"{counts['cannot_continue']} cannot continue"
+        + (f", {len(broken)} could not be read" if broken else "")
     )
     if json_report is not None:
         sessions = []
@@ -577,9 +632,11 @@ async def _what_if_all(
                     for p, a, b in r.state_diff
                 ]
             sessions.append(d)
-        doc = {"program": new.id, "summary": counts, "sessions": sessions}
+        sessions.extend(_broken_entry(e) for e in broken)
+        summary = {**counts, "unreadable": len(broken)}
+        doc = {"program": new.id, "summary": summary, "sessions": sessions}
         json_report.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-    return 0 if counts["same"] == len(results) else 1
+    return 0 if counts["same"] == len(results) and not broken else 1
 
 
 def _mask_actions(masker: Masker, actions: list[Any] | None) -> list[Any] | None:
@@ -619,10 +676,12 @@ async def _coverage_cmd(
     try:
         if program is not None:
             _load_given(ctx, program, console)
-        logs = await _sessions(ctx, files, tenant)
+        broken: list[ReplayError] = []
+        logs = await _sessions(ctx, files, tenant, broken=broken)
+        _show_broken(console, broken)
         by_program: dict[str, list[ReplayResult]] = {}
         loaded_by: dict[str, LoadedProgram] = {}
-        bad = 0
+        bad = len(broken)
         with _Ticker("coverage", len(logs)) as progress:
             for g in logs:
                 loaded = await _resolve(ctx, g)

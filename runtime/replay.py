@@ -127,72 +127,93 @@ class ReplayResult:
 # --------------------------------------------------------------------------- reading
 
 
-def group_sessions(records: Iterable[TurnRecord], source: str = "") -> list[SessionLog]:
+def group_sessions(
+    records: Iterable[TurnRecord], source: str = "", *, broken: list[ReplayError] | None = None
+) -> list[SessionLog]:
     """Split records into sessions (in order of first appearance) and check each one: seq
     1, 2, 3 … with no hole, one program, a start event first. Identical duplicates (a sink
-    that published twice) are dropped; a different record with the same seq is an error."""
+    that published twice) are dropped; a different record with the same seq is an error.
+
+    Without ``broken`` the first session that fails a check raises its ReplayError; with
+    it, that session is left out and its error appended (a batch goes on without it)."""
     by_key: dict[tuple[str, str], dict[int, TurnRecord]] = {}
+    errors: dict[tuple[str, str], ReplayError] = {}
     for rec in records:
-        seqs = by_key.setdefault((rec.tenant, rec.session_id), {})
+        key = (rec.tenant, rec.session_id)
+        seqs = by_key.setdefault(key, {})
         old = seqs.get(rec.seq)
         if old is not None and old != rec:
-            raise ReplayError(
-                f"{_where(source)}session {rec.session_id!r}: two different records for turn "
-                f"{rec.seq}",
-                session_id=rec.session_id,
-                seq=rec.seq,
+            errors.setdefault(
+                key,
+                ReplayError(
+                    f"{_where(source)}session {rec.session_id!r}: two different records for "
+                    f"turn {rec.seq}",
+                    session_id=rec.session_id,
+                    seq=rec.seq,
+                ),
             )
         seqs[rec.seq] = rec
     out: list[SessionLog] = []
     for (tenant, sid), seqs in by_key.items():
         recs = [seqs[s] for s in sorted(seqs)]
-        expected = 1
-        for r in recs:
-            if r.seq != expected:
-                what = (
-                    f"turn {expected} is missing (turn {expected - 1} is followed by turn {r.seq})"
-                    if r.seq > expected
-                    else f"turn {r.seq} is out of range"
-                )
-                raise ReplayError(
-                    f"{_where(source)}session {sid!r}: {what}; the log is incomplete",
-                    session_id=sid,
-                    seq=expected,
-                )
-            expected += 1
-        if recs[0].event.type != "start":
-            raise ReplayError(
-                f"{_where(source)}session {sid!r}: turn 1 is a {recs[0].event.type} event, not "
-                f"the start of the session",
-                session_id=sid,
-                seq=1,
-            )
-        pids = {r.program_id for r in recs}
-        if len(pids) > 1:
-            bad = next(r for r in recs if r.program_id != recs[0].program_id)
-            raise ReplayError(
-                f"{_where(source)}session {sid!r}: turn {bad.seq} names program "
-                f"{bad.program_id}, turn 1 {recs[0].program_id}",
-                session_id=sid,
-                seq=bad.seq,
-            )
+        err = errors.get((tenant, sid)) or _check_session(sid, recs, source)
+        if err is not None:
+            if broken is None:
+                raise err
+            broken.append(err)
+            continue
         out.append(SessionLog(tenant, sid, recs[0].program_id, tuple(recs), source))
     return out
+
+
+def _check_session(sid: str, recs: list[TurnRecord], source: str) -> ReplayError | None:
+    expected = 1
+    for r in recs:
+        if r.seq != expected:
+            what = (
+                f"turn {expected} is missing (turn {expected - 1} is followed by turn {r.seq})"
+                if r.seq > expected
+                else f"turn {r.seq} is out of range"
+            )
+            return ReplayError(
+                f"{_where(source)}session {sid!r}: {what}; the log is incomplete",
+                session_id=sid,
+                seq=expected,
+            )
+        expected += 1
+    if recs[0].event.type != "start":
+        return ReplayError(
+            f"{_where(source)}session {sid!r}: turn 1 is a {recs[0].event.type} event, not "
+            f"the start of the session",
+            session_id=sid,
+            seq=1,
+        )
+    pids = {r.program_id for r in recs}
+    if len(pids) > 1:
+        bad = next(r for r in recs if r.program_id != recs[0].program_id)
+        return ReplayError(
+            f"{_where(source)}session {sid!r}: turn {bad.seq} names program "
+            f"{bad.program_id}, turn 1 {recs[0].program_id}",
+            session_id=sid,
+            seq=bad.seq,
+        )
+    return None
 
 
 def _where(source: str) -> str:
     return f"{source}: " if source else ""
 
 
-def load_jsonl(path: str | Path) -> list[SessionLog]:
-    """Every session of a JSONL turn log; ReplayError naming the line on a broken log."""
+def load_jsonl(path: str | Path, *, broken: list[ReplayError] | None = None) -> list[SessionLog]:
+    """Every session of a JSONL turn log; ReplayError naming the line on a broken log.
+    ``broken``: see ``group_sessions`` (a line that is not a turn record still raises)."""
     try:
         records = list(read_turns(path))
     except TurnLogError as e:
         raise ReplayError(e.message, **e.details) from None
     if not records:
         raise ReplayError(f"{path}: the turn log holds no turn record", path=str(path))
-    return group_sessions(records, str(path))
+    return group_sessions(records, str(path), broken=broken)
 
 
 # --------------------------------------------------------------------------- replaying

@@ -135,10 +135,44 @@ def test_what_if_batch_reports_and_gates(rec_root: Path, tmp_path: Path) -> None
     assert code == 1, out
     assert "8 same, 2 diverged, 0 cannot continue" in out
     doc = orjson.loads(report.read_bytes())
-    assert doc["summary"] == {"same": 8, "diverged": 2, "cannot_continue": 0}
+    assert doc["summary"] == {"same": 8, "diverged": 2, "cannot_continue": 0, "unreadable": 0}
     changed = {s["session_id"]: s["label"] for s in doc["sessions"] if s["verdict"] != "same"}
     assert set(changed.values()) == {"diverged at turn 4"}
     assert "1980" not in report.read_text() and "1980" not in out
+
+
+def test_a_batch_goes_on_past_a_session_it_cannot_replay(rec_root: Path, tmp_path: Path) -> None:
+    """One session with a hole in its log (or whose program is in no store) no longer stops
+    a batch: the others are replayed and reported, the broken one is named, and the exit
+    status is still 1 — a deployment gate does not pass over a session it could not read."""
+    recs = recorded(PROJECT, rec_root)
+    lines = recs[0].log.read_bytes().splitlines(keepends=True)
+    hole = tmp_path / "hole.jsonl"
+    hole.write_bytes(b"".join(lines[:2] + lines[3:]))
+    sid = orjson.loads(lines[0])["session_id"]
+    logs = [str(hole), *(str(r.log) for r in recs[1:])]
+    report = tmp_path / "report.json"
+    code, out = cli("replay", *logs, "--program", str(PROJECT), "--json-report", str(report))
+    assert code == 1, out
+    assert f"cannot replay: {hole}: session '{sid}': turn 3 is missing" in out
+    assert "9 identical, 0 diverged, 1 could not be replayed" in out
+    doc = orjson.loads(report.read_bytes())
+    assert [s["session_id"] for s in doc["sessions"] if not s["identical"]] == [sid]
+    assert sum(s["identical"] for s in doc["sessions"]) == 9
+    # a what-if against another program: the same session is left out, the rest compared
+    new = changed_project(tmp_path, "edge condition")
+    code, out = cli("replay", *logs, "--program", str(new), "--json-report", str(report))
+    assert code == 1, out
+    doc = orjson.loads(report.read_bytes())
+    assert doc["summary"]["unreadable"] == 1
+    assert sum(doc["summary"].values()) == 10
+    # coverage counts the nine it can replay and exits 1 for the tenth
+    code, out = cli("coverage", *logs, "--program", str(PROJECT))
+    assert code == 1 and "turn 3 is missing" in out
+    # one session alone is still a plain error
+    code, out = cli("replay", str(hole), "--program", str(PROJECT))
+    assert code == 1 and "turn 3 is missing" in out and "could not be replayed" not in out
+    assert "Traceback" not in out
 
 
 def test_save_test_round_trips_through_ddtflow_test(rec_root: Path, tmp_path: Path) -> None:
