@@ -34,6 +34,11 @@ _PRE: dict[str, list[tuple[re.Pattern[str], str]]] = {
         (re.compile(r"\be\s+mezz[ao]\b"), " e 30 "),
         (re.compile(r"\be\s+(?:un\s+)?quarto\b"), " e 15 "),
         (re.compile(r"\be\s+tre\s+quarti\b"), " e 45 "),
+        # "(manca) un quarto alle otto" is 7:45, not 8:00
+        (
+            re.compile(r"\b(?:mancano\s+|manca\s+)?un\s+quarto\s+all[e']\s*([a-z]+|\d{1,2})\b"),
+            r" alle \1 meno 15 ",
+        ),
         (re.compile(r"\bmeno\s+(?:un\s+)?quarto\b"), " meno 15 "),
         (re.compile(r"\bun\s+quarto\s+d'?\s*ora\b"), " 15 minuti "),
         (re.compile(r"\btre\s+quarti\s+d'?\s*ora\b"), " 45 minuti "),
@@ -63,6 +68,9 @@ _MARK = (
 
 _FORMS: list[tuple[str, re.Pattern[str]]] = [
     ("colon", re.compile(r"(?<![\d/.\-])(?P<h>\d{1,2})[:.](?P<m>\d{2})(?![\d/.\-])")),
+    ("comma", re.compile(
+        r"\b(?:alle|le|ore|dalle|verso\s+le|at)\s+(?:ore\s+)?(?P<h>\d{1,2}),(?P<m>\d{2})(?![\d,.])"
+    )),
     (
         "past",
         re.compile(
@@ -77,7 +85,8 @@ _FORMS: list[tuple[str, re.Pattern[str]]] = [
     )),
     ("mark", re.compile(_MARK + _H + r"\b")),
     ("period", re.compile(
-        r"\b" + _H + r"\s+(?=am\b|pm\b|d[ie]l?l?[a']?\s*(?:mattin|pomerig|sera|notte))"
+        r"\b" + _H + r"\s+(?=am\b|pm\b|d[ie]l?l?[a']?\s*(?:mattin|pomerig|sera|notte)"
+        r"|tonight\b|this\s+(?:morning|afternoon|evening)\b|stasera\b|stamattina\b)"
     )),
     ("word", re.compile(r"\b(?P<h>mezzogiorno|mezzanotte|noon|midnight|midday)\b")),
 ]  # fmt: skip
@@ -89,9 +98,22 @@ _NIGHT = re.compile(r"\b(?:notte|stanotte|night)\b")
 _AMPM_AFTER = re.compile(r"\s*(am|pm)\b")
 _WHOLE_NUMBER = re.compile(r"\s*(?:(?:alle|le|ore|at|around)\s+)?(\d{1,2})\s*")
 _IN_MINUTES = {
-    "it": re.compile(r"\b(?:tra|fra)\s+(\d{1,4})\s+(minut[oi]|ore|ora)\b"),
-    "en": re.compile(r"\bin\s+(\d{1,4})\s+(minutes?|hours?)\b"),
+    "it": re.compile(
+        r"\b(?:tra|fra)\s+(\d{1,4})\s+(minut[oi]|ore|ora)\b"
+        r"(?:\s+e\s+(?:(\d{1,2})(?:\s+minuti)?\b|([½¼¾])))?"
+    ),
+    "en": re.compile(
+        r"\bin\s+(\d{1,4})\s+(minutes?|hours?)\b"
+        r"(?:\s+and\s+(?:(\d{1,2})(?:\s+minutes?)?\b|([½¼¾]))|\s*([½¼¾]))?"
+    ),
 }
+_FRACTION_MINUTES = {"½": 30, "¼": 15, "¾": 45}
+# "tra le 7 e le 8", "alle 7 o alle 8", "between 3 and 4", "at 3 or 4": no one time
+_ALTERNATIVES = re.compile(
+    r"\b(?:tra|fra|between|from)\s+(?:le\s+|the\s+)?\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm)?\s+"
+    r"(?:e|and|to|alle|a)\s+(?:le\s+)?\d{1,2}(?!\s*(?:minut|ore|or[ae]\b|hours?))\b"
+    r"|\b\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm)?\s+(?:o|or|oppure)\s+(?:alle\s+|le\s+|at\s+)?\d{1,2}\b"
+)
 _FAST_COLON = re.compile(r"\s*(?:(?:alle|ore|at)\s+)?(\d{1,2})[:.](\d{2})\s*", re.IGNORECASE)
 _NAMED = {"mezzogiorno": 12, "noon": 12, "midday": 12, "mezzanotte": 0, "midnight": 0}
 
@@ -177,12 +199,19 @@ def _parse(text: str, lang: str, at: datetime | None) -> TimeParse | None:
         if m:
             n = int(m.group(1))
             minutes = n if m.group(2).startswith("minut") else 60 * n
+            if minutes >= 60 and m.group(3) is not None:  # "tra due ore e 20 (minuti)"
+                minutes += int(m.group(3))
+            frac = next((g for g in m.groups()[3:] if g is not None), None)
+            if minutes >= 60 and frac is not None:  # "tra un'ora e mezza", "in an hour and a half"
+                minutes += _FRACTION_MINUTES[frac]
             try:
                 when = at + timedelta(minutes=minutes)
             except OverflowError:
                 return None
             rest = s[: m.start()] + " " + s[m.end() :]
             return TimeParse(when.strftime("%H:%M"), rest=rest, relative=when)
+    if _ALTERNATIVES.search(s):
+        return None
     for form, rx in _FORMS:
         m = rx.search(s)
         if m is None:
@@ -210,6 +239,8 @@ def _resolve(form: str, m: re.Match[str], s: str) -> TimeParse:
         h, minute = (h - 1) % 24 if h != 0 else 23, (60 - minute) % 60
         if minute == 0:
             h = (h + 1) % 24
+        elif h == 0 and not named:  # "l'una meno un quarto": 12:45 on the dial, as said
+            h = 12
     layer = "pattern" if form == "colon" else "grammar"
     period = None if named else _period(s, m.start(), m.end())
     zero_padded = form == "colon" and h_raw.startswith("0")

@@ -76,6 +76,18 @@ TIME_IT: list[tuple[str, object]] = [
     ("alle 3 no alle 4", U("04:00")),
     ("tra 10 minuti anzi 20", None),
     ("tra mezz'ora anzi alle 11", U("11:00")),
+    # "un quarto alle otto" is 7:45; a comma after a time word; durations with minutes
+    ("un quarto alle otto", U("07:45")),
+    ("manca un quarto alle otto", U("07:45")),
+    ("all'una meno un quarto", U("12:45")),
+    ("alle 15,30", "15:30"),
+    ("tra un'ora e mezza", "12:00"),
+    ("fra due ore e un quarto", "12:45"),
+    ("tra 2 ore e 20 minuti", "12:50"),
+    # two times: no match, the DDT asks again
+    ("tra le 7 e le 8", None),
+    ("alle 7 o alle 8", None),
+    ("le 3 o le 4 del pomeriggio", None),
 ]
 
 TIME_EN: list[tuple[str, object]] = [
@@ -133,6 +145,14 @@ TIME_EN: list[tuple[str, object]] = [
     # self-corrections
     ("3pm no wait 4pm", "16:00"),
     ("at 3 no 4", U("04:00")),
+    ("in an hour and a half", "12:00"),
+    ("in 2 hours and 30 minutes", "13:00"),
+    ("quarter to one", U("12:45")),
+    ("8 tonight", "20:00"),
+    ("8 this morning", "08:00"),
+    ("between 3 and 4", None),
+    ("at 3 or 4", None),
+    ("from 3 to 4", None),
 ]
 
 DATETIME_IT: list[tuple[str, object]] = [
