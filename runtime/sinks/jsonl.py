@@ -33,6 +33,8 @@ def read_turns(path: str | Path) -> Iterator[TurnRecord]:
         raise TurnLogError(f"{p}: cannot read the turn log: {exc.strerror}", path=str(p)) from exc
     with f:
         for n, line in enumerate(f, start=1):
+            if n == 1 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]  # a byte order mark, left by an editor: not part of line 1
             if not line.strip():
                 continue
             if not line.endswith(b"\n"):

@@ -81,6 +81,19 @@ def test_read_turns_names_the_bad_line(tmp_path: Path) -> None:
     assert err.value.details == {"path": str(path), "line": 2}
 
 
+def test_a_byte_order_mark_at_the_start_is_skipped_anywhere_else_an_error(tmp_path: Path) -> None:
+    """A log saved by an editor that adds a UTF-8 BOM reads as the same records; a BOM in
+    the middle of the file is still a line that is not JSON."""
+    path = tmp_path / "turns.jsonl"
+    _, records = counter_session(2)
+    good = [orjson.dumps(r.model_dump(mode="json")) + b"\n" for r in records]
+    path.write_bytes(b"\xef\xbb\xbf" + b"".join(good))
+    assert list(read_turns(path)) == records
+    path.write_bytes(good[0] + b"\xef\xbb\xbf" + good[1])
+    with pytest.raises(TurnLogError, match=r":2: not JSON"):
+        list(read_turns(path))
+
+
 def test_read_turns_of_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(TurnLogError, match=r"cannot read the turn log: No such file"):
         list(read_turns(tmp_path / "nope.jsonl"))
