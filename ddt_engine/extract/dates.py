@@ -571,8 +571,19 @@ def _complete(parts: dict[str, int], before: object, coarser: tuple[str, ...]) -
     return _partial(merged.get("day"), merged.get("month"), merged.get("year"), True)
 
 
+# "il 3 o il 4 marzo", "tra il 3 e il 4", "march 3rd or 4th": two days, no one date
+_ART = r"(?:(?:il|the|l'?)\s*)?"
+_ORD = r"(?:st|nd|rd|th|º|°)?"
+_ALTERNATIVES = re.compile(
+    rf"\b\d{{1,2}}{_ORD}(?:\s+[a-z]+)?\s+(?:o|or|oppure)\s+{_ART}\d{{1,2}}{_ORD}(?![\d:.])"
+    rf"|\b(?:tra|fra|between)\s+{_ART}\d{{1,2}}{_ORD}\s+(?:e|and)\s+{_ART}\d{{1,2}}{_ORD}(?![\d:.])"
+)
+
+
 def _parse(text: str, lang: str, base: date) -> DateParse | None:
     s = to_digits(text, lang)
+    if _ALTERNATIVES.search(s):
+        return None
     toks = _tokenise(s, lang)
     found = _absolute(toks, lang, base)
     if found is not None:

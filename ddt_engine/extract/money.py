@@ -45,6 +45,13 @@ _BARE = re.compile(
     rf"\s*(?:(?:sono|costa|fanno|it's|its|about|circa)\s+)?(?P<n>{_NUM})"
     r"(?:\s*(?:e|and|,)\s*(?P<c>\d{1,2})(?!\d)|\s*(?P<f>[½¼¾]))?\s*"
 )
+# "tra 20 e 30 euro", "20 o 30 euro", "between 20 and 30 euros": no one amount
+_ALTERNATIVES = re.compile(
+    rf"\b(?:tra|fra|between|from)\s+{_NUM}\s*{_CUR}?\s+(?:e|and|to|a)\s+{_NUM}"
+    rf"|(?<![\d.,]){_NUM}\s*{_CUR}?\s+(?:o|or|oppure)\s+{_NUM}"
+)
+# "venti euro venti euro": the amount said twice (another one is no match)
+_TWICE = re.compile(rf"(?<![\d.,])({_NUM})\s*{_CUR}\s+({_NUM})\s*{_CUR}(?!\s*\d)")
 _FRACTION = {"½": Decimal("0.5"), "¼": Decimal("0.25"), "¾": Decimal("0.75")}
 _CENT = Decimal("0.01")
 
@@ -66,6 +73,12 @@ def parse_money(text: str, lang: str) -> tuple[Decimal, str] | str | None:
         s = _A_EURO.sub("one ", s)
     s = to_digits(s, lang)
     layer = "pattern" if typed_digits else "grammar"
+    if _ALTERNATIVES.search(s):
+        return None
+    twice = _TWICE.search(s)
+    if twice:
+        a, b = parse_digits(twice.group(1)), parse_digits(twice.group(2))
+        return (a, layer) if a is not None and a == b else None
     for rx in _FORMS:
         m = rx.search(s)
         if m is None:

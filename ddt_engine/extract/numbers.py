@@ -276,6 +276,13 @@ def _single(nums: list[Num]) -> Num | None:
     return None
 
 
+# "un paio", "una decina", "a couple", "a few": an approximate quantity is no number
+_APPROXIMATE = re.compile(
+    r"\b(?:un\s+paio|(?:una\s+)?(?:decina|ventina|trentina|quarantina|cinquantina|centinaio|"
+    r"migliaio|dozzina)|a\s+couple|a\s+few|several|a\s+dozen|dozens|hundreds|thousands)\b"
+)
+
+
 def _corrected(text: str, lang: str) -> Num | None:
     """The quantity said after a self-correction marker ("trentadue anzi trentatré" → 33)."""
     fixed = correction(fold(text), lang if lang in _LANGS else "it")
@@ -305,6 +312,8 @@ def extract_number(
             d = -d if m.group(1) == "-" else d
             whole = d == d.to_integral_value()
             return Extraction(value=int(d) if whole else float(d), layer="pattern")
+    if _APPROXIMATE.search(fold(text)):
+        return None
     num = _corrected(text, lang) or _single(find_numbers(text, lang))
     if num is None:
         return None
@@ -321,6 +330,8 @@ def extract_integer(
     m = _PLAIN_INT.fullmatch(text[:40])
     if m:
         return Extraction(value=int(m.group(1)), layer="pattern")
+    if _APPROXIMATE.search(fold(text)):
+        return None
     num = _corrected(text, lang) or _single(find_numbers(text, lang))
     if num is None:
         return None

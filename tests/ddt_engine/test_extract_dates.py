@@ -108,6 +108,10 @@ DATE_IT: list[tuple[str, object]] = [
     ("venerdì della settimana prossima", "2025-06-20"),
     ("la settimana prossima venerdì", "2025-06-20"),
     ("venerdì prossimo", "2025-06-13"),
+    # two days: no match, the DDT asks again
+    ("il 3 o il 4 marzo", None),
+    ("tra il 3 e il 4 marzo", None),
+    ("il 3 marzo o il 4", None),
 ]
 
 DATE_EN: list[tuple[str, object]] = [
@@ -185,6 +189,8 @@ DATE_EN: list[tuple[str, object]] = [
     ("next week friday", "2025-06-20"),
     ("2moro", "2025-06-12"),
     ("tmrw", "2025-06-12"),
+    ("march 3rd or 4th", None),
+    ("between the 3rd and the 4th", None),
 ]
 
 

@@ -64,6 +64,11 @@ MONEY_IT: list[tuple[str, object]] = [
     # self-corrections: the amount after the last marker
     ("venti euro anzi trenta", 30.0),
     ("venti euro no scusi trenta euro", 30.0),
+    # an amount said twice is that amount; two amounts are no match
+    ("venti euro venti euro", 20.0),
+    ("venti euro trenta euro", None),
+    ("tra 20 e 30 euro", None),
+    ("20 o 30 euro", None),
 ]
 
 MONEY_EN: list[tuple[str, object]] = [
@@ -114,6 +119,8 @@ MONEY_EN: list[tuple[str, object]] = [
     ("I'm 38 years old", None),
     ("", None),
     ("twenty euros sorry thirty", 30.0),
+    ("between 20 and 30 euros", None),
+    ("twenty or thirty euros", None),
 ]
 
 

@@ -65,6 +65,10 @@ INTEGER_IT: list[tuple[str, int | str | None]] = [
     ("trentadue anzi trentatré", 33),
     ("32 no 33", 33),
     ("347 123 456 7 no 8", None),
+    # approximate quantities are no number
+    ("un paio", None),
+    ("una decina", None),
+    ("un centinaio di persone", None),
 ]
 
 INTEGER_EN: list[tuple[str, int | str | None]] = [
@@ -112,6 +116,8 @@ INTEGER_EN: list[tuple[str, int | str | None]] = [
     ("what", None),
     ("thirty two no thirty three", 33),
     ("32 no wait 33", 33),
+    ("a couple", None),
+    ("a few", None),
 ]
 
 NUMBER_IT: list[tuple[str, float | str | None]] = [
