@@ -102,6 +102,9 @@ _PREFIX: dict[str, dict[bool, tuple[str, ...]]] = {
             "non è quello",
             "non è la data giusta",
             "non ci siamo",
+            "neanche per idea",
+            "nemmeno per idea",
+            "non sono d'accordo",
         ),
     },
     "en": {
@@ -149,6 +152,8 @@ _PREFIX: dict[str, dict[bool, tuple[str, ...]]] = {
             "yes it is",
             "yes that's right",
             "spot on",
+            "thats right",
+            "thats correct",
         ),
         False: (
             "no",
@@ -186,6 +191,11 @@ _PREFIX: dict[str, dict[bool, tuple[str, ...]]] = {
             "no it is not",
             "that's not it",
             "not that",
+            "thats wrong",
+            "thats not right",
+            "thats not correct",
+            "thats incorrect",
+            "i dont think so",
         ),
     },
 }
@@ -207,7 +217,7 @@ _WHOLE: dict[str, dict[bool, tuple[str, ...]]] = {
             "non c'è problema",
             "non ci sono problemi",
         ),
-        False: ("non è", "non è lui", "non è lei", "falso", "no no no"),
+        False: ("non è", "non è lui", "non è lei", "falso", "no no no", "non credo"),
     },
     "en": {
         True: (
@@ -236,9 +246,12 @@ _NEUTRAL: dict[str, tuple[str, ...]] = {
 # Words skipped around the answer ("beh sì", "no grazie", "no, è il 15" → "il 15").
 _FILLERS: dict[str, frozenset[str]] = {
     "it": frozenset(
-        "beh be allora ehm mah ma guardi senta e grazie prego per favore piacere oh ah".split()
+        "beh be allora ehm uhm mmm hmm mah ma guardi senta e grazie prego per favore piacere oh ah"
+        " dunque".split()
     ),
-    "en": frozenset("well um uh erm oh ah so please thanks thank you but and".split()),
+    "en": frozenset(
+        "well um uh uhm erm hmm hm mm mmm oh ah so please thanks thank you but and".split()
+    ),
 }
 
 _MAX_PHRASE = 6

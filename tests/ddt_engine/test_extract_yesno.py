@@ -72,6 +72,12 @@ IT: list[tuple[str, bool | None]] = [
     ("nessun problema", True),
     ("non c'è problema", True),
     ("cosa", None),
+    ("non credo", False),
+    ("neanche per idea", False),
+    ("non sono d'accordo", False),
+    ("uhm no", False),
+    ("dunque sì", True),
+    ("non credo di aver capito", None),
 ]
 
 EN: list[tuple[str, bool | None]] = [
@@ -136,6 +142,11 @@ EN: list[tuple[str, bool | None]] = [
     ("yes and no", None),
     ("no problem", True),
     ("why not", True),
+    ("hmm no", False),
+    ("thats right", True),
+    ("thats not correct", False),
+    ("i dont think so", False),
+    ("hmm", None),
 ]
 
 
