@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -234,11 +234,20 @@ async def _sessions(
             raise _Fail(f"no session {only!r} in the given logs")
     if program_id is not None:
         logs = [g for g in logs if g.program_id == program_id]
+    if since is not None or until is not None:  # MongoDB's query did it; logs from files too
+        logs = [g for g in logs if _started_within(g, since, until)]
     if broken is not None:
         broken.extend(bad)
     if not logs and not bad:
         raise _Fail("no recorded session matched")
     return logs
+
+
+def _started_within(log: SessionLog, since: datetime | None, until: datetime | None) -> bool:
+    at = log.records[0].at
+    if at.tzinfo is None:  # a hand-written log: read as UTC, as the exports do
+        at = at.replace(tzinfo=UTC)
+    return (since is None or at >= since) and (until is None or at < until)
 
 
 def _show_broken(console: Console, broken: list[ReplayError]) -> None:
@@ -372,8 +381,6 @@ def _parse_time(v: str | None, what: str) -> datetime | None:
         t = datetime.fromisoformat(v)
     except ValueError:
         raise _Fail(f"{what}: not an ISO date or date-time: {v!r}") from None
-    from datetime import UTC
-
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
@@ -804,8 +811,12 @@ def register(app: typer.Typer) -> None:
         program_id: Annotated[
             str | None, typer.Option("--program-id", help="only sessions of this program")
         ] = None,
-        since: Annotated[str | None, typer.Option("--since", help="ISO start (MongoDB)")] = None,
-        until: Annotated[str | None, typer.Option("--until", help="ISO end (MongoDB)")] = None,
+        since: Annotated[
+            str | None, typer.Option("--since", help="sessions started at or after (ISO)")
+        ] = None,
+        until: Annotated[
+            str | None, typer.Option("--until", help="sessions started before (ISO)")
+        ] = None,
         json_report: Annotated[
             Path | None, typer.Option("--json-report", help="write a JSON report here")
         ] = None,

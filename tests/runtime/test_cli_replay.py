@@ -8,6 +8,7 @@ import asyncio
 import shutil
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -173,6 +174,30 @@ def test_a_batch_goes_on_past_a_session_it_cannot_replay(rec_root: Path, tmp_pat
     code, out = cli("replay", str(hole), "--program", str(PROJECT))
     assert code == 1 and "turn 3 is missing" in out and "could not be replayed" not in out
     assert "Traceback" not in out
+
+
+def test_since_and_until_select_sessions_from_files_too(rec_root: Path, tmp_path: Path) -> None:
+    """They filtered MongoDB batches only; on files they were ignored without a word."""
+    recs = recorded(PROJECT, rec_root)
+    logs = [str(r.log) for r in recs]
+    (start,) = {orjson.loads(r.log.read_bytes().splitlines()[0])["at"] for r in recs}
+    t0 = datetime.fromisoformat(start)
+    later = (t0 + timedelta(seconds=1)).isoformat()
+    report = tmp_path / "r.json"
+    args = ["replay", *logs, "--program", str(PROJECT), "--json-report", str(report)]
+    for option, value, n in (("--since", start, len(recs)), ("--until", later, len(recs))):
+        code, out = cli(*args, option, value)
+        assert code == 0, out
+        assert len(orjson.loads(report.read_bytes())["sessions"]) == n
+    for option, value in (("--since", later), ("--until", start)):
+        code, out = cli(*args, option, value)
+        assert code == 1 and "no recorded session matched" in out, out
+    # a time without a zone is UTC: 09:00Z is 10:00+01:00, the sessions' start
+    naive = t0.astimezone(UTC).replace(tzinfo=None).isoformat()
+    code, out = cli(*args, "--since", naive)
+    assert code == 0, out
+    code, out = cli(*args, "--since", "yesterday")
+    assert code == 1 and "--since: not an ISO date or date-time" in out
 
 
 def test_save_test_round_trips_through_ddtflow_test(rec_root: Path, tmp_path: Path) -> None:
