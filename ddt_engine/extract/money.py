@@ -50,6 +50,7 @@ _ALTERNATIVES = re.compile(
     rf"\b(?:tra|fra|between|from)\s+{_NUM}\s*{_CUR}?\s+(?:e|and|to|a)\s+{_NUM}"
     rf"|(?<![\d.,]){_NUM}\s*{_CUR}?\s+(?:o|or|oppure)\s+{_NUM}"
 )
+_ALTERNATIVE_HINTS = ("tra ", "fra ", "between", "from", " o ", " or ", "oppure")
 # "venti euro venti euro": the amount said twice (another one is no match)
 _TWICE = re.compile(rf"(?<![\d.,])({_NUM})\s*{_CUR}\s+({_NUM})\s*{_CUR}(?!\s*\d)")
 _FRACTION = {"½": Decimal("0.5"), "¼": Decimal("0.25"), "¾": Decimal("0.75")}
@@ -73,9 +74,9 @@ def parse_money(text: str, lang: str) -> tuple[Decimal, str] | str | None:
         s = _A_EURO.sub("one ", s)
     s = to_digits(s, lang)
     layer = "pattern" if typed_digits else "grammar"
-    if _ALTERNATIVES.search(s):
+    if any(w in s for w in _ALTERNATIVE_HINTS) and _ALTERNATIVES.search(s):
         return None
-    twice = _TWICE.search(s)
+    twice = _TWICE.search(s) if s.count("eur") + s.count("€") > 1 else None
     if twice:
         a, b = parse_digits(twice.group(1)), parse_digits(twice.group(2))
         return (a, layer) if a is not None and a == b else None
