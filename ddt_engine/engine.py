@@ -67,7 +67,18 @@ UNCERTAIN_BELOW = 0.6
 """ASR or extraction confidence under which a value counts as uncertain."""
 MAX_TEXT = 2000  # the extractors cut there too
 MAX_PENDING = 500  # characters of an utterance handed to NER/LLM and kept in the record
-MAX_PICK_ITEMS = 100  # items of an options_from list a caller can pick by position
+MAX_PICK_ITEMS = 100
+# a yes followed by "but …" at a confirmation ("ma certo", "but of course" are still a yes)
+_BUT = {
+    "it": re.compile(
+        r"\b(?:ma|però|pero|tranne|invece|solo che)\b(?!\s+(?:certo|sì|si|come no|certamente))",
+        re.IGNORECASE,
+    ),
+    "en": re.compile(
+        r"\b(?:but|however|except|though|actually)\b(?!\s+(?:of course|sure|yes|certainly))",
+        re.IGNORECASE,
+    ),
+}  # items of an options_from list a caller can pick by position
 _MAX_REJECTED = 120  # characters of a rejected value kept in the record
 
 _LAST = 99  # a level past any prompt list: the last level is played
@@ -1175,16 +1186,20 @@ class _Turn:
         elif text:
             answer, rest = detect_yes_no(text, self.lang)
         if answer is True:
-            return self.fire("confirmed")
+            # "sì, ma il 15" / "yes but it's the 15th": not a yes to the value read back
+            but = bool(text) and _BUT.get(self.lang, _BUT["it"]).search(text) is not None
+            found = self.find_root(rest) if rest.strip() else None
+            if found is not None and (but or not found.uncertain) and self.differs(found):
+                if low_conf:
+                    found.uncertain = True
+                return self.correct(found)
+            return self.fire("unmatched" if but and found is None else "confirmed")
         if text:
             cmd = self.command(text)
             if cmd is not None:
                 return cmd
         if rest.strip():
-            saved = self.node
-            self.node = self.d.root
-            found = self.find(rest, "")
-            self.node = saved
+            found = self.find_root(rest)
             if found is not None:
                 if low_conf:
                     found.uncertain = True
@@ -1192,6 +1207,23 @@ class _Turn:
         if answer is False:
             return self.fire("denied")
         return self.fire("unmatched")
+
+    def find_root(self, text: str) -> _Found | None:
+        """What ``text`` gives for the main data (a correction at the confirmation)."""
+        saved = self.node
+        self.node = self.d.root
+        try:
+            return self.find(text, "")
+        finally:
+            self.node = saved
+
+    def differs(self, found: _Found) -> bool:
+        """Whether ``found`` changes the value read back (a bad value does too)."""
+        if found.invalid is not None:
+            return True
+        if found.value is not None:
+            return bool(found.value != self.candidate)
+        return any(self.values.get(k) != v for k, v in (found.parts or {}).items())
 
     def correct(self, found: _Found) -> DdtStep:
         """A correction at confirmation: merged into the parts given, then confirmed again

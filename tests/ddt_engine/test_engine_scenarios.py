@@ -313,6 +313,64 @@ def test_correction_at_confirmation_replaces_the_day() -> None:
     assert (step.outcome, step.value) == ("success", "1980-03-15")
 
 
+@pytest.mark.parametrize(
+    ("lang", "answer", "corrected"),
+    [
+        ("it", "sì, ma il 15", "15 marzo 1980"),
+        ("it", "sì però il giorno è il 16", "16 marzo 1980"),
+        ("it", "sì, il 15", "15 marzo 1980"),  # another day said plainly: not a yes to the 3rd
+        ("en", "yes but it's the 15th", "15 March 1980"),
+        ("en", "yes, the 16th", "16 March 1980"),
+    ],
+)
+def test_a_yes_with_another_value_is_a_correction_not_a_confirmation(
+    lang: str, answer: str, corrected: str
+) -> None:
+    """It used to confirm the value read back: a wrong date booked."""
+    t = Talk({**BIRTH, "confirm": "always"}, lang=lang)
+    t.start()
+    t.say("3 marzo 1980" if lang == "it" else "March 3rd 1980")
+    step = t.say(answer)
+    assert step.outcome == "continue"
+    assert t.keys() == ["d/main/confirmation/1"]
+    assert corrected in t.text()
+
+
+@pytest.mark.parametrize(
+    ("lang", "answer", "outcome"),
+    [
+        ("it", "sì, il 3", "success"),  # the same day again: a yes
+        ("it", "sì grazie", "success"),
+        ("it", "sì, ma certo", "success"),  # "ma certo" is a yes
+        ("en", "yes but of course", "success"),
+        ("it", "sì, ma non è giusto", "continue"),  # a "but" with nothing to read: asked again
+        ("en", "yes but the date is wrong", "continue"),
+    ],
+)
+def test_a_yes_that_adds_nothing_new_confirms_and_a_bare_but_asks_again(
+    lang: str, answer: str, outcome: str
+) -> None:
+    t = Talk({**BIRTH, "confirm": "always"}, lang=lang)
+    t.start()
+    t.say("3 marzo 1980" if lang == "it" else "March 3rd 1980")
+    step = t.say(answer)
+    assert step.outcome == outcome, t.texts()
+    if outcome == "success":
+        assert step.value == "1980-03-03"
+    else:
+        assert t.keys() == ["d/main/confirmation/2"]  # the explicit yes-or-no question
+
+
+def test_a_yes_with_an_unsure_other_reading_still_confirms() -> None:
+    """ "sì, alle 3" at the read-back of 15:00: "alle 3" is 03:00 or 15:00, a guess that
+    does not overturn the caller's yes."""
+    t = Talk({"type": "time", "confirm": "always"})
+    t.start()
+    t.say("alle 15")
+    step = t.say("sì, alle 3")
+    assert (step.outcome, step.value) == ("success", "15:00")
+
+
 def test_correction_without_no_and_unclear_answer_en() -> None:
     t = Talk({"type": "phone"}, lang="en")
     t.start()
