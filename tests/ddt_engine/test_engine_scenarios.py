@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from schemas.actions import DtmfListen, ListenAction
+from schemas.ddt import DdtStep
 from tests.ddt_engine._ddt_helpers import AT, Talk
 
 BIRTH: dict[str, Any] = {
@@ -313,6 +314,14 @@ def test_correction_at_confirmation_replaces_the_day() -> None:
     assert (step.outcome, step.value) == ("success", "1980-03-15")
 
 
+def _answer_read_back(lang: str, answer: str) -> tuple[Talk, DdtStep]:
+    """``answer`` to the read-back of 3 March 1980."""
+    t = Talk({**BIRTH, "confirm": "always"}, lang=lang)
+    t.start()
+    t.say("3 marzo 1980" if lang == "it" else "March 3rd 1980")
+    return t, t.say(answer)
+
+
 @pytest.mark.parametrize(
     ("lang", "answer", "corrected"),
     [
@@ -327,10 +336,7 @@ def test_a_yes_with_another_value_is_a_correction_not_a_confirmation(
     lang: str, answer: str, corrected: str
 ) -> None:
     """It used to confirm the value read back: a wrong date booked."""
-    t = Talk({**BIRTH, "confirm": "always"}, lang=lang)
-    t.start()
-    t.say("3 marzo 1980" if lang == "it" else "March 3rd 1980")
-    step = t.say(answer)
+    t, step = _answer_read_back(lang, answer)
     assert step.outcome == "continue"
     assert t.keys() == ["d/main/confirmation/1"]
     assert corrected in t.text()
@@ -350,10 +356,7 @@ def test_a_yes_with_another_value_is_a_correction_not_a_confirmation(
 def test_a_yes_that_adds_nothing_new_confirms_and_a_bare_but_asks_again(
     lang: str, answer: str, outcome: str
 ) -> None:
-    t = Talk({**BIRTH, "confirm": "always"}, lang=lang)
-    t.start()
-    t.say("3 marzo 1980" if lang == "it" else "March 3rd 1980")
-    step = t.say(answer)
+    t, step = _answer_read_back(lang, answer)
     assert step.outcome == outcome, t.texts()
     if outcome == "success":
         assert step.value == "1980-03-03"
