@@ -67,7 +67,7 @@ UNCERTAIN_BELOW = 0.6
 """ASR or extraction confidence under which a value counts as uncertain."""
 MAX_TEXT = 2000  # the extractors cut there too
 MAX_PENDING = 500  # characters of an utterance handed to NER/LLM and kept in the record
-MAX_PICK_ITEMS = 100
+MAX_PICK_ITEMS = 100  # items of an options_from list a caller can pick by position
 # a yes followed by "but …" at a confirmation ("ma certo", "but of course" are still a yes)
 _BUT = {
     "it": re.compile(
@@ -78,7 +78,7 @@ _BUT = {
         r"\b(?:but|however|except|though|actually)\b(?!\s+(?:of course|sure|yes|certainly))",
         re.IGNORECASE,
     ),
-}  # items of an options_from list a caller can pick by position
+}
 _MAX_REJECTED = 120  # characters of a rejected value kept in the record
 
 _LAST = 99  # a level past any prompt list: the last level is played

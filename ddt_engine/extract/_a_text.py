@@ -82,9 +82,10 @@ def correction(text: str, lang: str) -> tuple[str, str] | None:
     "il 15 anzi il 16" → ("il 15 ", " il 16"); "no wait the 16th" → ("", " the 16th").
     """
     rx = _CORRECTION.get(lang)
-    if rx is None or rx.search(text) is None:
+    markers = list(rx.finditer(text)) if rx is not None else []
+    if not markers:
         return None
-    last = list(rx.finditer(text))[-1]  # the last marker is the one that counts
+    last = markers[-1]  # the last marker is the one that counts
     tail = text[last.end() :]
     if not any(c.isalnum() for c in tail):
         return None

@@ -42,11 +42,14 @@ _CARDINALS: dict[str, dict[str, int]] = {
         "eight": 8, "nine": 9, "ten": 10,
     },
 }  # fmt: skip
-# "numero due", "opzione 2", "option two", "number 2", "la 2"
-_NUMBER_LEAD = {
-    "it": ("numero", "opzione", "scelta", "il", "la", "l", "n"),
+# words before an option's number in a pick from a list ("numero 2", "option two"); no
+# articles, so "alle 3" or "la 2" stay a time, never "the third item"
+_PICK_LEAD = {
+    "it": ("numero", "opzione", "scelta", "n"),
     "en": ("number", "option", "choice", "no"),
 }
+# among a choice's own options an article leads a number too: "numero due", "la 2"
+_NUMBER_LEAD = {"it": (*_PICK_LEAD["it"], "il", "la", "l"), "en": _PICK_LEAD["en"]}
 # "secondo me" (in my opinion), "un secondo" (one moment), "wait a second": not ordinals.
 _NOT_ORDINAL = re.compile(
     r" secondo (?:me|te|lui|lei|noi|voi|loro|il|la|lo|i|gli|le|quanto) | (?:un|attimo) second[oa] "
@@ -115,14 +118,6 @@ def _ordinal_pick(padded: str, lang: str, count: int) -> int | None:
     words = _NOT_ORDINAL.sub(" ", padded).split()
     picks, _ = _positions(words, lang, _NUMBER_LEAD.get(lang, _NUMBER_LEAD["it"]), bare=True)
     return _index(picks, count)
-
-
-# words that may stand before an option's number in a pick ("numero 2", "option two"):
-# articles are left out, so "alle 3" or "la 2" stay a time, never "the third item"
-_PICK_LEAD = {
-    "it": ("numero", "opzione", "scelta", "n"),
-    "en": ("number", "option", "choice", "no"),
-}
 
 
 def pick_position(text: str, lang: str, count: int) -> tuple[int, str] | None:
