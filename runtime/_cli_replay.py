@@ -250,7 +250,7 @@ def _started_within(log: SessionLog, since: datetime | None, until: datetime | N
     return (since is None or at >= since) and (until is None or at < until)
 
 
-def _show_broken(console: Console, broken: list[ReplayError]) -> None:
+def _show_broken(console: Console, broken: Iterable[RuntimeFault]) -> None:
     for e in broken:
         console.print(f"[red]cannot replay: {escape(e.message)}[/red]", highlight=False)
 
@@ -388,6 +388,20 @@ async def _resolve(ctx: _Ctx, log: SessionLog) -> LoadedProgram:
     return await ctx.programs.load(log.program_id, session_id=log.session_id)
 
 
+async def _resolve_in_batch(
+    ctx: _Ctx, log: SessionLog, batch: int, console: Console
+) -> LoadedProgram | RuntimeFault:
+    """The session's program; in a batch of several, a program in no store is the
+    session's error (shown, returned) and the batch goes on; alone, it is raised."""
+    try:
+        return await _resolve(ctx, log)
+    except RuntimeFault as e:
+        if batch == 1:
+            raise
+        _show_broken(console, [e])
+        return e
+
+
 async def _replay_cmd(
     console: Console,
     sources: list[str],
@@ -431,20 +445,16 @@ async def _replay_cmd(
                     f"{given.id[:19]}… is another program, a what-if"
                 )
             return await _what_if_all(console, ctx, given, logs, json_report, broken)
-        failed = unreadable = 0
+        failed = unresolved = 0
         tests: list[dict[str, Any]] = []
         report: list[dict[str, Any]] = [_broken_entry(e) for e in broken]
         show = timeline if timeline is not None else len(logs) == 1
         with _Ticker("replay", len(logs)) as progress:
             for g in logs:
-                try:
-                    loaded = await _resolve(ctx, g)
-                except RuntimeFault as e:  # its program is in no store: the batch goes on
-                    if len(logs) == 1:
-                        raise
-                    console.print(f"[red]cannot replay: {escape(e.message)}[/red]")
-                    report.append(_broken_entry(e, g.session_id))
-                    unreadable += 1
+                loaded = await _resolve_in_batch(ctx, g, len(logs), console)
+                if isinstance(loaded, RuntimeFault):
+                    report.append(_broken_entry(loaded, g.session_id))
+                    unresolved += 1
                     progress.advance()
                     continue
                 res = replay_session(loaded, g)
@@ -512,9 +522,9 @@ async def _replay_cmd(
                     failed += 1
                     _show_divergence(console, res, masker)
                 progress.advance()
-        unreadable += len(broken)
+        unreadable = len(broken) + unresolved
         if len(logs) + len(broken) > 1:
-            identical = len(logs) - failed - (unreadable - len(broken))
+            identical = len(logs) - failed - unresolved
             line = f"{identical} identical, {failed} diverged"
             console.print(line + (f", {unreadable} could not be replayed" if unreadable else ""))
         if json_report is not None:
@@ -691,7 +701,11 @@ async def _coverage_cmd(
         bad = len(broken)
         with _Ticker("coverage", len(logs)) as progress:
             for g in logs:
-                loaded = await _resolve(ctx, g)
+                loaded = await _resolve_in_batch(ctx, g, len(logs), console)
+                if isinstance(loaded, RuntimeFault):
+                    bad += 1
+                    progress.advance()
+                    continue
                 res = replay_session(loaded, g, trace=True)
                 if not res.ok:
                     bad += 1

@@ -176,6 +176,33 @@ def test_a_batch_goes_on_past_a_session_it_cannot_replay(rec_root: Path, tmp_pat
     assert "Traceback" not in out
 
 
+def test_a_batch_goes_on_past_a_session_whose_program_is_in_no_store(
+    rec_root: Path, tmp_path: Path
+) -> None:
+    recs = recorded(PROJECT, rec_root)
+    store = tmp_path / "programs"
+    LocalProgramStore(store).save_sync(compiled(PROJECT).program)
+    lost = tmp_path / "lost.jsonl"
+    unknown = "sha256:" + "0" * 64
+    lines = []
+    for line in recs[0].log.read_bytes().splitlines():
+        d = orjson.loads(line)
+        d["program_id"] = unknown
+        if d.get("state"):
+            d["state"]["program_id"] = unknown
+        lines.append(orjson.dumps(d) + b"\n")
+    lost.write_bytes(b"".join(lines))
+    logs = [str(lost), *(str(r.log) for r in recs[1:])]
+    code, out = cli("replay", *logs, "--programs-dir", str(store))
+    assert code == 1, out
+    assert f"cannot replay: session {orjson.loads(lines[0])['session_id']!r}" in out
+    assert "9 identical, 0 diverged, 1 could not be replayed" in out
+    code, out = cli("coverage", *logs, "--programs-dir", str(store), "--json")
+    assert code == 1, out
+    assert orjson.loads(out[out.index("{") :])["sessions"] == 10
+    assert "not in the program store" in out
+
+
 def test_since_and_until_select_sessions_from_files_too(rec_root: Path, tmp_path: Path) -> None:
     """They filtered MongoDB batches only; on files they were ignored without a word."""
     recs = recorded(PROJECT, rec_root)
