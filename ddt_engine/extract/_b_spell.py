@@ -487,3 +487,40 @@ def digit_groups(pieces: list[Piece]) -> list[list[str]]:
     if cur and cur != ["+"]:
         groups.append(cur)
     return groups
+
+
+def join_spoken_words(words: list[str], lang: str) -> tuple[str, int]:
+    """One e-mail label from the words said for it, joined without spaces, and how many
+    plain words (not letters, not numbers) it kept.
+
+    Spelled out entirely (letter names, alphabet words, digits: "emme a erre i o") it is
+    the letters ("mario"); otherwise the words are kept as said, a run of number words
+    becoming its digits ("mario rossi ottanta" → "mariorossi80"). A letter name inside
+    plain words stays a word ("jay smith" → "jaysmith", not "jsmith").
+    """
+    if lang not in ("it", "en"):
+        lang = "it"
+    if len(words) > 1:
+        pieces = decode(" ".join(words), lang)
+        if pieces and all(p.kind in ("L", "D", "C") for p in pieces):
+            return "".join(p.value for p in pieces).lower(), 0
+    out: list[str] = []
+    plain = 0
+    run: list[str] = []
+    for w in [*words, ""]:
+        if w and (w in _REPEAT or _number_word(fold(w), lang)):
+            run.append(w)  # "doppio zero": the run is decided when it ends
+            continue
+        if run:
+            out.append(words_to_digits(run, lang) or "".join(run))
+            run = []
+        out.append(w)
+        plain += bool(w)
+    return "".join(out), plain
+
+
+def is_letter_word(word: str, lang: str) -> bool:
+    """Whether ``word`` can be one spelled letter: a single letter, a letter name or an
+    alphabet word ("m", "emme", "bravo", "Roma")."""
+    letters = _LETTERS_EN if lang == "en" else _LETTERS_IT
+    return (len(word) == 1 and word.isalpha()) or word in letters or fold(word) in ALPHABET

@@ -29,7 +29,14 @@ from stdnum.it import codicefiscale as std_cf
 from stdnum.it import iva as std_iva
 
 from ddt_engine.extract._b_norm import MAX_CODE_TEXT, fold, never_raises
-from ddt_engine.extract._b_spell import Piece, code_runs, decode, digit_groups
+from ddt_engine.extract._b_spell import (
+    Piece,
+    code_runs,
+    decode,
+    digit_groups,
+    is_letter_word,
+    join_spoken_words,
+)
 from ddt_engine.extract.base import Extraction, ExtractOptions
 
 __all__ = [
@@ -233,6 +240,84 @@ _EMAIL = re.compile(
 )
 _TLD = re.compile(r"[a-z]{2,24}")
 _EMAIL_HINT = re.compile(r"@|chiocciol|\bat\b|commerciale")
+_IS_VERB = re.compile(r"(?<!\w)[èé](?!\w)")  # "è" (is) ends a lead-in, it is no letter E
+_LABEL_WORD = re.compile(r"[a-z0-9]+(?:[._%+\-][a-z0-9]+)*")
+_LABEL_SEP = re.compile(r"([._%+\-])")
+# Words that end the lead-in before a spoken address ("la mia email è", "it's"): the words
+# between one of these and "@" are the local part, joined ("mario rossi" → "mariorossi").
+_EMAIL_BREAK = {
+    "it": frozenset(
+        "e ed sono sarebbe era mail email e-mail posta elettronica indirizzo mio mia il la lo "
+        "l i gli le un una a al ad allo alla all di del della per scrivimi scrivi scriva "
+        "scrivete mandami manda mandi invia ecco allora dunque quindi cioe tipo ehm eh ehmm "
+        "uhm uh mmm beh si no ok okay certo guardi senta prego grazie ho ha questa questo "
+        "io me mi anzi oppure o pure anche nome utente".split()
+    ),
+    "en": frozenset(
+        "is it its s my the email mail e-mail address to me send write at um uh er erm "
+        "like so well yeah yes yep ok okay sure please that thats try use and or i im m am "
+        "here you can reach on an a e o".split()
+    ),
+}
+_JOINING = frozenset("e ed o oppure and or".split())
+_MAIL_WORDS = frozenset("mail email e-mail indirizzo address posta elettronica".split())
+MAX_LOCAL_WORDS = 3
+"""Words said for one part of an address ("maria grazia bianchi"); more is no reading."""
+_MAX_SPELLED = 40  # letters spelled one by one for a local part
+
+
+def _local_words(prefix: str, local: str, lang: str) -> list[str] | None:
+    """The words said for the local part at the end of ``prefix``, before ``local`` (the
+    part glued to "@"); None when there are more than an address can plausibly have."""
+    if prefix and not prefix[-1].isspace():
+        return []  # "<mario@…", "email:mario@…": no spoken words before it
+    toks = prefix.split()
+    breaks = _EMAIL_BREAK.get(lang, _EMAIL_BREAK["it"])
+    got: list[str] = []
+    nearest = _LABEL_SEP.split(local)[0]
+    for k in range(len(toks) - 1, -1, -1):
+        tok = toks[k]
+        if _LABEL_WORD.fullmatch(tok) is None:
+            break
+        if tok in breaks:
+            # a single vowel inside a spelled run is a letter ("e elle e enne a")
+            spelled = len(tok) == 1 and is_letter_word(got[-1] if got else nearest, lang)
+            before = toks[k - 1] if k else ""
+            if not spelled or before in breaks or before in _MAIL_WORDS:
+                if tok in _JOINING and before and before not in breaks | _MAIL_WORDS:
+                    return None  # "mario e rossi …": is "mario" a lead-in? cannot tell
+                break
+        got.append(tok)
+        if len(got) > _MAX_SPELLED:
+            return None
+    got.reverse()
+    return got
+
+
+def _spoken_local(words: list[str], lang: str) -> str | None:
+    """The local part from its words: each part between separators joined by
+    ``join_spoken_words``; None when a part has more plain words than a name."""
+    out: list[str] = []
+    for seg in _LABEL_SEP.split(" ".join(words)):
+        if _LABEL_SEP.fullmatch(seg):
+            out.append(seg)
+            continue
+        joined, plain = join_spoken_words(seg.split(), lang)
+        if plain > MAX_LOCAL_WORDS:
+            return None  # too many words for one name: not an address said as it is
+        out.append(joined)
+    return "".join(out)
+
+
+_DOMAIN_WORDS = re.compile(r"@((?:[a-z0-9\-]+ ){1,2}[a-z0-9\-]+)(?=\.)")
+
+
+def _join_domain(m: re.Match[str], lang: str) -> str:
+    """ "@studio verdi.it" → "@studioverdi.it" (a lead-in word there is no domain)."""
+    words = m.group(1).split()
+    if any(w in _EMAIL_BREAK.get(lang, _EMAIL_BREAK["it"]) for w in words):
+        return m.group(0)
+    return "@" + join_spoken_words(words, lang)[0]
 
 
 def _email_ok(local: str, domain: str) -> bool:
@@ -246,8 +331,13 @@ def _email_ok(local: str, domain: str) -> bool:
 
 @never_raises
 def extract_email(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:
-    """An e-mail address, written or spoken ("mario punto rossi chiocciola gmail punto com")."""
-    low = fold(text[:MAX_CODE_TEXT])
+    """An e-mail address, written or spoken ("mario punto rossi chiocciola gmail punto com").
+
+    Several words said for the local part are joined ("mario rossi chiocciola …" →
+    mariorossi@…), letters spelled one by one are read as letters, number words as
+    digits; such a reading is uncertain (the DDT reads it back).
+    """
+    low = fold(_IS_VERB.sub(" : ", text[:MAX_CODE_TEXT]))
     if _EMAIL_HINT.search(low) is None:
         return None
     written = "@" in low
@@ -257,15 +347,25 @@ def extract_email(text: str, lang: str, at: datetime, options: ExtractOptions) -
             for rx, symbol in _SPOKEN_EMAIL:
                 cand = rx.sub(symbol, cand)
         cand = _AT_SPACES.sub("@", cand)
+        if spoken and " " in cand:
+            cand = _DOMAIN_WORDS.sub(lambda m: _join_domain(m, lang), cand)
         for m in _EMAIL.finditer(cand):
-            local, domain = m.group(1), m.group(2)
-            domain = domain.rstrip(".-")
+            domain = m.group(2).rstrip(".-")
+            local = m.group(1)
+            words = _local_words(cand[: m.start(1)], local, lang)
+            if words is None:
+                return Extraction(None, "pattern", invalid="invalid_email")
+            if words or spoken:
+                joined = _spoken_local([*words, local], lang)
+                if joined is None:
+                    return Extraction(None, "pattern", invalid="invalid_email")
+                local = joined
             if _email_ok(local, domain):
                 changed = spoken and cand != _AT_SPACES.sub("@", low)
                 return Extraction(
                     f"{local}@{domain}",
-                    "grammar" if changed else "pattern",
-                    uncertain=changed,
+                    "grammar" if changed or words else "pattern",
+                    uncertain=changed or bool(words),
                 )
     if written:
         return Extraction(None, "pattern", invalid="invalid_email")
