@@ -4,6 +4,8 @@ Collections (all tenant-scoped):
 - ``turns``: one document per turn record, ``_id`` = ``<tenant>:<session_id>:<seq>`` and a
   unique index on ``(tenant, session_id, seq)``; writes are unordered bulk inserts where a
   duplicate key (11000) means "already there" — so publishing or consuming twice is harmless.
+  An index on ``(tenant, seq, session_id)`` lists a tenant's sessions by their turn 1 (the
+  batch reads of ``ddtflow replay`` / ``coverage``).
 - ``sessions``: the latest snapshot per session, replaced only by a greater ``seq`` (version
   guard). Ended sessions get ``expire_at`` and a TTL index removes them after the retention.
 - ``programs``: compiled programs by id, for recovery and replay.
@@ -12,9 +14,11 @@ Collections (all tenant-scoped):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -34,6 +38,10 @@ Doc = dict[str, Any]
 
 DUPLICATE_KEY = 11000
 TERMINAL = frozenset({"ended", "transferred", "failed"})
+SESSION_PAGE = 500  # sessions per pair of queries in a batch read
+TURN_BATCH = 1000  # turn documents per cursor batch in a batch read
+TURN_KEY = [("tenant", ASCENDING), ("session_id", ASCENDING), ("seq", ASCENDING)]
+START_KEY = [("tenant", ASCENDING), ("seq", ASCENDING), ("session_id", ASCENDING)]
 
 
 def turn_id(tenant: str, session_id: str, seq: int) -> str:
@@ -102,7 +110,7 @@ class MongoArchive:
             return await op()
         except PyMongoError as exc:
             # a server-selection error carries the whole topology: keep the first part
-            reason = str(exc).split(", Timeout:")[0][:300]
+            reason = " ".join(str(exc).split(", Timeout:")[0][:300].split())
             log.warning("mongo %s failed on %s: %s", what, self.where, reason)
             raise StoreUnavailableError(
                 f"MongoDB unavailable ({self.where}) during {what}: {type(exc).__name__}: {reason}",
@@ -118,8 +126,8 @@ class MongoArchive:
                 return
 
             async def create() -> None:
-                key = [("tenant", ASCENDING), ("session_id", ASCENDING), ("seq", ASCENDING)]
-                await self.turns.create_index(key, unique=True, name="tenant_session_seq")
+                await self.turns.create_index(TURN_KEY, unique=True, name="tenant_session_seq")
+                await self.turns.create_index(START_KEY, name="tenant_seq_session")
                 await self.turns.create_index("expire_at", expireAfterSeconds=0, name="ttl")
                 await self.sessions.create_index(
                     [("tenant", ASCENDING), ("status", ASCENDING)], name="tenant_status"
@@ -274,11 +282,114 @@ class MongoArchive:
             query["session_id"] = session_id
         return await self._call("count", lambda: self.turns.count_documents(query))
 
+    async def count_sessions(
+        self,
+        tenant: str,
+        *,
+        session_id: str | None = None,
+        program_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> dict[str, int]:
+        """How many sessions of ``tenant`` ``session_turns`` will read with these filters,
+        per program id (one aggregate over the turn-1 records)."""
+        pipeline: list[Doc] = [
+            {"$match": _starts(tenant, session_id, program_id, since, until)},
+            {"$group": {"_id": "$program_id", "n": {"$sum": 1}}},
+        ]
+
+        async def run() -> list[Doc]:
+            cursor = await self.turns.aggregate(pipeline)
+            return await cursor.to_list(None)
+
+        docs = await self._call(f"the count of tenant {tenant!r}'s sessions", run)
+        return {str(d["_id"]): int(d["n"]) for d in docs}
+
+    async def session_turns(
+        self,
+        tenant: str,
+        *,
+        session_id: str | None = None,
+        program_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        page: int = SESSION_PAGE,
+    ) -> AsyncIterator[tuple[str, list[Doc]]]:
+        """The stored turns of every session of ``tenant`` whose turn 1 matches the filters
+        (its program; its time, ``since`` included, ``until`` not), one session at a time
+        in session-id order, each with its documents in seq order — read as a stream.
+
+        Two queries per ``page`` sessions: the next page of session ids (index
+        ``tenant_seq_session``, after the last id of the previous page), then their turns
+        sorted by ``(tenant, session_id, seq)`` (the unique index), grouped as they arrive.
+        Memory holds one cursor batch and the session being grouped, whatever the number of
+        sessions. A session with no turn 1 is not listed (it has no start time to filter
+        on). A failing server raises StoreUnavailableError naming how far the read got."""
+        query = _starts(tenant, session_id, program_id, since, until)
+        done = 0
+
+        def what() -> str:
+            return f"the batch read of tenant {tenant!r}'s sessions (after {done} sessions)"
+
+        while sids := await self._call(what(), partial(self._session_ids, dict(query), page)):
+            cursor = (
+                self.turns.find({"tenant": tenant, "session_id": {"$in": sids}})
+                .sort(TURN_KEY)
+                .batch_size(TURN_BATCH)
+            )
+            try:
+                current: str | None = None
+                docs: list[Doc] = []
+                while batch := await self._call(what(), partial(cursor.to_list, TURN_BATCH)):
+                    for d in batch:
+                        if d["session_id"] != current:
+                            if current is not None:
+                                yield current, docs
+                                done += 1
+                            current, docs = d["session_id"], []
+                        docs.append(d)
+                if current is not None:
+                    yield current, docs
+                    done += 1
+            finally:
+                with contextlib.suppress(PyMongoError):
+                    await cursor.close()
+            if len(sids) < page:
+                return
+            query["session_id"] = {**query.get("session_id", {}), "$gt": sids[-1]}
+
+    async def _session_ids(self, query: Doc, page: int) -> list[str]:
+        cursor = self.turns.find(query, {"session_id": 1, "_id": 0}).sort(START_KEY).limit(page)
+        return [str(d["session_id"]) for d in await cursor.to_list(None)]
+
     async def ping(self) -> None:
         await self._call("ping", lambda: self.client.admin.command("ping"))
 
     async def close(self) -> None:
         await self.client.close()
+
+
+def _starts(
+    tenant: str,
+    session_id: str | None,
+    program_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Doc:
+    """The turn-1 records of a tenant's sessions, filtered: what a batch selects."""
+    query: Doc = {"tenant": tenant, "seq": 1}
+    if session_id is not None:
+        query["session_id"] = {"$eq": session_id}
+    if program_id:
+        query["program_id"] = program_id
+    rng: Doc = {}
+    if since is not None:
+        rng["$gte"] = since
+    if until is not None:
+        rng["$lt"] = until
+    if rng:
+        query["at_date"] = rng
+    return query
 
 
 def dumps(record: TurnRecord) -> bytes:
