@@ -19,7 +19,7 @@ from schemas.ddt import CompiledDdt, DataNode
 from schemas.program import JumpIfTask, JumpTask, Program
 from schemas.turns import TurnRecord
 
-__all__ = ["CoverageReport", "FlowGraph", "Metric", "measure"]
+__all__ = ["Coverage", "CoverageReport", "FlowGraph", "Metric", "measure"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,36 +125,35 @@ def _ddt_prompt(key: str | None) -> tuple[str, int] | None:
     return (head, int(level)) if level.isdigit() else None
 
 
-def measure(
-    program: Program,
-    graph: FlowGraph,
-    runs: Iterable[tuple[Sequence[TurnRecord], Sequence[Sequence[int]]]],
-    *,
-    language: str | None = None,
-) -> CoverageReport:
-    """Coverage of ``runs`` (each: the records of one conversation and, per record, the task
-    indexes that its step executed)."""
-    rep = CoverageReport()
-    kinds = {(f, n): k for f, n, k in graph.nodes}
-    starts = {(f, n) for (f, n), k in kinds.items() if k == "start"}
-    rep.nodes.total = {f"{f}:{n}" for (f, n) in kinds if (f, n) not in starts}
-    by_pair: dict[tuple[str, str, str], set[str]] = {}
-    by_id: dict[tuple[str, str], str] = {}
-    for f, eid, src, dst in graph.edges:
-        key = f"{f}:{eid}"
-        rep.edges.total.add(key)
-        by_pair.setdefault((f, src, dst), set()).add(key)
-        by_id[(f, eid)] = key
-    lang = language or program.default_language
-    for ddt in program.ddts.values():
-        s, lv = _ddt_items(ddt, lang)
-        rep.ddt_states.total |= s
-        rep.ddt_levels.total |= lv
+class Coverage:
+    """Coverage accumulated one conversation at a time (``add``), so that a batch of
+    recorded sessions never has to be held at once; ``report()`` gives the figures."""
 
-    sm = program.source_map
-    tasks = program.tasks
-    hit_nodes: set[tuple[str, str]] = set()
-    for records, traces in runs:
+    def __init__(self, program: Program, graph: FlowGraph, *, language: str | None = None) -> None:
+        self.program = program
+        self.graph = graph
+        rep = self._rep = CoverageReport()
+        kinds = {(f, n): k for f, n, k in graph.nodes}
+        self._starts = {(f, n) for (f, n), k in kinds.items() if k == "start"}
+        rep.nodes.total = {f"{f}:{n}" for (f, n) in kinds if (f, n) not in self._starts}
+        self._by_pair: dict[tuple[str, str, str], set[str]] = {}
+        self._by_id: dict[tuple[str, str], str] = {}
+        for f, eid, src, dst in graph.edges:
+            key = f"{f}:{eid}"
+            rep.edges.total.add(key)
+            self._by_pair.setdefault((f, src, dst), set()).add(key)
+            self._by_id[(f, eid)] = key
+        lang = language or program.default_language
+        for ddt in program.ddts.values():
+            s, lv = _ddt_items(ddt, lang)
+            rep.ddt_states.total |= s
+            rep.ddt_levels.total |= lv
+        self._hit_nodes: set[tuple[str, str]] = set()
+
+    def add(self, records: Sequence[TurnRecord], traces: Sequence[Sequence[int]]) -> None:
+        """One conversation: its records and, per record, the task indexes its step ran."""
+        rep, sm, tasks = self._rep, self.program.source_map, self.program.tasks
+        by_id, by_pair, hit_nodes = self._by_id, self._by_pair, self._hit_nodes
         for trace in traces:
             prev: int | None = None
             for pc in trace:
@@ -181,8 +180,27 @@ def measure(
                     if info is not None:
                         rep.ddt_states.hit.add(info[0])
                         rep.ddt_levels.hit.add(f"{info[0]}/{info[1]}")
-    rep.nodes.hit = {f"{f}:{n}" for f, n in hit_nodes}
-    for f, eid, src, dst in graph.edges:
-        if (f, src) in starts and (f, dst) in hit_nodes:
-            rep.edges.hit.add(f"{f}:{eid}")
-    return rep
+
+    def report(self) -> CoverageReport:
+        """The coverage of the conversations added so far."""
+        rep = self._rep
+        rep.nodes.hit = {f"{f}:{n}" for f, n in self._hit_nodes}
+        for f, eid, src, dst in self.graph.edges:
+            if (f, src) in self._starts and (f, dst) in self._hit_nodes:
+                rep.edges.hit.add(f"{f}:{eid}")
+        return rep
+
+
+def measure(
+    program: Program,
+    graph: FlowGraph,
+    runs: Iterable[tuple[Sequence[TurnRecord], Sequence[Sequence[int]]]],
+    *,
+    language: str | None = None,
+) -> CoverageReport:
+    """Coverage of ``runs`` (each: the records of one conversation and, per record, the task
+    indexes that its step executed)."""
+    cov = Coverage(program, graph, language=language)
+    for records, traces in runs:
+        cov.add(records, traces)
+    return cov.report()
