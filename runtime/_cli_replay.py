@@ -4,8 +4,12 @@ JSONL turn log or MongoDB, verified, compared against another program, measured,
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-from collections.abc import Iterable
+import weakref
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,9 +22,9 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from runtime.coverage import FlowGraph, measure
+from runtime.coverage import Coverage, FlowGraph
 from runtime.export import ExportFormat, Masker, export_json, export_session, export_vcon
-from runtime.mongo import MongoArchive
+from runtime.mongo import MongoArchive, record_from_doc
 from runtime.ports import RuntimeFault
 from runtime.program_store import LocalProgramStore, MongoProgramStore, ProgramStore, ProgramStores
 from runtime.programs import LoadedProgram
@@ -35,7 +39,8 @@ from runtime.replay import (
 )
 from runtime.whatif import WhatIfResult, what_if
 from schemas.events import Event, UserInputEvent
-from schemas.session import SessionState
+
+log = logging.getLogger("ddtflow.replay")
 
 MongoOpt = Annotated[
     str | None, typer.Option("--mongo", "--from-mongo", help="MongoDB URL (default $MONGO_URL)")
@@ -93,7 +98,11 @@ class _Ticker:
         self.done += 1
         if not self.on:
             return
+        grew = self.done > self.total  # sessions recorded after the batch was counted
+        self.total = max(self.total, self.done)
         if self._bar is not None:
+            if grew:
+                self._bar.update(self._task, total=self.total)
             self._bar.advance(self._task)
             return
         tenths = self.done * 10 // self.total
@@ -108,29 +117,10 @@ class _Ticker:
 async def _mongo_sessions(
     archive: MongoArchive,
     tenant: str,
-    session_ids: list[str] | None,
-    program_id: str | None,
-    since: datetime | None,
-    until: datetime | None,
+    session_ids: list[str],
     broken: list[ReplayError] | None = None,
 ) -> list[SessionLog]:
-    if session_ids is None:
-        query: dict[str, Any] = {"tenant": tenant, "seq": 1}
-        if program_id:
-            query["program_id"] = program_id
-        rng: dict[str, Any] = {}
-        if since is not None:
-            rng["$gte"] = since
-        if until is not None:
-            rng["$lt"] = until
-        if rng:
-            query["at_date"] = rng
-
-        async def ids() -> list[Any]:
-            cur = archive.turns.find(query, {"session_id": 1}).sort("at_date", 1)
-            return await cur.to_list(None)
-
-        session_ids = [str(d["session_id"]) for d in await archive._call("find", ids)]
+    """The sessions named on the command line, in that order (one query each)."""
     logs: list[SessionLog] = []
     with _Ticker("reading sessions", len(session_ids)) as progress:
         for sid in session_ids:
@@ -138,9 +128,7 @@ async def _mongo_sessions(
             try:
                 records = await archive.turns_after(tenant, sid, 0)
             except ValueError as e:
-                err = ReplayError(
-                    f"session {sid!r}: a stored turn is not a turn record: {e}", session_id=sid
-                )
+                err = _not_a_record(sid, e)
             else:
                 if records:
                     logs.extend(group_sessions(records, archive.where, broken=broken))
@@ -152,6 +140,89 @@ async def _mongo_sessions(
                 raise err
             broken.append(err)
     return logs
+
+
+def _not_a_record(sid: str, e: ValueError) -> ReplayError:
+    return ReplayError(f"session {sid!r}: a stored turn is not a turn record: {e}", session_id=sid)
+
+
+async def _mongo_stream(
+    archive: MongoArchive,
+    tenant: str,
+    only: str | None,
+    program_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    strict: bool,
+) -> AsyncIterator[SessionLog | ReplayError]:
+    """A tenant's sessions as MongoDB streams them (``MongoArchive.session_turns``), each
+    checked as a file's are (``group_sessions``): a session, or the error of one that cannot
+    be replayed (raised when ``strict``)."""
+    turns = archive.session_turns(
+        tenant, session_id=only, program_id=program_id, since=since, until=until
+    )
+    async for sid, docs in turns:
+        bad: list[ReplayError] = []
+        try:
+            records = [record_from_doc(d) for d in docs]
+        except ValueError as e:
+            bad.append(_not_a_record(sid, e))
+        else:
+            for g in group_sessions(records, archive.where, broken=None if strict else bad):
+                if _started_within(g, since, until):  # as for files (ms vs µs at the edges)
+                    yield g
+        if bad and strict:
+            raise bad[0]
+        if bad:
+            yield bad[0]
+
+
+class _Batch:
+    """The sessions a command works on, handed on one at a time (``items``).
+
+    Logs from files and sessions named by id are read whole first. A MongoDB batch (a
+    tenant's sessions, filtered) is a stream: each session is read, handed on and dropped
+    before the next one is read, so a batch holds about one session whatever its size —
+    ``peak`` counts the sessions alive at once. Errors of sessions that cannot be replayed
+    come as items in the stream's order; those of files are known up front (``broken``)."""
+
+    def __init__(
+        self,
+        logs: list[SessionLog],
+        broken: list[ReplayError],
+        stream: AsyncIterator[SessionLog | ReplayError] | None,
+        total: int,
+        program_ids: Iterable[str],
+    ) -> None:
+        self.broken = broken
+        self.total = total  # sessions expected (progress; one session or a batch)
+        self.program_ids = frozenset(program_ids)  # the programs they ran
+        self.handed = self.alive = self.peak = 0
+        self._logs = deque(self._track(g) for g in logs)
+        self._stream = stream
+
+    def _track(self, g: SessionLog) -> SessionLog:
+        self.alive += 1
+        self.peak = max(self.peak, self.alive)
+        weakref.finalize(g, self._dropped)
+        return g
+
+    def _dropped(self) -> None:
+        self.alive -= 1
+
+    async def items(self) -> AsyncIterator[SessionLog | ReplayError]:
+        while self._logs:
+            self.handed += 1
+            yield self._logs.popleft()
+        if self._stream is not None:
+            async for item in self._stream:
+                if isinstance(item, SessionLog):
+                    self._track(item)
+                self.handed += 1
+                yield item
+        if not self.handed and not self.broken:
+            raise _Fail("no recorded session matched")
+        log.debug("batch of %d sessions: at most %d in memory at once", self.handed, self.peak)
 
 
 def _mongo_url(url: str | None) -> str | None:
@@ -166,9 +237,17 @@ class _Ctx:
     """Program stores, an optional MongoDB archive, and the program given on the command
     line."""
 
-    def __init__(self, mongo: str | None, programs_dir: Path | None, db: str | None) -> None:
+    def __init__(
+        self,
+        mongo: str | None,
+        programs_dir: Path | None,
+        db: str | None,
+        archive: MongoArchive | None = None,
+    ) -> None:
         stores: list[ProgramStore] = [LocalProgramStore(programs_dir)]
-        self.archive = MongoArchive.from_url(mongo, db or _db_name()) if mongo else None
+        if archive is None and mongo:
+            archive = MongoArchive.from_url(mongo, db or _db_name())
+        self.archive = archive
         if self.archive is not None:
             stores.append(MongoProgramStore(self.archive))
         self.programs = ProgramStores(stores)
@@ -188,7 +267,7 @@ def _load_given(ctx: _Ctx, program: Path, console: Console) -> None:
     ctx.graph = graph if graph.nodes else None
 
 
-async def _sessions(
+async def _batch(
     ctx: _Ctx,
     sources: Iterable[str],
     tenant: str,
@@ -196,51 +275,61 @@ async def _sessions(
     program_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    broken: list[ReplayError] | None = None,
-) -> list[SessionLog]:
-    """The recorded sessions to work on. With ``broken``, a session whose log cannot be
-    replayed (a missing turn, two records for one turn …) is left out and its error
-    appended there, so a batch goes on; without, the first such error is raised."""
+    *,
+    strict: bool = False,
+) -> _Batch:
+    """The recorded sessions to work on: JSONL logs, sessions named by id, or (no source,
+    MongoDB configured) a tenant's sessions filtered by program and start time, streamed.
+    A session whose log cannot be replayed (a missing turn, two records for one turn …) is
+    left out and its error handed on, so a batch goes on; ``strict`` raises it."""
     logs: list[SessionLog] = []
     ids: list[str] = []
     bad: list[ReplayError] = []
+    broken = None if strict else bad
+    files = False
     for s in sources:
         p = Path(s)
         if p.is_file() or s.endswith(".jsonl"):
-            logs.extend(load_jsonl(p, broken=None if broken is None else bad))
+            files = True
+            logs.extend(load_jsonl(p, broken=broken))
         else:
             ids.append(s)
-    if ids or (not logs and ctx.archive is not None):
+    stream: AsyncIterator[SessionLog | ReplayError] | None = None
+    planned: dict[str, int] = {}  # program id -> sessions of the MongoDB batch
+    if ids or (not files and ctx.archive is not None):
         if ctx.archive is None:
             raise _Fail(
                 f"{ids[0]!r} is not a file; to read session {ids[0]!r} from MongoDB give "
                 f"--mongo URL (or set MONGO_URL)"
             )
-        logs.extend(
-            await _mongo_sessions(
-                ctx.archive,
-                tenant,
-                ids or None,
-                program_id,
-                since,
-                until,
-                None if broken is None else bad,
+        if ids:
+            logs.extend(await _mongo_sessions(ctx.archive, tenant, ids, broken))
+        else:
+            planned = await ctx.archive.count_sessions(
+                tenant, session_id=only, program_id=program_id, since=since, until=until
             )
-        )
+            stream = _mongo_stream(ctx.archive, tenant, only, program_id, since, until, strict)
     if only is not None:
         logs = [g for g in logs if g.session_id == only]
         bad = [e for e in bad if e.details.get("session_id") == only]
-        if not logs and not bad:
+        if not logs and not bad and not planned:
             raise _Fail(f"no session {only!r} in the given logs")
     if program_id is not None:
         logs = [g for g in logs if g.program_id == program_id]
     if since is not None or until is not None:  # MongoDB's query did it; logs from files too
         logs = [g for g in logs if _started_within(g, since, until)]
-    if broken is not None:
-        broken.extend(bad)
-    if not logs and not bad:
+    total = len(logs) + sum(planned.values())
+    if not total and not bad:
         raise _Fail("no recorded session matched")
-    return logs
+    return _Batch(logs, bad, stream, total, {g.program_id for g in logs} | planned.keys())
+
+
+async def _sessions(
+    ctx: _Ctx, sources: Iterable[str], tenant: str, only: str | None = None
+) -> list[SessionLog]:
+    """The recorded sessions, all of them; the first that cannot be replayed raises."""
+    batch = await _batch(ctx, sources, tenant, only, strict=True)
+    return [g async for g in batch.items() if isinstance(g, SessionLog)]
 
 
 def _started_within(log: SessionLog, since: datetime | None, until: datetime | None) -> bool:
@@ -419,13 +508,13 @@ async def _replay_cmd(
     json_report: Path | None,
     save_test: Path | None,
     timeline: bool | None,
+    archive: MongoArchive | None = None,
 ) -> int:
-    ctx = _Ctx(_mongo_url(mongo), programs_dir, mongo_db)
+    ctx = _Ctx(_mongo_url(mongo), programs_dir, mongo_db, archive)
     try:
         if program is not None:
             _load_given(ctx, program, console)
-        broken: list[ReplayError] = []
-        logs = await _sessions(
+        batch = await _batch(
             ctx,
             sources,
             tenant,
@@ -433,25 +522,31 @@ async def _replay_cmd(
             program_id,
             _parse_time(since, "--since"),
             _parse_time(until, "--until"),
-            broken,
         )
-        _show_broken(console, broken)
+        _show_broken(console, batch.broken)
         given = ctx.given
-        if given is not None and any(g.program_id != given.id for g in logs):
+        if given is not None and any(p != given.id for p in batch.program_ids):
             if at is not None or save_test is not None:
                 opt = "--at" if at is not None else "--save-test"
                 raise _Fail(
                     f"{opt} applies to a verification (the recorded program); --program "
                     f"{given.id[:19]}… is another program, a what-if"
                 )
-            return await _what_if_all(console, ctx, given, logs, json_report, broken)
-        failed = unresolved = 0
+            return await _what_if_all(console, ctx, given, batch, json_report)
+        sessions = failed = unresolved = 0
         tests: list[dict[str, Any]] = []
-        report: list[dict[str, Any]] = [_broken_entry(e) for e in broken]
-        show = timeline if timeline is not None else len(logs) == 1
-        with _Ticker("replay", len(logs)) as progress:
-            for g in logs:
-                loaded = await _resolve_in_batch(ctx, g, len(logs), console)
+        broken = list(batch.broken)
+        report: list[dict[str, Any]] = []  # per session: a few fields, masked
+        show = timeline if timeline is not None else batch.total == 1
+        with _Ticker("replay", batch.total) as progress:
+            async for g in batch.items():
+                if isinstance(g, ReplayError):
+                    _show_broken(console, [g])
+                    broken.append(g)
+                    progress.advance()
+                    continue
+                sessions += 1
+                loaded = await _resolve_in_batch(ctx, g, batch.total, console)
                 if isinstance(loaded, RuntimeFault):
                     report.append(_broken_entry(loaded, g.session_id))
                     unresolved += 1
@@ -479,37 +574,7 @@ async def _replay_cmd(
                         console.print(f"state after turn {at}:")
                         doc = masker.state(hit.after)
                         console.print_json(orjson.dumps(doc).decode())
-                report.append(
-                    {
-                        "session_id": g.session_id,
-                        "tenant": g.tenant,
-                        "program_id": g.program_id,
-                        "turns": len(g.records),
-                        "identical": res.ok,
-                        "divergence": (
-                            None
-                            if res.divergence is None
-                            else {
-                                **res.divergence.as_json(),
-                                "message": masker.text(res.divergence.message),
-                                "recorded_actions": _mask_actions(
-                                    masker, list(res.divergence.recorded_actions)
-                                ),
-                                "replayed_actions": _mask_actions(
-                                    masker, list(res.divergence.replayed_actions)
-                                ),
-                                "state_diff": [
-                                    {
-                                        "path": p,
-                                        "recorded": masker.at_path(p, a),
-                                        "replayed": masker.at_path(p, b),
-                                    }
-                                    for p, a, b in res.divergence.state_changes
-                                ],
-                            }
-                        ),
-                    }
-                )
+                report.append(_verify_entry(res, masker))
                 if res.ok:
                     console.print(
                         f"[green]session {escape(g.session_id)}: identical[/green] "
@@ -523,11 +588,12 @@ async def _replay_cmd(
                     _show_divergence(console, res, masker)
                 progress.advance()
         unreadable = len(broken) + unresolved
-        if len(logs) + len(broken) > 1:
-            identical = len(logs) - failed - unresolved
+        if sessions + len(broken) > 1:
+            identical = sessions - failed - unresolved
             line = f"{identical} identical, {failed} diverged"
             console.print(line + (f", {unreadable} could not be replayed" if unreadable else ""))
         if json_report is not None:
+            report[:0] = [_broken_entry(e) for e in broken]
             json_report.write_bytes(orjson.dumps({"sessions": report}, option=orjson.OPT_INDENT_2))
         if save_test is not None and tests:
             _write_tests(save_test, tests)
@@ -539,6 +605,36 @@ async def _replay_cmd(
         return 1 if failed or unreadable else 0
     finally:
         await ctx.close()
+
+
+def _verify_entry(res: ReplayResult, masker: Masker) -> dict[str, Any]:
+    """A verified session's line of the JSON report (masked)."""
+    g, d = res.log, res.divergence
+    return {
+        "session_id": g.session_id,
+        "tenant": g.tenant,
+        "program_id": g.program_id,
+        "turns": len(g.records),
+        "identical": res.ok,
+        "divergence": (
+            None
+            if d is None
+            else {
+                **d.as_json(),
+                "message": masker.text(d.message),
+                "recorded_actions": _mask_actions(masker, list(d.recorded_actions)),
+                "replayed_actions": _mask_actions(masker, list(d.replayed_actions)),
+                "state_diff": [
+                    {
+                        "path": p,
+                        "recorded": masker.at_path(p, a),
+                        "replayed": masker.at_path(p, b),
+                    }
+                    for p, a, b in d.state_changes
+                ],
+            }
+        ),
+    }
 
 
 def _broken_entry(e: RuntimeFault, session_id: str | None = None) -> dict[str, Any]:
@@ -569,67 +665,36 @@ async def _what_if_all(
     console: Console,
     ctx: _Ctx,
     new: LoadedProgram,
-    logs: list[SessionLog],
+    batch: _Batch,
     json_report: Path | None,
-    broken: list[ReplayError],
 ) -> int:
-    results: list[WhatIfResult] = []
-    maskers: dict[str, Masker] = {}
-    learnt: list[SessionState] = []
-    with _Ticker("what-if replay", len(logs)) as progress:
-        for g in logs:
-            states = None
-            try:
-                old = await _resolve(ctx, g)
-            except RuntimeFault:
-                old = None
-            if old is not None:
-                ver = replay_session(old, g)
-                if ver.ok:
-                    states = [t.after for t in ver.turns]
-                learnt.extend(t.after for t in ver.turns)
-                if g.program_id not in maskers:
-                    maskers[g.program_id] = Masker(old.program)
-            results.append(what_if(new, g, recorded_states=states))
+    rows: list[tuple[str, str, str, str]] = []  # session, verdict, label, why
+    entries: list[dict[str, Any]] = []  # the JSON report's, masked
+    olds: dict[str, Masker] = {}  # what each recorded program hides
+    broken = list(batch.broken)
+    counts = {"same": 0, "diverged": 0, "cannot_continue": 0}
+    with _Ticker("what-if replay", batch.total) as progress:
+        async for g in batch.items():
+            if isinstance(g, ReplayError):
+                _show_broken(console, [g])
+                broken.append(g)
+                progress.advance()
+                continue
+            r, masker = await _what_if_one(ctx, new, g, olds)
+            counts[r.verdict] += 1
+            rows.append((r.session_id, r.verdict, r.label, r.reason))
+            if r.verdict != "same":
+                _show_what_if(console, r, masker)
+            if json_report is not None:
+                entries.append(_what_if_entry(r, masker))
             progress.advance()
-    masker = Masker(new.program)  # the new program's rule, plus what the old one hides
-    for m in maskers.values():
-        masker.merge(m)
-    for g in logs:
-        for rec in g.records:
-            if rec.state is not None:
-                masker.learn(rec.state)
-    for st in learnt:
-        masker.learn(st)
-    for r in results:  # the new side's states: values the recording may never have held
-        for st in r.states:
-            masker.learn(st)
     table = Table(title=f"what-if against {new.id[:19]}…")
     table.add_column("session")
     table.add_column("verdict")
     table.add_column("why")
-    counts = {"same": 0, "diverged": 0, "cannot_continue": 0}
-    for r in results:
-        counts[r.verdict] += 1
-        style = {"same": "green", "diverged": "yellow", "cannot_continue": "red"}[r.verdict]
-        table.add_row(
-            escape(r.session_id), f"[{style}]{escape(r.label)}[/{style}]", escape(r.reason)
-        )
-        if r.verdict != "same":
-            console.print(
-                f"[{style}]session {escape(r.session_id)}: {escape(r.label)}[/{style}] "
-                f"({escape(r.event or '')}): {escape(masker.text(r.reason))}",
-                highlight=False,
-            )
-            if r.recorded_actions is not None and r.new_actions is not None:
-                console.print("   actions (- recorded, + new program):")
-                _diff_actions(console, r.recorded_actions, r.new_actions, masker, None)
-            for path, a, b in r.state_diff or []:
-                console.print(
-                    f"   {escape(path)}: [red]- {escape(_j(masker.at_path(path, a)))}[/red] "
-                    f"[green]+ {escape(_j(masker.at_path(path, b)))}[/green]",
-                    highlight=False,
-                )
+    for sid, verdict, label, why in rows:
+        style = _STYLE[verdict]
+        table.add_row(escape(sid), f"[{style}]{escape(label)}[/{style}]", escape(why))
     console.print(table)
     console.print(
         f"{counts['same']} same, {counts['diverged']} diverged, "
@@ -637,23 +702,76 @@ async def _what_if_all(
         + (f", {len(broken)} could not be read" if broken else "")
     )
     if json_report is not None:
-        sessions = []
-        for r in results:
-            d = r.as_json()
-            d["reason"] = masker.text(r.reason)
-            d["recorded_actions"] = _mask_actions(masker, r.recorded_actions)
-            d["new_actions"] = _mask_actions(masker, r.new_actions)
-            if r.state_diff is not None:
-                d["state_diff"] = [
-                    {"path": p, "recorded": masker.at_path(p, a), "new": masker.at_path(p, b)}
-                    for p, a, b in r.state_diff
-                ]
-            sessions.append(d)
-        sessions.extend(_broken_entry(e) for e in broken)
+        entries.extend(_broken_entry(e) for e in broken)
         summary = {**counts, "unreadable": len(broken)}
-        doc = {"program": new.id, "summary": summary, "sessions": sessions}
+        doc = {"program": new.id, "summary": summary, "sessions": entries}
         json_report.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-    return 0 if counts["same"] == len(results) and not broken else 1
+    return 0 if counts["same"] == len(rows) and not broken else 1
+
+
+_STYLE = {"same": "green", "diverged": "yellow", "cannot_continue": "red"}
+
+
+async def _what_if_one(
+    ctx: _Ctx, new: LoadedProgram, g: SessionLog, olds: dict[str, Masker]
+) -> tuple[WhatIfResult, Masker]:
+    """One session against ``new``, and the masker for what it shows: the new program's
+    rules plus what the recorded program hides, and the values the session held on either
+    side (the recorded states, the verified replay's, the new program's)."""
+    masker = Masker(new.program)
+    states = None
+    try:
+        old = await _resolve(ctx, g)
+    except RuntimeFault:
+        old = None
+    if old is not None:
+        ver = replay_session(old, g)
+        if ver.ok:
+            states = [t.after for t in ver.turns]
+        if g.program_id not in olds:
+            olds[g.program_id] = Masker(old.program)
+        masker.merge(olds[g.program_id])
+        for t in ver.turns:
+            masker.learn(t.after)
+    r = what_if(new, g, recorded_states=states)
+    for rec in g.records:
+        if rec.state is not None:
+            masker.learn(rec.state)
+    for st in r.states:  # the new side's states: values the recording may never have held
+        masker.learn(st)
+    return r, masker
+
+
+def _show_what_if(console: Console, r: WhatIfResult, masker: Masker) -> None:
+    style = _STYLE[r.verdict]
+    console.print(
+        f"[{style}]session {escape(r.session_id)}: {escape(r.label)}[/{style}] "
+        f"({escape(r.event or '')}): {escape(masker.text(r.reason))}",
+        highlight=False,
+    )
+    if r.recorded_actions is not None and r.new_actions is not None:
+        console.print("   actions (- recorded, + new program):")
+        _diff_actions(console, r.recorded_actions, r.new_actions, masker, None)
+    for path, a, b in r.state_diff or []:
+        console.print(
+            f"   {escape(path)}: [red]- {escape(_j(masker.at_path(path, a)))}[/red] "
+            f"[green]+ {escape(_j(masker.at_path(path, b)))}[/green]",
+            highlight=False,
+        )
+
+
+def _what_if_entry(r: WhatIfResult, masker: Masker) -> dict[str, Any]:
+    """A session's line of the what-if JSON report (masked)."""
+    d = r.as_json()
+    d["reason"] = masker.text(r.reason)
+    d["recorded_actions"] = _mask_actions(masker, r.recorded_actions)
+    d["new_actions"] = _mask_actions(masker, r.new_actions)
+    if r.state_diff is not None:
+        d["state_diff"] = [
+            {"path": p, "recorded": masker.at_path(p, a), "new": masker.at_path(p, b)}
+            for p, a, b in r.state_diff
+        ]
+    return d
 
 
 def _mask_actions(masker: Masker, actions: list[Any] | None) -> list[Any] | None:
@@ -676,6 +794,16 @@ def _graph_of(program: Any) -> FlowGraph:
     return FlowGraph(tuple((f, n, "task") for f, n in seen), ())
 
 
+@dataclass(slots=True)
+class _Measured:
+    """A program's coverage in a batch, added session by session."""
+
+    loaded: LoadedProgram
+    graph: FlowGraph | None
+    coverage: Coverage
+    sessions: int = 0
+
+
 async def _coverage_cmd(
     console: Console,
     files: list[str],
@@ -686,25 +814,29 @@ async def _coverage_cmd(
     program: Path | None,
     programs_dir: Path | None,
     as_json: bool,
+    archive: MongoArchive | None = None,
 ) -> int:
     from runtime._cli_test import coverage_table
 
-    ctx = _Ctx(_mongo_url(mongo), programs_dir, mongo_db)
+    ctx = _Ctx(_mongo_url(mongo), programs_dir, mongo_db, archive)
     try:
         if program is not None:
             _load_given(ctx, program, console)
-        broken: list[ReplayError] = []
-        logs = await _sessions(ctx, files, tenant, broken=broken)
-        _show_broken(console, broken)
-        by_program: dict[str, list[ReplayResult]] = {}
-        loaded_by: dict[str, LoadedProgram] = {}
-        bad = len(broken)
-        with _Ticker("coverage", len(logs)) as progress:
-            for g in logs:
-                loaded = await _resolve_in_batch(ctx, g, len(logs), console)
+        batch = await _batch(ctx, files, tenant)
+        _show_broken(console, batch.broken)
+        by_program: dict[str, _Measured] = {}  # in order of first appearance
+        sessions, bad = 0, len(batch.broken)
+        with _Ticker("coverage", batch.total) as progress:
+            async for g in batch.items():
+                progress.advance()
+                if isinstance(g, ReplayError):
+                    _show_broken(console, [g])
+                    bad += 1
+                    continue
+                sessions += 1
+                loaded = await _resolve_in_batch(ctx, g, batch.total, console)
                 if isinstance(loaded, RuntimeFault):
                     bad += 1
-                    progress.advance()
                     continue
                 res = replay_session(loaded, g, trace=True)
                 if not res.ok:
@@ -714,28 +846,27 @@ async def _coverage_cmd(
                         f"({escape(res.divergence.message if res.divergence else '')}); its "
                         f"turns up to the divergence are counted[/red]"
                     )
-                by_program.setdefault(loaded.id, []).append(res)
-                loaded_by[loaded.id] = loaded
-                progress.advance()
-        doc: dict[str, Any] = {"sessions": len(logs), "programs": []}
-        for pid, results in by_program.items():
-            lp = loaded_by[pid]
-            graph = ctx.graph if ctx.given is not None and ctx.given.id == pid else None
-            rep = measure(
-                lp.program,
-                graph or _graph_of(lp.program),
-                (([t.record for t in r.turns], [t.trace for t in r.turns]) for r in results),
-            )
+                m = by_program.get(loaded.id)
+                if m is None:
+                    given = ctx.given is not None and ctx.given.id == loaded.id
+                    graph = ctx.graph if given else None
+                    cov = Coverage(loaded.program, graph or _graph_of(loaded.program))
+                    m = by_program[loaded.id] = _Measured(loaded, graph, cov)
+                m.coverage.add([t.record for t in res.turns], [t.trace for t in res.turns])
+                m.sessions += 1
+        doc: dict[str, Any] = {"sessions": sessions, "programs": []}
+        for pid, m in by_program.items():
+            rep = m.coverage.report()
             if as_json:
                 doc["programs"].append(
-                    {"program_id": pid, "sessions": len(results), "coverage": rep.as_json()}
+                    {"program_id": pid, "sessions": m.sessions, "coverage": rep.as_json()}
                 )
             else:
                 console.print(
-                    f"program {escape(pid)} ({escape(lp.program.project)}): "
-                    f"{len(results)} session(s)"
+                    f"program {escape(pid)} ({escape(m.loaded.program.project)}): "
+                    f"{m.sessions} session(s)"
                 )
-                if graph is None:
+                if m.graph is None:
                     console.print(
                         "[dim]edges need the project's graph: give --program PROJECT_DIR[/dim]"
                     )

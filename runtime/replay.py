@@ -49,9 +49,10 @@ class ReplayError(RuntimeFault):
     code = "replay_invalid"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class SessionLog:
-    """The turn records of one session, in seq order, and where they came from."""
+    """The turn records of one session, in seq order, and where they came from. (Weakly
+    referable: a batch counts how many sessions are alive at once.)"""
 
     tenant: str
     session_id: str
