@@ -16,7 +16,8 @@ Diagnostic codes (stable):
 - E314 prompt template type error · E315 DTMF on a type that cannot take it (warning)
 - E316 duplicate validation code · E317 prompts for a state a sub-data is never in (warning)
 - E318 a regex that can backtrack exponentially · E319 bad ``options_from`` (syntax, not a
-  list, or on a type the caller cannot pick: yes/no)
+  list, or on a type the caller cannot pick: yes/no) · E320 a voice prompt that is not SSML an
+  engine accepts · E321 an empty prompt text
 - E399 internal error (a bug of ours, reported instead of raised)
 """
 
@@ -28,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from compiler._regex import backtracking_risk
+from compiler._ssml import empty_text, ssml_problem
 from compiler.expressions import ExprSyntaxError, check_expr, parse_expr, parse_template
 from ddt_engine.catalogue import (
     BUILTIN_TYPES,
@@ -180,24 +182,46 @@ class _Ctx:
         return tpl
 
     def prompt_text(
-        self, text: PromptText, lang: str, where: str, value_type: str, *, check: bool
+        self,
+        text: PromptText,
+        lang: str,
+        where: str,
+        value_type: str,
+        *,
+        check: bool,
+        own: bool = True,  # False: a text of the prompt table, checked where it is defined
     ) -> Prompt | None:
         if isinstance(text, str) and _PROMPT_ID.match(text) and text in self.table.get(lang, {}):
-            text = self.table[lang][text]
+            text, own = self.table[lang][text], False
         if isinstance(text, str):
-            tpl = self.template(text, where, value_type, check=check)
+            tpl = self.said(self.template(text, where, value_type, check=check), where, own)
             return None if tpl is None else Prompt(text=tpl)
-        return self.variants(text, where, value_type, check=check)
+        return self.variants(text, where, value_type, check=check, own=own)
+
+    def said(self, tpl: Template | None, where: str, own: bool) -> Template | None:
+        """The template, or None (E321) when it would say nothing at all."""
+        if own and tpl is not None and empty_text(tpl):
+            self.diag("E321", where, "empty prompt text: nothing would be said", "write the text")
+            return None
+        return tpl
 
     def variants(
-        self, pv: PromptVariants, where: str, value_type: str, *, check: bool
+        self, pv: PromptVariants, where: str, value_type: str, *, check: bool, own: bool = True
     ) -> Prompt | None:
-        tpl = self.template(pv.text, where + "/text", value_type, check=check)
+        tpl = self.said(
+            self.template(pv.text, where + "/text", value_type, check=check), where + "/text", own
+        )
         voice = chat = None
         if pv.voice is not None:
-            voice = self.template(pv.voice, where + "/voice", value_type, check=check)
+            vwhere = where + "/voice"
+            voice = self.said(self.template(pv.voice, vwhere, value_type, check=check), vwhere, own)
+            if own and voice is not None and (bad := ssml_problem(pv.voice)) is not None:
+                at = f" (column {bad.col})" if bad.col is not None else ""
+                self.diag("E320", vwhere, bad.message + at, bad.hint)
+                voice = None
         if pv.chat is not None:
-            chat = self.template(pv.chat, where + "/chat", value_type, check=check)
+            cwhere = where + "/chat"
+            chat = self.said(self.template(pv.chat, cwhere, value_type, check=check), cwhere, own)
         if tpl is None or (pv.voice is not None and voice is None):
             return None
         if pv.chat is not None and chat is None:
@@ -415,7 +439,12 @@ class _Ctx:
                     )
                     continue
                 p = self.prompt_text(
-                    self.table[lang][pid], lang, f"{where}/prompt", value_type, check=True
+                    self.table[lang][pid],
+                    lang,
+                    f"{where}/prompt",
+                    value_type,
+                    check=True,
+                    own=False,
                 )
                 if p is not None:
                     result[lang] = (p,)

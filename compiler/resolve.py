@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from compiler._ssml import empty_text, ssml_problem
 from compiler.ddt import compile_ddt, ddt_value_type
 from compiler.errors import did_you_mean
 from compiler.expressions import (
@@ -253,18 +254,32 @@ class Resolver:
 
     def prompt(self, path: Path, text: PromptText, local: Mapping[str, str] = {}) -> Prompt | None:
         if isinstance(text, str):
-            t = self.template(path, text, local)
+            t = self.said(path, self.template(path, text, local))
             return Prompt(text=t) if t is not None else None
-        main = self.template((*path, "text"), text.text, local)
-        voice = (
-            self.template((*path, "voice"), text.voice, local) if text.voice is not None else None
-        )
-        chat = self.template((*path, "chat"), text.chat, local) if text.chat is not None else None
+        main = self.said((*path, "text"), self.template((*path, "text"), text.text, local))
+        voice = chat = None
+        if text.voice is not None:
+            voice = self.said((*path, "voice"), self.template((*path, "voice"), text.voice, local))
+            if voice is not None and (bad := ssml_problem(text.voice)) is not None:
+                self.err(
+                    "E218", (*path, "voice"), bad.message, bad.hint, offset=bad.col,
+                    expr_text=text.voice,
+                )  # fmt: skip
+                voice = None
+        if text.chat is not None:
+            chat = self.said((*path, "chat"), self.template((*path, "chat"), text.chat, local))
         if main is None or (text.voice is not None and voice is None):
             return None
         if text.chat is not None and chat is None:
             return None
         return Prompt(text=main, voice=voice, chat=chat)
+
+    def said(self, path: Path, template: Template | None) -> Template | None:
+        """The template, or None (E219) when it would say nothing at all."""
+        if template is not None and empty_text(template):
+            self.err("E219", path, "empty prompt text: nothing would be said", "write the text")
+            return None
+        return template
 
     def var_ref(self, path: Path, name: str, *, what: str, key: bool = False) -> str | None:
         """The declared type of variable ``name`` (E202 when not declared)."""

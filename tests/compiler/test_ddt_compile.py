@@ -13,7 +13,7 @@ from ddt_engine.catalogue import BUILTIN_TYPES, PROMPT_STATES
 from schemas.ddt import CompiledDdt
 from schemas.diagnostics import Diagnostic
 from schemas.expressions import TextPart
-from schemas.project import DdtDef
+from schemas.project import DdtDef, PromptVariants
 
 
 def _locate(suffix: str) -> tuple[str, int, int]:
@@ -316,3 +316,53 @@ def test_patterns_that_backtrack_exponentially_are_refused(pattern: str, risky: 
         )
     else:
         assert ddt is not None and codes == []
+
+
+@pytest.mark.parametrize(
+    "voice,message",
+    [
+        ("Ho capito: {{ value }}. A & B?", "not well-formed SSML: invalid token (column 27)"),
+        ('Ho capito <break time="300ms"> {{ value }}', "not well-formed SSML: mismatched tag"),
+        ("<speak>{{ value }}", "not well-formed SSML: no element found"),
+        ("Ho capito <brake/> {{ value }}", "unknown SSML element <brake>"),
+        ("<speak><speak>{{ value }}</speak></speak>", "<speak> inside <speak>"),
+    ],
+)
+def test_bad_ssml_in_a_voice_prompt_is_an_error(voice: str, message: str) -> None:
+    prompts = {"start": {"it": [{"text": "Mi dice la data?", "voice": voice}], "en": ["Date?"]}}
+    ddt, diags = _compile({"type": "date", "prompts": prompts})
+    assert ddt is None
+    assert [(d.code, d.pointer) for d in diags] == [
+        ("E320", "/ddts/birth/prompts/start/it/0/voice")
+    ]
+    assert diags[0].message.startswith(message), diags[0].message
+
+
+def test_ssml_that_engines_accept_compiles() -> None:
+    voice = (
+        "<speak>Ho capito <say-as interpret-as='date'>{{ value }}</say-as>."
+        '<break time="300ms"/> <amazon:effect name="whispered">Giusto?</amazon:effect>'
+        " Tom &amp; Jerry</speak>"
+    )
+    prompts = {"start": {"it": [{"text": "Data?", "voice": voice}], "en": ["Date?"]}}
+    ddt, diags = _compile({"type": "date", "prompts": prompts})
+    assert diags == [] and ddt is not None
+
+
+def test_an_empty_prompt_text_is_an_error() -> None:
+    rule = {"rule": "value < today()", "prompt": {"it": " ", "en": "Again?"}}
+    prompts = {"start": {"it": [""], "en": [{"text": "Date?", "voice": ""}]}}
+    ddt, diags = _compile({"type": "date", "prompts": prompts, "validate": [rule]})
+    assert ddt is None
+    assert sorted((d.code, d.pointer) for d in diags) == [
+        ("E321", "/ddts/birth/prompts/start/en/0/voice"),
+        ("E321", "/ddts/birth/prompts/start/it/0"),
+        ("E321", "/ddts/birth/validate/0/prompt/it"),
+    ]
+
+
+def test_a_prompt_of_the_table_is_checked_where_it_is_defined() -> None:
+    table = {"it": {"bad": PromptVariants(text="x", voice="A & B")}, "en": {"bad": "x"}}
+    prompts = {"start": {"it": ["bad"], "en": ["bad"]}}
+    ddt, diags = _compile({"type": "date", "prompts": prompts}, prompts=table)
+    assert diags == [] and ddt is not None  # reported once, at prompts.it.bad (E218)

@@ -1,0 +1,105 @@
+"""Checks of prompt texts shared by the flow and DDT stages: empty texts, SSML markup.
+
+A voice variant is SSML: the runtime sends it to the text-to-speech engine as it is (wrapped
+in ``<speak>`` when it has no root of its own), so markup that is not well-formed XML, or an
+element no SSML engine knows, fails only when a caller reaches that prompt. Here the
+template's ``{{ … }}`` slots are replaced by a plain word (the runtime XML-escapes the values
+it inserts) and the rest must parse. Vendor elements with a prefix (``amazon:effect``,
+``mstts:express-as``) are accepted without a namespace declaration, as the engines do.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from xml.parsers import expat
+
+from schemas.expressions import Template, TextPart
+
+__all__ = ["SsmlProblem", "empty_text", "ssml_problem"]
+
+SSML_ELEMENTS = (
+    "speak",
+    "break",
+    "prosody",
+    "emphasis",
+    "say-as",
+    "phoneme",
+    "sub",
+    "p",
+    "s",
+    "audio",
+    "mark",
+    "lang",
+    "voice",
+    "w",
+    "desc",
+    "par",
+    "seq",
+    "media",
+)
+
+
+def empty_text(template: Template) -> bool:
+    """True when the template says nothing at all: no slot and only blank text."""
+    return all(isinstance(p, TextPart) and not p.text.strip() for p in template.parts)
+
+
+_SLOT = re.compile(r"(?<!\\)\{\{.*?\}\}", re.S)
+
+
+@dataclass(frozen=True)
+class SsmlProblem:
+    message: str
+    hint: str
+    col: int | None = None  # 1-based, in the template's source text
+
+
+def ssml_problem(source: str) -> SsmlProblem | None:
+    """What makes the voice template ``source`` (already parsed) SSML no engine accepts."""
+    # a slot becomes filler of the same length, so that expat's offsets are the source's
+    text = _SLOT.sub(lambda m: "x" * len(m.group(0)), source)
+    if "<!" in text or "<?" in text:
+        return SsmlProblem(
+            "SSML with a declaration ('<!…>' or '<?…?>')",
+            "write only the markup: <speak>, <break time='300ms'/>, <say-as …> …",
+        )
+    root = text.lstrip().startswith("<speak")
+    doc = text if root else f"<speak>{text}</speak>"
+    names: list[str] = []
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = lambda name, attrs: names.append(name)
+    try:
+        parser.Parse(doc, True)
+    except expat.ExpatError as e:
+        message = expat.ErrorString(e.code) or "not well-formed"
+        hint = "quote attribute values, close every element (<break/> closes itself)"
+        if "&" in text and ("entity" in message or "not well-formed" in message):
+            hint = "write & as &amp; (and < as &lt;) in SSML"
+        lines = doc.split("\n")
+        at = sum(len(line) + 1 for line in lines[: e.lineno - 1]) + e.offset
+        at -= 0 if root else len("<speak>")
+        at -= 1 if 0 < at <= len(text) and text[at - 1] == "&" else 0  # expat: after the '&'
+        col = at + 1 if 0 <= at < len(text) else None
+        why = message.removeprefix("not well-formed").strip(" ()") or "not well-formed"
+        return SsmlProblem(f"not well-formed SSML: {why}", hint, col)
+    if names[0] != "speak":
+        return SsmlProblem(
+            f"the SSML root is <{names[0]}>, not <speak>", "wrap the text in <speak>…</speak>"
+        )
+    for name in names[1:]:
+        if name == "speak":
+            return SsmlProblem(
+                "<speak> inside <speak>", "write <speak> once, around the whole text"
+            )
+        if ":" in name or name in SSML_ELEMENTS:
+            continue
+        close = difflib.get_close_matches(name, SSML_ELEMENTS, n=1)
+        hint = (
+            f"did you mean '{close[0]}'?"
+            if close
+            else "SSML elements: " + ", ".join(SSML_ELEMENTS[:10])
+        )
+        return SsmlProblem(f"unknown SSML element <{name}>", hint, text.find("<" + name) + 1)
+    return None
