@@ -90,3 +90,11 @@ def correction(text: str, lang: str) -> tuple[str, str] | None:
     if not any(c.isalnum() for c in tail):
         return None
     return text[: last.start()], tail
+
+
+def correction_parts(text: str, lang: str) -> list[str]:
+    """Folded ``text`` cut at every correction marker: what was said before the first one,
+    then after each ("347 123 456 7 no 8" → ["347 123 456 7 ", " 8"]); one part when there
+    is no marker."""
+    rx = _CORRECTION.get(lang)
+    return rx.split(text) if rx is not None else [text]

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from text_to_num import alpha2digit
 
+from ddt_engine.extract._a_text import correction_parts
 from ddt_engine.extract._b_norm import MAX_CODE_TEXT, fold
 from ddt_engine.extract.numbers import spoken_digits
 
@@ -524,3 +526,69 @@ def is_letter_word(word: str, lang: str) -> bool:
     alphabet word ("m", "emme", "bravo", "Roma")."""
     letters = _LETTERS_EN if lang == "en" else _LETTERS_IT
     return (len(word) == 1 and word.isalpha()) or word in letters or fold(word) in ALPHABET
+
+
+# Words a caller may put between a correction marker and the digits ("no scusi, l'ultima
+# è 8", "sorry, the last digit is 8"), or after the digits before the marker.
+_CORRECTION_FILLER = frozenset(
+    "e è il lo la l al allo ultima ultimo ultime ultimi l'ultima l'ultimo cifra cifre numero "
+    "finale finisce "
+    "con in per ehm eh uhm uh um er erm allora cioe tipo like is it its s the last digit "
+    "digits number ends with ok okay volevo dire i mean meant".split()
+)
+
+
+def _digits_next(part: str, lang: str, at_end: bool) -> bool:
+    """Whether the first word of ``part`` (the last with ``at_end``) that is not a filler
+    is a digit or a number word."""
+    toks = [fold(t) for t in _TOKEN.findall(part)]
+    for tok in reversed(toks) if at_end else toks:
+        if tok in _CORRECTION_FILLER:
+            continue
+        return (
+            tok[:1].isdigit()
+            or tok in _PLUS
+            or tok == "+"
+            or tok in _REPEAT
+            or (lang == "en" and tok in ("oh", "o"))
+            or _number_word(tok, lang)
+        )
+    return False
+
+
+def corrected_digits(text: str, lang: str, whole: Callable[[str], bool]) -> str | None:
+    """The digits of a number corrected while it was said; None when nothing was corrected,
+    "" when a correction was said but cannot be read.
+
+    After a marker ("no", "anzi", "cioè", "scusi", "no wait", "sorry", "I mean") the digits
+    said first replace as many digits at the end of the number said before ("347 123 456 7
+    no 8" → "3471234568", "… 4567 anzi 4568" → "…4568"), or all of it when they are at
+    least as many or a whole number by themselves (``whole``). A number said later in the
+    part after the marker counts only when it is whole ("06 1234 5678, no scusi, il
+    cellulare è 347 123 4567"); other digits there ("anzi mi chiami dopo le 5", "no,
+    quello vecchio finiva con 8") cannot be told from a correction: "".
+    """
+    if lang not in ("it", "en"):
+        lang = "it"
+    current: str | None = None
+    fixed = False
+    for part in correction_parts(fold(text[:MAX_CODE_TEXT]), lang):
+        groups = ["".join(g) for g in digit_groups(decode(part, lang))]
+        if not groups:
+            continue
+        whole_here = next((g for g in groups if whole(g)), None)
+        if current is None:
+            current = groups[-1] if _digits_next(part, lang, at_end=True) else whole_here
+            continue
+        if not _digits_next(part, lang, at_end=False):
+            if whole_here is None:
+                return ""
+            current, fixed = whole_here, True
+            continue
+        said = groups[0]
+        if whole(said) or len(said) >= len(current):
+            current = said
+        else:
+            current = current[: len(current) - len(said)] + said
+        fixed = True
+    return current if fixed else None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 import phonenumbers
@@ -32,6 +32,7 @@ from ddt_engine.extract._b_norm import MAX_CODE_TEXT, fold, never_raises
 from ddt_engine.extract._b_spell import (
     Piece,
     code_runs,
+    corrected_digits,
     decode,
     digit_groups,
     is_letter_word,
@@ -174,10 +175,14 @@ def _classify_phone(cand: str) -> str | None:
 
 @never_raises
 def extract_phone(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:
-    """A phone number anywhere in the utterance, as E.164 ("+393471234567")."""
+    """A phone number anywhere in the utterance, as E.164 ("+393471234567"); a digit
+    corrected while saying it is taken ("347 123 456 7 no 8" → +393471234568)."""
     text = text[:MAX_CODE_TEXT]
     if not _HAS_DIGIT.search(text) and not _maybe_spoken_digits(text):
         return None
+    got = _corrected_code(text, lang, _whole_phone, _classify_phone, "invalid_phone", _phone_like)
+    if got is not _NOT_CORRECTED:
+        return got
     for m in _WRITTEN_PHONE.finditer(text):
         # Pattern layer first: a written number needs no spoken-language decoding.
         written = m.group(0)
@@ -202,6 +207,34 @@ def extract_phone(text: str, lang: str, at: datetime, options: ExtractOptions) -
     if invalid:
         return Extraction(None, "pattern", invalid="invalid_phone")
     return None
+
+
+_NOT_CORRECTED = Extraction(None, "pattern")
+
+
+def _corrected_code(
+    text: str,
+    lang: str,
+    whole: Callable[[str], bool],
+    read: Callable[[str], str | None],
+    invalid: str,
+    like: Callable[[str], bool],
+) -> Extraction | None:
+    """The code read from digits corrected while said (``_b_spell.corrected_digits``):
+    ``read`` gives its value; a wrong one is ``invalid`` when ``like`` a code, else no match
+    (never the code as said before the correction). ``_NOT_CORRECTED`` when none was said.
+    """
+    fixed = corrected_digits(text, lang, whole)
+    if fixed is None:
+        return _NOT_CORRECTED
+    value = read(fixed) if fixed else None
+    if value is not None:
+        return Extraction(value, "grammar")
+    return Extraction(None, "pattern", invalid=invalid) if fixed and like(fixed) else None
+
+
+def _whole_phone(cand: str) -> bool:
+    return 6 <= len(cand.lstrip("+")) <= 15 and _classify_phone(cand) is not None
 
 
 def _group_spoken(pieces: list[Piece], group: list[str]) -> bool:
@@ -529,6 +562,18 @@ def _digit_windows(parts: list[str], size: int) -> Iterator[str]:
                 break
 
 
+def _iva_shaped(cand: str) -> bool:
+    return len(cand) == 11 and cand.isdigit()
+
+
+def _iva_value(cand: str) -> str | None:
+    return cand if _iva_shaped(cand) and std_iva.is_valid(cand) else None
+
+
+def _iva_like(cand: str) -> bool:
+    return 9 <= len(cand) <= 13
+
+
 @never_raises
 def extract_partita_iva(
     text: str, lang: str, at: datetime, options: ExtractOptions
@@ -537,6 +582,9 @@ def extract_partita_iva(
     text = text[:MAX_CODE_TEXT]
     if not _HAS_DIGIT.search(text) and not _maybe_spoken_digits(text):
         return None
+    got = _corrected_code(text, lang, _iva_shaped, _iva_value, "invalid_partita_iva", _iva_like)
+    if got is not _NOT_CORRECTED:
+        return got
     invalid = False
     for cand in _iva_written(text):
         if std_iva.is_valid(cand):
@@ -550,10 +598,7 @@ def extract_partita_iva(
                 return Extraction(cand, "grammar")
             invalid = True
     if not invalid:
-        for group in groups:
-            digits = "".join(g for g in group if g != "+")
-            if 9 <= len(digits) <= 13:
-                invalid = True
+        invalid = any(_iva_like("".join(g for g in group if g != "+")) for group in groups)
     if invalid:
         return Extraction(None, "pattern", invalid="invalid_partita_iva")
     return None
@@ -566,12 +611,27 @@ _YEAR = re.compile(r"(?:19|20)[0-9]{2}")
 _WRITTEN_CAP = re.compile(r"(?<![0-9])[0-9]{5}(?![0-9])")  # "sono nato nel 1980" is not a cut CAP
 
 
+def _cap_shaped(cand: str) -> bool:
+    return len(cand) == 5 and cand.isdigit()
+
+
+def _cap_value(cand: str) -> str | None:
+    return cand if _cap_shaped(cand) and _CAP_MIN <= int(cand) <= _CAP_MAX else None
+
+
+def _cap_like(cand: str) -> bool:
+    return 4 <= len(cand) <= 6
+
+
 @never_raises
 def extract_cap(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:
     """An Italian postcode (CAP): 5 digits, written or spoken, as a string ("00184")."""
     text = text[:MAX_CODE_TEXT]
     if not _HAS_DIGIT.search(text) and not _maybe_spoken_digits(text):
         return None
+    got = _corrected_code(text, lang, _cap_shaped, _cap_value, "invalid_cap", _cap_like)
+    if got is not _NOT_CORRECTED:
+        return got
     for m in _WRITTEN_CAP.finditer(text):
         if _CAP_MIN <= int(m.group(0)) <= _CAP_MAX:
             return Extraction(m.group(0), "pattern")  # pattern layer: no decoding needed

@@ -284,14 +284,24 @@ _APPROXIMATE = re.compile(
 
 
 def _corrected(text: str, lang: str) -> Num | None:
-    """The quantity said after a self-correction marker ("trentadue anzi trentatré" → 33)."""
+    """The quantity said after a self-correction marker ("trentadue anzi trentatré" → 33).
+
+    Digits said one by one and corrected are a digit string: the digits said after the
+    marker replace as many at its end ("uno due tre quattro no cinque" → 1235)."""
     fixed = correction(fold(text), lang if lang in _LANGS else "it")
     if fixed is None:
         return None
     head = find_numbers(fixed[0], lang)
-    if head and _single(head) is None:
+    said = _single(head)
+    if head and said is None:
         return None  # "347 123 456 7 no 8": a digit of a longer sequence, not a quantity
-    return _single(find_numbers(fixed[1], lang))
+    got = _single(find_numbers(fixed[1], lang))
+    if said is None or got is None or len(head) < 2 or not got.raw.isdigit():
+        return got
+    if len(got.raw) >= len(said.raw):
+        return got
+    raw = said.raw[: len(said.raw) - len(got.raw)] + got.raw
+    return Num(Decimal(raw), raw, got.index, False, True)
 
 
 _PLAIN_INT = re.compile(r"\s*([+-]?\d{1,18})\s*")

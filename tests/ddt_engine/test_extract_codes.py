@@ -85,6 +85,22 @@ PHONE_IT: list[Row] = [
     ("sì", None),
     ("tre", None),
     ("costa 12,50 euro", None),
+    # a digit corrected while saying the number: the digits after the marker replace as
+    # many at its end, a whole number replaces it (never the number before the correction)
+    ("347 123 456 7 no 8", "+393471234568"),
+    ("347 123 45 67 anzi 68", "+393471234568"),
+    ("347 123 4567 cioè 4568", "+393471234568"),
+    ("347 123 456 7 no scusi l'ultima è 8", "+393471234568"),
+    ("347 123 456 7 no 8 anzi 9", "+393471234569"),
+    ("tre quattro sette uno due tre quattro cinque sei sette anzi otto", "+393471234568"),
+    ("347 no 348 123 4567", "+393481234567"),
+    ("chiamami al 06 1234 5678, no scusi, al cellulare 347 123 4567", "+393471234567"),
+    ("06 1234 5678 no scusi il cellulare è 347 123 4567", "+393471234567"),
+    ("347 123 4567 anzi mi chiami dopo le 5", None),
+    ("347 123 4567 anzi 12 34 56 78 90 12", "!invalid_phone"),
+    ("no, è 347 123 4567", "+393471234567"),
+    ("347 123 4567, no?", "+393471234567"),
+    ("ho 38 anni no scusi il numero è 347 1234567", "+393471234567"),
 ]
 
 PHONE_EN: list[Row] = [
@@ -136,6 +152,11 @@ PHONE_EN: list[Row] = [
     ("room 101", None),
     ("one moment please", None),
     ("my number is 06 1234 5678 or 347 123 4567", "+390612345678"),
+    ("347 123 456 7 sorry 8", "+393471234568"),
+    ("three four seven one two three four five six seven, no wait, eight", "+393471234568"),
+    ("347 123 4567 I mean 4568", "+393471234568"),
+    ("call me on 06 1234 5678, sorry, my mobile is 347 123 4567", "+393471234567"),
+    ("my phone no. is 347 123 4567", "+393471234567"),
 ]
 
 
@@ -551,6 +572,9 @@ def test_codice_fiscale_en(text: str, expected: str | None) -> None:
 
 IVA_IT: list[Row] = [
     ("12345670017", "12345670017"),
+    ("12345670018 anzi 7", "12345670017"),
+    ("1234567001 anzi 12345670017", "12345670017"),
+    ("12345670017 no scusi 8", "!invalid_partita_iva"),
     ("IT12345670017", "12345670017"),
     ("IT 12345 670017", "12345670017"),
     ("it12345670017", "12345670017"),
@@ -655,6 +679,9 @@ def test_partita_iva_en(text: str, expected: str | None) -> None:
 
 CAP_IT: list[Row] = [
     ("00184", "00184"),
+    ("zero zero uno otto cinque no quattro", "00184"),
+    ("00185 anzi 00184", "00184"),
+    ("00184 anzi 5", "00185"),
     ("il cap è 00184", "00184"),
     ("CAP 20121", "20121"),
     ("20121 Milano", "20121"),
@@ -701,6 +728,7 @@ CAP_IT: list[Row] = [
 ]
 
 CAP_EN: list[Row] = [
+    ("zero zero one eight five sorry four", "00184"),
     ("00184", "00184"),
     ("my postcode is 00184", "00184"),
     ("the zip code is 20121", "20121"),

@@ -65,6 +65,9 @@ INTEGER_IT: list[tuple[str, int | str | None]] = [
     ("trentadue anzi trentatré", 33),
     ("32 no 33", 33),
     ("347 123 456 7 no 8", None),
+    # digits said one by one and corrected: the digits after the marker replace the last
+    ("uno due tre quattro no cinque", 1235),
+    ("tre quattro sette anzi otto", 348),
     # approximate quantities are no number
     ("un paio", None),
     ("una decina", None),
@@ -116,6 +119,8 @@ INTEGER_EN: list[tuple[str, int | str | None]] = [
     ("what", None),
     ("thirty two no thirty three", 33),
     ("32 no wait 33", 33),
+    ("one two three four sorry five", 1235),
+    ("one two three four I mean three five", 1235),
     ("a couple", None),
     ("a few", None),
 ]
