@@ -8,6 +8,7 @@ an ``Analysis``, is what the graph checks and the lowering read.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,9 +21,11 @@ from compiler.expressions import (
     ExprSyntaxError,
     TypeIssue,
     check_expr,
+    expr_vars,
     fold_constants,
     parse_expr,
     parse_template,
+    template_vars,
 )
 from compiler.source import Path, SourceMap
 from compiler.validate import Ghosts
@@ -184,6 +187,7 @@ class Resolver:
         self.ghosts = ghosts or Ghosts()
         self.diags: list[Diagnostic] = []
         self.a = Analysis(project=project)
+        self.backend_args: dict[str, set[str]] = {}  # backend -> the args.* names it reads
         self.langs = list(dict.fromkeys(project.languages))
         self.ptab: dict[str, dict[str, PromptText]] = {
             str(lang): dict(table) for lang, table in project.prompts.items()
@@ -483,9 +487,14 @@ class Resolver:
                 h: self.template((*base, "headers", h), t, local)
                 for h, t in sorted(b.headers.items())
             }
+            used: set[str] = set()
+            for tpl in (url, *headers.values()):
+                used |= template_vars(tpl) if tpl is not None else set()
             if b.body is not None:
                 for f, text in sorted(b.body.items()):
-                    self.expr((*base, "body", f), text, locals=local)
+                    body = self.expr((*base, "body", f), text, locals=local)
+                    used |= expr_vars(body) if body is not None else set()
+            self.backend_args[name] = {v.split(".")[1] for v in used if v.startswith("args.")}
             if url is None or any(t is None for t in headers.values()):
                 continue
             self.a.backends[name] = CompiledBackend(
@@ -711,6 +720,14 @@ class Resolver:
                 )  # fmt: skip
             for arg, text in sorted(node.data.args.items()):
                 self.expr((*data, "args", arg), text)
+            for arg in sorted(self.backend_args.get(backend, set()) - set(node.data.args)):
+                close = difflib.get_close_matches(arg, list(node.data.args), n=1)
+                self.err(
+                    "E217", (*data, "args") if node.data.args else (*data, "backend"),
+                    f"backend '{backend}' uses args.{arg}, which this call does not pass",
+                    f"this call passes '{close[0]}': rename one of them" if close
+                    else f"add args: {{{arg}: <expression>}} to this node",
+                )  # fmt: skip
             for var, rpath in sorted(node.data.result.items()):
                 self.var_ref((*data, "result", var), var, what="result variable", key=True)
                 if not _RESPONSE_PATH.match(rpath):
