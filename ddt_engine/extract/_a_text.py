@@ -98,3 +98,22 @@ def correction_parts(text: str, lang: str) -> list[str]:
     is no marker."""
     rx = _CORRECTION.get(lang)
     return rx.split(text) if rx is not None else [text]
+
+
+# "un paio di giorni", "tra un paio d'ore", "in a couple of hours": a couple of a unit of
+# time is read as two of it (the caller is vague: the readers mark the value uncertain).
+_COUPLE = {
+    "it": re.compile(
+        r"\bun\s+paio\s+(?:di\s+|d'\s*)"
+        r"(?=(?:giorn[oi]|settiman[ae]|mes[ei]|ann[oi]|or[ae]|minut[oi])\b)"
+    ),
+    "en": re.compile(
+        r"\b(?:a\s+)?couple\s+(?:of\s+)?(?=(?:days?|weeks?|months?|years?|hours?|minutes?)\b)"
+    ),
+}
+
+
+def couple_as_two(text: str, lang: str) -> str:
+    """Folded ``text`` with "un paio di <unit>" / "a couple of <unit>" as "2 <unit>"."""
+    rx = _COUPLE.get(lang)
+    return rx.sub("2 ", text) if rx is not None and "p" in text else text

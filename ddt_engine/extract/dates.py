@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ddt_engine.extract._a_text import correction, fold
+from ddt_engine.extract._a_text import correction, couple_as_two, fold
 from ddt_engine.extract.base import Extraction, ExtractOptions
-from ddt_engine.extract.numbers import to_digits
+from ddt_engine.extract.numbers import APPROXIMATE, to_digits
 
 __all__ = [
     "DateParse",
@@ -292,6 +292,7 @@ def _absolute(toks: list[_Tok], lang: str, at: date) -> DateParse | None:
 
 _QUANTITY_WORDS = frozenset(
     "anni years old euro euros eur persone people volte times minuti minutes ore hours "
+    "minuto minute hour ora oretta "
     "chili kg percento percent per cento figli children kids".split()
 )
 
@@ -325,7 +326,8 @@ _UNIT_EN = r"(days?|weeks?|months?|years?)"
 
 _RELATIVE: dict[str, list[tuple[re.Pattern[str], int]]] = {
     "it": [
-        (re.compile(r"\b(?:l'\s*|l\s+)?altro\s*ieri\b|\baltroieri\b|\bieri\s+l'?\s*altro\b"), -2),
+        (re.compile(r"\b(?:l'\s*|l\s+)?altro\s*ieri\b|\baltroieri\b|\bieri\s+l'?\s*altro\b"
+                    r"|\bavant'?\s*ieri\b"), -2),
         (re.compile(r"\bdopo\s*domani\b|\bdomani\s+l'?\s*altro\b"), 2),
         (re.compile(r"\b(?:oggi|stamattina|stamani|stamane|stasera|stanotte)\b"), 0),
         (re.compile(r"\bdomani\b"), 1),
@@ -580,11 +582,86 @@ _ALTERNATIVES = re.compile(
 )
 
 
+# "fine mese", "a metà marzo", "all'inizio del mese prossimo", "end of the month",
+# "mid-March", "fine anno": a point of a month (or the end of a year)
+_MONTH_NAMES = {lang: "|".join(sorted(names, key=len, reverse=True))
+                for lang, names in MONTHS.items()}  # fmt: skip
+_POINT = {
+    "it": re.compile(
+        r"\b(fine|inizio|meta)\s+(?:del\s+|dello\s+|di\s+|dell'\s*)?"
+        r"(?:(prossimo|scorso|questo)\s+)?(mese|anno|" + _MONTH_NAMES["it"] + r")\b"
+        r"(?:\s+(prossimo|scorso|che\s+viene))?"
+    ),
+    "en": re.compile(
+        r"\b(end|beginning|start|middle|mid)\s+(?:of\s+)?(?:the\s+)?"
+        r"(?:(next|last|this)\s+)?(month|year|" + _MONTH_NAMES["en"] + r")\b"
+        r"(?:\s+(next|last))?"
+    ),
+}
+_POINT_WORD = {"fine": "end", "inizio": "start", "meta": "mid", "end": "end",
+               "beginning": "start", "start": "start", "middle": "mid", "mid": "mid"}  # fmt: skip
+_SHIFT_WORD = {"prossimo": 1, "che viene": 1, "next": 1, "scorso": -1, "last": -1}
+
+
+def _point_day(point: str, year: int, month: int) -> int:
+    if point == "end":
+        return calendar.monthrange(year, month)[1]
+    return 1 if point == "start" else 15
+
+
+def _month_point(s: str, toks: list[_Tok], lang: str, base: date) -> DateParse | None:
+    """The day of a month point said in ``s``, uncertain (the caller is vague); None when
+    there is none. Of this month only while it is still ahead ("inizio mese" on the 11th
+    is no match); of a month named without a year, a partial date; the end of February
+    without a year is the month only (28 or 29 is not said)."""
+    m = _POINT[lang].search(s)
+    if m is None:
+        return None
+    point = _POINT_WORD[m.group(1)]
+    what = m.group(3)
+    shift_word = m.group(2) or m.group(4)
+    shift = _SHIFT_WORD.get(shift_word or "", 0)
+    if what in ("mese", "month"):
+        first = add_months(base.replace(day=1), shift)
+        day = _point_day(point, first.year, first.month)
+        if shift_word is None and day < base.day:
+            return DateParse(None)  # already past this month: which month is not said
+        return DateParse(first.replace(day=day).isoformat(), uncertain=True)
+    if what in ("anno", "year"):
+        if point != "end":
+            return DateParse(None)  # "inizio anno", "mid-year": too vague for a day
+        return DateParse(date(base.year + shift, 12, 31).isoformat(), uncertain=True)
+    found = _absolute(toks, lang, base)
+    if found is None or found.invalid or not isinstance(found.value, dict):
+        return found
+    parts = found.value
+    if "day" in parts or "month" not in parts:
+        return found
+    year = parts.get("year")
+    if point == "end" and parts["month"] == 2 and year is None:
+        return found
+    day = _point_day(point, year or 2001, parts["month"])
+    return _partial(day, parts["month"], year, True)
+
+
 def _parse(text: str, lang: str, base: date) -> DateParse | None:
+    folded = fold(text)
+    two = couple_as_two(folded, lang)
+    if two != folded:
+        # "tra un paio di giorni", "a couple of weeks ago": two, uncertain; relative only
+        rel = _relative(to_digits(two, lang), lang, base)
+        if rel is None or rel[1] != "fixed" or not isinstance(rel[0].value, str):
+            return None
+        return DateParse(rel[0].value, uncertain=True)
+    if APPROXIMATE.search(folded):
+        return None  # "tra una decina di giorni", "in a few days": no one day
     s = to_digits(text, lang)
     if _ALTERNATIVES.search(s):
         return None
     toks = _tokenise(s, lang)
+    point = _month_point(s, toks, lang, base)
+    if point is not None:
+        return point if point.value is not None or point.invalid else None
     found = _absolute(toks, lang, base)
     if found is not None:
         v = found.value

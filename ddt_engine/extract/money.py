@@ -24,7 +24,8 @@ __all__ = ["extract_money", "parse_money"]
 
 _CENTS_WORDS = re.compile(r"\b(?:centesim[oi]|cent|cents|eurocent|eurocents)\b")
 _OTHER_CURRENCY = re.compile(
-    r"[$£¥]|\b(?:dollar[oi]?|dollars?|usd|sterlin[ae]|pounds?|gbp|yen|franchi|francs?|chf)\b"
+    r"[$£¥]|\b(?:dollar[oi]?|dollars?|usd|sterlin[ae]|pounds?|gbp|yen|franchi|francs?|chf|"
+    r"bucks?|quid|fivers?|tenners?)\b"
 )
 _A_EURO = re.compile(r"\ban?\s+(?=euros?\b|cnt\b)")
 _NUM = r"\d+(?:[.,]\d+)*"

@@ -25,6 +25,7 @@ from ddt_engine.extract._a_text import MAX_CHARS, correction, fold, squash
 from ddt_engine.extract.base import Extraction, ExtractOptions
 
 __all__ = [
+    "APPROXIMATE",
     "Num",
     "extract_integer",
     "extract_number",
@@ -277,9 +278,10 @@ def _single(nums: list[Num]) -> Num | None:
 
 
 # "un paio", "una decina", "a couple", "a few": an approximate quantity is no number
-_APPROXIMATE = re.compile(
-    r"\b(?:un\s+paio|(?:una\s+)?(?:decina|ventina|trentina|quarantina|cinquantina|centinaio|"
-    r"migliaio|dozzina)|a\s+couple|a\s+few|several|a\s+dozen|dozens|hundreds|thousands)\b"
+APPROXIMATE = re.compile(
+    r"\b(?:un\s+paio|(?:una\s+)?(?:decina|quindicina|ventina|trentina|quarantina|cinquantina|"
+    r"centinaio|migliaio|dozzina)|a\s+couple|a\s+few|several|a\s+dozen|dozens|hundreds|"
+    r"thousands)\b"
 )
 
 
@@ -304,6 +306,30 @@ def _corrected(text: str, lang: str) -> Num | None:
     return Num(Decimal(raw), raw, got.index, False, True)
 
 
+# "a dozen", "half a dozen", "due dozzine": twelve each; Italian "una dozzina" is often
+# approximate ("una dozzina di persone"), so it is uncertain there
+_DOZEN = re.compile(
+    r"\b(half\s+a|a|one|two|three|four|five|six|mezza|una|due|tre|quattro|cinque|sei)\s+"
+    r"(dozen|dozzin[ae])\b"
+)
+_DOZENS = {
+    **dict.fromkeys(("half a", "mezza"), Decimal("0.5")),
+    **{w: Decimal(n) for n, ws in enumerate(
+        (("a", "one", "una"), ("two", "due"), ("three", "tre"), ("four", "quattro"),
+         ("five", "cinque"), ("six", "sei")), 1) for w in ws},
+}  # fmt: skip
+
+
+def _dozen(folded: str, lang: str) -> Extraction | None:
+    """Dozens said as such, when they are the only quantity in the utterance."""
+    m = _DOZEN.search(folded)
+    if m is None or find_numbers(folded[: m.start()] + " " + folded[m.end() :], lang):
+        return None
+    value = int(_DOZENS[" ".join(m.group(1).split())] * 12)
+    vague = m.group(2).startswith("dozzin")
+    return Extraction(value, "grammar", confidence=0.8 if vague else 1.0, uncertain=vague)
+
+
 _PLAIN_INT = re.compile(r"\s*([+-]?\d{1,18})\s*")
 _PLAIN_DECIMAL = re.compile(r"\s*([+-]?)(\d{1,15}(?:[.,]\d{1,15}){1,5})\s*")
 
@@ -322,7 +348,10 @@ def extract_number(
             d = -d if m.group(1) == "-" else d
             whole = d == d.to_integral_value()
             return Extraction(value=int(d) if whole else float(d), layer="pattern")
-    if _APPROXIMATE.search(fold(text)):
+    folded = fold(text)
+    if "dozen" in folded or "dozzin" in folded:
+        return _dozen(folded, lang)
+    if APPROXIMATE.search(folded):
         return None
     num = _corrected(text, lang) or _single(find_numbers(text, lang))
     if num is None:
@@ -340,7 +369,10 @@ def extract_integer(
     m = _PLAIN_INT.fullmatch(text[:40])
     if m:
         return Extraction(value=int(m.group(1)), layer="pattern")
-    if _APPROXIMATE.search(fold(text)):
+    folded = fold(text)
+    if "dozen" in folded or "dozzin" in folded:
+        return _dozen(folded, lang)
+    if APPROXIMATE.search(folded):
         return None
     num = _corrected(text, lang) or _single(find_numbers(text, lang))
     if num is None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ddt_engine.extract._a_text import correction, fold, squash
+from ddt_engine.extract._a_text import correction, couple_as_two, fold, squash
 from ddt_engine.extract.base import Extraction, ExtractOptions
 from ddt_engine.extract.dates import parse_date
 from ddt_engine.extract.numbers import to_digits
@@ -107,6 +107,7 @@ _IN_MINUTES = {
         r"(?:\s+and\s+(?:(\d{1,2})(?:\s+minutes?)?\b|([½¼¾]))|\s*([½¼¾]))?"
     ),
 }
+_OR_ANOTHER = re.compile(r"\s*(?:o|or|oppure)\s+\d")
 _FRACTION_MINUTES = {"½": 30, "¼": 15, "¾": 45}
 # "tra le 7 e le 8", "alle 7 o alle 8", "between 3 and 4", "at 3 or 4": no one time
 _ALTERNATIVES = re.compile(
@@ -131,7 +132,7 @@ class TimeParse:
 
 
 def _prepare(text: str, lang: str) -> str:
-    s = fold(text)
+    s = couple_as_two(fold(text), lang)  # "tra un paio d'ore": 2 (uncertain, see _parse)
     for rx, repl in _PRE[lang]:
         s = rx.sub(repl, s)
     s = to_digits(s, lang)
@@ -196,6 +197,8 @@ def _parse(text: str, lang: str, at: datetime | None) -> TimeParse | None:
     s = _prepare(text, lang)
     if at is not None:
         m = _IN_MINUTES[lang].search(s)
+        if m and _OR_ANOTHER.match(s, m.end()):
+            return None  # "in an hour or two", "tra un'ora o due": no one time
         if m:
             n = int(m.group(1))
             minutes = n if m.group(2).startswith("minut") else 60 * n
@@ -209,7 +212,8 @@ def _parse(text: str, lang: str, at: datetime | None) -> TimeParse | None:
             except OverflowError:
                 return None
             rest = s[: m.start()] + " " + s[m.end() :]
-            return TimeParse(when.strftime("%H:%M"), rest=rest, relative=when)
+            vague = couple_as_two(fold(text), lang) != fold(text)  # "in a couple of hours"
+            return TimeParse(when.strftime("%H:%M"), vague, rest=rest, relative=when)
     if _ALTERNATIVES.search(s):
         return None
     for form, rx in _FORMS:
@@ -322,7 +326,9 @@ def extract_datetime(
     if t is not None and t.invalid:
         return Extraction(value=None, layer=t.layer, invalid=t.invalid)
     if t is not None and t.relative is not None:
-        return Extraction(value=t.relative.strftime("%Y-%m-%dT%H:%M"), layer="grammar")
+        value = t.relative.strftime("%Y-%m-%dT%H:%M")
+        conf = 0.8 if t.uncertain else 1.0
+        return Extraction(value=value, layer="grammar", uncertain=t.uncertain, confidence=conf)
     date_text = t.rest if t is not None else text
     d = parse_date(date_text, lang, at)
     if d is not None and d.invalid:

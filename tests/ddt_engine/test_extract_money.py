@@ -121,6 +121,10 @@ MONEY_EN: list[tuple[str, object]] = [
     ("twenty euros sorry thirty", 30.0),
     ("between 20 and 30 euros", None),
     ("twenty or thirty euros", None),
+    # slang for other currencies: never read as euros
+    ("twenty bucks", OTHER),
+    ("fifty quid", OTHER),
+    ("a tenner", OTHER),
 ]
 
 

@@ -13,7 +13,7 @@ AT = datetime(2025, 6, 11, 10, 30, tzinfo=UTC)
 NOT_INT = "not_integer"
 
 # expected: an int, None for no match, or the invalid reason
-INTEGER_IT: list[tuple[str, int | str | None]] = [
+INTEGER_IT: list[tuple[str, object]] = [
     ("32", 32),
     ("0", 0),
     ("1.250", 1250),
@@ -72,6 +72,11 @@ INTEGER_IT: list[tuple[str, int | str | None]] = [
     ("un paio", None),
     ("una decina", None),
     ("un centinaio di persone", None),
+    # dozens: twelve each, uncertain in Italian ("una dozzina di persone" is vague)
+    ("una dozzina", ("uncertain", 12)),
+    ("mezza dozzina", ("uncertain", 6)),
+    ("due dozzine di uova", ("uncertain", 24)),
+    ("decine", None),
 ]
 
 INTEGER_EN: list[tuple[str, int | str | None]] = [
@@ -123,6 +128,12 @@ INTEGER_EN: list[tuple[str, int | str | None]] = [
     ("one two three four I mean three five", 1235),
     ("a couple", None),
     ("a few", None),
+    ("a dozen", 12),
+    ("a dozen eggs please", 12),
+    ("half a dozen", 6),
+    ("two dozen", 24),
+    ("dozens", None),
+    ("a dozen and three", None),
 ]
 
 NUMBER_IT: list[tuple[str, float | str | None]] = [
@@ -220,7 +231,9 @@ def _got(kind: str, text: str, lang: str) -> object:
     r = extract(kind, text, lang, AT)
     if r is None:
         return None
-    return r.invalid if r.invalid else r.value
+    if r.invalid:
+        return r.invalid
+    return ("uncertain", r.value) if r.uncertain else r.value
 
 
 @pytest.mark.parametrize(("text", "expected"), INTEGER_IT)

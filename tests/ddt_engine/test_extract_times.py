@@ -88,6 +88,12 @@ TIME_IT: list[tuple[str, object]] = [
     ("tra le 7 e le 8", None),
     ("alle 7 o alle 8", None),
     ("le 3 o le 4 del pomeriggio", None),
+    # "un paio" of hours/minutes is two, uncertain
+    ("tra un paio d'ore", U("12:30")),
+    ("fra un paio di ore", U("12:30")),
+    ("tra un paio di minuti", U("10:32")),
+    ("tra una decina di minuti", None),
+    ("tra un'ora o due", None),
 ]
 
 TIME_EN: list[tuple[str, object]] = [
@@ -153,6 +159,9 @@ TIME_EN: list[tuple[str, object]] = [
     ("between 3 and 4", None),
     ("at 3 or 4", None),
     ("from 3 to 4", None),
+    ("in a couple of hours", U("12:30")),
+    ("in a few minutes", None),
+    ("in an hour or two", None),
 ]
 
 DATETIME_IT: list[tuple[str, object]] = [
@@ -199,6 +208,10 @@ DATETIME_IT: list[tuple[str, object]] = [
     ("", None),
     ("domani alle 3 anzi alle 4", U("2025-06-12T04:00")),
     ("domani alle 5 del pomeriggio anzi dopodomani", "2025-06-13T17:00"),
+    ("tra un paio d'ore", U("2025-06-11T12:30")),
+    ("tra un paio di giorni alle 10", U("2025-06-13T10:00")),
+    ("fine mese alle 10 di mattina", U("2025-06-30T10:00")),
+    ("tra un'ora o due", None),
 ]
 
 DATETIME_EN: list[tuple[str, object]] = [
@@ -245,6 +258,9 @@ DATETIME_EN: list[tuple[str, object]] = [
     ("", None),
     ("at 3 no 4", U({"time": "04:00"})),
     ("the 15th no wait the 16th", {"date": "2025-06-16"}),
+    ("in a couple of hours", U("2025-06-11T12:30")),
+    ("in an hour or two", None),
+    ("end of the month at 3 pm", U("2025-06-30T15:00")),
 ]
 
 
