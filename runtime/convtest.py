@@ -33,7 +33,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 
@@ -47,6 +47,7 @@ from runtime.sinks.jsonl import JsonlSink, read_turns
 from runtime.stores.memory import MemoryStore
 from schemas.actions import SayAction
 from schemas.events import Event, HangupEvent, NoInputEvent, UserInputEvent
+from schemas.session import Status
 from schemas.turns import TurnRecord
 
 __all__ = [
@@ -132,17 +133,127 @@ class _LineDict(dict[str, Any]):
     line = 0
 
 
+MAX_TEST_BYTES = 5 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_ELEMENTS = 100_000  # after expanding aliases
+
+_INPUT_KEYS = ("user", "dtmf")
+_STD = "tag:yaml.org,2002:"
+_BOOL, _INT, _FLOAT, _TIMESTAMP = (_STD + t for t in ("bool", "int", "float", "timestamp"))
+
+
 class _Loader(yaml.SafeLoader):
-    pass
+    """Safe YAML with the scalars of YAML 1.2, as the compiler reads a project: ``yes``,
+    ``no``, ``on``, ``off`` stay words and ``0123`` is 123 (YAML 1.1 read a boolean and an
+    octal number); what the caller says or keys in is the text written (see ``_turn``)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Loader.add_implicit_resolver(
+    _INT, re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+)
+_Loader.add_implicit_resolver(
+    _FLOAT,
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text, 10)
+
+
+def _construct_timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError as e:
+        raise _FileProblem(
+            problem=f"invalid date {node.value!r}: {e}", problem_mark=node.start_mark
+        ) from None
 
 
 def _construct_map(loader: yaml.SafeLoader, node: yaml.MappingNode) -> _LineDict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, list | dict):
+            raise _FileProblem(
+                problem="a key must be a plain value", problem_mark=key_node.start_mark
+            )
+        if key in seen:
+            raise _FileProblem(
+                problem=f"key {key!r} defined twice (first at line {seen[key]})",
+                problem_mark=key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line + 1
     d = _LineDict(loader.construct_pairs(node, deep=True))
     d.line = node.start_mark.line + 1
+    for key_node, value_node in node.value:  # what the caller says or keys in: as written
+        key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+        if key in _INPUT_KEYS and isinstance(d.get(key), int | float):  # bool is an int
+            d[key] = value_node.value  # `dtmf: 0123` is 0123, `user: 1.50` is 1.50
     return d
 
 
+_Loader.add_constructor(_INT, _construct_int)
+_Loader.add_constructor(_TIMESTAMP, _construct_timestamp)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
+
+
+class _FileProblem(yaml.MarkedYAMLError):
+    """A well-formed YAML file this loader refuses (limits, a key twice, a bad date)."""
+
+
+def _limit_error(message: str, mark: Any) -> _FileProblem:
+    return _FileProblem(problem=message, problem_mark=mark)
+
+
+def _check_limits(raw: str) -> None:
+    """Nesting depth (from the event stream: no recursion) and alias expansion, before any
+    Python object is built, so that a deep or "billion laughs" file is refused at once."""
+    depth = 0
+    for ev in yaml.parse(raw, Loader=_Loader):
+        if isinstance(ev, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _limit_error(f"nested deeper than {MAX_DEPTH} levels", ev.start_mark)
+        elif isinstance(ev, yaml.CollectionEndEvent):
+            depth -= 1
+    node = yaml.compose(raw, Loader=_Loader)
+    if node is None:
+        return
+    size: dict[int, int] = {}  # node id -> elements once expanded (aliases share nodes)
+    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    while stack:
+        n, done = stack.pop()
+        if id(n) in size:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(n, yaml.SequenceNode):
+            children = list(n.value)
+        elif isinstance(n, yaml.MappingNode):
+            children = [x for pair in n.value for x in pair]
+        if not done:
+            stack.append((n, True))
+            stack.extend((c, False) for c in children if id(c) not in size)
+            continue
+        size[id(n)] = 1 + sum(size[id(c)] for c in children)
+        if size[id(n)] > MAX_ELEMENTS:
+            raise _limit_error(
+                f"YAML aliases expand to more than {MAX_ELEMENTS:,} elements", n.start_mark
+            )
 
 
 def _plain(v: Any) -> Any:
@@ -191,10 +302,29 @@ def _check_keys(d: Mapping[str, Any], allowed: set[str], where: str, what: str) 
 
 def _bot(v: Any, where: str) -> tuple[str, ...]:
     if isinstance(v, str):
-        return (v,)
-    if isinstance(v, list) and all(isinstance(x, str) for x in v):
-        return tuple(v)
-    raise TestFileError(f"{where}: 'bot' is a text or a list of texts")
+        texts: tuple[str, ...] = (v,)
+    elif isinstance(v, list) and all(isinstance(x, str) for x in v):
+        texts = tuple(v)
+    else:
+        raise TestFileError(f"{where}: 'bot' is a text or a list of texts")
+    for text in texts:
+        if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
+            try:
+                re.compile(text[1:-1])
+            except re.error as e:
+                raise TestFileError(
+                    f"{where}: bad regular expression in 'bot' {text!r}: {e}"
+                ) from None
+    return texts
+
+
+_STATUSES = get_args(Status)
+
+
+def _status(v: Any, where: str) -> str | None:
+    if v is None or v in _STATUSES:
+        return v  # type: ignore[no-any-return]
+    raise TestFileError(f"{where}: status {v!r} is not one of {', '.join(_STATUSES)}")
 
 
 def _turn(d: Any, file: Path, index: int, default_line: int) -> Turn:
@@ -233,7 +363,7 @@ def _turn(d: Any, file: Path, index: int, default_line: int) -> Turn:
         dtmf=dtmf,
         bot=_bot(d["bot"], where) if "bot" in d else None,
         memory=_plain(memory) if memory is not None else None,
-        status=d.get("status"),
+        status=_status(d.get("status"), where),
         at=_at(d["at"], where) if "at" in d else None,
     )
 
@@ -284,7 +414,7 @@ def _test(d: Any, file: Path, n: int) -> ConvTest:
         variables=_plain(variables),
         backends=_backends(d.get("backends"), where),
         turns=tuple(_turn(t, file, i, line) for i, t in enumerate(turns_raw)),
-        expect_status=expect.get("status"),
+        expect_status=_status(expect.get("status"), where),
         expect_reason=expect.get("reason"),
         expect_memory=_plain(expect.get("memory")) if expect.get("memory") else None,
     )
@@ -294,16 +424,27 @@ def load_tests(path: str | Path) -> list[ConvTest]:
     """The tests of one YAML file; TestFileError with file:line on any problem."""
     p = Path(path)
     try:
-        raw = p.read_text(encoding="utf-8")
+        blob = p.read_bytes()
     except OSError as e:
         raise TestFileError(f"{p}: cannot read: {e.strerror}") from None
+    if len(blob) > MAX_TEST_BYTES:
+        raise TestFileError(f"{p}: too large: {len(blob):,} bytes (limit {MAX_TEST_BYTES:,})")
     try:
+        raw = blob.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise TestFileError(
+            f"{p}: not UTF-8 text (byte 0x{blob[e.start]:02x} at offset {e.start}); "
+            "save the file as UTF-8"
+        ) from None
+    try:
+        _check_limits(raw)
         data = yaml.load(raw, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         pos = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
         problem = getattr(e, "problem", None) or str(e)
-        raise TestFileError(f"{p}{pos}: not valid YAML: {problem}") from None
+        what = "" if isinstance(e, _FileProblem) else "not valid YAML: "
+        raise TestFileError(f"{p}{pos}: {what}{problem}") from None
     if isinstance(data, Mapping) and "tests" in data:
         items = data["tests"]
         if not isinstance(items, list):

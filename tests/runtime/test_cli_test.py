@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from runtime.convtest import load_tests
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -106,6 +108,38 @@ expect: {status: ended}
             "name: x\nat: 2026-03-02T10:00:00\nbackends: {b: {error: nope}}\nturns: [{user: a}]",
             "unknown backend error 'nope'",
         ),
+        # found by the compiler QA pass: each of these was a traceback, or passed silently
+        ("name: x\nat: 2026-02-30T10:00:00\nturns: [{user: a}]", "broken.yaml:2:5: invalid date"),
+        ("name: x\nat: 2026-03-02T10:00:00\nturns: [{user: a, user: b}]", "broken.yaml:3:19: key"),
+        ("name: x\nname: y\nat: 2026-03-02T10:00:00\nturns: [{user: a}]", "defined twice"),
+        (
+            "name: x\nat: 2026-03-02T10:00:00\nturns: [{bot: '/[unclosed/'}]",
+            "bad regular expression in 'bot' '/[unclosed/'",
+        ),
+        (
+            "name: x\nat: 2026-03-02T10:00:00\nturns: [{user: a, status: waiting}]",
+            "status 'waiting' is not one of",
+        ),
+        (
+            "name: x\nat: 2026-03-02T10:00:00\nturns: [{user: a}]\nexpect: {status: endd}",
+            "status 'endd' is not one of",
+        ),
+        (
+            "name: x\nat: 2026-03-02T10:00:00\nvariables: {a: "
+            + "[" * 5000
+            + "]" * 5000
+            + "}\nturns: [{user: a}]",
+            "nested deeper than 64 levels",
+        ),
+        (
+            "name: x\nat: 2026-03-02T10:00:00\nvariables:\n  a: &a [1,1,1,1,1,1,1,1,1,1]\n"
+            + "".join(
+                f"  {n}: &{n} [{','.join(['*' + p] * 10)}]\n"
+                for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+            )
+            + "turns: [{user: a}]",
+            "YAML aliases expand to more than",
+        ),
     ],
 )
 def test_broken_test_files_are_reported(
@@ -116,6 +150,55 @@ def test_broken_test_files_are_reported(
     assert p.returncode == 1
     assert "BROKEN" in p.stdout and message in p.stdout, p.stdout
     assert "Traceback" not in p.stdout + p.stderr
+
+
+def test_a_test_file_that_is_not_utf8_is_broken(project: Path, tmp_path: Path) -> None:
+    (project / "tests" / "latin1.yaml").write_bytes(
+        "name: caffè\nat: 2026-03-02T10:00:00\nturns: [{user: a}]\n".encode("latin-1")
+    )
+    p = run(str(project), "--log-dir", str(tmp_path / "logs"))
+    assert p.returncode == 1
+    assert "BROKEN" in p.stdout and "latin1.yaml: not UTF-8 text" in p.stdout, p.stdout
+    assert "Traceback" not in p.stdout + p.stderr
+
+
+def test_caller_input_is_the_text_written(project: Path, tmp_path: Path) -> None:
+    """``user: yes`` is the word yes (YAML 1.1 made it the boolean, said as 'True') and
+    ``user: 0123`` the digits 0 1 2 3 (YAML 1.1 read an octal number, said as '83')."""
+    (project / "tests" / "plain.yaml").write_text(
+        """
+name: yes and a leading zero
+language: en
+channel: voice
+at: 2026-03-02T10:00:00+01:00
+variables: {caller.phone: "+447700900123"}
+backends:
+  verify_identity:
+    body: {match: true, customer: {first_name: Ann}, card: {id: c-1, masked: "**** 0123"}}
+  block_card: {body: {reference: "7001"}}
+  sms: ok
+turns:
+  - user: 12 march 1980
+  - user: 0123
+    memory: {card.last4: "0123"}
+  - user: yes
+expect: {status: ended, reason: blocked, memory: {block_confirmed: true}}
+"""
+    )
+    p = run(str(project), "--log-dir", str(tmp_path / "logs"))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.splitlines()[-1] == "1 passed, 0 failed"
+
+
+def test_scalars_of_a_test_file_are_read_as_yaml_1_2(tmp_path: Path) -> None:
+    f = tmp_path / "t.yaml"
+    f.write_text(
+        "name: x\nat: 2026-03-02T10:00:00\nvariables: {a: on, b: 0123, c: 9:30, d: 0x1F}\n"
+        "turns: [{dtmf: 0123}, {user: 1.50}, {user: no}]\n"
+    )
+    (test,) = load_tests(f)
+    assert dict(test.variables) == {"a": "on", "b": 123, "c": "9:30", "d": 31}
+    assert [(t.dtmf, t.text) for t in test.turns] == [("0123", ""), (None, "1.50"), (None, "no")]
 
 
 def test_project_that_does_not_compile(tmp_path: Path) -> None:
