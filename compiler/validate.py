@@ -318,10 +318,13 @@ def _convert(err: Mapping[str, Any], walk: _Walk, data: Any, smap: SourceMap) ->
         )
     if etype in ("literal_error", "enum"):
         choices = _expected(ctx)
-        shown = value if isinstance(value, str) else _type_name(value)
+        shown = repr(value) if isinstance(value, str) else _type_name(value)
         guess = did_you_mean(str(value), choices) if isinstance(value, str) else None
-        msg = f"invalid value '{shown}' for {field}" + (f"; {guess}" if guess else "")
-        return smap.diag("E023", path, msg, f"expected one of: {', '.join(choices)}")
+        hint = f"expected one of: {', '.join(choices)}"
+        if isinstance(value, str) and value in choices:  # '1' for the number 1
+            guess, hint = None, f"{hint} (a number: write it without quotes)"
+        msg = f"invalid value {shown} for {field}" + (f"; {guess}" if guess else "")
+        return smap.diag("E023", path, msg, hint)
     if etype in _TYPE_WORDS:
         want = _TYPE_WORDS[etype]
         hint = None
@@ -342,6 +345,9 @@ def _convert(err: Mapping[str, Any], walk: _Walk, data: Any, smap: SourceMap) ->
     msg = msg.replace("List should", "must").replace("Dictionary should", "must")
     msg = msg.replace("String should", "must")
     msg = msg[:1].lower() + msg[1:]
+    if etype in ("too_short", "too_long"):  # "… after validation, not 0": say the count once
+        msg = msg.split(" after validation")[0].split(",")[0]
+        return smap.diag("E023", path, f"{field} {msg}")
     return smap.diag("E023", path, f"{field} {msg}, not {_type_name(value)}")
 
 

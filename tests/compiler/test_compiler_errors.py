@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 import compiler
-from compiler import compile_project
+from compiler import compile_project, compile_project_dict
 from compiler.errors import did_you_mean, render_all, render_diagnostic, summary
 from schemas.diagnostics import Diagnostic
 
@@ -91,3 +93,23 @@ def test_the_annotated_example_in_the_docs_compiles_clean(tmp_path: Path) -> Non
     result = compile_project(tmp_path / "project.yaml")
     assert result.ok, render_all(result.diagnostics)
     assert not result.diagnostics, render_all(result.diagnostics)
+
+
+@pytest.mark.parametrize(
+    "change,message,hint",
+    [
+        # the QA pass found "'languages' must have at least 1 item after validation, not 0,
+        # not a list", "invalid value 'number 2'" and "'1' …; did you mean '1'?"
+        ({"languages": []}, "'languages' must have at least 1 item", None),
+        ({"format": 2}, "invalid value number 2 for 'format'", "expected one of: 1"),
+        (
+            {"format": "1"},
+            "invalid value '1' for 'format'",
+            "expected one of: 1 (a number: write it without quotes)",
+        ),
+    ],
+)
+def test_schema_messages_read_well(change: dict[str, object], message: str, hint: str) -> None:
+    project: dict[str, object] = {"name": "x", "languages": ["it"], **change}
+    result = compile_project_dict(project)
+    assert [(d.code, d.message, d.hint) for d in result.diagnostics] == [("E023", message, hint)]
