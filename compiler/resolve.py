@@ -8,6 +8,7 @@ an ``Analysis``, is what the graph checks and the lowering read.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
 from collections.abc import Mapping, Sequence
@@ -170,7 +171,16 @@ def _fits(value: Any, var_type: str) -> bool:
     if not isinstance(value, str):
         return False
     pattern = {"date": _DATE, "time": _TIME, "datetime": _DATETIME}.get(var_type)
-    return pattern is None or bool(pattern.match(value))
+    if pattern is None:
+        return True
+    if not pattern.match(value):
+        return False
+    parse = {"date": dt.date, "time": dt.time, "datetime": dt.datetime}[var_type]
+    try:  # the shape is not enough: 2024-02-30 and 25:99 are no date and no time
+        parse.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def compatible(value_type: str, var_type: str) -> bool:

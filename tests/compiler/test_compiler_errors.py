@@ -113,3 +113,24 @@ def test_schema_messages_read_well(change: dict[str, object], message: str, hint
     project: dict[str, object] = {"name": "x", "languages": ["it"], **change}
     result = compile_project_dict(project)
     assert [(d.code, d.message, d.hint) for d in result.diagnostics] == [("E023", message, hint)]
+
+
+@pytest.mark.parametrize(
+    "var_type,default,ok",
+    [
+        ("date", "2024-02-29", True),
+        ("date", "2024-02-30", False),  # the QA pass: the shape was checked, not the date
+        ("time", "09:30", True),
+        ("time", "25:99", False),
+        ("datetime", "2024-03-01T10:00", True),
+        ("datetime", "2024-03-01T10:00 tomorrow", False),
+    ],
+)
+def test_date_and_time_defaults_must_exist(var_type: str, default: str, ok: bool) -> None:
+    project = {
+        "name": "x",
+        "languages": ["it"],
+        "variables": {"v": {"type": var_type, "default": default}},
+    }
+    codes = [d.code for d in compile_project_dict(project).diagnostics if d.severity == "error"]
+    assert ("E209" not in codes) is ok, codes
