@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,9 +175,13 @@ def _fits(value: Any, var_type: str) -> bool:
         return True
     if not pattern.match(value):
         return False
-    parse = {"date": dt.date, "time": dt.time, "datetime": dt.datetime}[var_type]
+    parse: dict[str, Callable[[str], object]] = {
+        "date": dt.date.fromisoformat,
+        "time": dt.time.fromisoformat,
+        "datetime": dt.datetime.fromisoformat,
+    }
     try:  # the shape is not enough: 2024-02-30 and 25:99 are no date and no time
-        parse.fromisoformat(value)
+        parse[var_type](value)
     except ValueError:
         return False
     return True
