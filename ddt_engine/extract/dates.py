@@ -63,11 +63,12 @@ WEEKDAYS: dict[str, dict[str, int]] = {
            "saturday": 5, "sunday": 6},
 }  # fmt: skip
 
+_FILLERS = {"ehm", "ehmm", "uhm", "eh", "uh", "um", "umm", "er", "erm", "mmm", "hmm"}
 _SKIP = {
     "it": {"il", "lo", "la", "l", "i", "di", "del", "dell", "nel", "dal", "e", "data",
-           "giorno", "anno", "mese", "sono", "nato", "nata", "era", "e'"},
+           "giorno", "anno", "mese", "sono", "nato", "nata", "era", "e'", *_FILLERS},
     "en": {"the", "of", "on", "in", "and", "year", "day", "date", "born", "it", "s", "was",
-           "is", "i", "m", "a"},
+           "is", "i", "m", "a", *_FILLERS},
 }  # fmt: skip
 _ARTICLES = {"il", "l", "the", "lo"}
 _TIME_MARKERS = {"alle", "all", "ore", "le", "verso", "at", "around", "by", "dalle", "entro"}
@@ -311,6 +312,8 @@ def _bare_number(toks: list[_Tok], at: date) -> DateParse | None:
         if len(t.raw) == 2:
             return _partial(None, None, pivot_year(t.value, at), True)
         return None
+    if len(nums) == 2 and len(toks) == 2 and toks[0].article:  # "il 12 del 12"
+        return _partial(toks[0].value, toks[1].value, None, False) if toks[1].value <= 12 else None
     if len(nums) == 2 and len(toks) == 2:  # "nineteen eighty"
         y = _year_at(toks, 0, "en", at)
         if y is not None and y[1] == 2:

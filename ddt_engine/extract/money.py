@@ -50,8 +50,9 @@ _BARE = re.compile(
 _ALTERNATIVES = re.compile(
     rf"\b(?:tra|fra|between|from)\s+{_NUM}\s*{_CUR}?\s+(?:e|and|to|a)\s+{_NUM}"
     rf"|(?<![\d.,]){_NUM}\s*{_CUR}?\s+(?:o|or|oppure)\s+{_NUM}"
+    rf"|(?<![\d.,])\d+,\s+\d+\s*{_CUR}"  # "venti, trenta euro": a range said as a list
 )
-_ALTERNATIVE_HINTS = ("tra ", "fra ", "between", "from", " o ", " or ", "oppure")
+_ALTERNATIVE_HINTS = ("tra ", "fra ", "between", "from", " o ", " or ", "oppure", ", ")
 # "venti euro venti euro": the amount said twice (another one is no match)
 _TWICE = re.compile(rf"(?<![\d.,])({_NUM})\s*{_CUR}\s+({_NUM})\s*{_CUR}(?!\s*\d)")
 _FRACTION = {"½": Decimal("0.5"), "¼": Decimal("0.25"), "¾": Decimal("0.75")}

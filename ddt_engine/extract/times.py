@@ -172,6 +172,9 @@ def parse_time(text: str, lang: str, at: datetime | None = None) -> TimeParse | 
 
 
 _NO_TIME = TimeParse(None)
+_MINUTES_ONLY = re.compile(
+    r"[\s,.;:!-]*(?:e|and)?\s*(\d{1,2}|[½¼¾])(?:\s+minut[oi]|\s+minutes?)?\s*"
+)
 _BARE_NUMBER = re.compile(r"\s*\d{1,4}(?:\s+minut[oi]|\s+minutes?|\s+or[ae]|\s+hours?)?\s*")
 
 
@@ -186,6 +189,15 @@ def _corrected(head: str, tail: str, lang: str, at: datetime | None) -> TimePars
         bare = _BARE_NUMBER.fullmatch(_prepare(tail, lang)) is not None
         if bare or (got is None and any(c.isdigit() for c in _prepare(tail, lang))):
             return _NO_TIME
+    minutes = _MINUTES_ONLY.fullmatch(_prepare(tail, lang)) if got is None else None
+    if minutes is not None:
+        # "alle tre e un quarto, no, e mezza": the minutes corrected, the hour kept
+        said = minutes.group(1)
+        minute = _FRACTION_MINUTES[said] if said in _FRACTION_MINUTES else int(said)
+        if before is None or before.value is None or minute > 59:
+            return _NO_TIME
+        value = f"{before.value[:2]}:{minute:02d}"
+        return TimeParse(value, before.uncertain, None, "grammar", before.rest, None)
     if got is None or (before is None and _WHOLE_NUMBER.fullmatch(_prepare(tail, lang))):
         return None  # no time after the marker, or a bare number with no time before it
     head_rest = before.rest if before is not None else _prepare(head, lang)

@@ -101,6 +101,9 @@ PHONE_IT: list[Row] = [
     ("no, è 347 123 4567", "+393471234567"),
     ("347 123 4567, no?", "+393471234567"),
     ("ho 38 anni no scusi il numero è 347 1234567", "+393471234567"),
+    # hesitations between the groups do not break the number
+    ("ehm tre quattro sette, ehm, uno due tre, quattro cinque sei sette", "+393471234567"),
+    ("allora il numero è 347, ehm, 123, 45, 67", "+393471234567"),
 ]
 
 PHONE_EN: list[Row] = [
@@ -157,6 +160,7 @@ PHONE_EN: list[Row] = [
     ("347 123 4567 I mean 4568", "+393471234568"),
     ("call me on 06 1234 5678, sorry, my mobile is 347 123 4567", "+393471234567"),
     ("my phone no. is 347 123 4567", "+393471234567"),
+    ("um three four seven, uh, one two three, four five six seven", "+393471234567"),
 ]
 
 

@@ -140,6 +140,11 @@ DATE_IT: list[tuple[str, object]] = [
     ("tra qualche giorno", None),
     ("tra pochi giorni", None),
     ("tra due o tre giorni", None),
+    # QA: hesitations between the parts, "il N del M"
+    ("il tre, ehm, marzo", {"day": 3, "month": 3}),
+    ("il 3 marzo ehm 1980", "1980-03-03"),
+    ("il 12 del 12", {"day": 12, "month": 12}),
+    ("il 15 del 13", None),
 ]
 
 DATE_EN: list[tuple[str, object]] = [
@@ -234,6 +239,7 @@ DATE_EN: list[tuple[str, object]] = [
     ("in a few days", None),
     ("in two or three days", None),
     ("in an hour or two", None),
+    ("uh march uh third", {"day": 3, "month": 3}),
 ]
 
 

@@ -69,6 +69,8 @@ MONEY_IT: list[tuple[str, object]] = [
     ("venti euro trenta euro", None),
     ("tra 20 e 30 euro", None),
     ("20 o 30 euro", None),
+    ("tipo venti, trenta euro", None),
+    ("venti euro, trenta centesimi", 20.3),
 ]
 
 MONEY_EN: list[tuple[str, object]] = [

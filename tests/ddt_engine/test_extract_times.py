@@ -94,6 +94,9 @@ TIME_IT: list[tuple[str, object]] = [
     ("tra un paio di minuti", U("10:32")),
     ("tra una decina di minuti", None),
     ("tra un'ora o due", None),
+    # QA: the minutes corrected alone keep the hour said before
+    ("alle tre e un quarto, ehm no, e mezza", U("03:30")),
+    ("alle 15 e 10 anzi e 20", "15:20"),
 ]
 
 TIME_EN: list[tuple[str, object]] = [
@@ -162,6 +165,8 @@ TIME_EN: list[tuple[str, object]] = [
     ("in a couple of hours", U("12:30")),
     ("in a few minutes", None),
     ("in an hour or two", None),
+    ("at three fifteen, no, and thirty", U("03:30")),
+    ("at 3 pm, sorry, and a half", "15:30"),
 ]
 
 DATETIME_IT: list[tuple[str, object]] = [
