@@ -353,24 +353,35 @@ def _compile(pieces: tuple[_Piece, ...], lang: str) -> tuple[_Compiled, ...]:
 
 
 class _PromptPlan:
-    """One prompt for one language and channel; ``const`` when it has no expression."""
+    """One prompt for one language and channel; ``const`` when it has no expression.
 
-    __slots__ = ("const", "key", "pieces", "plain", "voice")
+    On the voice channel ``markup`` says whether the template is SSML (the designer's voice
+    variant: its tags stay, the values put into it are escaped) or plain text (a prompt
+    without a voice variant: the whole text is escaped, so "Rossi & Figli" is valid SSML)."""
 
-    def __init__(self, key: str, template: Template, voice: bool, lang: str) -> None:
+    __slots__ = ("const", "key", "markup", "pieces", "plain", "voice")
+
+    def __init__(
+        self, key: str, template: Template, voice: bool, lang: str, *, markup: bool = True
+    ) -> None:
         self.key = key
         self.voice = voice
+        self.markup = voice and markup
         self.pieces = _compile(_pieces(template), lang)
         self.const: SayAction | None = None
         if all(isinstance(p, str) for p in self.pieces):
             self.const = self._action("".join(p for p in self.pieces if isinstance(p, str)))
-        # chat text escapes nothing: the whole template compiled at once gives the same text
-        plain = not voice and self.const is None
+        # plain text escapes nothing piece by piece: the whole template compiled at once
+        # gives the same text
+        plain = not self.markup and self.const is None
         self.plain = compile_template(template, lang) if plain else None
 
     def _action(self, raw: str) -> SayAction:
         if not self.voice:
             return build(SayAction, text=raw, ssml=None, prompt=self.key)
+        if not self.markup:
+            ssml = f"<speak>{html.escape(raw, quote=False)}</speak>"
+            return build(SayAction, text=raw, ssml=ssml, prompt=self.key)
         if "<" in raw:
             ssml = raw if raw.lstrip().startswith("<speak") else f"<speak>{raw}</speak>"
             text = html.unescape(" ".join(_TAG.sub(" ", raw).split()))
@@ -427,7 +438,10 @@ class ProgramPlan:
                 p = by_lang.get(lang) or by_lang.get(program.default_language)
                 if p is None:
                     p = next(iter(by_lang.values()))
-                voice = _PromptPlan(key, p.voice or p.text, True, lang)
+                if p.voice is not None:
+                    voice = _PromptPlan(key, p.voice, True, lang)
+                else:
+                    voice = _PromptPlan(key, p.text, True, lang, markup=False)
                 self.prompts[(key, lang, "voice")] = voice
                 self.prompts[(key, lang, "chat")] = _PromptPlan(key, p.chat or p.text, False, lang)
         self.backends = {name: _BackendPlan(b) for name, b in program.backends.items()}

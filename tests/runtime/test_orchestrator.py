@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from pydantic import BaseModel
@@ -151,13 +152,14 @@ def test_jump_if_false_falls_through_to_fail_with_location() -> None:
 
 def test_voice_ssml_escapes_values_and_keeps_designer_markup() -> None:
     p = program(
-        [SayTask(prompt="p"), SayTask(prompt="plain"), EndTask()],
+        [SayTask(prompt="p"), SayTask(prompt="plain"), SayTask(prompt="const"), EndTask()],
         prompts={
             "p": prompt(
                 tpl("Ciao"),
                 voice=tpl('<speak>Ciao <break time="300ms"/>', ("name",), "</speak>"),
             ),
             "plain": prompt(tpl("Tu & io ", ("name",))),
+            "const": prompt(tpl("Rossi & Figli: meno di 3 < 5")),
         },
     )
     s, actions = start(p, channel="voice", name="<b>Tom & Jerry</b>")
@@ -168,9 +170,18 @@ def test_voice_ssml_escapes_values_and_keeps_designer_markup() -> None:
     )
     assert actions[1] == SayAction(
         text="Tu & io <b>Tom & Jerry</b>",
-        ssml="<speak>Tu & io &lt;b&gt;Tom &amp; Jerry&lt;/b&gt;</speak>",
+        ssml="<speak>Tu &amp; io &lt;b&gt;Tom &amp; Jerry&lt;/b&gt;</speak>",
         prompt="plain",
     )
+    # a prompt without a voice variant is text, not markup: all of it is escaped
+    assert actions[2] == SayAction(
+        text="Rossi & Figli: meno di 3 < 5",
+        ssml="<speak>Rossi &amp; Figli: meno di 3 &lt; 5</speak>",
+        prompt="const",
+    )
+    for a in actions[:3]:
+        assert isinstance(a, SayAction) and a.ssml is not None
+        ElementTree.fromstring(a.ssml)  # well-formed XML, as a speech engine requires
 
 
 def backend_program(**task_kw: Any) -> Program:
