@@ -247,11 +247,17 @@ _NEUTRAL: dict[str, tuple[str, ...]] = {
 _FILLERS: dict[str, frozenset[str]] = {
     "it": frozenset(
         "beh be allora ehm uhm mmm hmm mah ma guardi senta e grazie prego per favore piacere oh ah"
-        " dunque".split()
+        " dunque anzi veramente".split()
     ),
     "en": frozenset(
-        "well um uh uhm erm hmm hm mm mmm oh ah so please thanks thank you but and".split()
+        "well um uh uhm erm hmm hm mm mmm oh ah so please thanks thank you but and actually".split()
     ),
+}
+
+# Phrases skipped before the answer ("in realtà no", "to be honest, yes").
+_LEADS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "it": tuple(words(p) for p in ("in realtà", "a dire il vero", "per la verità")),
+    "en": tuple(words(p) for p in ("to be honest", "in fact", "come to think of it")),
 }
 
 _MAX_PHRASE = 6
@@ -305,8 +311,11 @@ def detect_yes_no(text: str, lang: str) -> tuple[bool | None, str]:
             return whole, ""
     i = 0
     first = _longest(ws, i, prefix)
-    while first is None and i < len(ws) and ws[i] in fillers:
-        i += 1
+    while first is None and i < len(ws):
+        lead = next((n for n in map(len, _LEADS[lang]) if tuple(ws[i : i + n]) in _LEADS[lang]), 0)
+        if not lead and ws[i] not in fillers:
+            break
+        i += lead or 1
         first = _longest(ws, i, prefix)
     j = len(ws)
     while j > i and ws[j - 1] in fillers:

@@ -43,6 +43,12 @@ IT = [
     ("sì", None),
     ("", None),
     ("trentadue", None),
+    # asking what the question means is asking for help
+    ("in che senso?", "help"),
+    ("scusi, cosa intende?", "help"),
+    ("cosa vuol dire?", "help"),
+    ("che cos'è?", "help"),
+    ("che significa", "help"),
 ]
 
 EN = [
@@ -76,6 +82,11 @@ EN = [
     ("yes", None),
     ("", None),
     ("what a day", None),
+    ("what do you mean?", "help"),
+    ("what do you mean by tax code", "help"),
+    ("what does that mean", "help"),
+    ("what's that?", "help"),
+    ("what was that", "repeat"),
 ]
 
 

@@ -77,6 +77,11 @@ IT: list[tuple[str, bool | None]] = [
     ("non sono d'accordo", False),
     ("uhm no", False),
     ("dunque sì", True),
+    ("veramente no", False),
+    ("anzi no", False),
+    ("in realtà no", False),
+    ("a dire il vero sì", True),
+    ("in realtà", None),
     ("non credo di aver capito", None),
 ]
 
@@ -147,6 +152,12 @@ EN: list[tuple[str, bool | None]] = [
     ("thats not correct", False),
     ("i dont think so", False),
     ("hmm", None),
+    # "actually", "to be honest" before the answer
+    ("actually no, make it the first one", False),
+    ("actually yes", True),
+    ("to be honest, no", False),
+    ("in fact yes", True),
+    ("actually", None),
 ]
 
 
@@ -179,6 +190,11 @@ def test_yes_no_en(text: str, expected: bool | None) -> None:
         ("yes, at 5 pm", "en", (True, "at 5 pm")),
         ("that's wrong, it's the 4th", "en", (False, "it's the 4th")),
         ("", "en", (None, "")),
+        ("anzi no, il 16", "it", (False, "il 16")),
+        ("in realtà no, il 16", "it", (False, "il 16")),
+        ("sì, anzi il 16", "it", (True, "il 16")),
+        ("sì anzi no", "it", (None, "sì anzi no")),
+        ("actually no, the 16th", "en", (False, "the 16th")),
     ],
 )
 def test_detect_yes_no_remainder(text: str, lang: str, expected: tuple[bool | None, str]) -> None:
