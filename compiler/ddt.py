@@ -93,7 +93,7 @@ def _splice(tpl: Template, subst: Mapping[str, str]) -> Template:
     parts: list[TemplatePart] = []
     changed = False
     for part in tpl.parts:
-        if isinstance(part, TextPart) and "$" in part.text:
+        if isinstance(part, TextPart) and any(marker in part.text for marker in subst):
             text = part.text
             for marker, value in subst.items():
                 text = text.replace(marker, value)
@@ -381,6 +381,27 @@ class _Ctx:
             out.append(ValidationRule(code=code, expr=expr, prompts=rule_prompts))
         return tuple(out)
 
+    def example(self, spec: TypeSpec, ddt: DdtDef, lang: str) -> dict[str, str]:
+        """The DDT's own example sentence in place of the type's, in every default prompt
+        (voice and chat): a splice of the type's sentence, as ``$label`` is one."""
+        text = (ddt.example or {}).get(lang)  # type: ignore[call-overload]
+        if text is None:
+            return {}
+        where = f"/example/{lang}"
+        defaults = {d for d in spec.examples.get(lang, ("", "")) if d}  # every type has one
+        clean = " ".join(text.split())
+        bad = next((c for c in ("{{", "{%", "<", "&") if c in clean), None)
+        if not clean or bad is not None:
+            self.diag(
+                "E322",
+                where,
+                "an example is a plain sentence" + (f": it cannot hold '{bad}'" if bad else ""),
+                'e.g. example: {it: "Per esempio: lunedì prossimo.", en: "For example: '
+                'next Monday."}',
+            )
+            return {}
+        return dict.fromkeys(defaults, clean)
+
     def options_from(self, ddt: DdtDef) -> Expr | None:
         """The list the caller may pick from by position, parsed and type-checked."""
         if ddt.options_from is None:
@@ -578,7 +599,11 @@ def _compile(ctx: _Ctx) -> CompiledDdt | None:
         for lang in ctx.languages
     }
     subst = {
-        lang: {"$label": _safe(labels[lang]), "$options": _safe(_options_text(choices, lang))}
+        lang: {
+            **ctx.example(spec, ddt, lang),  # first: a choice's example holds $options
+            "$label": _safe(labels[lang]),
+            "$options": _safe(_options_text(choices, lang)),
+        }
         for lang in ctx.languages
     }
     root_prompts = ctx.state_prompts(

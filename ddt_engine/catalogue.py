@@ -9,7 +9,7 @@ imports the engine or the extractors.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
@@ -99,6 +99,11 @@ class TypeSpec:
     dtmf: DtmfFormat | None = None
     internal: bool = False  # a sub-data type, not offered to designers
     options: bool = False  # needs ``choices``
+    # lang -> the example sentence the default prompts hold (voice, chat), "" when none: a
+    # DDT's own ``example`` replaces it (the compiler splices it in)
+    examples: MappingProxyType[str, tuple[str, str]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
 
 # -- prompt assembly ---------------------------------------------------------------------
@@ -143,6 +148,15 @@ def _rule(code: str, expr: str, type_name: str) -> RuleSpec:
     return RuleSpec(code=code, expr=expr, prompts=MappingProxyType(prompts))
 
 
+def _examples(type_name: str) -> MappingProxyType[str, tuple[str, str]]:
+    return MappingProxyType(
+        {
+            lang: _pair(mod.TYPE_TEXTS[type_name].get("example", ""))
+            for lang, mod in _LANG_MODULES.items()
+        }
+    )
+
+
 def _labels(type_name: str) -> MappingProxyType[str, str]:
     return MappingProxyType({lang: mod.LABELS[type_name] for lang, mod in _LANG_MODULES.items()})
 
@@ -173,6 +187,7 @@ def _type(
         dtmf=dtmf,
         internal=internal,
         options=options,
+        examples=_examples(name),
     )
 
 

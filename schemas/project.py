@@ -285,6 +285,9 @@ class DdtDef(Value):
 
     type: str  # a built-in type name (date, phone, codice_fiscale, …)
     label: dict[Lang, str] | None = None
+    # the example sentence the default prompts give after a miss, per language, in place of
+    # the type's ("Per esempio: lunedì prossimo." for a visit, not a date of birth)
+    example: dict[Lang, str] | None = None
     confirm: ConfirmPolicy | None = None  # default from the type
     sensitive: bool = False
     max_attempts: Limits = Field(default_factory=Limits)

@@ -366,3 +366,89 @@ def test_a_prompt_of_the_table_is_checked_where_it_is_defined() -> None:
     prompts = {"start": {"it": ["bad"], "en": ["bad"]}}
     ddt, diags = _compile({"type": "date", "prompts": prompts}, prompts=table)
     assert diags == [] and ddt is not None  # reported once, at prompts.it.bad (E218)
+
+
+def _all_texts(ddt: CompiledDdt, lang: str) -> list[str]:
+    out = []
+    for levels in ddt.root.prompts.values():
+        for p in levels.get(lang, ()):
+            for tpl in (p.text, p.voice, p.chat):
+                if tpl is not None:
+                    out.append("".join(x.text for x in tpl.parts if isinstance(x, TextPart)))
+    for rule in ddt.root.validations:
+        for p in rule.prompts.get(lang, ()):
+            for tpl in (p.text, p.voice, p.chat):
+                if tpl is not None:
+                    out.append("".join(x.text for x in tpl.parts if isinstance(x, TextPart)))
+    return out
+
+
+def test_a_ddt_example_replaces_the_types_in_every_default_prompt() -> None:
+    example = {"it": "Per esempio: lunedì prossimo.", "en": "For example: next Monday."}
+    ddt, diags = _compile({"type": "date", "example": example})
+    assert diags == [] and ddt is not None
+    it_texts, en_texts = _all_texts(ddt, "it"), _all_texts(ddt, "en")
+    # after a miss, on both channels (the type's voice and chat examples differ)
+    assert _text(ddt.root.prompts["noMatch"]["it"][1]) == (
+        "Non ho capito. Mi dice la data? Per esempio: lunedì prossimo."
+    )
+    voice = ddt.root.prompts["noMatch"]["it"][1].voice
+    assert voice is not None and "Per esempio: lunedì prossimo." in "".join(
+        x.text for x in voice.parts if isinstance(x, TextPart)
+    )
+    assert sum("lunedì prossimo" in t for t in it_texts) >= 6
+    assert sum("next Monday" in t for t in en_texts) >= 6
+    assert not any(
+        "1980" in t or "millenovecentoottanta" in t
+        for t in it_texts
+        if "esempio:" in t and "giorno, mese e anno" not in t
+    )
+    # the sub-data keep their own examples
+    day = ddt.root.children[0]
+    assert "quindici" in "".join(
+        x.text
+        for p in day.prompts["noMatch"]["it"]
+        for tpl in (p.text, p.voice)
+        if tpl is not None
+        for x in tpl.parts
+        if isinstance(x, TextPart)
+    )
+
+
+def test_without_an_example_the_program_is_unchanged() -> None:
+    plain, _ = _compile({"type": "date"})
+    same, _ = _compile({"type": "date", "example": {"en": "For example: next Monday."}})
+    assert plain is not None and same is not None
+    assert plain.root.prompts["noMatch"]["it"] == same.root.prompts["noMatch"]["it"]
+    assert plain.root.prompts["noMatch"]["en"] != same.root.prompts["noMatch"]["en"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"type": "date", "example": {"it": "Per esempio: {{ today() }}."}}, "cannot hold '{{'"),
+        ({"type": "date", "example": {"it": "Tom & Jerry"}}, "cannot hold '&'"),
+        ({"type": "date", "example": {"it": "  "}}, "an example is a plain sentence"),
+    ],
+)
+def test_a_bad_example_is_an_error(data: dict[str, Any], message: str) -> None:
+    ddt, diags = _compile(data)
+    assert ddt is None
+    assert [(d.code, d.pointer) for d in diags] == [("E322", "/ddts/birth/example/it")]
+    assert message in diags[0].message
+
+
+def test_a_choice_example_replaces_the_list_of_options() -> None:
+    choices = {"a": {"it": ["prima"], "en": ["first"]}, "b": {"it": ["seconda"], "en": ["b"]}}
+    data = {"type": "choice", "choices": choices, "example": {"it": "Per esempio: la prima."}}
+    ddt, diags = _compile(data)
+    assert diags == [] and ddt is not None
+    assert _text(ddt.root.prompts["noMatch"]["it"][1]).endswith("Per esempio: la prima.")
+    # the other language keeps the type's example: the list of options
+    assert _text(ddt.root.prompts["noMatch"]["en"][1]).endswith("The options are: first or b.")
+
+
+def test_every_builtin_type_has_an_example_a_ddt_can_replace() -> None:
+    for name, spec in BUILTIN_TYPES.items():
+        for lang in ("it", "en"):
+            assert all(spec.examples[lang]), (name, lang)
