@@ -17,7 +17,8 @@ Diagnostic codes (stable):
 - E316 duplicate validation code · E317 prompts for a state a sub-data is never in (warning)
 - E318 a regex that can backtrack exponentially · E319 bad ``options_from`` (syntax, not a
   list, or on a type the caller cannot pick: yes/no) · E320 a voice prompt that is not SSML an
-  engine accepts · E321 an empty prompt text
+  engine accepts · E321 an empty prompt text · E322 an ``example`` that is not a plain sentence
+- E323 ``missing_year`` on a type that is not a date
 - E399 internal error (a bug of ours, reported instead of raised)
 """
 
@@ -627,6 +628,14 @@ def _compile(ctx: _Ctx) -> CompiledDdt | None:
                 f"unknown sub-data '{sub_name}' of a '{ddt.type}'",
                 hint,
             )
+    missing_year = None if ddt.missing_year == "ask" else ddt.missing_year
+    if missing_year is not None and ddt.type != "date":
+        ctx.diag(
+            "E323",
+            "/missing_year",
+            f"missing_year is for a date, not a '{ddt.type}'",
+            "remove missing_year",
+        )
     children: list[DataNode] = []
     for sub in spec.subdata:
         cspec = BUILTIN_TYPES[sub.type]
@@ -652,7 +661,13 @@ def _compile(ctx: _Ctx) -> CompiledDdt | None:
                 type=sub.type,
                 value_type=cspec.value_type,
                 label=clabels,
-                required=sub.required if over is None or over.required is None else over.required,
+                required=(
+                    False  # the year is taken from today
+                    if missing_year is not None and sub.name == "year"
+                    else sub.required
+                    if over is None or over.required is None
+                    else over.required
+                ),
                 extractors=cspec.extractors,
                 validations=ctx.rules(
                     cspec, over.validate_ if over else (), base, cspec.value_type, csubst
@@ -691,6 +706,7 @@ def _compile(ctx: _Ctx) -> CompiledDdt | None:
         choices=choices,
         patterns=tuple(ddt.patterns),
         options_from=options_from,
+        missing_year=missing_year,
     )
     return CompiledDdt(
         name=ctx.name,

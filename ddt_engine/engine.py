@@ -440,10 +440,31 @@ def _prepare(ddt: CompiledDdt) -> _Ddt:
 # -- values -----------------------------------------------------------------------------
 
 
-def _compose(kind: str | None, vals: Mapping[str, Any], at: datetime) -> tuple[Any, str | None]:
+def _year_of(day: Any, month: Any, at: datetime, missing_year: str | None) -> Any:
+    """The year of a day and month said without one: this year's, or with ``missing_year``
+    the coming such day (on or after ``at``'s date) or the past one (on or before it)."""
+    if missing_year is None or type(day) is not int or type(month) is not int:
+        return at.year
+    today = at.date()
+    step = 1 if missing_year == "coming" else -1
+    for k in range(9):  # 29 February comes back within 8 years
+        y = today.year + step * k
+        try:
+            d = date(y, month, day)
+        except (ValueError, OverflowError):
+            continue
+        if (d >= today) if step == 1 else (d <= today):
+            return y
+    return at.year  # no such day (31 April): this year's, and the date is invalid
+
+
+def _compose(
+    kind: str | None, vals: Mapping[str, Any], at: datetime, missing_year: str | None = None
+) -> tuple[Any, str | None]:
     """The main value assembled from its parts, or (None, invalid code)."""
     if kind == "date":
-        d, m, y = vals.get("day"), vals.get("month"), vals.get("year", at.year)
+        d, m = vals.get("day"), vals.get("month")
+        y = vals["year"] if "year" in vals else _year_of(d, m, at, missing_year)
         if not (type(d) is int and type(m) is int and type(y) is int):
             return None, "invalid_date"
         try:
@@ -1145,7 +1166,7 @@ class _Turn:
         if isinstance(found.value, str) and self.values == found.parts:
             value, bad = found.value, None  # given whole: nothing to assemble
         else:
-            value, bad = _compose(root.compose, self.values, self.at)
+            value, bad = _compose(root.compose, self.values, self.at, root.dn.missing_year)
         if bad is not None:
             self.values = {}
             self.invalid_node, self.invalid_rule = root, bad

@@ -86,6 +86,11 @@ class DataNode(Value):
     # items the caller may pick by position. Left out of the JSON when unset, so programs
     # compiled before it existed keep their bytes and their id.
     options_from: Expr | None = Field(default=None, exclude_if=lambda v: v is None)
+    # a date's year when the caller leaves it out (the year sub-data is then not required):
+    # the coming or the past such day. Left out of the JSON when unset, as options_from.
+    missing_year: Literal["coming", "past"] | None = Field(
+        default=None, exclude_if=lambda v: v is None
+    )
 
 
 class MachineRule(Value):

@@ -301,6 +301,10 @@ class DdtDef(Value):
     # an expression giving, at run time, the list the caller picks from by position
     # ("la seconda", "the last one", DTMF 2), e.g. the free times a backend returned
     options_from: str | None = None
+    # a date said without its year ("il 15 dicembre"): ask for it (the default), or take
+    # the coming such day (on or after today: a booking) or the past one (on or before
+    # today: an incident)
+    missing_year: Literal["ask", "coming", "past"] = "ask"
 
 
 class Backend(Value):
