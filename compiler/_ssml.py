@@ -17,7 +17,7 @@ from xml.parsers import expat
 
 from schemas.expressions import Template, TextPart
 
-__all__ = ["SsmlProblem", "empty_text", "ssml_problem"]
+__all__ = ["SsmlProblem", "empty_text", "placeholder_typo", "placeholder_warning", "ssml_problem"]
 
 SSML_ELEMENTS = (
     "speak",
@@ -47,6 +47,23 @@ def empty_text(template: Template) -> bool:
 
 
 _SLOT = re.compile(r"(?<!\\)\{\{.*?\}\}", re.S)
+
+# What other template languages write for a value: said as it is here ("Ciao {name}").
+_OTHER_PLACEHOLDER = re.compile(
+    r"\$\{\s*[A-Za-z_][\w.]*\s*\}"  # ${name}
+    r"|(?<![{\\])\{\s*[A-Za-z_][\w.]*\s*\}(?!\})"  # {name}
+    r"|\{%.*?%\}"  # {% if … %}
+    r"|%\([A-Za-z_]\w*\)s"  # %(name)s
+)
+
+
+def placeholder_typo(template: Template) -> str | None:
+    """A placeholder of another template language in the template's text (``{name}``,
+    ``${name}``, ``{% … %}``, ``%(name)s``): it would be said as written."""
+    for part in template.parts:
+        if isinstance(part, TextPart) and (m := _OTHER_PLACEHOLDER.search(part.text)):
+            return m.group(0)
+    return None
 
 
 @dataclass(frozen=True)
@@ -103,3 +120,12 @@ def ssml_problem(source: str) -> SsmlProblem | None:
         )
         return SsmlProblem(f"unknown SSML element <{name}>", hint, text.find("<" + name) + 1)
     return None
+
+
+def placeholder_warning(typo: str) -> tuple[str, str]:
+    """The message and hint of W008 for ``typo``."""
+    message = f"'{typo}' is not a placeholder here: it would be said as written"
+    if typo.startswith("{%"):
+        return message, "templates have no statements: put the choice on the flow's edges"
+    name = re.sub(r"[^\w.]", "", typo.removeprefix("%(").removesuffix(")s"))
+    return message, f"a value is written {{{{ {name} }}}}"

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from compiler._regex import backtracking_risk
-from compiler._ssml import empty_text, ssml_problem
+from compiler._ssml import empty_text, placeholder_typo, placeholder_warning, ssml_problem
 from compiler.expressions import ExprSyntaxError, check_expr, parse_expr, parse_template
 from ddt_engine.catalogue import (
     BUILTIN_TYPES,
@@ -204,6 +204,8 @@ class _Ctx:
         if own and tpl is not None and empty_text(tpl):
             self.diag("E321", where, "empty prompt text: nothing would be said", "write the text")
             return None
+        if own and tpl is not None and (typo := placeholder_typo(tpl)) is not None:
+            self.diag("W008", where, *placeholder_warning(typo), severity="warning")
         return tpl
 
     def variants(

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler._ssml import empty_text, ssml_problem
+from compiler._ssml import empty_text, placeholder_typo, placeholder_warning, ssml_problem
 from compiler.ddt import compile_ddt, ddt_value_type
 from compiler.errors import did_you_mean
 from compiler.expressions import (
@@ -297,6 +297,8 @@ class Resolver:
         if template is not None and empty_text(template):
             self.err("E219", path, "empty prompt text: nothing would be said", "write the text")
             return None
+        if template is not None and (typo := placeholder_typo(template)) is not None:
+            self.warn("W008", path, *placeholder_warning(typo))
         return template
 
     def var_ref(self, path: Path, name: str, *, what: str, key: bool = False) -> str | None:
