@@ -18,7 +18,8 @@ Diagnostic codes (stable):
 - E318 a regex that can backtrack exponentially · E319 bad ``options_from`` (syntax, not a
   list, or on a type the caller cannot pick: yes/no) · E320 a voice prompt that is not SSML an
   engine accepts · E321 an empty prompt text · E322 an ``example`` that is not a plain sentence
-- E323 ``missing_year`` on a type that is not a date
+- E323 ``missing_year`` on a type that is not a date · E324 a DTMF ``max_digits`` below what
+  the type is keyed in with (a date: 8)
 - E399 internal error (a bug of ours, reported instead of raised)
 """
 
@@ -496,6 +497,10 @@ def _options_text(choices: Mapping[str, Mapping[str, Sequence[str]]], lang: str)
     return ", ".join(names[:-1]) + f" {or_word(lang)} " + names[-1]
 
 
+# keys a DTMF format needs, and how the caller types them
+_DTMF_KEYS = {"date_ddmmyyyy": (8, "DDMMYYYY (8 keys)"), "time_hhmm": (4, "HHMM (4 keys)")}
+
+
 def _safe(text: str) -> str:
     # a label is spliced into default templates: it must not open an expression
     return text.replace("{{", "{ {").replace("}}", "} }")
@@ -596,6 +601,15 @@ def _compile(ctx: _Ctx) -> CompiledDdt | None:
             )
         elif spec.dtmf is not None:
             dtmf = DtmfSpec(**ddt.dtmf.model_dump())
+            keys = _DTMF_KEYS.get(spec.dtmf)
+            if ddt.dtmf.allowed and keys is not None and ddt.dtmf.max_digits < keys[0]:
+                ctx.diag(
+                    "E324",
+                    "/dtmf/max_digits",
+                    f"a '{ddt.type}' is keyed in as {keys[1]}: max_digits {ddt.dtmf.max_digits} "
+                    "can never be enough",
+                    f"max_digits: {keys[0]} or more, or leave it out",
+                )
 
     labels = {
         lang: (ddt.label or {}).get(lang) or label_for(ddt.type, lang)  # type: ignore[call-overload]

@@ -257,7 +257,7 @@ class ValidationDef(Value):
 class DtmfDef(Value):
     allowed: bool = True
     max_digits: int = Field(default=20, ge=1, le=64)
-    finish_key: str | None = "#"
+    finish_key: Literal["#", "*"] | None = "#"  # a digit would end the caller's input
 
 
 class ExtractDef(Value):

@@ -452,3 +452,29 @@ def test_every_builtin_type_has_an_example_a_ddt_can_replace() -> None:
     for name, spec in BUILTIN_TYPES.items():
         for lang in ("it", "en"):
             assert all(spec.examples[lang]), (name, lang)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"type": "date", "dtmf": {"max_digits": 6}}, [("E324", "/ddts/birth/dtmf/max_digits")]),
+        ({"type": "time", "dtmf": {"max_digits": 3}}, [("E324", "/ddts/birth/dtmf/max_digits")]),
+        ({"type": "date", "dtmf": {"max_digits": 8}}, []),
+        ({"type": "date", "dtmf": {"allowed": False, "max_digits": 2}}, []),
+        ({"type": "integer", "dtmf": {"max_digits": 2}}, []),
+    ],
+)
+def test_dtmf_max_digits_must_fit_the_type(
+    data: dict[str, Any], expected: list[tuple[str, str]]
+) -> None:
+    ddt, diags = _compile(data)
+    assert [(d.code, d.pointer) for d in diags] == expected
+    assert (ddt is None) == bool(expected)
+
+
+@pytest.mark.parametrize("key", ["5", "ab", "", "##"])
+def test_a_dtmf_finish_key_is_hash_or_star(key: str) -> None:
+    with pytest.raises(ValueError, match="finish_key"):
+        DdtDef.model_validate({"type": "date", "dtmf": {"finish_key": key}})
+    for ok in ("#", "*", None):
+        DdtDef.model_validate({"type": "date", "dtmf": {"finish_key": ok}})
