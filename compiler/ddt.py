@@ -9,7 +9,8 @@ Diagnostic codes (stable):
 
 - E301 unknown type · E302 unknown sub-data · E303 prompt missing in a declared language
 - E304 unknown prompt id · E305 bad rule expression (syntax) · E306 rule type error
-- E307 bad prompt template (syntax) · E308 bad regex · E309 choice type without choices
+- E307 bad prompt template (syntax) · E308 bad regex (or one matching an empty answer)
+- E309 choice type without choices
 - E310 choices on a type that is not ``choice`` (warning) · E311 a state with no prompt levels
   (nothing to say, the escalation has no end) · E312 prompt levels that can never be played
   (warning) · E313 prompts for a language the project does not declare (warning)
@@ -562,7 +563,7 @@ def _compile(ctx: _Ctx) -> CompiledDdt | None:
     # patterns
     for i, pattern in enumerate(ddt.patterns):
         try:
-            re.compile(pattern)
+            rx = re.compile(pattern)
         except re.error as e:
             ctx.diag(
                 "E308",
@@ -579,6 +580,13 @@ def _compile(ctx: _Ctx) -> CompiledDdt | None:
                 f"regular expression can take exponential time on some answers: {risk}",
                 "make the inner repetition fixed-length or bound the outer one, "
                 "e.g. (?:\\d{3})+ or \\d{1,20} instead of (\\d+)+",
+            )
+        elif rx.fullmatch("") is not None:
+            ctx.diag(
+                "E308",
+                f"/patterns/{i}",
+                "the pattern matches an empty answer, so it can read nothing",
+                r"require at least one character, e.g. \d+ instead of \d*",
             )
 
     limits = Limits(**ddt.max_attempts.model_dump())

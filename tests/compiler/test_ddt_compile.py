@@ -478,3 +478,16 @@ def test_a_dtmf_finish_key_is_hash_or_star(key: str) -> None:
         DdtDef.model_validate({"type": "date", "dtmf": {"finish_key": key}})
     for ok in ("#", "*", None):
         DdtDef.model_validate({"type": "date", "dtmf": {"finish_key": ok}})
+
+
+@pytest.mark.parametrize("pattern", ["", r"\d*", r"(?:POL)?\d{0,6}", "a|"])
+def test_a_pattern_that_matches_an_empty_answer_is_refused(pattern: str) -> None:
+    ddt, diags = _compile({"type": "text", "patterns": [pattern]})
+    assert ddt is None
+    assert [(d.code, d.pointer) for d in diags] == [("E308", "/ddts/birth/patterns/0")]
+    assert "matches an empty answer" in diags[0].message
+
+
+def test_a_pattern_that_needs_a_character_compiles() -> None:
+    ddt, diags = _compile({"type": "text", "patterns": [r"POL\d{6}", r"(\d+)"]})
+    assert diags == [] and ddt is not None
