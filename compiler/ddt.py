@@ -21,6 +21,7 @@ Diagnostic codes (stable):
   engine accepts · E321 an empty prompt text · E322 an ``example`` that is not a plain sentence
 - E323 ``missing_year`` on a type that is not a date · E324 a DTMF ``max_digits`` below what
   the type is keyed in with (a date: 8)
+- E325 a label without one of the project's languages (warning)
 - E399 internal error (a bug of ours, reported instead of raised)
 """
 
@@ -623,6 +624,15 @@ def _compile(ctx: _Ctx) -> CompiledDdt | None:
         lang: (ddt.label or {}).get(lang) or label_for(ddt.type, lang)  # type: ignore[call-overload]
         for lang in ctx.languages
     }
+    for lang in ctx.languages if ddt.label else ():
+        if lang not in ddt.label:  # type: ignore[operator]
+            ctx.diag(
+                "E325",
+                "/label",
+                f"the label has no '{lang}': the default prompts in '{lang}' say '{labels[lang]}'",
+                f"add {lang}: to the label",
+                severity="warning",
+            )
     subst = {
         lang: {
             **ctx.example(spec, ddt, lang),  # first: a choice's example holds $options

@@ -491,3 +491,13 @@ def test_a_pattern_that_matches_an_empty_answer_is_refused(pattern: str) -> None
 def test_a_pattern_that_needs_a_character_compiles() -> None:
     ddt, diags = _compile({"type": "text", "patterns": [r"POL\d{6}", r"(\d+)"]})
     assert diags == [] and ddt is not None
+
+
+def test_a_label_without_a_project_language_is_a_warning() -> None:
+    ddt, diags = _compile({"type": "date", "label": {"it": "la data del sinistro"}})
+    assert ddt is not None
+    assert _codes(diags) == [("E325", "warning", "/ddts/birth/label")]
+    assert "the default prompts in 'en' say 'the date'" in diags[0].message
+    assert _text(ddt.root.prompts["start"]["en"][0]) == "Could you tell me the date?"
+    _, diags = _compile({"type": "date", "label": {"it": "la data", "en": "the day"}})
+    assert diags == []
