@@ -38,7 +38,7 @@ Doc = dict[str, Any]
 
 DUPLICATE_KEY = 11000
 TERMINAL = frozenset({"ended", "transferred", "failed"})
-SESSION_PAGE = 500  # sessions per pair of queries in a batch read
+SESSION_PAGE = 500  # sessions per pair of queries in a batch read (session_turns)
 TURN_BATCH = 1000  # turn documents per cursor batch in a batch read
 TURN_KEY = [("tenant", ASCENDING), ("session_id", ASCENDING), ("seq", ASCENDING)]
 START_KEY = [("tenant", ASCENDING), ("seq", ASCENDING), ("session_id", ASCENDING)]
@@ -87,6 +87,7 @@ class MongoArchive:
         self.programs: AsyncCollection[Doc] = self.db["programs"]
         self.retention = timedelta(days=retention_days)
         self.where = where
+        self.session_page = SESSION_PAGE  # sessions per pair of queries in session_turns
         self._indexes_ready = False
         self._index_lock = asyncio.Lock()
 
@@ -302,7 +303,7 @@ class MongoArchive:
             cursor = await self.turns.aggregate(pipeline)
             return await cursor.to_list(None)
 
-        docs = await self._call(f"the count of tenant {tenant!r}'s sessions", run)
+        docs = await self._call(f"the count of the sessions of tenant {tenant!r}", run)
         return {str(d["_id"]): int(d["n"]) for d in docs}
 
     async def session_turns(
@@ -313,23 +314,25 @@ class MongoArchive:
         program_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
-        page: int = SESSION_PAGE,
+        page: int | None = None,
     ) -> AsyncIterator[tuple[str, list[Doc]]]:
         """The stored turns of every session of ``tenant`` whose turn 1 matches the filters
         (its program; its time, ``since`` included, ``until`` not), one session at a time
         in session-id order, each with its documents in seq order — read as a stream.
 
-        Two queries per ``page`` sessions: the next page of session ids (index
-        ``tenant_seq_session``, after the last id of the previous page), then their turns
-        sorted by ``(tenant, session_id, seq)`` (the unique index), grouped as they arrive.
+        Two queries per ``page`` sessions (default ``session_page``): the next page of
+        session ids (index ``tenant_seq_session``, after the last id of the previous page),
+        then their turns sorted by ``(tenant, session_id, seq)`` (the unique index), grouped
+        as they arrive.
         Memory holds one cursor batch and the session being grouped, whatever the number of
         sessions. A session with no turn 1 is not listed (it has no start time to filter
         on). A failing server raises StoreUnavailableError naming how far the read got."""
         query = _starts(tenant, session_id, program_id, since, until)
+        page = page or self.session_page
         done = 0
 
         def what() -> str:
-            return f"the batch read of tenant {tenant!r}'s sessions (after {done} sessions)"
+            return f"the batch read of the sessions of tenant {tenant!r} (after {done} sessions)"
 
         while sids := await self._call(what(), partial(self._session_ids, dict(query), page)):
             cursor = (
