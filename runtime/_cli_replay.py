@@ -4,15 +4,17 @@ JSONL turn log or MongoDB, verified, compared against another program, measured,
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import os
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
 import typer
@@ -41,6 +43,7 @@ from runtime.whatif import WhatIfResult, what_if
 from schemas.events import Event, UserInputEvent
 
 log = logging.getLogger("ddtflow.replay")
+K = TypeVar("K", bound=Hashable)
 
 MongoOpt = Annotated[
     str | None, typer.Option("--mongo", "--from-mongo", help="MongoDB URL (default $MONGO_URL)")
@@ -538,6 +541,7 @@ async def _replay_cmd(
         broken = list(batch.broken)
         report: list[dict[str, Any]] = []  # per session: a few fields, masked
         show = timeline if timeline is not None else batch.total == 1
+        maskers: dict[str, Masker] = {}  # per program: its rules, no values
         with _Ticker("replay", batch.total) as progress:
             async for g in batch.items():
                 if isinstance(g, ReplayError):
@@ -553,7 +557,7 @@ async def _replay_cmd(
                     progress.advance()
                     continue
                 res = replay_session(loaded, g)
-                masker = Masker(loaded.program)
+                masker = _blank(maskers, loaded.id, partial(Masker, loaded.program))
                 masker.learn_all(res.turns)
                 if show:
                     console.print(
@@ -670,7 +674,7 @@ async def _what_if_all(
 ) -> int:
     rows: list[tuple[str, str, str, str]] = []  # session, verdict, label, why
     entries: list[dict[str, Any]] = []  # the JSON report's, masked
-    olds: dict[str, Masker] = {}  # what each recorded program hides
+    maskers: dict[str | None, Masker] = {}  # per recorded program: its rules and new's
     broken = list(batch.broken)
     counts = {"same": 0, "diverged": 0, "cannot_continue": 0}
     with _Ticker("what-if replay", batch.total) as progress:
@@ -680,7 +684,7 @@ async def _what_if_all(
                 broken.append(g)
                 progress.advance()
                 continue
-            r, masker = await _what_if_one(ctx, new, g, olds)
+            r, masker = await _what_if_one(ctx, new, g, maskers)
             counts[r.verdict] += 1
             rows.append((r.session_id, r.verdict, r.label, r.reason))
             if r.verdict != "same":
@@ -713,24 +717,28 @@ _STYLE = {"same": "green", "diverged": "yellow", "cannot_continue": "red"}
 
 
 async def _what_if_one(
-    ctx: _Ctx, new: LoadedProgram, g: SessionLog, olds: dict[str, Masker]
+    ctx: _Ctx, new: LoadedProgram, g: SessionLog, maskers: dict[str | None, Masker]
 ) -> tuple[WhatIfResult, Masker]:
     """One session against ``new``, and the masker for what it shows: the new program's
     rules plus what the recorded program hides, and the values the session held on either
     side (the recorded states, the verified replay's, the new program's)."""
-    masker = Masker(new.program)
     states = None
     try:
-        old = await _resolve(ctx, g)
+        old: LoadedProgram | None = await _resolve(ctx, g)
     except RuntimeFault:
         old = None
+
+    def rules() -> Masker:
+        m = Masker(new.program)
+        if old is not None:
+            m.merge(Masker(old.program))
+        return m
+
+    masker = _blank(maskers, None if old is None else old.id, rules)
     if old is not None:
         ver = replay_session(old, g)
         if ver.ok:
             states = [t.after for t in ver.turns]
-        if g.program_id not in olds:
-            olds[g.program_id] = Masker(old.program)
-        masker.merge(olds[g.program_id])
         for t in ver.turns:
             masker.learn(t.after)
     r = what_if(new, g, recorded_states=states)
@@ -740,6 +748,17 @@ async def _what_if_one(
     for st in r.states:  # the new side's states: values the recording may never have held
         masker.learn(st)
     return r, masker
+
+
+def _blank(cache: dict[K, Masker], key: K, make: Callable[[], Masker]) -> Masker:
+    """A masker with the rules ``make`` gives, built once per ``key`` (walking a program's
+    prompts costs several times a session's replay), and no value learnt yet: a session's
+    output is masked by what that session held."""
+    if key not in cache:
+        cache[key] = make()
+    m = copy.copy(cache[key])  # the rules are shared, never changed after they are built
+    m.values = set()
+    return m
 
 
 def _show_what_if(console: Console, r: WhatIfResult, masker: Masker) -> None:
