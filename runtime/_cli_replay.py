@@ -186,8 +186,8 @@ class _Batch:
     Logs from files and sessions named by id are read whole first. A MongoDB batch (a
     tenant's sessions, filtered) is a stream: each session is read, handed on and dropped
     before the next one is read, so a batch holds about one session whatever its size —
-    ``peak`` counts the sessions alive at once. Errors of sessions that cannot be replayed
-    come as items in the stream's order; those of files are known up front (``broken``)."""
+    ``peak`` counts the sessions alive at once. ``broken``: the errors of the sessions that
+    cannot be replayed — those of files from the start, the stream's as it meets them."""
 
     def __init__(
         self,
@@ -213,16 +213,24 @@ class _Batch:
     def _dropped(self) -> None:
         self.alive -= 1
 
-    async def items(self) -> AsyncIterator[SessionLog | ReplayError]:
+    async def sessions(
+        self, console: Console, progress: _Ticker | None = None
+    ) -> AsyncIterator[SessionLog]:
+        """The sessions; the error of one that cannot be replayed is shown where the stream
+        meets it, added to ``broken`` and counted as done."""
         while self._logs:
             self.handed += 1
             yield self._logs.popleft()
         if self._stream is not None:
             async for item in self._stream:
-                if isinstance(item, SessionLog):
-                    self._track(item)
                 self.handed += 1
-                yield item
+                if isinstance(item, SessionLog):
+                    yield self._track(item)
+                    continue
+                _show_broken(console, [item])
+                self.broken.append(item)
+                if progress is not None:
+                    progress.advance()
         if not self.handed and not self.broken:
             raise _Fail("no recorded session matched")
         log.debug("batch of %d sessions: at most %d in memory at once", self.handed, self.peak)
@@ -332,7 +340,7 @@ async def _sessions(
 ) -> list[SessionLog]:
     """The recorded sessions, all of them; the first that cannot be replayed raises."""
     batch = await _batch(ctx, sources, tenant, only, strict=True)
-    return [g async for g in batch.items() if isinstance(g, SessionLog)]
+    return [g async for g in batch.sessions(Console(stderr=True))]
 
 
 def _started_within(log: SessionLog, since: datetime | None, until: datetime | None) -> bool:
@@ -538,17 +546,11 @@ async def _replay_cmd(
             return await _what_if_all(console, ctx, given, batch, json_report)
         sessions = failed = unresolved = 0
         tests: list[dict[str, Any]] = []
-        broken = list(batch.broken)
         report: list[dict[str, Any]] = []  # per session: a few fields, masked
         show = timeline if timeline is not None else batch.total == 1
         maskers: dict[str, Masker] = {}  # per program: its rules, no values
         with _Ticker("replay", batch.total) as progress:
-            async for g in batch.items():
-                if isinstance(g, ReplayError):
-                    _show_broken(console, [g])
-                    broken.append(g)
-                    progress.advance()
-                    continue
+            async for g in batch.sessions(console, progress):
                 sessions += 1
                 loaded = await _resolve_in_batch(ctx, g, batch.total, console)
                 if isinstance(loaded, RuntimeFault):
@@ -591,6 +593,7 @@ async def _replay_cmd(
                     failed += 1
                     _show_divergence(console, res, masker)
                 progress.advance()
+        broken = batch.broken
         unreadable = len(broken) + unresolved
         if sessions + len(broken) > 1:
             identical = sessions - failed - unresolved
@@ -675,15 +678,9 @@ async def _what_if_all(
     rows: list[tuple[str, str, str, str]] = []  # session, verdict, label, why
     entries: list[dict[str, Any]] = []  # the JSON report's, masked
     maskers: dict[str | None, Masker] = {}  # per recorded program: its rules and new's
-    broken = list(batch.broken)
     counts = {"same": 0, "diverged": 0, "cannot_continue": 0}
     with _Ticker("what-if replay", batch.total) as progress:
-        async for g in batch.items():
-            if isinstance(g, ReplayError):
-                _show_broken(console, [g])
-                broken.append(g)
-                progress.advance()
-                continue
+        async for g in batch.sessions(console, progress):
             r, masker = await _what_if_one(ctx, new, g, maskers)
             counts[r.verdict] += 1
             rows.append((r.session_id, r.verdict, r.label, r.reason))
@@ -692,6 +689,7 @@ async def _what_if_all(
             if json_report is not None:
                 entries.append(_what_if_entry(r, masker))
             progress.advance()
+    broken = batch.broken
     table = Table(title=f"what-if against {new.id[:19]}…")
     table.add_column("session")
     table.add_column("verdict")
@@ -844,14 +842,10 @@ async def _coverage_cmd(
         batch = await _batch(ctx, files, tenant)
         _show_broken(console, batch.broken)
         by_program: dict[str, _Measured] = {}  # in order of first appearance
-        sessions, bad = 0, len(batch.broken)
+        sessions = bad = 0
         with _Ticker("coverage", batch.total) as progress:
-            async for g in batch.items():
+            async for g in batch.sessions(console, progress):
                 progress.advance()
-                if isinstance(g, ReplayError):
-                    _show_broken(console, [g])
-                    bad += 1
-                    continue
                 sessions += 1
                 loaded = await _resolve_in_batch(ctx, g, batch.total, console)
                 if isinstance(loaded, RuntimeFault):
@@ -892,7 +886,7 @@ async def _coverage_cmd(
                 console.print(coverage_table(rep))
         if as_json:
             typer.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
-        return 1 if bad else 0
+        return 1 if bad or batch.broken else 0
     finally:
         await ctx.close()
 
