@@ -38,7 +38,7 @@ Doc = dict[str, Any]
 
 DUPLICATE_KEY = 11000
 TERMINAL = frozenset({"ended", "transferred", "failed"})
-SESSION_PAGE = 500  # sessions per pair of queries in a batch read (session_turns)
+SESSION_PAGE = 100  # sessions per pair of queries in a batch read (session_turns)
 TURN_BATCH = 1000  # turn documents per cursor batch in a batch read
 TURN_KEY = [("tenant", ASCENDING), ("session_id", ASCENDING), ("seq", ASCENDING)]
 START_KEY = [("tenant", ASCENDING), ("seq", ASCENDING), ("session_id", ASCENDING)]
