@@ -4,7 +4,6 @@ JSONL turn log or MongoDB, verified, compared against another program, measured,
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import os
 import weakref
@@ -754,9 +753,7 @@ def _blank(cache: dict[K, Masker], key: K, make: Callable[[], Masker]) -> Masker
     output is masked by what that session held."""
     if key not in cache:
         cache[key] = make()
-    m = copy.copy(cache[key])  # the rules are shared, never changed after they are built
-    m.values = set()
-    return m
+    return cache[key].blank()
 
 
 def _show_what_if(console: Console, r: WhatIfResult, masker: Masker) -> None:

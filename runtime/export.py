@@ -21,6 +21,7 @@ Masking rule (deterministic, decided from the program and the replayed states on
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 import uuid
@@ -163,6 +164,18 @@ class Masker:
         if d is not None and d.ddt in self.sensitive_ddts:
             self._add(d.values)
             self._add(d.candidate)
+
+    def blank(self) -> Masker:
+        """A masker with these rules and no value learnt: building the rules walks the
+        program's prompts, which costs more than a session's replay, so a batch builds them
+        once and masks each session by what that session held."""
+        m = copy.copy(self)
+        m.values = set()
+        m._masked_prompts = set(self._masked_prompts)
+        m._plain_prompts = set(self._plain_prompts)
+        m._masked_sends = set(self._masked_sends)
+        m._pattern = None
+        return m
 
     def merge(self, other: Masker) -> None:
         """Hide what ``other`` (another program's masker) hides too: its sensitive DDTs and

@@ -183,3 +183,20 @@ def test_masker_rules_are_decided_from_the_program(rec_root: Path) -> None:
     assert m.memory({"card": {"last4": "0427", "masked": "x"}}) == {
         "card": {"last4": MASK, "masked": "x"}
     }
+
+
+def test_a_blank_masker_shares_the_rules_but_not_the_values(rec_root: Path) -> None:
+    res = next(r for r in _results("bank_card_block", rec_root) if r.ok)
+    master = Masker(compiled_program(res))
+    one = master.blank()
+    one.learn_all(res.turns)
+    secret = next(iter(one.values))
+    assert secret not in one.text(f"a {secret} b") and MASK in one.text(f"a {secret} b")
+    two = master.blank()
+    assert two.sensitive_ddts == master.sensitive_ddts and two.values == set()
+    assert two.text(f"a {secret} b") == f"a {secret} b"  # another session's value is not its
+    assert master.values == set()
+    # merge() adds to the rule sets in place: a blank's own sets, not the master's
+    one.merge(Masker(compiled(EXAMPLES_DIR / "medical_booking").program))
+    one._masked_prompts.add("added/to/one")
+    assert "added/to/one" not in master._masked_prompts | two._masked_prompts
