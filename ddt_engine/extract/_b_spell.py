@@ -572,9 +572,12 @@ def corrected_digits(text: str, lang: str, whole: Callable[[str], bool]) -> str 
     """
     if lang not in ("it", "en"):
         lang = "it"
+    parts = correction_parts(fold(text[:MAX_CODE_TEXT]), lang)
+    if len(parts) < 2:  # no marker: nothing corrected (the common case, and no decoding)
+        return None
     current: str | None = None
     fixed = False
-    for part in correction_parts(fold(text[:MAX_CODE_TEXT]), lang):
+    for part in parts:
         groups = ["".join(g) for g in digit_groups(decode(part, lang))]
         if not groups:
             continue
