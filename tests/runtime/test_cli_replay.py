@@ -19,6 +19,7 @@ from runtime.cli import _register, app
 from runtime.convtest import load_tests, run_test
 from runtime.mongo import MongoArchive
 from runtime.program_store import LocalProgramStore
+from tests.runtime._mongo_helpers import drop_mongo_db
 from tests.runtime.test_replay import EXAMPLES, EXAMPLES_DIR, compiled, rec_root, recorded
 from tests.runtime.test_whatif import changed_project
 
@@ -298,13 +299,7 @@ def test_export_formats(rec_root: Path, tmp_path: Path) -> None:
 def mongo_db(mongo_url: str) -> Iterator[tuple[str, str]]:
     db = f"replay_{uuid.uuid4().hex[:8]}"
     yield mongo_url, db
-
-    async def drop() -> None:
-        a = MongoArchive.from_url(mongo_url, db)
-        await a.client.drop_database(db)
-        await a.close()
-
-    asyncio.run(drop())
+    drop_mongo_db(mongo_url, db)
 
 
 def test_every_example_session_replays_identical_from_mongodb(

@@ -40,6 +40,7 @@ from runtime.convtest import find_test_files, load_tests, run_test
 from runtime.mongo import MongoArchive, turn_id
 from runtime.program_store import LocalProgramStore
 from runtime.replay import load_jsonl
+from tests.runtime._mongo_helpers import drop_mongo_db
 from tests.runtime.test_replay import EXAMPLES, EXAMPLES_DIR, compiled, rec_root, recorded
 from tests.runtime.test_whatif import changed_project
 from tests.servers import Servers
@@ -96,13 +97,7 @@ def mongo_db(mongo_url: str, day: Path) -> Iterator[tuple[str, str]]:
     db = f"stream_{uuid.uuid4().hex[:8]}"
     _load(mongo_url, db, [day], [PROJECT])
     yield mongo_url, db
-
-    async def drop() -> None:
-        a = MongoArchive.from_url(mongo_url, db)
-        await a.client.drop_database(db)
-        await a.close()
-
-    asyncio.run(drop())
+    drop_mongo_db(mongo_url, db)
 
 
 def cli(*args: str) -> tuple[int, str, str]:
