@@ -1,4 +1,5 @@
-"""Checks of prompt texts shared by the flow and DDT stages: empty texts, SSML markup.
+"""Checks of prompt texts shared by the flow and DDT stages: empty texts, SSML markup,
+placeholders of other template languages (``{name}``: said as written).
 
 A voice variant is SSML: the runtime sends it to the text-to-speech engine as it is (wrapped
 in ``<speak>`` when it has no root of its own), so markup that is not well-formed XML, or an
