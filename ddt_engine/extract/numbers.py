@@ -330,6 +330,17 @@ def _dozen(folded: str, lang: str) -> Extraction | None:
     return Extraction(value, "grammar", confidence=0.8 if vague else 1.0, uncertain=vague)
 
 
+def _said(text: str, lang: str) -> Num | Extraction | None:
+    """The quantity said in words or digits: dozens (read whole: an Extraction), none for a
+    vague amount ("una decina"), else the one after a self-correction or the one said."""
+    folded = fold(text)
+    if "dozen" in folded or "dozzin" in folded:
+        return _dozen(folded, lang)
+    if APPROXIMATE.search(folded):
+        return None
+    return _corrected(text, lang) or _single(find_numbers(text, lang))
+
+
 _PLAIN_INT = re.compile(r"\s*([+-]?\d{1,18})\s*")
 _PLAIN_DECIMAL = re.compile(r"\s*([+-]?)(\d{1,15}(?:[.,]\d{1,15}){1,5})\s*")
 
@@ -348,14 +359,9 @@ def extract_number(
             d = -d if m.group(1) == "-" else d
             whole = d == d.to_integral_value()
             return Extraction(value=int(d) if whole else float(d), layer="pattern")
-    folded = fold(text)
-    if "dozen" in folded or "dozzin" in folded:
-        return _dozen(folded, lang)
-    if APPROXIMATE.search(folded):
-        return None
-    num = _corrected(text, lang) or _single(find_numbers(text, lang))
-    if num is None:
-        return None
+    num = _said(text, lang)
+    if num is None or isinstance(num, Extraction):
+        return num
     value: int | float = (
         int(num.value) if num.value == num.value.to_integral_value() else float(num.value)
     )
@@ -369,14 +375,9 @@ def extract_integer(
     m = _PLAIN_INT.fullmatch(text[:40])
     if m:
         return Extraction(value=int(m.group(1)), layer="pattern")
-    folded = fold(text)
-    if "dozen" in folded or "dozzin" in folded:
-        return _dozen(folded, lang)
-    if APPROXIMATE.search(folded):
-        return None
-    num = _corrected(text, lang) or _single(find_numbers(text, lang))
-    if num is None:
-        return None
+    num = _said(text, lang)
+    if num is None or isinstance(num, Extraction):
+        return num
     layer = "grammar" if num.spoken else "pattern"
     if num.value != num.value.to_integral_value():
         return Extraction(value=float(num.value), layer=layer, invalid="not_integer")
