@@ -60,6 +60,10 @@ def words(text: str, limit: int = MAX_TOKENS) -> tuple[str, ...]:
     return tuple(t for t, _, _ in tokens(text, limit))
 
 
+# Hesitations, in either language: skipped between the parts of a date or a code's digits.
+HESITATIONS = frozenset("ehm ehmm uhm eh uh um umm er erm mmm hmm".split())
+
+
 # A caller correcting themself: "il 15 anzi il 16", "alle 3 no scusi alle 4", "the 15th no
 # wait the 16th", "twenty, sorry, thirty euros". The value is what follows the last marker.
 _CORRECTION = {

@@ -17,7 +17,7 @@ from typing import Literal
 
 from text_to_num import alpha2digit
 
-from ddt_engine.extract._a_text import correction_parts
+from ddt_engine.extract._a_text import HESITATIONS, correction_parts
 from ddt_engine.extract._b_norm import MAX_CODE_TEXT, fold
 from ddt_engine.extract.numbers import spoken_digits
 
@@ -206,8 +206,6 @@ _NUMBER_STEM = {
     ),
 }
 _TOKEN = re.compile(r"\+|[^\W_]+(?:['’][^\W_]+)*")
-# Hesitations said while dictating ("347, ehm, 123"): not words that break a code
-_FILLERS = frozenset("ehm ehmm uhm eh uh um umm er erm mmm hmm".split())
 _DIGITS = re.compile(r"[0-9]+")
 
 Kind = Literal["L", "D", "C", "P"]
@@ -273,7 +271,7 @@ def decode(text: str, lang: str) -> list[Piece]:
     """Decode an utterance into pieces; words that are not part of a code become breaks."""
     if lang not in ("it", "en"):
         lang = "it"
-    raw = [t for t in _TOKEN.findall(text[:MAX_CODE_TEXT]) if t.lower() not in _FILLERS]
+    raw = [t for t in _TOKEN.findall(text[:MAX_CODE_TEXT]) if t.lower() not in HESITATIONS]
     toks = [t.lower() for t in raw]
     if len(toks) == 1 and toks[0].isascii() and toks[0].isalnum() and not toks[0].isalpha():
         # one typed token with a digit ("80", "pol123456"): no letter name, alphabet or

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ddt_engine.extract._a_text import correction, couple_as_two, fold
+from ddt_engine.extract._a_text import HESITATIONS, correction, couple_as_two, fold
 from ddt_engine.extract.base import Extraction, ExtractOptions
 from ddt_engine.extract.numbers import APPROXIMATE, to_digits
 
@@ -63,12 +63,11 @@ WEEKDAYS: dict[str, dict[str, int]] = {
            "saturday": 5, "sunday": 6},
 }  # fmt: skip
 
-_FILLERS = {"ehm", "ehmm", "uhm", "eh", "uh", "um", "umm", "er", "erm", "mmm", "hmm"}
 _SKIP = {
     "it": {"il", "lo", "la", "l", "i", "di", "del", "dell", "nel", "dal", "e", "data",
-           "giorno", "anno", "mese", "sono", "nato", "nata", "era", "e'", *_FILLERS},
+           "giorno", "anno", "mese", "sono", "nato", "nata", "era", "e'", *HESITATIONS},
     "en": {"the", "of", "on", "in", "and", "year", "day", "date", "born", "it", "s", "was",
-           "is", "i", "m", "a", *_FILLERS},
+           "is", "i", "m", "a", *HESITATIONS},
 }  # fmt: skip
 _ARTICLES = {"il", "l", "the", "lo"}
 _TIME_MARKERS = {"alle", "all", "ore", "le", "verso", "at", "around", "by", "dalle", "entro"}
