@@ -263,6 +263,46 @@ _TYPE_WORDS = {
 }
 
 
+_NUMERIC = re.compile(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$")
+_YAML11_BOOLS = frozenset(
+    ["yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off", "YES", "NO", "ON", "OFF"]
+)
+
+
+def _scalar_hint(want: str, value: Any, style: str | None) -> str | None:
+    """What to write instead of a loose scalar. Project models are strict, nothing is
+    converted: ``"8"`` is not 8, ``yes`` is not true, ``true`` is not 1. ``style`` is the
+    YAML scalar style of the value ("" plain, '"' or "'" quoted; None: not known)."""
+    quoted = style in ('"', "'")
+    if want == "a string":
+        if isinstance(value, int | float | bool):
+            return "quote the value to make it a string"
+        return None
+    if want == "true or false":
+        if isinstance(value, str) and style == "" and value in _YAML11_BOOLS:
+            return f"write true or false: in YAML 1.2 '{value}' is a text, not a boolean"
+        if isinstance(value, str) and quoted:
+            return "write true or false, without quotes"
+        if isinstance(value, str):
+            return f"write true or false ('{value}' is a text)"
+        if isinstance(value, int | float):
+            return "write true or false: a number is not a yes/no"
+        return None
+    whole = want == "an integer"
+    if isinstance(value, bool):
+        return "write a number: true and false are not numbers"
+    if isinstance(value, str) and _NUMERIC.match(value):
+        if whole and not value.strip().lstrip("+-").isdigit():
+            return "a whole number is needed here"
+        number = value.strip()
+        return f"write the number without quotes: {number}" if quoted else f"write {number}"
+    if whole and isinstance(value, float):
+        if value.is_integer():
+            return f"write it without a decimal point: {int(value)}"
+        return "a whole number is needed here"
+    return None
+
+
 def _convert(err: Mapping[str, Any], walk: _Walk, data: Any, smap: SourceMap) -> Diagnostic | None:
     etype = str(err["type"])
     path: Path = tuple(walk.path)
@@ -327,9 +367,8 @@ def _convert(err: Mapping[str, Any], walk: _Walk, data: Any, smap: SourceMap) ->
         return smap.diag("E023", path, msg, hint)
     if etype in _TYPE_WORDS:
         want = _TYPE_WORDS[etype]
-        hint = None
-        if want == "a string" and isinstance(value, int | float | bool):
-            hint = "quote the value to make it a string"
+        pos, exact = smap.find(path)
+        hint = _scalar_hint(want, value, pos.style if pos is not None and exact else None)
         return smap.diag("E022", path, f"{field} must be {want}, not {_type_name(value)}", hint)
     if etype == "string_pattern_mismatch":
         hint = None

@@ -1,16 +1,29 @@
 """The source project format: what a visual editor saves or a designer writes in YAML.
 
 Format 1. Every model forbids unknown fields, so a typo is an error that the
-compiler reports with the closest known field name.
+compiler reports with the closest known field name, and every model is strict: a value
+of the wrong type is an error, never converted (``retries: true`` is not 1,
+``sensitive: "yes"`` is not true, ``max_digits: "8"`` is not 8); only an integer is taken
+where a number is expected. These models are read from the designer's files only; the
+compiled program, the session and the runtime's JSON have their own models.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from schemas._base import Value
+
+
+class Source(Value):
+    """A model of the designer's source: immutable, unknown fields and loose scalars are
+    errors (strict: ``true`` is not 1, ``"8"`` is not 8, 1 is not true)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
 
 Lang = Literal["it", "en"]
 LANGS: tuple[str, ...] = ("it", "en")
@@ -26,7 +39,7 @@ DialogueStateName = Literal[
 ConfirmPolicy = Literal["always", "never", "when_uncertain"]
 
 
-class PromptVariants(Value):
+class PromptVariants(Source):
     """A prompt with channel variants; ``voice`` may contain SSML."""
 
     text: str
@@ -41,7 +54,7 @@ InlineText = dict[Lang, PromptText]
 """A prompt written inline, one text per language."""
 
 
-class Variable(Value):
+class Variable(Source):
     """A declared session variable (memory slot)."""
 
     type: VarType = "any"
@@ -50,13 +63,13 @@ class Variable(Value):
     description: str = ""
 
 
-class _NodeBase(Value):
+class _NodeBase(Source):
     id: str = Field(min_length=1, max_length=200)
     label: str | None = None
     position: dict[str, float] | None = None  # kept by visual editors, ignored by the compiler
 
 
-class _PromptChoice(Value):
+class _PromptChoice(Source):
     """A prompt by id (``prompts`` table) or inline per language; exactly one of them."""
 
     prompt: str | None = None
@@ -77,7 +90,7 @@ class SayNode(_NodeBase):
     data: SayData
 
 
-class GetDataData(Value):
+class GetDataData(Source):
     ddt: str
     into: str
     on_failure: str
@@ -88,7 +101,7 @@ class GetDataNode(_NodeBase):
     data: GetDataData
 
 
-class SetData(Value):
+class SetData(Source):
     assign: dict[str, str] = Field(min_length=1)  # variable -> expression
 
 
@@ -102,7 +115,7 @@ class BranchNode(_NodeBase):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-class CallBackendData(Value):
+class CallBackendData(Source):
     backend: str
     args: dict[str, str] = Field(default_factory=dict)  # name -> expression
     result: dict[str, str] = Field(default_factory=dict)  # variable -> response path
@@ -115,7 +128,7 @@ class CallBackendNode(_NodeBase):
     data: CallBackendData
 
 
-class SendEmailData(Value):
+class SendEmailData(Source):
     to: str  # expression
     subject: _PromptChoice
     body: _PromptChoice
@@ -156,7 +169,7 @@ class EndNode(_NodeBase):
     data: EndData = Field(default_factory=EndData)
 
 
-class SubflowData(Value):
+class SubflowData(Source):
     flow: str
 
 
@@ -170,7 +183,7 @@ class ReturnNode(_NodeBase):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-class CustomData(Value):
+class CustomData(Source):
     task: str  # a task kind registered by a plugin
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -214,7 +227,7 @@ NODE_KINDS: tuple[str, ...] = (
 )
 
 
-class Edge(Value):
+class Edge(Source):
     """A directed edge. Conditional edges out of one node are tried in (priority, id) order."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -228,7 +241,7 @@ class Edge(Value):
     label: str | None = None
 
 
-class Flow(Value):
+class Flow(Source):
     """A subflow: its own nodes and edges, entered at its start node, left by a return node."""
 
     nodes: list[Node] = Field(default_factory=list)
@@ -236,7 +249,7 @@ class Flow(Value):
     start: str | None = None
 
 
-class Limits(Value):
+class Limits(Source):
     """Attempts allowed per dialogue state, and in total, before the failure route."""
 
     no_match: int = Field(default=3, ge=1, le=10)
@@ -246,7 +259,7 @@ class Limits(Value):
     total: int = Field(default=12, ge=1, le=50)
 
 
-class ValidationDef(Value):
+class ValidationDef(Source):
     """A validation rule: an expression over ``value`` (and memory) that must be true."""
 
     rule: str
@@ -254,20 +267,20 @@ class ValidationDef(Value):
     code: str | None = None
 
 
-class DtmfDef(Value):
+class DtmfDef(Source):
     allowed: bool = True
     max_digits: int = Field(default=20, ge=1, le=64)
     finish_key: Literal["#", "*"] | None = "#"  # a digit would end the caller's input
 
 
-class ExtractDef(Value):
+class ExtractDef(Source):
     """Optional extraction layers outside the engine (NER, LLM), off by default."""
 
     ner: bool = False
     llm: bool = False
 
 
-class SubDataDef(Value):
+class SubDataDef(Source):
     """Overrides for one sub-data of a built-in type (e.g. ``day`` of a ``date``)."""
 
     label: dict[Lang, str] | None = None
@@ -278,7 +291,7 @@ class SubDataDef(Value):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
-class DdtDef(Value):
+class DdtDef(Source):
     """A Data Dialogue Template: how to collect one piece of data."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -307,7 +320,7 @@ class DdtDef(Value):
     missing_year: Literal["ask", "coming", "past"] = "ask"
 
 
-class Backend(Value):
+class Backend(Source):
     """A named HTTP call. ``url``, header values and body values are templates/expressions."""
 
     url: str
@@ -320,7 +333,7 @@ class Backend(Value):
     max_response_bytes: int = Field(default=1_048_576, ge=1, le=16_777_216)
 
 
-class Project(Value):
+class Project(Source):
     """A whole flow project (format 1)."""
 
     format: Literal[1] = 1
@@ -336,3 +349,11 @@ class Project(Value):
     ddts: dict[str, DdtDef] = Field(default_factory=dict)
     prompts: dict[Lang, dict[str, PromptText]] = Field(default_factory=dict)
     backends: dict[str, Backend] = Field(default_factory=dict)
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _format_is_a_number(cls, value: Any) -> Any:
+        # a Literal compares by equality (True == 1.0 == 1): even strict, 'format: true' passed
+        if isinstance(value, bool | float):
+            raise PydanticCustomError("literal_error", "Input should be 1", {"expected": "1"})
+        return value

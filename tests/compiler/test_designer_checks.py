@@ -1,0 +1,232 @@
+"""Designer checks: what a designer writes by mistake gets a located, explained diagnostic
+instead of a silent conversion, a bare "unknown field" or a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compiler import compile_project, compile_project_dict
+from schemas.diagnostics import Diagnostic
+from schemas.program import Program
+
+FLOW = """\
+name: t
+languages: [it]
+variables:
+  birth: {type: date}
+ddts:
+  birth_date: {type: date}
+nodes:
+  - {id: start, kind: start}
+  - {id: ask, kind: get_data, data: {ddt: birth_date, into: birth, on_failure: bye}}
+  - {id: bye, kind: end, data: {text: {it: "Arrivederci"}}}
+edges:
+  - {source: start, target: ask}
+  - {source: ask, target: bye}
+"""
+
+
+def _base() -> dict[str, Any]:
+    return {
+        "name": "t",
+        "languages": ["it"],
+        "variables": {"birth": {"type": "date"}},
+        "ddts": {"birth_date": {"type": "date"}},
+        "backends": {"api": {"url": "https://api.example/x"}},
+        "nodes": [
+            {"id": "start", "kind": "start"},
+            {"id": "ask", "kind": "get_data", "data": {"ddt": "birth_date", "into": "birth"}},
+            {"id": "call", "kind": "call_backend", "data": {"backend": "api"}},
+            {"id": "bye", "kind": "end", "data": {"text": {"it": "Arrivederci"}}},
+        ],
+        "edges": [
+            {"source": "start", "target": "ask"},
+            {"source": "ask", "target": "call"},
+            {"source": "call", "target": "bye"},
+        ],
+    }
+
+
+def _set(data: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
+    here: Any = data
+    for p in path[:-1]:
+        here = here.setdefault(p, {}) if isinstance(here, dict) else here[p]
+    here[path[-1]] = value
+
+
+def _errors(data: dict[str, Any]) -> list[Diagnostic]:
+    result = compile_project_dict(data)
+    return [d for d in result.diagnostics if d.severity == "error"]
+
+
+def _write(tmp_path: Path, text: str, name: str = "flow.yaml") -> Path:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def _base_ok() -> dict[str, Any]:
+    data = _base()
+    data["nodes"][1]["data"]["on_failure"] = "bye"
+    return data
+
+
+# -- loose scalars: strict project models ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message", "hint"),
+    [
+        (
+            ("backends", "api", "retries"),
+            True,
+            "'retries' must be an integer, not boolean true",
+            "write a number: true and false are not numbers",
+        ),
+        (
+            ("backends", "api", "timeout_ms"),
+            "2500",
+            "'timeout_ms' must be an integer, not string '2500'",
+            "write 2500",
+        ),
+        (
+            ("backends", "api", "timeout_ms"),
+            2500.0,
+            "'timeout_ms' must be an integer, not number 2500.0",
+            "write it without a decimal point: 2500",
+        ),
+        (
+            ("ddts", "birth_date", "sensitive"),
+            "yes",
+            "'sensitive' must be true or false, not string 'yes'",
+            "write true or false ('yes' is a text)",
+        ),
+        (
+            ("variables", "birth", "sensitive"),
+            1,
+            "'sensitive' must be true or false, not number 1",
+            "write true or false: a number is not a yes/no",
+        ),
+        (
+            ("ddts", "birth_date", "dtmf", "max_digits"),
+            "8",
+            "'max_digits' must be an integer, not string '8'",
+            "write 8",
+        ),
+        (
+            ("ddts", "birth_date", "max_attempts", "no_match"),
+            "2.5",
+            "'no_match' must be an integer, not string '2.5'",
+            "a whole number is needed here",
+        ),
+        (
+            ("ddts", "birth_date", "extract", "llm"),
+            0,
+            "'llm' must be true or false, not number 0",
+            "write true or false: a number is not a yes/no",
+        ),
+        (
+            ("edges", 0, "priority"),
+            "1",
+            "'priority' must be an integer, not string '1'",
+            "write 1",
+        ),
+        (
+            ("edges", 0, "else"),
+            "true",
+            "'else' must be true or false, not string 'true'",
+            "write true or false ('true' is a text)",
+        ),
+        (
+            ("nodes", 0, "position"),
+            {"x": "10", "y": 2},
+            "'x' must be a number, not string '10'",
+            "write 10",
+        ),
+        (
+            ("nodes", 0, "position"),
+            {"x": True, "y": 2},
+            "'x' must be a number, not boolean true",
+            "write a number: true and false are not numbers",
+        ),
+        (
+            ("nodes", 3, "label"),
+            5,
+            "'label' must be a string, not number 5",
+            "quote the value to make it a string",
+        ),
+    ],
+)
+def test_a_loose_scalar_is_an_error_not_a_conversion(
+    path: tuple[Any, ...], value: Any, message: str, hint: str
+) -> None:
+    data = _base_ok()
+    _set(data, path, value)
+    errors = _errors(data)
+    assert [(d.code, d.message, d.hint) for d in errors] == [("E022", message, hint)]
+
+
+def test_format_true_is_not_format_1() -> None:
+    for value in (True, 1.0):
+        data = _base_ok()
+        data["format"] = value
+        errors = _errors(data)
+        assert [(d.code, d.message) for d in errors] == [
+            (
+                "E023",
+                f"invalid value {'boolean true' if value is True else 'number 1.0'} for 'format'",
+            )
+        ]
+    data = _base_ok()
+    data["format"] = 1
+    assert compile_project_dict(data).ok
+
+
+def test_yaml_hints_know_quotes_and_yaml_11_booleans(tmp_path: Path) -> None:
+    text = FLOW.replace(
+        "birth_date: {type: date}",
+        'birth_date: {type: date, sensitive: "true", extract: {ner: yes}, dtmf: {max_digits: "8"}}',
+    )
+    result = compile_project(_write(tmp_path, text))
+    got = [(d.line, d.message, d.hint) for d in result.diagnostics]
+    assert got == [
+        (
+            6,
+            "'sensitive' must be true or false, not string 'true'",
+            "write true or false, without quotes",
+        ),
+        (
+            6,
+            "'ner' must be true or false, not string 'yes'",
+            "write true or false: in YAML 1.2 'yes' is a text, not a boolean",
+        ),
+        (
+            6,
+            "'max_digits' must be an integer, not string '8'",
+            "write the number without quotes: 8",
+        ),
+    ]
+
+
+def test_integers_are_numbers_and_yaml_dates_and_times_are_texts(tmp_path: Path) -> None:
+    text = FLOW.replace(
+        "{id: start, kind: start}", "{id: start, kind: start, position: {x: 120, y: 40.5}}"
+    ).replace('{text: {it: "Arrivederci"}}', '{text: {it: "Arrivederci"}, reason: 2024-03-01}')
+    text = text.replace("ddts:", "description: 09:30\nddts:")
+    result = compile_project(_write(tmp_path, text))
+    assert result.ok, result.diagnostics
+    assert result.program is not None
+    assert [t.reason for t in result.program.tasks if t.op == "end"] == ["2024-03-01"]
+
+
+def test_the_compiled_program_still_reads_back_from_json() -> None:
+    """Only the source models are strict: the runtime reads programs from JSON as before."""
+    data = _base_ok()
+    data["ddts"]["birth_date"]["dtmf"] = {"max_digits": 8}
+    data["backends"]["api"]["retries"] = 2
+    result = compile_project_dict(data)
+    assert result.program is not None, result.diagnostics
+    raw = result.program.canonical_bytes()
+    assert Program.model_validate_json(raw).canonical_bytes() == raw
