@@ -64,6 +64,7 @@ class _Doc:
     value: Any
     values: dict[Path, Pos]
     keys: dict[Path, Pos]
+    problems: list[Diagnostic] = field(default_factory=list)
 
 
 _WORDS = frozenset(["null", "Null", "NULL", "nan"]) | frozenset(_BOOL)
@@ -122,6 +123,7 @@ class _Composer:
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.count = 0
         self.alias_elements = 0
+        self.problems: list[Diagnostic] = []  # errors that do not stop the reading
 
     def pos(self, ev: Any, style: str | None = None) -> Pos:
         s, e = ev.start_mark, ev.end_mark
@@ -213,6 +215,20 @@ class _Composer:
             return ev.value
         return _resolve_plain(ev.value)
 
+    def merge_key(self, pos: Pos) -> None:
+        """A YAML 1.1 merge key: an error that says so (YAML 1.2 has no merge keys, so it
+        would otherwise be an ordinary key, reported as an unknown field)."""
+        self.problems.append(
+            self.diag(
+                "E011",
+                pos.line,
+                pos.col,
+                "YAML merge keys ('<<') are not supported: the project is read as YAML 1.2",
+                "write the fields out here, or reuse a whole value with an alias "
+                "(dtmf: *common_dtmf)",
+            )
+        )
+
     def alias(self, ev: Any) -> tuple[Any, int]:
         if ev.anchor not in self.anchors:
             raise self.fail("E007", ev, f"alias '*{ev.anchor}' refers to no anchor")
@@ -252,6 +268,8 @@ class _Composer:
                 raise self.fail("E004", ev, "a mapping key must be a plain value, not a collection")
             key = raw if raw is not None else str(value)
             kp: Path = (*path, key)
+            if key == "<<" and pos.style == "":
+                self.merge_key(pos)
             if key in container:
                 first = self.keys[kp]
                 raise self.fail(
@@ -387,7 +405,7 @@ def parse_text(text: str, src: SourceFile) -> _Doc:
                 "a project file maps keys such as name, languages, nodes, edges, ddts",
             )
         )
-    return _Doc(value, composer.values, composer.keys)
+    return _Doc(value, composer.values, composer.keys, composer.problems)
 
 
 def _walk_files(root: FsPath) -> list[FsPath]:
@@ -520,6 +538,7 @@ def load_project(path: str | os.PathLike[str]) -> LoadResult:
             diags.append(dfn("E001", 0, 0, f"cannot read file: {exc.strerror or exc}"))
             continue
         any_doc = True
+        diags.extend(doc.problems)
         local_shifts: dict[Path, int] = {}
         _merge(merged, doc.value, (), local_shifts, smap, doc, diags)
         shifts.update(local_shifts)

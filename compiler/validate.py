@@ -319,6 +319,8 @@ def _convert(err: Mapping[str, Any], walk: _Walk, data: Any, smap: SourceMap) ->
         if guess:
             msg += f"; {guess}"
         hint = f"known fields: {', '.join(known)}" if known else None
+        if raw == "<<":  # a merge key written where YAML cannot see one (JSON, quoted)
+            hint = "YAML merge keys ('<<') are not supported: write the fields out"
         return smap.diag("E020", path, msg, hint, key=True)
     if etype == "missing":
         parent = path[:-1]

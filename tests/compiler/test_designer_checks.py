@@ -230,3 +230,45 @@ def test_the_compiled_program_still_reads_back_from_json() -> None:
     assert result.program is not None, result.diagnostics
     raw = result.program.canonical_bytes()
     assert Program.model_validate_json(raw).canonical_bytes() == raw
+
+
+# -- YAML merge keys ------------------------------------------------------------------------
+
+
+def test_a_yaml_merge_key_is_one_error_that_says_why(tmp_path: Path) -> None:
+    text = FLOW.replace(
+        "  birth_date: {type: date}",
+        "  base: &base {type: date}\n  birth_date:\n    <<: *base\n    confirm: always",
+    )
+    result = compile_project(_write(tmp_path, text))
+    assert [(d.code, d.line, d.col) for d in result.diagnostics] == [("E011", 8, 5)]
+    d = result.diagnostics[0]
+    assert "merge keys ('<<') are not supported" in d.message
+    assert d.hint is not None and "alias" in d.hint
+
+
+def test_every_merge_key_of_a_file_is_reported(tmp_path: Path) -> None:
+    text = FLOW.replace(
+        "  birth_date: {type: date}",
+        "  base: &base {type: date}\n  birth_date: {<<: *base}\n  spare: {<<: [*base]}",
+    )
+    result = compile_project(_write(tmp_path, text))
+    assert [(d.code, d.line) for d in result.diagnostics] == [("E011", 7), ("E011", 8)]
+
+
+def test_a_quoted_or_json_merge_key_is_an_unknown_field_with_the_same_hint(
+    tmp_path: Path,
+) -> None:
+    yaml_dir = tmp_path / "yaml"
+    yaml_dir.mkdir()
+    quoted = FLOW.replace("  birth_date: {type: date}", '  birth_date: {type: date, "<<": 1}')
+    data = _base_ok()
+    data["ddts"]["birth_date"]["<<"] = {"type": "date"}
+    for result in (compile_project(_write(yaml_dir, quoted)), compile_project_dict(data)):
+        assert [(d.code, d.message, d.hint) for d in result.diagnostics] == [
+            (
+                "E020",
+                "unknown field '<<' in DDT 'birth_date'",
+                "YAML merge keys ('<<') are not supported: write the fields out",
+            )
+        ]
