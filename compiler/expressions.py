@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import unicodedata
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -279,6 +280,40 @@ _LOOKALIKES = {
 }  # fmt: skip
 
 
+def ascii_name_hint(name: str, known: Iterable[str] = ()) -> str | None:
+    """The hint for a name with a letter outside ASCII (``età``, ``città``), or None.
+
+    Names (variables, their fields, functions, filters) are ASCII letters, digits and ``_``:
+    the accented letter is the likely mistake, and its unaccented spelling the fix (or the
+    ``known`` name closest to that spelling)."""
+    if name.isascii():
+        return None
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    hint = "names are ASCII letters, digits and '_' (no accented letters)"
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*", plain):
+        return hint
+    pool = sorted(k for k in set(known) if k.isascii())
+    if pool and plain not in pool:
+        close = difflib.get_close_matches(plain, pool, n=1, cutoff=0.6)
+        if close:
+            return f"{hint}: did you mean '{close[0]}'?"
+    return f"{hint}: write '{plain}' for '{name}'"
+
+
+def _word_at(text: str, pos: int) -> str:
+    """The name-like word (letters of any script, accents, digits, '_') at ``text[pos]``."""
+
+    def part(ch: str) -> bool:
+        return ch.isalnum() or ch == "_" or unicodedata.category(ch) == "Mn"
+
+    start, end = pos, pos
+    while start > 0 and part(text[start - 1]):
+        start -= 1
+    while end < len(text) and part(text[end]):
+        end += 1
+    return text[start:end]
+
+
 def _open_bracket(text: str, upto: int) -> tuple[str, int] | None:
     """The innermost bracket still open before ``upto`` (skipping strings)."""
     stack: list[tuple[str, int]] = []
@@ -343,6 +378,8 @@ def _syntax_error(
             hint = "there is no power operator; multiply instead"
         elif ch in _LOOKALIKES:
             hint = f"write {_LOOKALIKES[ch]}"
+        elif not ch.isascii() and (ch.isalnum() or unicodedata.category(ch) == "Mn"):
+            hint = ascii_name_hint(_word_at(text, pos))
         return ExprSyntaxError(
             f"{what}, expected {_join(expected)}",
             offset + pos + 1,

@@ -21,6 +21,7 @@ from compiler.errors import did_you_mean
 from compiler.expressions import (
     ExprSyntaxError,
     TypeIssue,
+    ascii_name_hint,
     check_expr,
     expr_vars,
     fold_constants,
@@ -307,7 +308,11 @@ class Resolver:
             return self.a.var_types[name]
         if name in self.ghosts.variables:
             return "any"
-        hint = did_you_mean(name, self.a.var_types) or f"declare it under 'variables': {name}"
+        hint = (
+            ascii_name_hint(name, self.a.var_types)
+            or did_you_mean(name, self.a.var_types)
+            or f"declare it under 'variables': {name}"
+        )
         self.err("E202", path, f"{what} '{name}' is not a declared variable", hint, key=key)
         return None
 
@@ -346,6 +351,7 @@ class Resolver:
 
     def variables(self) -> None:
         names = sorted(self.p.variables)
+        invalid: set[str] = set()
         for name in names:
             v = self.p.variables[name]
             if not _VAR_NAME.match(name):
@@ -353,9 +359,11 @@ class Resolver:
                     "E210",
                     ("variables", name),
                     f"invalid variable name '{name}'",
-                    "use letters, digits and '_', with '.' between parts (patient.cf)",
+                    ascii_name_hint(name)
+                    or "use ASCII letters, digits and '_', with '.' between parts (patient.cf)",
                     key=True,
                 )
+                invalid.add(name)  # reported once: its uses are not unknown variables
                 continue
             parts = name.split(".")
             for i in range(1, len(parts)):
@@ -380,7 +388,7 @@ class Resolver:
             self.a.variables[name] = VariableSpec(
                 type=v.type, default=v.default, sensitive=v.sensitive
             )
-        for name in sorted(self.ghosts.variables):
+        for name in sorted(self.ghosts.variables | invalid):
             self.a.var_types.setdefault(name, "any")  # invalid declaration, already reported
 
     def prompt_table(self) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from compiler import compile_project, compile_project_dict
+from compiler.expressions import ExprSyntaxError, parse_expr
 from schemas.diagnostics import Diagnostic
 from schemas.program import Program
 
@@ -272,3 +273,62 @@ def test_a_quoted_or_json_merge_key_is_an_unknown_field_with_the_same_hint(
                 "YAML merge keys ('<<') are not supported: write the fields out",
             )
         ]
+
+
+# -- names are ASCII ------------------------------------------------------------------------
+
+_ASCII = "names are ASCII letters, digits and '_' (no accented letters)"
+
+
+@pytest.mark.parametrize(
+    ("text", "col", "hint"),
+    [
+        ("età > 18", 3, f"{_ASCII}: write 'eta' for 'età'"),
+        ("è_adulto == true", 1, f"{_ASCII}: write 'e_adulto' for 'è_adulto'"),
+        ("patient.città == 'Roma'", 13, f"{_ASCII}: write 'citta' for 'città'"),
+        ("citta\u0300 == 'Roma'", 6, f"{_ASCII}: write 'citta' for 'citta\u0300'"),  # NFD
+        ("perché(x)", 6, f"{_ASCII}: write 'perche' for 'perché'"),
+        ("ναι == 1", 1, _ASCII),  # nothing ASCII to suggest
+    ],
+)
+def test_a_non_ascii_name_in_an_expression_says_names_are_ascii(
+    text: str, col: int, hint: str
+) -> None:
+    data = _base_ok()
+    data["edges"][0]["condition"] = text
+    data["edges"].append({"source": "start", "target": "bye", "else": True})
+    errors = _errors(data)
+    assert [(d.code, d.hint) for d in errors] == [("E201", hint)]
+    assert errors[0].message.startswith("syntax error in expression: unexpected character")
+    with pytest.raises(ExprSyntaxError) as info:
+        parse_expr(text)
+    assert info.value.col == col
+
+
+def test_a_non_ascii_name_in_a_template_says_names_are_ascii() -> None:
+    data = _base_ok()
+    data["nodes"][3]["data"]["text"]["it"] = "Ciao {{ città | maiùscolo }}"
+    assert [(d.code, d.hint) for d in _errors(data)] == [
+        ("E204", f"{_ASCII}: write 'citta' for 'città'")
+    ]
+
+
+def test_a_non_ascii_variable_is_reported_once_with_its_ascii_spelling() -> None:
+    data = _base_ok()
+    data["variables"] = {"età": {"type": "integer"}, "city": {"type": "string"}}
+    data["nodes"][1]["data"]["into"] = "età"  # the declared (invalid) name: not reported again
+    data["nodes"].append({"id": "town", "kind": "set", "data": {"assign": {"città": "'Roma'"}}})
+    data["edges"][2] = {"source": "call", "target": "town"}
+    data["edges"].append({"source": "town", "target": "bye"})
+    assert [(d.code, d.message, d.hint) for d in _errors(data)] == [
+        ("E202", "assigned 'città' is not a declared variable", f"{_ASCII}: did you mean 'city'?"),
+        ("E210", "invalid variable name 'età'", f"{_ASCII}: write 'eta' for 'età'"),
+    ]
+
+
+def test_an_ascii_invalid_variable_name_keeps_its_hint() -> None:
+    data = _base_ok()
+    data["variables"]["2fast"] = {"type": "string"}
+    assert [(d.code, d.hint) for d in _errors(data)] == [
+        ("E210", "use ASCII letters, digits and '_', with '.' between parts (patient.cf)")
+    ]
