@@ -39,6 +39,7 @@ Doc = dict[str, Any]
 DUPLICATE_KEY = 11000
 TERMINAL = frozenset({"ended", "transferred", "failed"})
 SESSION_PAGE = 100  # sessions per pair of queries in a batch read (session_turns)
+COUNT_PAGE = 1000  # session ids per aggregate when counting sessions named by id
 TURN_BATCH = 1000  # turn documents per cursor batch in a batch read
 TURN_KEY = [("tenant", ASCENDING), ("session_id", ASCENDING), ("seq", ASCENDING)]
 START_KEY = [("tenant", ASCENDING), ("seq", ASCENDING), ("session_id", ASCENDING)]
@@ -288,23 +289,36 @@ class MongoArchive:
         tenant: str,
         *,
         session_id: str | None = None,
+        session_ids: Sequence[str] | None = None,
         program_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> dict[str, int]:
         """How many sessions of ``tenant`` ``session_turns`` will read with these filters,
-        per program id (one aggregate over the turn-1 records)."""
-        pipeline: list[Doc] = [
-            {"$match": _starts(tenant, session_id, program_id, since, until)},
-            {"$group": {"_id": "$program_id", "n": {"$sum": 1}}},
-        ]
+        per program id (one aggregate over the turn-1 records); with ``session_ids``, how
+        many of those sessions (one aggregate per ``COUNT_PAGE`` ids)."""
+        chunks: list[Sequence[str] | None] = [None]
+        if session_ids is not None:
+            ids = list(dict.fromkeys(session_ids))
+            chunks = [ids[i : i + COUNT_PAGE] for i in range(0, len(ids), COUNT_PAGE)]
+        counts: dict[str, int] = {}
+        for chunk in chunks:
+            match = _starts(tenant, session_id, program_id, since, until)
+            if chunk is not None:
+                match["session_id"] = {"$in": list(chunk)}
+            pipeline: list[Doc] = [
+                {"$match": match},
+                {"$group": {"_id": "$program_id", "n": {"$sum": 1}}},
+            ]
 
-        async def run() -> list[Doc]:
-            cursor = await self.turns.aggregate(pipeline)
-            return await cursor.to_list(None)
+            async def run(pipeline: list[Doc] = pipeline) -> list[Doc]:
+                cursor = await self.turns.aggregate(pipeline)
+                return await cursor.to_list(None)
 
-        docs = await self._call(f"the count of the sessions of tenant {tenant!r}", run)
-        return {str(d["_id"]): int(d["n"]) for d in docs}
+            docs = await self._call(f"the count of the sessions of tenant {tenant!r}", run)
+            for d in docs:
+                counts[str(d["_id"])] = counts.get(str(d["_id"]), 0) + int(d["n"])
+        return counts
 
     async def session_turns(
         self,
@@ -360,6 +374,60 @@ class MongoArchive:
             if len(sids) < page:
                 return
             query["session_id"] = {**query.get("session_id", {}), "$gt": sids[-1]}
+
+    async def named_sessions(
+        self, tenant: str, session_ids: Sequence[str], *, page: int | None = None
+    ) -> AsyncIterator[tuple[str, list[Doc]]]:
+        """The stored turns of the sessions ``session_ids`` of ``tenant``, in the order given
+        (an id named twice, once), each with its documents in seq order; a session that has
+        no stored turn comes with none (the caller names it).
+
+        One query per ``page`` ids (default ``session_page``): their turns in one ``$in``
+        sorted by ``(tenant, session_id, seq)`` (the unique index), grouped as they arrive.
+        A session is handed on as soon as those named before it have been; memory holds at
+        most a page of sessions (one, when the ids are given sorted) and one cursor batch.
+        A failing server raises StoreUnavailableError naming how far the read got."""
+        ids = list(dict.fromkeys(session_ids))
+        page = page or self.session_page
+        done = 0
+
+        def what() -> str:
+            return (
+                f"the read of the sessions named for tenant {tenant!r} "
+                f"(after {done} of {len(ids)} sessions)"
+            )
+
+        for start in range(0, len(ids), page):
+            chunk = ids[start : start + page]
+            cursor = (
+                self.turns.find({"tenant": tenant, "session_id": {"$in": chunk}})
+                .sort(TURN_KEY)
+                .batch_size(TURN_BATCH)
+            )
+            ready: dict[str, list[Doc]] = {}  # grouped, waiting for the ones named before
+            nxt = 0  # the next of ``chunk`` to hand on
+            try:
+                current: str | None = None
+                docs: list[Doc] = []
+                while batch := await self._call(what(), partial(cursor.to_list, TURN_BATCH)):
+                    for d in batch:
+                        if d["session_id"] != current:
+                            if current is not None:
+                                ready[current] = docs
+                                while nxt < len(chunk) and chunk[nxt] in ready:
+                                    yield chunk[nxt], ready.pop(chunk[nxt])
+                                    nxt += 1
+                                    done += 1
+                            current, docs = d["session_id"], []
+                        docs.append(d)
+                if current is not None:
+                    ready[current] = docs
+            finally:
+                with contextlib.suppress(PyMongoError):
+                    await cursor.close()
+            for sid in chunk[nxt:]:  # the rest of the page, and the ids with no turn
+                yield sid, ready.pop(sid, [])
+                done += 1
 
     async def _session_ids(self, query: Doc, page: int) -> list[str]:
         cursor = self.turns.find(query, {"session_id": 1, "_id": 0}).sort(START_KEY).limit(page)

@@ -71,6 +71,28 @@ async def test_ended_sessions_get_the_retention_ttl(mongo: MongoArchive) -> None
     assert tindexes["tenant_session_seq"]["unique"] is True
 
 
+async def test_sessions_named_by_id_come_a_page_per_query_in_the_order_given(
+    mongo: MongoArchive,
+) -> None:
+    """In the order named (an id named twice once), each whole and in seq order, an id with
+    no stored turn with none; pages of two ids: three queries for five ids."""
+    program = None
+    for sid, n in (("s-b", 3), ("s-a", 2), ("s-c", 4)):
+        program, records = counter_session(n, session_id=sid)
+        await mongo.write_turns(records)
+    assert program is not None
+    got = [
+        (sid, [d["seq"] for d in docs])
+        async for sid, docs in mongo.named_sessions(
+            "acme", ["s-c", "nobody", "s-a", "s-c", "s-b"], page=2
+        )
+    ]
+    assert got == [("s-c", [1, 2, 3, 4]), ("nobody", []), ("s-a", [1, 2]), ("s-b", [1, 2, 3])]
+    counted = await mongo.count_sessions("acme", session_ids=["s-c", "nobody", "s-a"])
+    assert counted == {program.id: 2}
+    assert [s async for s in mongo.named_sessions("other", ["s-a"])] == [("s-a", [])]
+
+
 async def test_programs_by_id(mongo: MongoArchive) -> None:
     program = counter_program()
     assert await mongo.get_program(program.id) is None
