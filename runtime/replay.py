@@ -11,23 +11,27 @@ event where a workflow stopped being deterministic).
 from __future__ import annotations
 
 import hashlib
+import re
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import orjson
+from pydantic import ValidationError
 
 from runtime.orchestrator import new_session, run_step
-from runtime.ports import RuntimeFault
+from runtime.ports import RuntimeFault, first_error
 from runtime.programs import LoadedProgram
-from runtime.sinks.jsonl import TurnLogError, read_turns
 from schemas.actions import Action
 from schemas.session import DdtState, SessionState
 from schemas.turns import TurnRecord
 
 __all__ = [
     "Divergence",
+    "JsonlLog",
+    "LogSession",
     "ReplayError",
     "ReplayResult",
     "SessionLog",
@@ -205,16 +209,181 @@ def _where(source: str) -> str:
     return f"{source}: " if source else ""
 
 
-def load_jsonl(path: str | Path, *, broken: list[ReplayError] | None = None) -> list[SessionLog]:
-    """Every session of a JSONL turn log; ReplayError naming the line on a broken log.
-    ``broken``: see ``group_sessions`` (a line that is not a turn record still raises)."""
+# The layout the JSONL sink writes (``TurnRecord.model_dump``): a line's session and turn
+# are read from its head without parsing the whole line; any other layout is parsed.
+_HEAD = re.compile(
+    rb'\{"tenant":"((?:[^"\\]|\\.)*)","session_id":"((?:[^"\\]|\\.)*)","seq":(-?\d+),'
+    rb'"at":"([^"\\]*)","program_id":"([^"\\]*)"'
+)
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(slots=True)
+class LogSession:
+    """Where one session's lines are in a JSONL log (byte offsets and line numbers, in file
+    order), and its turn 1's program and time as written (for the filters of a batch)."""
+
+    tenant: str
+    session_id: str
+    offsets: array[int] = field(default_factory=lambda: array("q"))
+    lines: array[int] = field(default_factory=lambda: array("q"))
+    program_id: str | None = None
+    at: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.tenant, self.session_id)
+
+
+class JsonlLog:
+    """A JSONL turn log read in two passes, so that a batch holds one session at a time
+    whatever the log's size and however its sessions interleave (``ddtflow serve`` writes
+    the turns of concurrent calls as they happen).
+
+    The first pass (on construction) reads every line once and keeps only where each
+    session's lines are — 16 bytes a turn, not the records: a line cut short at the end of
+    the file, a line that is not JSON or names no session stops it (``ReplayError`` naming
+    the line) before anything is replayed. ``read`` then parses and checks one session at a
+    time, in order of first appearance: its lines are read back by offset (in a log written
+    session by session, sequentially). A line of a session that is not a valid turn record
+    makes that session, alone, unreplayable."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.sessions: dict[tuple[str, str], LogSession] = {}
+        self.lines = 0  # turn record lines
+        self._index()
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+    def _fail(self, n: int, what: str) -> ReplayError:
+        return ReplayError(f"{self.path}:{n}: {what}", path=str(self.path), line=n)
+
+    def _index(self) -> None:
+        p = self.path
+        try:
+            f = p.open("rb")
+        except OSError as exc:
+            raise ReplayError(
+                f"{p}: cannot read the turn log: {exc.strerror}", path=str(p)
+            ) from None
+        sessions = self.sessions
+        pos = 0
+        with f:
+            for n, line in enumerate(f, start=1):
+                off, pos = pos, pos + len(line)
+                if n == 1 and line.startswith(_BOM):
+                    line, off = line[3:], off + 3  # an editor's byte order mark
+                if not line.strip():
+                    continue
+                if not line.endswith(b"\n"):
+                    raise self._fail(
+                        n,
+                        "truncated line (no newline at the end of the file): the process "
+                        "stopped while writing it",
+                    )
+                m = _HEAD.match(line)
+                head = None if m is None else _head(m)
+                tenant, sid, seq, at, pid = head or self._parse_head(line, n)
+                s = sessions.get((tenant, sid))
+                if s is None:
+                    s = sessions[(tenant, sid)] = LogSession(tenant, sid)
+                s.offsets.append(off)
+                s.lines.append(n)
+                if seq == 1 and s.at is None:
+                    s.program_id, s.at = pid, at
+                self.lines += 1
+        if not sessions:
+            raise ReplayError(f"{p}: the turn log holds no turn record", path=str(p))
+
+    def _parse_head(self, line: bytes, n: int) -> tuple[str, str, int, str | None, str | None]:
+        try:
+            data = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise self._fail(n, f"not JSON: {exc}") from None
+        if isinstance(data, dict):
+            tenant, sid = data.get("tenant", "default"), data.get("session_id")
+            seq = data.get("seq")
+            if isinstance(tenant, str) and isinstance(sid, str) and type(seq) is int:
+                at, pid = data.get("at"), data.get("program_id")
+                return (
+                    tenant,
+                    sid,
+                    seq,
+                    at if isinstance(at, str) else None,
+                    pid if isinstance(pid, str) else None,
+                )
+        try:
+            rec = TurnRecord.model_validate(data)
+        except ValidationError as exc:
+            raise self._fail(n, f"not a turn record: {first_error(exc)}") from None
+        return rec.tenant, rec.session_id, rec.seq, rec.at.isoformat(), rec.program_id
+
+    def read(
+        self, keep: Iterable[tuple[str, str]] | None = None
+    ) -> Iterator[SessionLog | ReplayError]:
+        """Each session (of ``keep``, the keys to read, or all), checked as ``group_sessions``
+        checks it, or the error that makes it unreplayable; one at a time."""
+        keys = list(self.sessions) if keep is None else list(keep)
+        with self.path.open("rb") as f:
+            for key in keys:
+                yield self._session(f, self.sessions[key])
+
+    def _session(self, f: BinaryIO, s: LogSession) -> SessionLog | ReplayError:
+        records: list[TurnRecord] = []
+        pos = -1
+        for off, n in zip(s.offsets, s.lines, strict=True):
+            if off != pos:
+                f.seek(off)
+            line = f.readline()
+            pos = off + len(line)
+            try:
+                rec = TurnRecord.model_validate(orjson.loads(line))
+            except (orjson.JSONDecodeError, ValidationError) as exc:
+                if not line.endswith(b"\n"):
+                    raise self._fail(n, "the log changed while it was read") from None
+                what = (
+                    f"not a turn record: {first_error(exc)}"
+                    if isinstance(exc, ValidationError)
+                    else f"not JSON: {exc}"
+                )
+                err = self._fail(n, f"session {s.session_id!r}: {what}")
+                err.details["session_id"] = s.session_id
+                return err
+            if (rec.tenant, rec.session_id) != s.key:
+                raise self._fail(n, "the log changed while it was read")
+            records.append(rec)
+        bad: list[ReplayError] = []
+        logs = group_sessions(records, str(self.path), broken=bad)
+        return logs[0] if logs else bad[0]
+
+    def logs(self, *, broken: list[ReplayError] | None = None) -> Iterator[SessionLog]:
+        """The sessions; see ``group_sessions`` for ``broken``."""
+        for item in self.read():
+            if isinstance(item, SessionLog):
+                yield item
+            elif broken is None:
+                raise item
+            else:
+                broken.append(item)
+
+
+def _head(m: re.Match[bytes]) -> tuple[str, str, int, str | None, str | None] | None:
     try:
-        records = list(read_turns(path))
-    except TurnLogError as e:
-        raise ReplayError(e.message, **e.details) from None
-    if not records:
-        raise ReplayError(f"{path}: the turn log holds no turn record", path=str(path))
-    return group_sessions(records, str(path), broken=broken)
+        tenant, sid = (
+            orjson.loads(b'"' + v + b'"') if b"\\" in v else v.decode() for v in (m[1], m[2])
+        )
+        return tenant, sid, int(m[3]), m[4].decode(), m[5].decode()
+    except (orjson.JSONDecodeError, UnicodeDecodeError):
+        return None  # parsed whole, which names what is wrong
+
+
+def load_jsonl(path: str | Path, *, broken: list[ReplayError] | None = None) -> list[SessionLog]:
+    """Every session of a JSONL turn log (``JsonlLog``); ReplayError naming the line on a
+    broken log. ``broken``: see ``group_sessions`` (a line that is not JSON or names no
+    session still raises)."""
+    return list(JsonlLog(path).logs(broken=broken))
 
 
 # --------------------------------------------------------------------------- replaying
