@@ -7,7 +7,6 @@ import asyncio
 import logging
 import os
 import weakref
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,15 +25,16 @@ from rich.table import Table
 from runtime.coverage import Coverage, FlowGraph
 from runtime.export import ExportFormat, Masker, export_json, export_session, export_vcon
 from runtime.mongo import MongoArchive, record_from_doc
-from runtime.ports import RuntimeFault
+from runtime.ports import RuntimeFault, StoreUnavailableError
 from runtime.program_store import LocalProgramStore, MongoProgramStore, ProgramStore, ProgramStores
 from runtime.programs import LoadedProgram
 from runtime.replay import (
+    JsonlLog,
+    LogSession,
     ReplayError,
     ReplayResult,
     SessionLog,
     group_sessions,
-    load_jsonl,
     replay_session,
     session_to_test,
 )
@@ -61,7 +61,11 @@ StoreOpt = Annotated[
     typer.Option("--programs-dir", help="local program store (default .ddtflow/programs)"),
 ]
 SessionOpt = Annotated[
-    str | None, typer.Option("--session", help="only this session of a multi-session log")
+    list[str] | None,
+    typer.Option(
+        "--session",
+        help="only this session (repeat for several); with no log, read from MongoDB",
+    ),
 ]
 
 
@@ -116,83 +120,117 @@ class _Ticker:
 # --------------------------------------------------------------------------- sources
 
 
-async def _mongo_sessions(
-    archive: MongoArchive,
-    tenant: str,
-    session_ids: list[str],
-    broken: list[ReplayError] | None = None,
-) -> list[SessionLog]:
-    """The sessions named on the command line, in that order (one query each)."""
-    logs: list[SessionLog] = []
-    with _Ticker("reading sessions", len(session_ids)) as progress:
-        for sid in session_ids:
-            progress.advance()
-            try:
-                records = await archive.turns_after(tenant, sid, 0)
-            except ValueError as e:
-                err = _not_a_record(sid, e)
-            else:
-                if records:
-                    logs.extend(group_sessions(records, archive.where, broken=broken))
-                    continue
-                err = ReplayError(
-                    f"no session {sid!r} for tenant {tenant!r} in {archive.where}", session_id=sid
-                )
-            if broken is None:
-                raise err
-            broken.append(err)
-    return logs
-
-
 def _not_a_record(sid: str, e: ValueError) -> ReplayError:
     return ReplayError(f"session {sid!r}: a stored turn is not a turn record: {e}", session_id=sid)
 
 
+@dataclass(frozen=True, slots=True)
+class _Filters:
+    """What a batch selects: sessions started in ``[since, until)``, of ``program_id``."""
+
+    program_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def keeps(self, g: SessionLog) -> bool:
+        if self.program_id is not None and g.program_id != self.program_id:
+            return False
+        return _started_within(g, self.since, self.until)
+
+    def may_keep(self, s: LogSession) -> bool:
+        """From a log's index (turn 1 as written): False only when ``keeps`` will be."""
+        if s.at is None:
+            return True  # no turn 1: the session's error is named
+        if self.program_id is not None and s.program_id != self.program_id:
+            return False
+        if self.since is None and self.until is None:
+            return True
+        try:
+            at = datetime.fromisoformat(s.at)
+        except ValueError:
+            return True  # decided on the parsed record
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        return (self.since is None or at >= self.since) and (self.until is None or at < self.until)
+
+
+def _mongo_session(
+    archive: MongoArchive, sid: str, docs: list[dict[str, Any]], strict: bool, keep: _Filters
+) -> list[SessionLog | ReplayError]:
+    """One session's stored turns, checked as a file's are (``group_sessions``): the session
+    (if the filters keep it), or the error that makes it unreplayable (raised when
+    ``strict``)."""
+    bad: list[ReplayError] = []
+    out: list[SessionLog | ReplayError] = []
+    try:
+        records = [record_from_doc(d) for d in docs]
+    except ValueError as e:
+        bad.append(_not_a_record(sid, e))
+    else:
+        for g in group_sessions(records, archive.where, broken=None if strict else bad):
+            if keep.keeps(g):  # as for files (ms vs µs at the edges of the time range)
+                out.append(g)
+    if bad and strict:
+        raise bad[0]
+    return out + bad[:1]
+
+
 async def _mongo_stream(
-    archive: MongoArchive,
-    tenant: str,
-    only: str | None,
-    program_id: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    strict: bool,
+    archive: MongoArchive, tenant: str, keep: _Filters, strict: bool
 ) -> AsyncIterator[SessionLog | ReplayError]:
-    """A tenant's sessions as MongoDB streams them (``MongoArchive.session_turns``), each
-    checked as a file's are (``group_sessions``): a session, or the error of one that cannot
-    be replayed (raised when ``strict``)."""
+    """A tenant's sessions as MongoDB streams them (``MongoArchive.session_turns``): a
+    session, or the error of one that cannot be replayed (raised when ``strict``)."""
     turns = archive.session_turns(
-        tenant, session_id=only, program_id=program_id, since=since, until=until
+        tenant, program_id=keep.program_id, since=keep.since, until=keep.until
     )
     async for sid, docs in turns:
-        bad: list[ReplayError] = []
-        try:
-            records = [record_from_doc(d) for d in docs]
-        except ValueError as e:
-            bad.append(_not_a_record(sid, e))
+        for item in _mongo_session(archive, sid, docs, strict, keep):
+            yield item
+
+
+async def _named_stream(
+    archive: MongoArchive, tenant: str, ids: list[str], keep: _Filters, strict: bool
+) -> AsyncIterator[SessionLog | ReplayError]:
+    """The sessions named on the command line, in that order, read a page of ids per query
+    (``MongoArchive.named_sessions``); an id with no stored turn is named."""
+    async for sid, docs in archive.named_sessions(tenant, ids):
+        if not docs:
+            err = ReplayError(
+                f"no session {sid!r} for tenant {tenant!r} in {archive.where}", session_id=sid
+            )
+            if strict:
+                raise err
+            yield err
+            continue
+        for item in _mongo_session(archive, sid, docs, strict, keep):
+            yield item
+
+
+async def _file_stream(
+    log: JsonlLog, keys: list[tuple[str, str]], keep: _Filters, strict: bool
+) -> AsyncIterator[SessionLog | ReplayError]:
+    """The selected sessions of a JSONL log, read one at a time (``JsonlLog.read``)."""
+    for item in log.read(keys):
+        if isinstance(item, SessionLog):
+            if keep.keeps(item):
+                yield item
+        elif strict:
+            raise item
         else:
-            for g in group_sessions(records, archive.where, broken=None if strict else bad):
-                if _started_within(g, since, until):  # as for files (ms vs µs at the edges)
-                    yield g
-        if bad and strict:
-            raise bad[0]
-        if bad:
-            yield bad[0]
+            yield item
 
 
 class _Batch:
-    """The sessions a command works on, handed on one at a time (``items``).
-
-    Logs from files and sessions named by id are read whole first. A MongoDB batch (a
-    tenant's sessions, filtered) is a stream: each session is read, handed on and dropped
-    before the next one is read, so a batch holds about one session whatever its size —
-    ``peak`` counts the sessions alive at once. ``broken``: the errors of the sessions that
-    cannot be replayed — those of files from the start, the stream's as it meets them."""
+    """The sessions a command works on, handed on one at a time (``sessions``): JSONL logs,
+    sessions named by id, a tenant's sessions from MongoDB — each a stream, so that a batch
+    holds about one session whatever its size (``peak`` counts the sessions alive at once).
+    ``broken``: the errors of the sessions that cannot be replayed — those known before the
+    batch starts (a ``--session`` in no log), then the streams' as they meet them."""
 
     def __init__(
         self,
-        logs: list[SessionLog],
+        streams: list[AsyncIterator[SessionLog | ReplayError]],
         broken: list[ReplayError],
-        stream: AsyncIterator[SessionLog | ReplayError] | None,
         total: int,
         program_ids: Iterable[str],
     ) -> None:
@@ -200,8 +238,8 @@ class _Batch:
         self.total = total  # sessions expected (progress; one session or a batch)
         self.program_ids = frozenset(program_ids)  # the programs they ran
         self.handed = self.alive = self.peak = 0
-        self._logs = deque(self._track(g) for g in logs)
-        self._stream = stream
+        self.met_broken = 0  # errors the streams handed on
+        self._streams = streams
 
     def _track(self, g: SessionLog) -> SessionLog:
         self.alive += 1
@@ -212,22 +250,24 @@ class _Batch:
     def _dropped(self) -> None:
         self.alive -= 1
 
+    def not_reached(self, done: int) -> int:
+        """How many of the sessions expected were not reached, ``done`` of them replayed."""
+        return max(self.total - done - self.met_broken, 0)
+
     async def sessions(
         self, console: Console, progress: _Ticker | None = None
     ) -> AsyncIterator[SessionLog]:
         """The sessions; the error of one that cannot be replayed is shown where the stream
         meets it, added to ``broken`` and counted as done."""
-        while self._logs:
-            self.handed += 1
-            yield self._logs.popleft()
-        if self._stream is not None:
-            async for item in self._stream:
+        for stream in self._streams:
+            async for item in stream:
                 self.handed += 1
                 if isinstance(item, SessionLog):
                     yield self._track(item)
                     continue
                 _show_broken(console, [item])
                 self.broken.append(item)
+                self.met_broken += 1
                 if progress is not None:
                     progress.advance()
         if not self.handed and not self.broken:
@@ -281,31 +321,58 @@ async def _batch(
     ctx: _Ctx,
     sources: Iterable[str],
     tenant: str,
-    only: str | None = None,
+    only: Iterable[str] | None = None,
     program_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     *,
     strict: bool = False,
 ) -> _Batch:
-    """The recorded sessions to work on: JSONL logs, sessions named by id, or (no source,
-    MongoDB configured) a tenant's sessions filtered by program and start time, streamed.
-    A session whose log cannot be replayed (a missing turn, two records for one turn …) is
-    left out and its error handed on, so a batch goes on; ``strict`` raises it."""
-    logs: list[SessionLog] = []
-    ids: list[str] = []
+    """The recorded sessions to work on, as streams: JSONL logs (indexed here, so that a
+    broken line stops the command before anything is replayed), sessions named by id (and
+    ``only``, the ``--session`` ids, with no source), or (no source, MongoDB configured) a
+    tenant's sessions filtered by program and start time. ``only`` keeps those sessions of
+    the sources; one found nowhere is named. A session whose log cannot be replayed (a
+    missing turn, two records for one turn …) is handed on as its error, so a batch goes
+    on; ``strict`` raises it."""
+    keep = _Filters(program_id, since, until)
+    wanted = list(dict.fromkeys(only or ()))
+    streams: list[AsyncIterator[SessionLog | ReplayError]] = []
+    programs: set[str] = set()
     bad: list[ReplayError] = []
-    broken = None if strict else bad
+    ids: list[str] = []
+    total = 0
+    found: set[str] = set()
     files = False
     for s in sources:
         p = Path(s)
         if p.is_file() or s.endswith(".jsonl"):
             files = True
-            logs.extend(load_jsonl(p, broken=broken))
+            jl = JsonlLog(p)
+            keys = [
+                k
+                for k, e in jl.sessions.items()
+                if (not wanted or e.session_id in wanted) and keep.may_keep(e)
+            ]
+            found.update(e.session_id for e in jl.sessions.values())
+            total += len(keys)
+            programs.update(i for k in keys if (i := jl.sessions[k].program_id) is not None)
+            if keys:
+                streams.append(_file_stream(jl, keys, keep, strict))
         else:
             ids.append(s)
-    stream: AsyncIterator[SessionLog | ReplayError] | None = None
-    planned: dict[str, int] = {}  # program id -> sessions of the MongoDB batch
+    if wanted and (files or ids):
+        ids = [i for i in ids if i in wanted]
+        found.update(ids)
+        for sid in wanted:
+            if sid not in found:
+                err = ReplayError(f"no session {sid!r} in the given logs", session_id=sid)
+                if strict:
+                    raise err
+                bad.append(err)
+    elif wanted:  # no source: the sessions named with --session, from MongoDB
+        ids = wanted
+    ids = list(dict.fromkeys(ids))
     if ids or (not files and ctx.archive is not None):
         if ctx.archive is None:
             raise _Fail(
@@ -313,33 +380,23 @@ async def _batch(
                 f"--mongo URL (or set MONGO_URL)"
             )
         if ids:
-            logs.extend(await _mongo_sessions(ctx.archive, tenant, ids, broken))
+            if ctx.given is not None:  # a verification or a what-if: the programs they ran
+                counted = await ctx.archive.count_sessions(
+                    tenant, session_ids=ids, program_id=program_id, since=since, until=until
+                )
+                programs.update(counted)
+            total += len(ids)
+            streams.append(_named_stream(ctx.archive, tenant, ids, keep, strict))
         else:
             planned = await ctx.archive.count_sessions(
-                tenant, session_id=only, program_id=program_id, since=since, until=until
+                tenant, program_id=program_id, since=since, until=until
             )
-            stream = _mongo_stream(ctx.archive, tenant, only, program_id, since, until, strict)
-    if only is not None:
-        logs = [g for g in logs if g.session_id == only]
-        bad = [e for e in bad if e.details.get("session_id") == only]
-        if not logs and not bad and not planned:
-            raise _Fail(f"no session {only!r} in the given logs")
-    if program_id is not None:
-        logs = [g for g in logs if g.program_id == program_id]
-    if since is not None or until is not None:  # MongoDB's query did it; logs from files too
-        logs = [g for g in logs if _started_within(g, since, until)]
-    total = len(logs) + sum(planned.values())
+            programs.update(planned)
+            total += sum(planned.values())
+            streams.append(_mongo_stream(ctx.archive, tenant, keep, strict))
     if not total and not bad:
         raise _Fail("no recorded session matched")
-    return _Batch(logs, bad, stream, total, {g.program_id for g in logs} | planned.keys())
-
-
-async def _sessions(
-    ctx: _Ctx, sources: Iterable[str], tenant: str, only: str | None = None
-) -> list[SessionLog]:
-    """The recorded sessions, all of them; the first that cannot be replayed raises."""
-    batch = await _batch(ctx, sources, tenant, only, strict=True)
-    return [g async for g in batch.sessions(Console(stderr=True))]
+    return _Batch(streams, bad, total, programs)
 
 
 def _started_within(log: SessionLog, since: datetime | None, until: datetime | None) -> bool:
@@ -491,14 +548,53 @@ async def _resolve_in_batch(
     ctx: _Ctx, log: SessionLog, batch: int, console: Console
 ) -> LoadedProgram | RuntimeFault:
     """The session's program; in a batch of several, a program in no store is the
-    session's error (shown, returned) and the batch goes on; alone, it is raised."""
+    session's error (shown, returned) and the batch goes on; alone, it is raised. A store
+    that is unavailable (MongoDB gone) is no session's fault: it stops the batch."""
     try:
         return await _resolve(ctx, log)
+    except StoreUnavailableError:
+        raise
     except RuntimeFault as e:
         if batch == 1:
             raise
         _show_broken(console, [e])
         return e
+
+
+# What stops a batch midway: a server gone, a log that cannot be read any more, no session.
+_STOPS = (RuntimeFault, OSError, _Fail)
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    """Why a batch stopped before its end, and how many sessions it did not reach (None:
+    not known, the batch could not be counted)."""
+
+    error: RuntimeFault | OSError | _Fail
+    not_reached: int | None
+
+    @property
+    def reason(self) -> str:
+        e = self.error
+        return str(e) if isinstance(e, OSError) else e.message
+
+    def as_json(self) -> dict[str, Any]:
+        return {"reason": self.reason, "sessions_not_reached": self.not_reached}
+
+    def line(self) -> str:
+        n = self.not_reached
+        return "incomplete: " + ("the batch stopped" if n is None else f"{n} sessions not reached")
+
+
+def _write_report(path: Path | None, doc: dict[str, Any], stop: _Stop | None) -> None:
+    """A JSON report, marked complete or not: a batch that stops (MongoDB gone midway)
+    still writes what it did, so that no stale report of an earlier run is read instead."""
+    if path is None:
+        return
+    doc = {**doc, "complete": stop is None}
+    if stop is not None:
+        doc["incomplete"] = stop.as_json()
+    path.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
 
 
 async def _replay_cmd(
@@ -511,7 +607,7 @@ async def _replay_cmd(
     at: int | None,
     program: Path | None,
     programs_dir: Path | None,
-    only: str | None,
+    only: list[str] | None,
     program_id: str | None,
     since: str | None,
     until: str | None,
@@ -520,19 +616,16 @@ async def _replay_cmd(
     timeline: bool | None,
     archive: MongoArchive | None = None,
 ) -> int:
+    since_t, until_t = _parse_time(since, "--since"), _parse_time(until, "--until")
     ctx = _Ctx(_mongo_url(mongo), programs_dir, mongo_db, archive)
     try:
         if program is not None:
             _load_given(ctx, program, console)
-        batch = await _batch(
-            ctx,
-            sources,
-            tenant,
-            only,
-            program_id,
-            _parse_time(since, "--since"),
-            _parse_time(until, "--until"),
-        )
+        try:
+            batch = await _batch(ctx, sources, tenant, only, program_id, since_t, until_t)
+        except _STOPS as e:
+            _write_report(json_report, {"sessions": []}, _Stop(e, None))
+            raise
         _show_broken(console, batch.broken)
         given = ctx.given
         if given is not None and any(p != given.id for p in batch.program_ids):
@@ -543,11 +636,27 @@ async def _replay_cmd(
                     f"{given.id[:19]}… is another program, a what-if"
                 )
             return await _what_if_all(console, ctx, given, batch, json_report)
-        sessions = failed = unresolved = 0
-        tests: list[dict[str, Any]] = []
-        report: list[dict[str, Any]] = []  # per session: a few fields, masked
-        show = timeline if timeline is not None else batch.total == 1
-        maskers: dict[str, Masker] = {}  # per program: its rules, no values
+        return await _verify_all(console, ctx, batch, at, json_report, save_test, timeline)
+    finally:
+        await ctx.close()
+
+
+async def _verify_all(
+    console: Console,
+    ctx: _Ctx,
+    batch: _Batch,
+    at: int | None,
+    json_report: Path | None,
+    save_test: Path | None,
+    timeline: bool | None,
+) -> int:
+    sessions = failed = unresolved = 0
+    tests: list[dict[str, Any]] = []
+    report: list[dict[str, Any]] = []  # per session: a few fields, masked
+    show = timeline if timeline is not None else batch.total == 1
+    maskers: dict[str, Masker] = {}  # per program: its rules, no values
+    stop: _Stop | None = None
+    try:
         with _Ticker("replay", batch.total) as progress:
             async for g in batch.sessions(console, progress):
                 sessions += 1
@@ -592,25 +701,28 @@ async def _replay_cmd(
                     failed += 1
                     _show_divergence(console, res, masker)
                 progress.advance()
-        broken = batch.broken
-        unreadable = len(broken) + unresolved
-        if sessions + len(broken) > 1:
-            identical = sessions - failed - unresolved
-            line = f"{identical} identical, {failed} diverged"
-            console.print(line + (f", {unreadable} could not be replayed" if unreadable else ""))
-        if json_report is not None:
-            report[:0] = [_broken_entry(e) for e in broken]
-            json_report.write_bytes(orjson.dumps({"sessions": report}, option=orjson.OPT_INDENT_2))
-        if save_test is not None and tests:
-            _write_tests(save_test, tests)
-            console.print(f"conversation test written to {escape(str(save_test))}")
-        elif save_test is not None:
-            console.print(
-                f"[red]no session replayed identical: {escape(str(save_test))} not written[/red]"
-            )
-        return 1 if failed or unreadable else 0
-    finally:
-        await ctx.close()
+    except _STOPS as e:
+        stop = _Stop(e, batch.not_reached(len(report)))
+    broken = batch.broken
+    unreadable = len(broken) + unresolved
+    done = len(report) + len(broken)
+    if done > 1 or (stop is not None and done):
+        identical = len(report) - failed - unresolved
+        line = f"{identical} identical, {failed} diverged"
+        line += f", {unreadable} could not be replayed" if unreadable else ""
+        console.print(line + (f"; {stop.line()}" if stop is not None else ""))
+    report[:0] = [_broken_entry(e) for e in broken]
+    _write_report(json_report, {"sessions": report}, stop)
+    if stop is not None:
+        raise stop.error
+    if save_test is not None and tests:
+        _write_tests(save_test, tests)
+        console.print(f"conversation test written to {escape(str(save_test))}")
+    elif save_test is not None:
+        console.print(
+            f"[red]no session replayed identical: {escape(str(save_test))} not written[/red]"
+        )
+    return 1 if failed or unreadable else 0
 
 
 def _verify_entry(res: ReplayResult, masker: Masker) -> dict[str, Any]:
@@ -678,16 +790,20 @@ async def _what_if_all(
     entries: list[dict[str, Any]] = []  # the JSON report's, masked
     maskers: dict[str | None, Masker] = {}  # per recorded program: its rules and new's
     counts = {"same": 0, "diverged": 0, "cannot_continue": 0}
-    with _Ticker("what-if replay", batch.total) as progress:
-        async for g in batch.sessions(console, progress):
-            r, masker = await _what_if_one(ctx, new, g, maskers)
-            counts[r.verdict] += 1
-            rows.append((r.session_id, r.verdict, r.label, r.reason))
-            if r.verdict != "same":
-                _show_what_if(console, r, masker)
-            if json_report is not None:
-                entries.append(_what_if_entry(r, masker))
-            progress.advance()
+    stop: _Stop | None = None
+    try:
+        with _Ticker("what-if replay", batch.total) as progress:
+            async for g in batch.sessions(console, progress):
+                r, masker = await _what_if_one(ctx, new, g, maskers)
+                counts[r.verdict] += 1
+                rows.append((r.session_id, r.verdict, r.label, r.reason))
+                if r.verdict != "same":
+                    _show_what_if(console, r, masker)
+                if json_report is not None:
+                    entries.append(_what_if_entry(r, masker))
+                progress.advance()
+    except _STOPS as e:
+        stop = _Stop(e, batch.not_reached(len(rows)))
     broken = batch.broken
     table = Table(title=f"what-if against {new.id[:19]}…")
     table.add_column("session")
@@ -701,12 +817,15 @@ async def _what_if_all(
         f"{counts['same']} same, {counts['diverged']} diverged, "
         f"{counts['cannot_continue']} cannot continue"
         + (f", {len(broken)} could not be read" if broken else "")
+        + (f"; {stop.line()}" if stop is not None else "")
     )
     if json_report is not None:
         entries.extend(_broken_entry(e) for e in broken)
         summary = {**counts, "unreadable": len(broken)}
         doc = {"program": new.id, "summary": summary, "sessions": entries}
-        json_report.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+        _write_report(json_report, doc, stop)
+    if stop is not None:
+        raise stop.error
     return 0 if counts["same"] == len(rows) and not broken else 1
 
 
@@ -722,6 +841,8 @@ async def _what_if_one(
     states = None
     try:
         old: LoadedProgram | None = await _resolve(ctx, g)
+    except StoreUnavailableError:
+        raise
     except RuntimeFault:
         old = None
 
@@ -836,34 +957,43 @@ async def _coverage_cmd(
     try:
         if program is not None:
             _load_given(ctx, program, console)
-        batch = await _batch(ctx, files, tenant)
+        try:
+            batch = await _batch(ctx, files, tenant)
+        except _STOPS as e:
+            if as_json:  # a JSON document still, saying why it holds nothing
+                _echo_json({"sessions": 0, "programs": []}, _Stop(e, None))
+            raise
         _show_broken(console, batch.broken)
         by_program: dict[str, _Measured] = {}  # in order of first appearance
         sessions = bad = 0
-        with _Ticker("coverage", batch.total) as progress:
-            async for g in batch.sessions(console, progress):
-                progress.advance()
-                sessions += 1
-                loaded = await _resolve_in_batch(ctx, g, batch.total, console)
-                if isinstance(loaded, RuntimeFault):
-                    bad += 1
-                    continue
-                res = replay_session(loaded, g, trace=True)
-                if not res.ok:
-                    bad += 1
-                    console.print(
-                        f"[red]session {escape(g.session_id)} does not replay "
-                        f"({escape(res.divergence.message if res.divergence else '')}); its "
-                        f"turns up to the divergence are counted[/red]"
-                    )
-                m = by_program.get(loaded.id)
-                if m is None:
-                    given = ctx.given is not None and ctx.given.id == loaded.id
-                    graph = ctx.graph if given else None
-                    cov = Coverage(loaded.program, graph or _graph_of(loaded.program))
-                    m = by_program[loaded.id] = _Measured(loaded, graph, cov)
-                m.coverage.add([t.record for t in res.turns], [t.trace for t in res.turns])
-                m.sessions += 1
+        stop: _Stop | None = None
+        try:
+            with _Ticker("coverage", batch.total) as progress:
+                async for g in batch.sessions(console, progress):
+                    progress.advance()
+                    loaded = await _resolve_in_batch(ctx, g, batch.total, console)
+                    sessions += 1
+                    if isinstance(loaded, RuntimeFault):
+                        bad += 1
+                        continue
+                    res = replay_session(loaded, g, trace=True)
+                    if not res.ok:
+                        bad += 1
+                        console.print(
+                            f"[red]session {escape(g.session_id)} does not replay "
+                            f"({escape(res.divergence.message if res.divergence else '')}); "
+                            f"its turns up to the divergence are counted[/red]"
+                        )
+                    m = by_program.get(loaded.id)
+                    if m is None:
+                        given = ctx.given is not None and ctx.given.id == loaded.id
+                        graph = ctx.graph if given else None
+                        cov = Coverage(loaded.program, graph or _graph_of(loaded.program))
+                        m = by_program[loaded.id] = _Measured(loaded, graph, cov)
+                    m.coverage.add([t.record for t in res.turns], [t.trace for t in res.turns])
+                    m.sessions += 1
+        except _STOPS as e:
+            stop = _Stop(e, batch.not_reached(sessions))
         doc: dict[str, Any] = {"sessions": sessions, "programs": []}
         for pid, m in by_program.items():
             rep = m.coverage.report()
@@ -882,10 +1012,22 @@ async def _coverage_cmd(
                     )
                 console.print(coverage_table(rep))
         if as_json:
-            typer.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+            _echo_json(doc, stop)
+        elif stop is not None:
+            console.print(f"coverage {stop.line()}")
+        if stop is not None:
+            raise stop.error
         return 1 if bad or batch.broken else 0
     finally:
         await ctx.close()
+
+
+def _echo_json(doc: dict[str, Any], stop: _Stop | None) -> None:
+    """The JSON document of a command on stdout, marked complete or not (as a report)."""
+    doc = {**doc, "complete": stop is None}
+    if stop is not None:
+        doc["incomplete"] = stop.as_json()
+    typer.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
 
 
 async def _export_cmd(
@@ -898,17 +1040,17 @@ async def _export_cmd(
     tenant: str,
     program: Path | None,
     programs_dir: Path | None,
-    only: str | None,
+    only: list[str] | None,
     output: Path | None,
 ) -> int:
     ctx = _Ctx(_mongo_url(mongo), programs_dir, mongo_db)
     try:
         if program is not None:
             _load_given(ctx, program, console)
-        logs = await _sessions(ctx, [source], tenant, only)
+        batch = await _batch(ctx, [source], tenant, only, strict=True)
         parts: list[str] = []
         docs: list[Any] = []
-        for g in logs:
+        async for g in batch.sessions(console):
             loaded = await _resolve(ctx, g)
             res = replay_session(loaded, g)
             if not res.ok and res.divergence is not None:

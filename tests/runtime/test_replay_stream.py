@@ -15,7 +15,7 @@ import random
 import re
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -43,7 +43,7 @@ from runtime.replay import load_jsonl
 from tests.runtime._mongo_helpers import drop_mongo_db
 from tests.runtime.test_replay import EXAMPLES, EXAMPLES_DIR, compiled, rec_root, recorded
 from tests.runtime.test_whatif import changed_project
-from tests.servers import Servers
+from tests.servers import MongoServer, Servers
 
 __all__ = ["rec_root"]
 
@@ -265,6 +265,90 @@ async def test_sessions_interleaved_in_insertion_order_come_out_whole_and_in_ord
         await archive.close()
 
 
+async def test_sessions_named_on_the_command_line_are_read_a_page_of_ids_per_query(
+    mongo_db: tuple[str, str], day: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """62 ids named (the 60 sessions in reverse order, two unknown ones among them), pages
+    of 25: three queries — before, one per id — the order given kept, the unknown ids named,
+    exit 1, the others replayed."""
+    url, db = mongo_db
+    caplog.set_level(logging.DEBUG, logger="ddtflow.replay")
+    ids = sorted(g.session_id for g in load_jsonl(day))[::-1]
+    named = [*ids[:30], "nobody", *ids[30:], "nobody-either"]
+    commands = Commands(db)
+    out = io.StringIO()
+    console = Console(file=out, highlight=False, soft_wrap=True)
+    report = tmp_path / "r.json"
+    code = await _replay_cmd(
+        console,
+        named,
+        **REPLAY,
+        programs_dir=tmp_path / "none",
+        json_report=report,
+        archive=_archive(url, db, commands),
+    )
+    text = out.getvalue()
+    assert code == 1, text
+    reads = commands.turn_reads()
+    assert [len(r["filter"]["session_id"]["$in"]) for r in reads] == [25, 25, 12]
+    assert [n for n, _ in commands.sent].count("aggregate") == 0  # no --program: no count
+    assert re.findall(r"session (\S+): identical", text) == ids
+    where = f"for tenant 'default' in mongodb {db}"
+    assert f"cannot replay: no session 'nobody' {where}" in text
+    assert f"cannot replay: no session 'nobody-either' {where}" in text
+    assert text.index(f"session {ids[29]}: identical") < text.index("'nobody'")
+    assert text.index("'nobody'") < text.index(f"session {ids[30]}: identical")
+    assert text.rstrip().endswith("60 identical, 0 diverged, 2 could not be replayed")
+    n, peak = _peak(caplog)
+    assert n == 62 and peak <= 25 + 1, peak  # at most a page (ids out of order)
+    doc = orjson.loads(report.read_bytes())
+    assert [s["session_id"] for s in doc["sessions"] if s["identical"]] == ids
+    assert [s["session_id"] for s in doc["sessions"] if "error" in s] == ["nobody", "nobody-either"]
+    # --program: one count tells a verification from a what-if, then the same pages
+    commands = Commands(db)
+    code = await _replay_cmd(
+        console,
+        ids,
+        **(REPLAY | {"program": changed_project(tmp_path, "edge condition")}),
+        programs_dir=tmp_path / "none",
+        json_report=report,
+        archive=_archive(url, db, commands),
+    )
+    assert code == 1
+    assert [n for n, _ in commands.sent].count("aggregate") == 1
+    assert [len(r["filter"]["session_id"]["$in"]) for r in commands.turn_reads()] == [25, 25, 10]
+    doc = orjson.loads(report.read_bytes())
+    assert sum(doc["summary"].values()) == 60 and doc["summary"]["diverged"] == 2 * COPIES
+    assert [s["session_id"] for s in doc["sessions"]] == ids
+
+
+def test_session_repeated_reads_those_sessions_in_the_order_given(
+    mongo_db: tuple[str, str], day: Path, tmp_path: Path
+) -> None:
+    url, db = mongo_db
+    ids = sorted(g.session_id for g in load_jsonl(day))
+    mongo = ["--mongo", url, "--mongo-db", db, "--programs-dir", str(tmp_path / "none")]
+    report = tmp_path / "r.json"
+    picked = [ids[40], ids[3], ids[17]]
+    args = [a for sid in (*picked, "nobody") for a in ("--session", sid)]
+    code, out, _ = cli("replay", *mongo, *args, "--json-report", str(report), "--no-timeline")
+    assert code == 1, out
+    assert re.findall(r"session (\S+): identical", out) == picked
+    assert "cannot replay: no session 'nobody' for tenant 'default'" in out
+    assert out.rstrip().endswith("3 identical, 0 diverged, 1 could not be replayed")
+    # the filters still apply to the sessions named
+    t0 = load_jsonl(day)[0].records[0].at
+    later = (t0 + timedelta(hours=3)).isoformat()
+    code, out, _ = cli("replay", *mongo, *args[:6], "--since", later, "--json-report", str(report))
+    kept = [sid for sid in picked if int(sid.rsplit("-", 1)[1]) >= 3]
+    assert re.findall(r"session (\S+): identical", out) == kept, out
+    # from a log, --session repeated keeps those sessions, in the log's order
+    code, out, _ = cli("replay", str(day), "--program", str(PROJECT), *args, "--no-timeline")
+    assert code == 1, out
+    assert sorted(re.findall(r"session (\S+): identical", out)) == sorted(picked)
+    assert "cannot replay: no session 'nobody' in the given logs" in out
+
+
 def test_a_broken_session_in_the_middle_is_named_and_the_batch_goes_on(
     mongo_db: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -356,46 +440,136 @@ def test_time_program_and_session_filters_select_as_before(
     code, out, _ = cli("replay", *mongo, "--session", one)
     assert code == 0 and out.startswith(f"session {one} ") and "turn 1 " in out  # a timeline
     code, out, _ = cli("replay", *mongo, "--session", "nobody")
-    assert code == 1 and "no session 'nobody' in the given logs" in out
+    assert code == 1 and "no session 'nobody' for tenant 'default' in mongodb " in out
 
 
-def test_a_server_that_goes_away_mid_batch_is_a_one_line_error(
-    servers: Servers, day: Path, tmp_path: Path
+class Crash(Commands):
+    """Kills the server as the ``at``-th read of turns is sent."""
+
+    def __init__(self, db: str, mongo: MongoServer, at: int) -> None:
+        super().__init__(db)
+        self.mongo, self.at = mongo, at
+
+    def started(self, event: CommandStartedEvent) -> None:
+        super().started(event)
+        server = self.mongo.server
+        if len(self.turn_reads()) == self.at and server is not None and server.running():
+            server.kill()
+
+
+def test_a_server_that_goes_away_mid_batch_is_a_one_line_error_and_a_partial_report(
+    servers: Servers, day: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """MongoDB killed as the second page of sessions is read (after 25 of 60): the command
+    stops with one line and exit 1 — and the report (verification, what-if, coverage) holds
+    the 25 sessions done, marked incomplete with the reason and the 35 not reached. Before,
+    no report was written (a stale one of an earlier run was left in its place)."""
     mongo = servers.extra_mongo()
     assert mongo.server is not None
     db = "stream"
     _load(mongo.url, db, [day], [PROJECT])
-
-    class Crash(Commands):
-        """Kills the server as the second page's turns are asked for."""
-
-        def started(self, event: CommandStartedEvent) -> None:
-            super().started(event)
-            if len(self.turn_reads()) == 4 and mongo.server is not None:
-                mongo.server.kill()
-
     out = io.StringIO()
     console = Console(file=out, highlight=False, soft_wrap=True)
+    report = tmp_path / "r.json"
+    none = tmp_path / "none"
 
-    async def batch() -> int:
-        archive = _archive(mongo.url, db, Crash(db))
-        return await _replay_cmd(
-            console, [], **REPLAY, programs_dir=tmp_path / "none", json_report=None, archive=archive
+    def stopped(run: Callable[[MongoArchive], Awaitable[int]], at: int = 4) -> list[str]:
+        assert mongo.server is not None
+        mongo.server.start()  # again, after the previous kill (its data kept)
+        out.seek(0)
+        out.truncate()
+        report.write_text("a report of an earlier run")
+        with pytest.raises(typer.Exit) as exc:
+            _run(console, run(_archive(mongo.url, db, Crash(db, mongo, at))))
+        assert exc.value.exit_code == 1
+        del exc  # its context holds PyMongo's error, whose frames hold the dead connection
+        with warnings.catch_warnings():
+            # whose socket PyMongo leaves unclosed: collect it here, not in a later test
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
+        assert "Traceback" not in out.getvalue()
+        return out.getvalue().splitlines()
+
+    def error(after: int = 25) -> str:
+        return (
+            f"MongoDB unavailable (mongodb {db}) during the batch read of the sessions of "
+            f"tenant 'default' (after {after} sessions): "
         )
 
-    with pytest.raises(typer.Exit) as exc:
-        _run(console, batch())
-    assert exc.value.exit_code == 1
-    del exc  # its context holds PyMongo's error, whose frames hold the dead connection
-    with warnings.catch_warnings():
-        # whose socket PyMongo leaves unclosed: collect it here, not in a later test
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
-    lines = out.getvalue().splitlines()
-    assert len([line for line in lines if "identical" in line]) == 25
+    lines = stopped(
+        lambda a: _replay_cmd(
+            console, [], **REPLAY, programs_dir=none, json_report=report, archive=a
+        )
+    )
+    assert len([line for line in lines if line.endswith("turns replayed)")]) == 25
+    assert lines[-2] == "25 identical, 0 diverged; incomplete: 35 sessions not reached"
+    assert lines[-1].startswith(f"error: {error()}"), lines[-1]
+    doc = orjson.loads(report.read_bytes())
+    assert doc["complete"] is False
+    assert doc["incomplete"]["sessions_not_reached"] == 35
+    assert doc["incomplete"]["reason"].startswith(error())
+    assert len(doc["sessions"]) == 25 and all(s["identical"] for s in doc["sessions"])
+    # a what-if batch
+    new = changed_project(tmp_path, "DDT validation")
+    lines = stopped(
+        lambda a: _replay_cmd(
+            console,
+            [],
+            **(REPLAY | {"program": new}),
+            programs_dir=none,
+            json_report=report,
+            archive=a,
+        )
+    )
+    assert lines[-2].endswith(" cannot continue; incomplete: 35 sessions not reached")
+    assert lines[-1].startswith(f"error: {error()}")
+    doc = orjson.loads(report.read_bytes())
+    assert doc["complete"] is False and doc["incomplete"]["sessions_not_reached"] == 35
+    assert sum(doc["summary"].values()) == len(doc["sessions"]) == 25
+    assert "1980" not in report.read_text()
+    # coverage --json: the document on stdout, of the 25 sessions measured
+    capsys.readouterr()
+    lines = stopped(
+        lambda a: _coverage_cmd(
+            console,
+            [],
+            mongo=None,
+            mongo_db=None,
+            tenant="default",
+            program=None,
+            programs_dir=none,
+            as_json=True,
+            archive=a,
+        )
+    )
+    assert lines[-1].startswith(f"error: {error()}")
+    cov = orjson.loads(capsys.readouterr().out)
+    assert cov["complete"] is False and cov["incomplete"]["sessions_not_reached"] == 35
+    assert cov["sessions"] == 25 == cov["programs"][0]["sessions"]
+    # sessions named by id: the same, a page of ids per query
+    ids = sorted(g.session_id for g in load_jsonl(day))
+    lines = stopped(
+        lambda a: _replay_cmd(
+            console, ids, **REPLAY, programs_dir=none, json_report=report, archive=a
+        ),
+        at=2,
+    )
+    assert lines[-2] == "25 identical, 0 diverged; incomplete: 35 sessions not reached"
     assert lines[-1].startswith(
-        f"error: MongoDB unavailable (mongodb {db}) during the batch read of the sessions of "
-        f"tenant 'default' (after 25 sessions): "
+        f"error: MongoDB unavailable (mongodb {db}) during the read of the sessions named for "
+        f"tenant 'default' (after 25 of 60 sessions): "
     ), lines[-1]
-    assert "Traceback" not in out.getvalue()
+    doc = orjson.loads(report.read_bytes())
+    assert doc["complete"] is False and len(doc["sessions"]) == 25
+    # a server already gone: no session read, the report says so
+    lines = stopped(
+        lambda a: _replay_cmd(
+            console, [], **REPLAY, programs_dir=none, json_report=report, archive=a
+        ),
+        at=0,
+    )
+    doc = orjson.loads(report.read_bytes())
+    assert doc["sessions"] == [] and doc["complete"] is False
+    assert doc["incomplete"]["reason"].startswith(
+        f"MongoDB unavailable (mongodb {db}) during the count"
+    )
