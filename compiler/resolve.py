@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from schemas.program import CompiledBackend, VariableSpec
 from schemas.project import (
     Backend,
     CallBackendNode,
+    CustomNode,
     EndNode,
     GetDataNode,
     Node,
@@ -153,6 +155,46 @@ _DEFAULT_HINT = {
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^\d{2}:\d{2}(?::\d{2})?$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1  # the program's JSON numbers are 64-bit (orjson)
+
+
+def _unstorable(value: Any, path: Path) -> tuple[Path, str, str] | None:
+    """The first number inside ``value`` that the program's JSON cannot hold — an integer
+    beyond 64 bits (orjson refuses it: it was an internal error) or .inf/.nan (written as
+    null: a silent wrong value) — as (its path, "is …" for the message, a hint)."""
+    stack: list[tuple[Path, Any]] = [(path, value)]
+    while stack:
+        p, v = stack.pop()
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int) and not _INT_MIN <= v <= _INT_MAX:
+            shown = str(v) if len(str(v)) <= 30 else str(v)[:27] + "..."
+            return (
+                p,
+                f"is out of range: {shown} (integers are 64-bit)",
+                f"integers go from {_INT_MIN} to {_INT_MAX}; "
+                "quote a long code to keep it as a text",
+            )
+        if isinstance(v, float) and not math.isfinite(v):
+            shown = ".nan" if math.isnan(v) else ("-.inf" if v < 0 else ".inf")
+            return (
+                p,
+                f"is not a finite number ({shown})",
+                "a program cannot hold .inf or .nan (they would be null): write a number",
+            )
+        if isinstance(v, Mapping):
+            stack.extend(reversed([((*p, k), x) for k, x in v.items()]))
+        elif isinstance(v, list | tuple):
+            stack.extend(reversed([((*p, i), x) for i, x in enumerate(v)]))
+    return None
+
+
+def _inside(at: Path, base: Path, what: str) -> str:
+    """``the default of 'o'`` or ``'a/1' in the default of 'o'`` for a value at ``at``."""
+    rest = "/".join(str(k) for k in at[len(base) :])
+    return f"'{rest}' in {what}" if rest else what
 
 
 def _fits(value: Any, var_type: str) -> bool:
@@ -377,7 +419,12 @@ class Resolver:
                         f"declare '{head}' as object (or any), or rename one of them",
                         key=True,
                     )
-            if v.default is not None and not _fits(v.default, v.type):
+            base: Path = ("variables", name, "default")
+            bad = _unstorable(v.default, base)
+            if bad is not None:
+                what = _inside(bad[0], base, f"the default of '{name}'")
+                self.err("E209", bad[0], f"{what} {bad[1]}", bad[2])
+            elif v.default is not None and not _fits(v.default, v.type):
                 self.err(
                     "E209",
                     ("variables", name, "default"),
@@ -765,6 +812,12 @@ class Resolver:
                     "E115", (*data, "flow"), f"unknown subflow '{node.data.flow}'",
                     did_you_mean(node.data.flow, self.p.subflows) or "define it under 'subflows'",
                 )  # fmt: skip
+        elif isinstance(node, CustomNode):
+            base = (*data, "params")
+            bad = _unstorable(node.data.params, base)
+            if bad is not None:
+                what = _inside(bad[0], base, f"the params of custom node '{nid}'")
+                self.err("E023", bad[0], f"{what} {bad[1]}", bad[2])
         elif isinstance(node, ReturnNode) and g.name == "main":
             self.err(
                 "E117", path, f"return node '{nid}' in the main flow",

@@ -332,3 +332,80 @@ def test_an_ascii_invalid_variable_name_keeps_its_hint() -> None:
     assert [(d.code, d.hint) for d in _errors(data)] == [
         ("E210", "use ASCII letters, digits and '_', with '.' between parts (patient.cf)")
     ]
+
+
+# -- numbers a program cannot hold ----------------------------------------------------------
+
+_RANGE = (
+    "integers go from -9223372036854775808 to 9223372036854775807; "
+    "quote a long code to keep it as a text"
+)
+_FINITE = "a program cannot hold .inf or .nan (they would be null): write a number"
+
+
+@pytest.mark.parametrize(
+    ("variable", "message", "hint"),
+    [
+        (
+            {"type": "integer", "default": 10**23},
+            "the default of 'v' is out of range: 100000000000000000000000 (integers are 64-bit)",
+            _RANGE,
+        ),
+        (
+            {"type": "integer", "default": -(2**63) - 1},
+            "the default of 'v' is out of range: -9223372036854775809 (integers are 64-bit)",
+            _RANGE,
+        ),
+        (
+            {"type": "number", "default": float("inf")},
+            "the default of 'v' is not a finite number (.inf)",
+            _FINITE,
+        ),
+        (
+            {"type": "object", "default": {"a": [1, float("nan")]}},
+            "'a/1' in the default of 'v' is not a finite number (.nan)",
+            _FINITE,
+        ),
+    ],
+)
+def test_a_default_the_program_cannot_hold_is_e209(
+    variable: dict[str, Any], message: str, hint: str
+) -> None:
+    """A 24-digit default was an internal error (E000); .inf/.nan became null silently."""
+    data = _base_ok()
+    data["variables"]["v"] = variable
+    assert [(d.code, d.message, d.hint) for d in _errors(data)] == [("E209", message, hint)]
+
+
+def test_custom_params_the_program_cannot_hold_are_e023() -> None:
+    data = _base_ok()
+    data["nodes"].insert(
+        1,
+        {
+            "id": "log",
+            "kind": "custom",
+            "data": {"task": "crm_log", "params": {"ok": 1.5, "ids": {"x": [2**64]}}},
+        },
+    )
+    data["edges"][0]["target"] = "log"
+    data["edges"].append({"source": "log", "target": "ask"})
+    assert [(d.code, d.message) for d in _errors(data)] == [
+        (
+            "E023",
+            "'ids/x/0' in the params of custom node 'log' is out of range: "
+            "18446744073709551616 (integers are 64-bit)",
+        )
+    ]
+
+
+def test_the_64_bit_limits_themselves_compile(tmp_path: Path) -> None:
+    text = FLOW.replace(
+        "  birth: {type: date}",
+        "  birth: {type: date}\n  lo: {type: integer, default: -9223372036854775808}\n"
+        "  hi: {type: integer, default: 9223372036854775807}\n"
+        "  big: {type: number, default: 1.0e300}",
+    )
+    result = compile_project(_write(tmp_path, text))
+    assert result.program is not None, result.diagnostics
+    assert result.program.variables["hi"].default == 2**63 - 1
+    assert result.program.variables["big"].default == 1e300
