@@ -32,6 +32,8 @@ LABELS: dict[str, str] = {
 
 _ASK = "Could you tell me $label?"
 _DIGITS_READBACK: Text = ("{{ value | digits }}", "{{ value }}")
+# a phone in its national groups ("333 123 4567"), spoken a digit at a time group by group
+_PHONE_READBACK: Text = ("{{ value | phone | spell }}", "{{ value | phone }}")
 
 TYPE_TEXTS: dict[str, dict[str, Text]] = {
     "date": {
@@ -145,7 +147,7 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
             "four five six seven.",
             "For example: 333 123 4567.",
         ),
-        "readback": _DIGITS_READBACK,
+        "readback": _PHONE_READBACK,
         "invalid": "That phone number doesn't look valid.",
         "help": (
             "Say the number one digit at a time, or type it on the keypad and press hash "

@@ -32,6 +32,8 @@ LABELS: dict[str, str] = {
 
 _ASK = "Mi dice $label?"
 _DIGITS_READBACK: Text = ("{{ value | digits }}", "{{ value }}")
+# a phone in its national groups ("333 123 4567"), spoken a digit at a time group by group
+_PHONE_READBACK: Text = ("{{ value | phone | spell }}", "{{ value | phone }}")
 
 TYPE_TEXTS: dict[str, dict[str, Text]] = {
     "date": {
@@ -145,7 +147,7 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
             "quattro cinque sei sette.",
             "Per esempio: 333 123 4567.",
         ),
-        "readback": _DIGITS_READBACK,
+        "readback": _PHONE_READBACK,
         "invalid": "Questo numero di telefono non sembra valido.",
         "help": (
             "Mi dica il numero una cifra alla volta, oppure lo digiti sulla tastiera "

@@ -296,7 +296,7 @@ def test_always_confirm_yes_it() -> None:
     step = t.say("333 123 4567")
     assert step.state is not None and step.state.state == "confirmation"
     assert t.keys() == ["d/main/confirmation/1"]
-    assert t.text() == "Ho capito: +393331234567. È corretto?"
+    assert t.text() == "Ho capito: 333 123 4567. È corretto?"
     step = t.say("sì certo")
     assert (step.outcome, step.value, step.critical) == ("success", "+393331234567", True)
 
@@ -378,15 +378,15 @@ def test_correction_without_no_and_unclear_answer_en() -> None:
     t = Talk({"type": "phone"}, lang="en")
     t.start()
     t.say("333 123 4567")
-    assert t.text() == "I got: +393331234567. Is that right?"
+    assert t.text() == "I got: 333 123 4567. Is that right?"
     t.say("hmm")
     assert t.keys() == ["d/main/confirmation/2"]
     assert t.text() == (
-        "Sorry, I didn't get your answer. Is +393331234567 right? Please answer yes or no."
+        "Sorry, I didn't get your answer. Is 333 123 4567 right? Please answer yes or no."
     )
     t.say("333 765 4321")  # a new number is a correction
     assert t.keys() == ["d/main/confirmation/1"]
-    assert t.text() == "I got: +393337654321. Is that right?"
+    assert t.text() == "I got: 333 765 4321. Is that right?"
     step = t.say("yes please")
     assert (step.outcome, step.value) == ("success", "+393337654321")
 
@@ -457,7 +457,7 @@ def test_no_input_at_confirmation_asks_the_confirmation_again() -> None:
     t.say("333 123 4567")
     t.silence()
     assert t.keys() == ["d/main/confirmation/2"]
-    assert t.text() == ("Non ho capito la risposta. +393331234567: è corretto? Risponda sì o no.")
+    assert t.text() == ("Non ho capito la risposta. 333 123 4567: è corretto? Risponda sì o no.")
 
 
 def test_yes_no_type_never_confirms() -> None:
@@ -487,7 +487,7 @@ def test_repeat_at_confirmation_renders_the_value_again_en() -> None:
     t.start()
     t.say("333 123 4567")
     t.say("sorry, can you repeat that?")
-    assert t.text() == "I got: +393331234567. Is that right?"
+    assert t.text() == "I got: 333 123 4567. Is that right?"
 
 
 def test_help_then_answer() -> None:
@@ -534,9 +534,9 @@ def test_dtmf_phone_on_voice() -> None:
     t.start()
     assert t.listens() == [ListenAction(expect="phone", dtmf=DtmfListen())]
     t.dtmf("3331234567#")
-    assert t.text() == "Ho capito: +393331234567. È corretto?"
+    assert t.text() == "Ho capito: 333 123 4567. È corretto?"
     assert t.ssml() == (
-        '<speak>Ho capito: + 3 9 3 3 3 1 2 3 4 5 6 7. <break time="300ms"/> È corretto?</speak>'
+        '<speak>Ho capito: 3 3 3, 1 2 3, 4 5 6 7. <break time="300ms"/> È corretto?</speak>'
     )
     step = t.dtmf("1")  # 1 = yes at a confirmation
     assert (step.outcome, step.value) == ("success", "+393331234567")
@@ -810,7 +810,7 @@ def test_help_at_confirmation_asks_for_yes_or_no() -> None:
     t.say("333 123 4567")
     step = t.say("aiuto")
     assert t.keys() == ["d/main/confirmation/3"]
-    assert t.text() == "Mi serve solo un sì o un no: +393331234567 è corretto?"
+    assert t.text() == "Mi serve solo un sì o un no: 333 123 4567 è corretto?"
     assert step.state is not None and step.state.total == 0
     assert t.say("sì").value == "+393331234567"
 
