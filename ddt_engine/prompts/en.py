@@ -34,6 +34,11 @@ _ASK = "Could you tell me $label?"
 _DIGITS_READBACK: Text = ("{{ value | digits }}", "{{ value }}")
 # a phone in its national groups ("333 123 4567"), spoken a digit at a time group by group
 _PHONE_READBACK: Text = ("{{ value | phone | spell }}", "{{ value | phone }}")
+# a long code spoken a character at a time with a short pause every few characters, as
+# it is printed: IBAN by four, codice fiscale by three, partita IVA by four
+_IBAN_READBACK: Text = ("{{ value | spell(4) }}", "{{ value }}")
+_CF_READBACK: Text = ("{{ value | spell(3) }}", "{{ value }}")
+_PIVA_READBACK: Text = ("{{ value | spell(4) }}", "{{ value }}")
 
 TYPE_TEXTS: dict[str, dict[str, Text]] = {
     "date": {
@@ -175,7 +180,7 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
             "Say it in small groups of letters and digits, starting with the country code.",
             "For example: IT60 X054 2811 1010 0000 0123 456.",
         ),
-        "readback": _DIGITS_READBACK,
+        "readback": _IBAN_READBACK,
         "invalid": "That IBAN isn't valid: its check digits don't match.",
         "help": (
             "An Italian IBAN has twenty-seven characters and starts with I T. Say it in "
@@ -190,7 +195,7 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
             "For letters you can use words, for example: romeo, sierra.",
             "For example: RSSMRA80C03H501F.",
         ),
-        "readback": _DIGITS_READBACK,
+        "readback": _CF_READBACK,
         "invalid": "That tax code isn't valid.",
         "help": (
             "The Italian tax code has sixteen characters. Say it one character at a time; "
@@ -204,7 +209,7 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
             "It has eleven digits: say them one at a time.",
             "For example: 01234560017.",
         ),
-        "readback": _DIGITS_READBACK,
+        "readback": _PIVA_READBACK,
         "invalid": "That VAT number isn't valid.",
         "help": (
             "The VAT number has eleven digits. Say them one at a time, or type them on the keypad.",

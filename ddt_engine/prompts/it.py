@@ -34,6 +34,11 @@ _ASK = "Mi dice $label?"
 _DIGITS_READBACK: Text = ("{{ value | digits }}", "{{ value }}")
 # a phone in its national groups ("333 123 4567"), spoken a digit at a time group by group
 _PHONE_READBACK: Text = ("{{ value | phone | spell }}", "{{ value | phone }}")
+# a long code spoken a character at a time with a short pause every few characters, as
+# it is printed: IBAN by four, codice fiscale by three, partita IVA by four
+_IBAN_READBACK: Text = ("{{ value | spell(4) }}", "{{ value }}")
+_CF_READBACK: Text = ("{{ value | spell(3) }}", "{{ value }}")
+_PIVA_READBACK: Text = ("{{ value | spell(4) }}", "{{ value }}")
 
 TYPE_TEXTS: dict[str, dict[str, Text]] = {
     "date": {
@@ -175,7 +180,7 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
             "Me lo dica a piccoli gruppi, lettere e cifre, partendo da I T.",
             "Per esempio: IT60 X054 2811 1010 0000 0123 456.",
         ),
-        "readback": _DIGITS_READBACK,
+        "readback": _IBAN_READBACK,
         "invalid": "Questo IBAN non è valido: il codice di controllo non corrisponde.",
         "help": (
             "L'IBAN italiano ha ventisette caratteri e comincia con I T. Me lo dica a "
@@ -190,7 +195,7 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
             "Per le lettere può usare le città, per esempio: R come Roma, S come Savona.",
             "Per esempio: RSSMRA80C03H501F.",
         ),
-        "readback": _DIGITS_READBACK,
+        "readback": _CF_READBACK,
         "invalid": "Questo codice fiscale non è valido.",
         "help": (
             "Il codice fiscale ha sedici caratteri. Me lo dica un carattere alla volta; "
@@ -204,7 +209,7 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
             "Sono undici cifre: me le dica una alla volta.",
             "Per esempio: 01234560017.",
         ),
-        "readback": _DIGITS_READBACK,
+        "readback": _PIVA_READBACK,
         "invalid": "Questa partita IVA non è valida.",
         "help": (
             "La partita IVA ha undici cifre. Me le dica una alla volta, oppure le digiti "

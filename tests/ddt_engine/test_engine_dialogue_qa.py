@@ -22,3 +22,28 @@ def test_a_phone_is_read_back_in_its_national_groups() -> None:
     chat.say("06 1234 5678")
     assert chat.text() == "I got: 06 1234 5678. Is that right?"
     assert chat.say("yes").value == "+390612345678"  # the value stays E.164
+
+
+def test_long_codes_are_read_back_in_groups_on_voice() -> None:
+    """Sixteen or twenty-seven characters in one breath cannot be checked by ear: a short
+    pause (a comma) every few characters, as the codes are printed."""
+    cases = [
+        (
+            "iban",
+            "IT60X0542811101000000123456",
+            "I T 6 0, X 0 5 4, 2 8 1 1, 1 0 1 0, 0 0 0 0, 0 1 2 3, 4 5 6",
+        ),
+        ("codice_fiscale", "RSSMRA80A01H501U", "R S S, M R A, 8 0 A, 0 1 H, 5 0 1, U"),
+        ("partita_iva", "01234560017", "0 1 2 3, 4 5 6 0, 0 1 7"),
+    ]
+    for type_name, said, spoken in cases:
+        for lang, got in (("it", "Ho capito: "), ("en", "I got ")):
+            t = Talk({"type": type_name}, lang=lang, channel="voice")
+            t.start()
+            t.say(said)
+            ssml = t.ssml()
+            assert ssml is not None and f"{got}{spoken}. <break" in ssml, (type_name, ssml)
+            chat = Talk({"type": type_name}, lang=lang)
+            chat.start()
+            chat.say(said)
+            assert said in chat.text()  # chat shows the code as written

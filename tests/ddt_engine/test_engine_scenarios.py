@@ -742,7 +742,7 @@ def test_codice_fiscale_read_back_spelled_on_voice() -> None:
     t.say("RSSMRA80A01H501U")
     assert t.text() == "Ho capito: RSSMRA80A01H501U. È corretto?"
     assert t.ssml() == (
-        '<speak>Ho capito: R S S M R A 8 0 A 0 1 H 5 0 1 U. <break time="300ms"/> '
+        '<speak>Ho capito: R S S, M R A, 8 0 A, 0 1 H, 5 0 1, U. <break time="300ms"/> '
         "È corretto?</speak>"
     )
     assert t.say("sì").value == "RSSMRA80A01H501U"
