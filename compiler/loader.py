@@ -215,6 +215,27 @@ class _Composer:
             return ev.value
         return _resolve_plain(ev.value)
 
+    def brace_hint(self, ev: Any) -> str | None:
+        """A value that starts with '{{' is a YAML mapping in a mapping, not a template."""
+        line = self.src.line(ev.start_mark.line + 1) or ""
+        if line[ev.start_mark.column - 1 : ev.start_mark.column + 1] == "{{":
+            return "a value that starts with '{{' is read as YAML: put the text in quotes"
+        return None
+
+    def no_value(self, key: str, kpos: Pos) -> None:
+        """A key written without ':' in { … }: almost always a ',' inside an unquoted text
+        ({it: Ciao, come stai?}), which YAML reads as a second key with no value."""
+        shown = key if len(key) <= 40 else key[:37] + "..."
+        self.problems.append(
+            self.diag(
+                "E004",
+                kpos.line,
+                kpos.col,
+                f"'{shown}' has no ':' and no value: a ',' in {{ … }} ends the text before it",
+                'put a text holding commas in quotes: {it: "Ciao, come stai?"}',
+            )
+        )
+
     def merge_key(self, pos: Pos) -> None:
         """A YAML 1.1 merge key: an error that says so (YAML 1.2 has no merge keys, so it
         would otherwise be an ordinary key, reported as an unknown field)."""
@@ -265,7 +286,12 @@ class _Composer:
             return p
         if frame[2] is None:
             if isinstance(value, dict | list):
-                raise self.fail("E004", ev, "a mapping key must be a plain value, not a collection")
+                raise self.fail(
+                    "E004",
+                    ev,
+                    "a mapping key must be a plain value, not a collection",
+                    self.brace_hint(ev),
+                )
             key = raw if raw is not None else str(value)
             kp: Path = (*path, key)
             if key == "<<" and pos.style == "":
@@ -282,6 +308,9 @@ class _Composer:
             return kp
         key = frame[2]
         vp: Path = (*path, key)
+        kpos = frame[3]
+        if raw == "" and pos.style == "" and (pos.line, pos.col) == (kpos.end_line, kpos.end_col):
+            self.no_value(key, kpos)
         container[key] = value
         self.keys[vp] = frame[3]
         self.values[vp] = pos
@@ -362,6 +391,49 @@ def _json_error(text: str, diag: _DiagFn) -> Diagnostic | None:
     return None
 
 
+def _syntax_hint(problem: str, hint: str | None, line: str, col: int) -> tuple[str, str | None]:
+    """The parser's message and context, made plain for the YAML mistakes designers make:
+    a tab, a line indented wrong, ': ' inside an unquoted text, a quote that ends a quoted
+    text early."""
+    at = line[col - 1 : col]
+    before = line[: col - 1]
+    if "cannot start any token" in problem and at == "\t":
+        if not before.strip():
+            return "a tab in the indentation", "YAML indents with spaces only: replace the tabs"
+        return "a tab where a value should start", "replace the tab with a space"
+    if problem.startswith("mapping values are not allowed") and at == ":":
+        if ": " not in before and not before.lstrip().startswith("- "):
+            return (
+                "this key is indented as if it continued the value above it",
+                "align it with the keys it belongs with (the same number of spaces)",
+            )
+        return (
+            "a ': ' inside an unquoted text",
+            'YAML reads it as a new key: put the whole text in double quotes ("…: …")',
+        )
+    block = ("did not find expected key", "did not find expected '-' indicator")
+    if problem in block and not before.strip():
+        return (
+            "the indentation of this line matches nothing above it",
+            "align it with the keys (or '- ' items) it belongs with, the same number of spaces",
+        )
+    if problem.startswith("did not find expected") and col > 1:
+        quote = before.rstrip()[-1:]
+        if quote == "'" and before.count("'") >= 2:
+            return (
+                "a quote ends the quoted text before the end of the line",
+                "inside '…' write an apostrophe twice ('L''ufficio'), or quote the text with "
+                'double quotes ("L\'ufficio")',
+            )
+        if quote == '"' and before.count('"') >= 2:
+            return (
+                "a quote ends the quoted text before the end of the line",
+                'inside "…" write a double quote as \\" ("Dica \\"sì\\""), or quote the '
+                "text with '…'",
+            )
+    return problem, hint
+
+
 def parse_text(text: str, src: SourceFile) -> _Doc:
     """Parse one file's text into a value with positions; raises _Stop with a diagnostic."""
     diag = _DiagFn(src)
@@ -378,6 +450,8 @@ def parse_text(text: str, src: SourceFile) -> _Doc:
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
         hint = exc.context if exc.problem and exc.context else None
+        src_line = src.line(line) or ""
+        problem, hint = _syntax_hint(problem, hint, src_line, col)
         raise _Stop(diag("E004", line, col, f"YAML syntax error: {problem}", hint)) from None
     except yaml.YAMLError as exc:
         msg = str(exc).splitlines()[0] if str(exc) else "invalid YAML"

@@ -409,3 +409,99 @@ def test_the_64_bit_limits_themselves_compile(tmp_path: Path) -> None:
     assert result.program is not None, result.diagnostics
     assert result.program.variables["hi"].default == 2**63 - 1
     assert result.program.variables["big"].default == 1e300
+
+
+# -- YAML syntax mistakes, said plainly -----------------------------------------------------
+
+_HEAD = "name: t\nlanguages: [it]\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "where", "message", "hint"),
+    [
+        (
+            "nodes:\n\t- {id: s, kind: start}\n",
+            (4, 1),
+            "YAML syntax error: a tab in the indentation",
+            "YAML indents with spaces only: replace the tabs",
+        ),
+        (
+            "variables:\n  x:\n  \ttype: string\n",
+            (5, 3),
+            "YAML syntax error: a tab in the indentation",
+            "YAML indents with spaces only: replace the tabs",
+        ),
+        (
+            "prompts:\n  it:\n    welcome: Buongiorno, ecco: la lista\n",
+            (5, 30),
+            "YAML syntax error: a ': ' inside an unquoted text",
+            'YAML reads it as a new key: put the whole text in double quotes ("…: …")',
+        ),
+        (
+            "description: x\n  start: s\n",
+            (4, 8),
+            "YAML syntax error: this key is indented as if it continued the value above it",
+            "align it with the keys it belongs with (the same number of spaces)",
+        ),
+        (
+            "variables:\n  x:\n    type: string\n   sensitive: true\n",
+            (6, 4),
+            "YAML syntax error: the indentation of this line matches nothing above it",
+            "align it with the keys (or '- ' items) it belongs with, the same number of spaces",
+        ),
+        (
+            "prompts:\n  it:\n    welcome: 'L'ufficio è chiuso'\n",
+            (5, 17),
+            "YAML syntax error: a quote ends the quoted text before the end of the line",
+            "inside '…' write an apostrophe twice ('L''ufficio'), or quote the text with "
+            'double quotes ("L\'ufficio")',
+        ),
+        (
+            'prompts:\n  it:\n    welcome: "Dica "sì" o "no""\n',
+            (5, 21),
+            "YAML syntax error: a quote ends the quoted text before the end of the line",
+            'inside "…" write a double quote as \\" ("Dica \\"sì\\""), or quote the text '
+            "with '…'",
+        ),
+        (
+            "prompts:\n  it:\n    welcome: {{ name }} benvenuto\n",
+            (5, 15),
+            "a mapping key must be a plain value, not a collection",
+            "a value that starts with '{{' is read as YAML: put the text in quotes",
+        ),
+        (
+            "nodes:\n  - {id: h, kind: say, data: {text: {it: Ciao, come stai?}}}\n",
+            (4, 48),
+            "'come stai?' has no ':' and no value: a ',' in { … } ends the text before it",
+            'put a text holding commas in quotes: {it: "Ciao, come stai?"}',
+        ),
+    ],
+)
+def test_a_yaml_mistake_is_said_plainly(
+    tmp_path: Path, body: str, where: tuple[int, int], message: str, hint: str
+) -> None:
+    result = compile_project(_write(tmp_path, _HEAD + body))
+    assert [(d.code, (d.line, d.col), d.message, d.hint) for d in result.diagnostics] == [
+        ("E004", where, message, hint)
+    ]
+
+
+def test_keys_with_an_empty_value_are_not_mistaken_for_a_comma(tmp_path: Path) -> None:
+    text = FLOW + "description: {a: , b: }\nsubflows:\n"
+    result = compile_project(_write(tmp_path, text))
+    assert [(d.code, d.message) for d in result.diagnostics] == [
+        ("E022", "'description' must be a string, not a mapping"),
+        ("E022", "'subflows' must be a mapping, not null"),
+    ]
+
+
+def test_a_flow_mapping_missing_a_comma_keeps_the_parser_message(tmp_path: Path) -> None:
+    text = _HEAD + "variables: {a: {type: string}\n  b: {type: string}}\n"
+    result = compile_project(_write(tmp_path, text))
+    assert [(d.code, d.message, d.hint) for d in result.diagnostics] == [
+        (
+            "E004",
+            "YAML syntax error: did not find expected ',' or '}'",
+            "while parsing a flow mapping",
+        )
+    ]
