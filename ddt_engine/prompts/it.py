@@ -306,13 +306,13 @@ GENERIC: dict[str, list[Text]] = {
             f"Ho capito: $readback. {BREAK} È corretto?",
             "Ho capito: $readback. È corretto?",
         ),
+        # played after silence as well as after an unclear answer: no "non ho capito"
         (
-            f"Mi scusi, non ho capito la risposta. {BREAK} $readback: è corretto? "
-            "Risponda sì o no.",
-            "Non ho capito la risposta. $readback: è corretto? Risponda sì o no.",
+            f"Mi scusi, {BREAK} $readback: è corretto? Risponda sì o no.",
+            "Mi scusi, $readback: è corretto? Risponda sì o no.",
         ),
         (
-            f"Mi serve solo un sì o un no. {BREAK} $readback: è corretto?",
+            f"Mi serve solo un sì o un no: {BREAK} $readback è corretto?",
             "Mi serve solo un sì o un no: $readback è corretto?",
         ),
     ],

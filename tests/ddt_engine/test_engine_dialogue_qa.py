@@ -47,3 +47,21 @@ def test_long_codes_are_read_back_in_groups_on_voice() -> None:
             chat.start()
             chat.say(said)
             assert said in chat.text()  # chat shows the code as written
+
+
+# -- confirmation ---------------------------------------------------------------------------
+
+
+def test_silence_at_a_confirmation_is_not_called_an_answer_not_understood() -> None:
+    """A caller who said nothing is not told "non ho capito la risposta": the read-back is
+    asked again, with the yes-or-no hint, in words that fit silence and mumbling alike."""
+    for channel in ("voice", "chat"):
+        t = Talk({"type": "phone"}, channel=channel)
+        t.start()
+        t.say("333 123 4567")
+        t.silence()
+        assert t.keys() == ["d/main/confirmation/2"]
+        assert t.text() == "Mi scusi, 333 123 4567: è corretto? Risponda sì o no."
+        t.say("boh")
+        assert t.text() == "Mi serve solo un sì o un no: 333 123 4567 è corretto?"
+        assert t.say("sì").value == "+393331234567"

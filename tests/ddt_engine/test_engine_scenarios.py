@@ -457,7 +457,7 @@ def test_no_input_at_confirmation_asks_the_confirmation_again() -> None:
     t.say("333 123 4567")
     t.silence()
     assert t.keys() == ["d/main/confirmation/2"]
-    assert t.text() == ("Non ho capito la risposta. 333 123 4567: è corretto? Risponda sì o no.")
+    assert t.text() == "Mi scusi, 333 123 4567: è corretto? Risponda sì o no."
 
 
 def test_yes_no_type_never_confirms() -> None:
