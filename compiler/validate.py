@@ -303,6 +303,35 @@ def _scalar_hint(want: str, value: Any, style: str | None) -> str | None:
     return None
 
 
+def _empty_table_above(path: Path, data: Any, smap: SourceMap) -> str | None:
+    """The table left empty (``ddts:`` with nothing under it) nearest above the top-level
+    key at ``path``, in the same file: its entries were not indented under it."""
+    here, _ = smap.find(path, key=True)
+    if here is None or not isinstance(data, Mapping):
+        return None
+    best: tuple[int, str] | None = None
+    for name, value in data.items():
+        if value is not None or name not in Project.model_fields:
+            continue
+        at = smap.keys.get((name,))
+        if at is not None and at.file == here.file and at.line < here.line:
+            if best is None or at.line > best[0]:
+                best = (at.line, str(name))
+    return best[1] if best is not None else None
+
+
+def _shape_hint(want: str, value: Any, model: Any, path: Path) -> str | None:
+    """A mapping or list written as nothing (``ddts:`` with its entries not indented under
+    it) or as one word (``birth: date`` for ``birth: {type: date}``)."""
+    if value is None and want in ("a mapping", "a list") and path:
+        what = "entries" if want == "a mapping" else "items"
+        return f"nothing is written under '{path[-1]}': indent its {what} under it, or remove it"
+    name = getattr(model, "__name__", "")
+    if want == "a mapping" and isinstance(value, str) and name in ("Variable", "DdtDef"):
+        return f"write {{type: {value}}}" if value.isidentifier() else None
+    return None
+
+
 def _convert(err: Mapping[str, Any], walk: _Walk, data: Any, smap: SourceMap) -> Diagnostic | None:
     etype = str(err["type"])
     path: Path = tuple(walk.path)
@@ -321,6 +350,8 @@ def _convert(err: Mapping[str, Any], walk: _Walk, data: Any, smap: SourceMap) ->
         hint = f"known fields: {', '.join(known)}" if known else None
         if raw == "<<":  # a merge key written where YAML cannot see one (JSON, quoted)
             hint = "YAML merge keys ('<<') are not supported: write the fields out"
+        elif not parent and not guess and (table := _empty_table_above(path, data, smap)):
+            hint = f"is it an entry of '{table}', empty above it? indent it under '{table}:'"
         return smap.diag("E020", path, msg, hint, key=True)
     if etype == "missing":
         parent = path[:-1]
@@ -371,6 +402,7 @@ def _convert(err: Mapping[str, Any], walk: _Walk, data: Any, smap: SourceMap) ->
         want = _TYPE_WORDS[etype]
         pos, exact = smap.find(path)
         hint = _scalar_hint(want, value, pos.style if pos is not None and exact else None)
+        hint = hint or _shape_hint(want, value, walk.type, path)
         return smap.diag("E022", path, f"{field} must be {want}, not {_type_name(value)}", hint)
     if etype == "string_pattern_mismatch":
         hint = None

@@ -505,3 +505,52 @@ def test_a_flow_mapping_missing_a_comma_keeps_the_parser_message(tmp_path: Path)
             "while parsing a flow mapping",
         )
     ]
+
+
+# -- a table written as nothing, or as one word ---------------------------------------------
+
+
+def test_a_table_with_its_entries_not_indented_says_so(tmp_path: Path) -> None:
+    text = FLOW.replace("ddts:\n  birth_date: {type: date}", "ddts:\nbirth_date: {type: date}")
+    result = compile_project(_write(tmp_path, text))
+    got = [(d.code, d.message, d.hint) for d in result.diagnostics if d.code == "E022"]
+    assert got == [
+        (
+            "E022",
+            "'ddts' must be a mapping, not null",
+            "nothing is written under 'ddts': indent its entries under it, or remove it",
+        )
+    ]
+
+
+def test_nodes_written_as_nothing_say_so() -> None:
+    data = _base_ok()
+    data["nodes"] = None
+    assert [(d.code, d.hint) for d in _errors(data)][:1] == [
+        ("E022", "nothing is written under 'nodes': indent its items under it, or remove it")
+    ]
+
+
+@pytest.mark.parametrize("table", ["variables", "ddts"])
+def test_a_variable_or_ddt_written_as_its_type_says_how_to_write_it(table: str) -> None:
+    data = _base_ok()
+    data[table]["extra"] = "date"
+    assert [(d.code, d.message, d.hint) for d in _errors(data)] == [
+        ("E022", "'extra' must be a mapping, not string 'date'", "write {type: date}")
+    ]
+
+
+def test_an_entry_not_indented_under_its_empty_table_says_where_it_belongs(
+    tmp_path: Path,
+) -> None:
+    text = FLOW.replace(
+        "ddts:\n  birth_date: {type: date}",
+        "ddts:\nbirth_date: {type: date}\nvisit_date: {type: date}",
+    )
+    result = compile_project(_write(tmp_path, text))
+    got = [(d.line, d.message, d.hint) for d in result.diagnostics if d.code == "E020"]
+    hint = "is it an entry of 'ddts', empty above it? indent it under 'ddts:'"
+    assert got == [
+        (6, "unknown field 'birth_date' in project", hint),
+        (7, "unknown field 'visit_date' in project", hint),
+    ]
