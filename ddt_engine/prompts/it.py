@@ -47,7 +47,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
             "Per esempio: tre marzo millenovecentoottanta.",
             "Per esempio: 3 marzo 1980, oppure 03/03/1980.",
         ),
-        "readback": '{{ value | date("long") }}',
+        # with its article: "il 1º marzo" (read "primo"), "l'8 marzo", "l'11 marzo"
+        "readback": '{{ value | date("long") | article("il") }}',
         "invalid": "Questa data non esiste.",
         "help": (
             "Mi dica giorno, mese e anno, per esempio: tre marzo millenovecentoottanta. "
@@ -108,7 +109,7 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
             "Per esempio: domani alle dieci.",
             "Per esempio: 3 marzo alle 10:30.",
         ),
-        "readback": '{{ value | date("long") }}, ore {{ value | time }}',
+        "readback": '{{ value | date("long") | article("il") }}, ore {{ value | time }}',
         "invalid": "Questa data o quest'ora non esistono.",
         "help": (
             "Mi dica il giorno e l'ora, per esempio: lunedì prossimo alle dieci.",

@@ -65,3 +65,31 @@ def test_silence_at_a_confirmation_is_not_called_an_answer_not_understood() -> N
         t.say("boh")
         assert t.text() == "Mi serve solo un sì o un no: 333 123 4567 è corretto?"
         assert t.say("sì").value == "+393331234567"
+
+
+def test_an_italian_date_is_read_back_with_its_article() -> None:
+    """ "1 marzo" is read "uno marzo": Italian says "il primo marzo" ("il 1º marzo"), and
+    "l'8 marzo", "l'11 marzo" before a vowel sound."""
+    for said, heard in (
+        ("1/3/80", "il 1º marzo 1980"),
+        ("8/3/80", "l'8 marzo 1980"),
+        ("11/3/80", "l'11 marzo 1980"),
+        ("15/3/80", "il 15 marzo 1980"),
+    ):
+        t = Talk({"type": "date"}, channel="voice")
+        t.start()
+        t.say(said)  # a two-digit year: read back
+        assert t.text() == f"Ho capito: {heard}. È corretto?"
+        t.silence()
+        assert t.text() == f"Mi scusi, {heard}: è corretto? Risponda sì o no."
+    en = Talk({"type": "date"}, lang="en")
+    en.start()
+    en.say("March 1st 80")
+    assert en.text() == "I got: 1 March 1980. Is that right?"
+
+
+def test_an_italian_date_and_time_is_read_back_with_its_article() -> None:
+    t = Talk({"type": "datetime"})
+    t.start()
+    t.say("l'8 dicembre alle 3")  # an hour without am/pm: read back
+    assert t.text() == "Ho capito: l'8 dicembre 2026, ore 03:00. È corretto?"

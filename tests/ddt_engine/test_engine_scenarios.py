@@ -305,11 +305,11 @@ def test_correction_at_confirmation_replaces_the_day() -> None:
     t = Talk({**BIRTH, "confirm": "always"})
     t.start()
     t.say("3 marzo 1980")
-    assert t.text() == "Ho capito: 3 marzo 1980. È corretto?"
+    assert t.text() == "Ho capito: il 3 marzo 1980. È corretto?"
     step = t.say("no, il 15")
     assert step.critical  # a confirmation answered
     assert t.keys() == ["d/main/confirmation/1"]
-    assert t.text() == "Ho capito: 15 marzo 1980. È corretto?"
+    assert t.text() == "Ho capito: il 15 marzo 1980. È corretto?"
     step = t.say("esatto")
     assert (step.outcome, step.value) == ("success", "1980-03-15")
 
@@ -420,7 +420,7 @@ def test_denied_date_clears_every_part() -> None:
     assert step.state is not None
     assert (step.state.values, step.state.node) == ({}, ())
     t.say("4 aprile 1981")
-    assert t.text() == "Ho capito: 4 aprile 1981. È corretto?"
+    assert t.text() == "Ho capito: il 4 aprile 1981. È corretto?"
 
 
 def test_policy_never_skips_confirmation_even_when_uncertain() -> None:
@@ -435,7 +435,7 @@ def test_when_uncertain_confirms_a_guess_only() -> None:
     t.start()
     t.say("15/03/80")  # a two-digit year is a guess
     assert t.keys() == ["d/main/confirmation/1"]
-    assert t.text() == "Ho capito: 15 marzo 1980. È corretto?"
+    assert t.text() == "Ho capito: il 15 marzo 1980. È corretto?"
     assert t.say("sì").value == "1980-03-15"
 
 
@@ -599,7 +599,7 @@ def test_ner_then_llm_layers_run_outside_the_engine() -> None:
     assert ex.text == "il giorno della festa della mamma di quell'anno"
     t.extraction("llm", "1980-05-11")
     # a value from an LLM is uncertain: when_uncertain confirms it
-    assert t.text() == "Ho capito: 11 maggio 1980. È corretto?"
+    assert t.text() == "Ho capito: l'11 maggio 1980. È corretto?"
     assert t.say("sì").value == "1980-05-11"
 
 
@@ -672,7 +672,7 @@ def test_datetime_date_then_time_it() -> None:
     assert t.keys() == ["d/time/start/1"]
     assert t.text() == "Mi dice l'orario?"
     t.say("alle 10")  # an hour without am/pm is a guess: confirmed
-    assert t.text() == "Ho capito: 24 novembre 2026, ore 10:00. È corretto?"
+    assert t.text() == "Ho capito: il 24 novembre 2026, ore 10:00. È corretto?"
     step = t.say("sì")
     assert (step.outcome, step.value) == ("success", "2026-11-24T10:00")
 
@@ -849,7 +849,7 @@ def test_asr_nbest_alternative_is_taken_as_a_guess() -> None:
         )
     )
     assert t.keys() == ["d/main/confirmation/1"]  # a guess: when_uncertain confirms it
-    assert t.text() == "Ho capito: 3 marzo 1980. È corretto?"
+    assert t.text() == "Ho capito: il 3 marzo 1980. È corretto?"
 
 
 def test_engine_refuses_a_broken_compiled_ddt() -> None:
