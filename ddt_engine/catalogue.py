@@ -118,7 +118,8 @@ def _pair(text: _Text) -> tuple[str, str]:
 
 def _fill(template: _Text, pieces: dict[str, _Text]) -> PromptSpec:
     voice, chat = _pair(template)
-    for key in ("ask", "example", "readback", "invalid", "help"):
+    # help first: it holds $example, so that a DDT's own example reaches the help too
+    for key in ("help", "ask", "example", "readback", "invalid"):
         marker = "$" + key
         if marker in voice or marker in chat:
             piece_voice, piece_chat = _pair(pieces.get(key, ""))

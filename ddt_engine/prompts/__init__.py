@@ -5,7 +5,8 @@ Each language module defines the same names:
 - ``LABELS``: type -> default label, spoken inside a sentence ("la data", "your phone number").
 - ``TYPE_TEXTS``: type -> the pieces the generic escalation templates are made of:
   ``ask`` (the question), ``example`` (voice, chat), ``readback`` (voice, chat: the
-  confirmation value as a template), ``invalid`` (voice, chat), ``help`` (voice, chat).
+  confirmation value as a template), ``invalid`` (voice, chat), ``help`` (voice, chat;
+  it may hold ``$example``: a DDT's own example then replaces the type's in the help too).
 - ``GENERIC``: dialogue state -> levels of templates built from those pieces.
 - ``OVERRIDES``: type -> state -> levels that replace the generic ones.
 - ``RULES``: default validation rule code -> levels.

@@ -50,10 +50,9 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": '{{ value | date("long") }}',
         "invalid": "That date doesn't exist.",
         "help": (
-            "Tell me the day, the month and the year, for example: March the third, "
-            "nineteen eighty. You can also type it on the keypad: two digits for the day, "
-            "two for the month and four for the year.",
-            "Type the day, the month and the year, for example 3 March 1980 or 03/03/1980.",
+            "Tell me the day, the month and the year. $example You can also type it on the "
+            "keypad: two digits for the day, two for the month and four for the year.",
+            "Type the day, the month and the year. $example",
         ),
     },
     "day": {
@@ -65,8 +64,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
             "The day must be a number from 1 to 31.",
         ),
         "help": (
-            "Just tell me the day of the month, for example: the fifteenth.",
-            "Just type the day of the month, for example 15.",
+            "Just tell me the day of the month. $example",
+            "Just type the day of the month. $example",
         ),
     },
     "month": {
@@ -75,8 +74,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": "{{ value }}",
         "invalid": "The month must be between January and December.",
         "help": (
-            "Tell me the name of the month, for example: March.",
-            "Type the month, for example March or 3.",
+            "Tell me the name of the month. $example",
+            "Type the month. $example",
         ),
     },
     "year": {
@@ -88,8 +87,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
             "That isn't a valid year: please type it with four digits.",
         ),
         "help": (
-            "Tell me the full year, for example: nineteen eighty.",
-            "Type the year with four digits, for example 1980.",
+            "Tell me the full year. $example",
+            "Type the year with four digits. $example",
         ),
     },
     "time": {
@@ -98,8 +97,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": "{{ value | time }}",
         "invalid": "That time doesn't exist.",
         "help": (
-            "Tell me the time, for example: ten thirty, or four p.m.",
-            "Type the time, for example 10:30 or 16:00.",
+            "Tell me the time. $example",
+            "Type the time. $example",
         ),
     },
     "datetime": {
@@ -108,8 +107,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": '{{ value | date("long") }} at {{ value | time }}',
         "invalid": "That date or time doesn't exist.",
         "help": (
-            "Tell me the day and the time, for example: next Monday at ten.",
-            "Type the day and the time, for example 3 March at 10:30.",
+            "Tell me the day and the time. $example",
+            "Type the day and the time. $example",
         ),
     },
     "integer": {
@@ -118,8 +117,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": "{{ value }}",
         "invalid": "That number isn't valid.",
         "help": (
-            "Say the number, or type it on the keypad.",
-            "Type the number in digits, for example 32.",
+            "Say the number. $example You can also type it on the keypad.",
+            "Type the number in digits. $example",
         ),
     },
     "number": {
@@ -128,8 +127,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": "{{ value }}",
         "invalid": "That value isn't valid.",
         "help": (
-            "Say the value, for example: twelve point five.",
-            "Type the value in digits, for example 12.5.",
+            "Say the value. $example",
+            "Type the value in digits. $example",
         ),
     },
     "money": {
@@ -141,8 +140,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": "{{ value | money }}",
         "invalid": "That amount isn't valid.",
         "help": (
-            "Tell me the amount in euros, for example: twenty euros fifty.",
-            "Type the amount in euros, for example 20.50.",
+            "Tell me the amount in euros. $example",
+            "Type the amount in euros. $example",
         ),
     },
     "phone": {
@@ -155,9 +154,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": _PHONE_READBACK,
         "invalid": "That phone number doesn't look valid.",
         "help": (
-            "Say the number one digit at a time, or type it on the keypad and press hash "
-            "at the end.",
-            "Type the phone number, with or without the country code, for example 333 123 4567.",
+            "$example Or type it on the keypad and press hash at the end.",
+            "Type the phone number, with or without the country code. $example",
         ),
     },
     "email": {
@@ -170,8 +168,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "invalid": "That email address doesn't look valid.",
         "help": (
             "Spell the address if you need to, saying «at» for the at sign and «dot» for "
-            "the full stop.",
-            "Type the full email address, for example mario.rossi@gmail.com.",
+            "the full stop. $example",
+            "Type the full email address. $example",
         ),
     },
     "iban": {
@@ -183,10 +181,10 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": _IBAN_READBACK,
         "invalid": "That IBAN isn't valid: its check digits don't match.",
         "help": (
-            "An Italian IBAN has twenty-seven characters and starts with I T. Say it in "
-            "groups of four; for letters you can use words, for example: alpha, bravo.",
+            "An Italian IBAN has twenty-seven characters and starts with I T. $example "
+            "For letters you can use words, for example: alpha, bravo.",
             "Type the whole IBAN, with or without spaces: an Italian one has 27 characters "
-            "and starts with IT.",
+            "and starts with IT. $example",
         ),
     },
     "codice_fiscale": {
@@ -198,9 +196,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": _CF_READBACK,
         "invalid": "That tax code isn't valid.",
         "help": (
-            "The Italian tax code has sixteen characters. Say it one character at a time; "
-            "for letters you can use words, for example: alpha, bravo.",
-            "Type the 16 characters of the tax code, for example RSSMRA80C03H501F.",
+            "The Italian tax code has sixteen characters: say it one character at a time. $example",
+            "Type the 16 characters of the tax code. $example",
         ),
     },
     "partita_iva": {
@@ -212,8 +209,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": _PIVA_READBACK,
         "invalid": "That VAT number isn't valid.",
         "help": (
-            "The VAT number has eleven digits. Say them one at a time, or type them on the keypad.",
-            "Type the 11 digits of the VAT number, for example 01234560017.",
+            "$example You can also type them on the keypad.",
+            "Type the 11 digits of the VAT number. $example",
         ),
     },
     "cap": {
@@ -222,8 +219,9 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": _DIGITS_READBACK,
         "invalid": "That postcode isn't valid: it has five digits.",
         "help": (
-            "The postcode has five digits: say them one at a time, or type them on the keypad.",
-            "Type the 5 digits of the postcode, for example 00184.",
+            "The postcode has five digits: say them one at a time, or type them on the "
+            "keypad. $example",
+            "Type the 5 digits of the postcode. $example",
         ),
     },
     "yes_no": {
@@ -263,9 +261,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": _DIGITS_READBACK,
         "invalid": "That code isn't valid.",
         "help": (
-            "Say it one character at a time; for letters you can use words, for example: "
-            "alpha, bravo.",
-            "Type the code with letters and digits, without spaces.",
+            "$example",
+            "Type the code with letters and digits, without spaces. $example",
         ),
     },
 }

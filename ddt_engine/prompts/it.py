@@ -51,10 +51,9 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": '{{ value | date("long") | article("il") }}',
         "invalid": "Questa data non esiste.",
         "help": (
-            "Mi dica giorno, mese e anno, per esempio: tre marzo millenovecentoottanta. "
-            "Può anche digitarla sulla tastiera: due cifre per il giorno, due per il mese "
-            "e quattro per l'anno.",
-            "Scriva giorno, mese e anno, per esempio 3 marzo 1980 oppure 03/03/1980.",
+            "Mi dica giorno, mese e anno. $example Può anche digitarla sulla tastiera: due "
+            "cifre per il giorno, due per il mese e quattro per l'anno.",
+            "Scriva giorno, mese e anno. $example",
         ),
     },
     "day": {
@@ -66,8 +65,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
             "Il giorno deve essere un numero da 1 a 31.",
         ),
         "help": (
-            "Mi dica solo il giorno del mese, per esempio: il quindici.",
-            "Scriva solo il giorno del mese, per esempio 15.",
+            "Mi dica solo il giorno del mese. $example",
+            "Scriva solo il giorno del mese. $example",
         ),
     },
     "month": {
@@ -76,8 +75,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": "{{ value }}",
         "invalid": "Il mese deve essere tra gennaio e dicembre.",
         "help": (
-            "Mi dica il nome del mese, per esempio: marzo.",
-            "Scriva il mese, per esempio marzo oppure 3.",
+            "Mi dica il nome del mese. $example",
+            "Scriva il mese. $example",
         ),
     },
     "year": {
@@ -89,8 +88,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
             "Non mi risulta un anno valido: scriva l'anno con quattro cifre.",
         ),
         "help": (
-            "Mi dica l'anno per intero, per esempio: millenovecentoottanta.",
-            "Scriva l'anno con quattro cifre, per esempio 1980.",
+            "Mi dica l'anno per intero. $example",
+            "Scriva l'anno con quattro cifre. $example",
         ),
     },
     "time": {
@@ -99,8 +98,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": "ore {{ value | time }}",
         "invalid": "Questo orario non esiste.",
         "help": (
-            "Mi dica l'ora, per esempio: alle dieci e trenta, oppure alle quattro del pomeriggio.",
-            "Scriva l'ora, per esempio 10:30 oppure 16:00.",
+            "Mi dica l'ora. $example",
+            "Scriva l'ora. $example",
         ),
     },
     "datetime": {
@@ -112,8 +111,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": '{{ value | date("long") | article("il") }}, ore {{ value | time }}',
         "invalid": "Questa data o quest'ora non esistono.",
         "help": (
-            "Mi dica il giorno e l'ora, per esempio: lunedì prossimo alle dieci.",
-            "Scriva il giorno e l'ora, per esempio 3 marzo alle 10:30.",
+            "Mi dica il giorno e l'ora. $example",
+            "Scriva il giorno e l'ora. $example",
         ),
     },
     "integer": {
@@ -122,8 +121,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": "{{ value }}",
         "invalid": "Questo numero non è valido.",
         "help": (
-            "Mi dica il numero, oppure lo digiti sulla tastiera.",
-            "Scriva il numero in cifre, per esempio 32.",
+            "Mi dica il numero. $example Può anche digitarlo sulla tastiera.",
+            "Scriva il numero in cifre. $example",
         ),
     },
     "number": {
@@ -132,8 +131,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": "{{ value }}",
         "invalid": "Questo valore non è valido.",
         "help": (
-            "Mi dica il valore, per esempio: dodici virgola cinque.",
-            "Scriva il valore in cifre, per esempio 12,5.",
+            "Mi dica il valore. $example",
+            "Scriva il valore in cifre. $example",
         ),
     },
     "money": {
@@ -142,8 +141,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": "{{ value | money }}",
         "invalid": "Questo importo non è valido.",
         "help": (
-            "Mi dica l'importo in euro, per esempio: venti euro e cinquanta.",
-            "Scriva l'importo in euro, per esempio 20,50.",
+            "Mi dica l'importo in euro. $example",
+            "Scriva l'importo in euro. $example",
         ),
     },
     "phone": {
@@ -156,9 +155,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": _PHONE_READBACK,
         "invalid": "Questo numero di telefono non sembra valido.",
         "help": (
-            "Mi dica il numero una cifra alla volta, oppure lo digiti sulla tastiera "
-            "e prema cancelletto alla fine.",
-            "Scriva il numero di telefono, con o senza prefisso, per esempio 333 123 4567.",
+            "$example Oppure lo digiti sulla tastiera e prema cancelletto alla fine.",
+            "Scriva il numero di telefono, con o senza prefisso. $example",
         ),
     },
     "email": {
@@ -170,9 +168,9 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": "{{ value }}",
         "invalid": "Questo indirizzo e-mail non sembra valido.",
         "help": (
-            "Mi dica l'indirizzo lettera per lettera se serve, dicendo «chiocciola» per la "
-            "a commerciale e «punto» per il punto.",
-            "Scriva l'indirizzo e-mail completo, per esempio mario.rossi@gmail.com.",
+            "Mi dica l'indirizzo, lettera per lettera se serve, dicendo «chiocciola» per la "
+            "a commerciale e «punto» per il punto. $example",
+            "Scriva l'indirizzo e-mail completo. $example",
         ),
     },
     "iban": {
@@ -184,10 +182,10 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": _IBAN_READBACK,
         "invalid": "Questo IBAN non è valido: il codice di controllo non corrisponde.",
         "help": (
-            "L'IBAN italiano ha ventisette caratteri e comincia con I T. Me lo dica a "
-            "gruppi di quattro; per le lettere può usare le città, per esempio: "
-            "I come Imola, T come Torino.",
-            "Scriva l'IBAN completo, con o senza spazi: ha 27 caratteri e comincia con IT.",
+            "L'IBAN italiano ha ventisette caratteri. $example Per le lettere può usare le "
+            "città, per esempio: I come Imola, T come Torino.",
+            "Scriva l'IBAN completo, con o senza spazi: ha 27 caratteri e comincia con IT. "
+            "$example",
         ),
     },
     "codice_fiscale": {
@@ -199,9 +197,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": _CF_READBACK,
         "invalid": "Questo codice fiscale non è valido.",
         "help": (
-            "Il codice fiscale ha sedici caratteri. Me lo dica un carattere alla volta; "
-            "per le lettere può usare le città, per esempio: A come Ancona, B come Bologna.",
-            "Scriva i 16 caratteri del codice fiscale, per esempio RSSMRA80C03H501F.",
+            "Il codice fiscale ha sedici caratteri: me lo dica un carattere alla volta. $example",
+            "Scriva i 16 caratteri del codice fiscale. $example",
         ),
     },
     "partita_iva": {
@@ -213,9 +210,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": _PIVA_READBACK,
         "invalid": "Questa partita IVA non è valida.",
         "help": (
-            "La partita IVA ha undici cifre. Me le dica una alla volta, oppure le digiti "
-            "sulla tastiera.",
-            "Scriva le 11 cifre della partita IVA, per esempio 01234560017.",
+            "$example Può anche digitarle sulla tastiera.",
+            "Scriva le 11 cifre della partita IVA. $example",
         ),
     },
     "cap": {
@@ -224,8 +220,9 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": _DIGITS_READBACK,
         "invalid": "Questo CAP non è valido: sono cinque cifre.",
         "help": (
-            "Il CAP ha cinque cifre: me le dica una alla volta, oppure le digiti sulla tastiera.",
-            "Scriva le 5 cifre del CAP, per esempio 00184.",
+            "Il CAP ha cinque cifre: me le dica una alla volta, oppure le digiti sulla "
+            "tastiera. $example",
+            "Scriva le 5 cifre del CAP. $example",
         ),
     },
     "yes_no": {
@@ -266,9 +263,8 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
         "readback": _DIGITS_READBACK,
         "invalid": "Questo codice non è valido.",
         "help": (
-            "Me lo dica un carattere alla volta; per le lettere può usare le città, per "
-            "esempio: A come Ancona, B come Bologna.",
-            "Scriva il codice con lettere e cifre, senza spazi.",
+            "$example",
+            "Scriva il codice con lettere e cifre, senza spazi. $example",
         ),
     },
 }

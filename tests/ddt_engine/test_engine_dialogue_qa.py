@@ -4,6 +4,8 @@ situation, escalation that does not repeat itself word for word."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.ddt_engine._ddt_helpers import Talk
 
 # -- read-backs -----------------------------------------------------------------------------
@@ -93,3 +95,46 @@ def test_an_italian_date_and_time_is_read_back_with_its_article() -> None:
     t.start()
     t.say("l'8 dicembre alle 3")  # an hour without am/pm: read back
     assert t.text() == "Ho capito: l'8 dicembre 2026, ore 03:00. È corretto?"
+
+
+# -- help -----------------------------------------------------------------------------------
+
+VISIT: dict[str, Any] = {
+    "type": "date",
+    "label": {"it": "il giorno della visita", "en": "the day of your visit"},
+    "example": {
+        "it": "Per esempio: lunedì prossimo, oppure il 15 dicembre.",
+        "en": "For example: next Monday, or December the 15th.",
+    },
+}
+
+
+def test_help_gives_the_ddts_own_example() -> None:
+    """A caller asking for help on a visit date is not told "tre marzo
+    millenovecentoottanta" (a date of birth, and a day the DDT would refuse)."""
+    for lang, example in (
+        ("it", "Per esempio: lunedì prossimo, oppure il 15 dicembre."),
+        ("en", "For example: next Monday, or December the 15th."),
+    ):
+        for channel in ("voice", "chat"):
+            t = Talk(VISIT, lang=lang, channel=channel)
+            t.start()
+            t.say("aiuto" if lang == "it" else "help")
+            said = t.text() + (t.ssml() or "")
+            assert example in said, said
+            assert "1980" not in said and "ottanta" not in said and "eighty" not in said
+
+
+def test_help_without_an_example_keeps_the_types() -> None:
+    t = Talk({"type": "date"}, channel="voice")
+    t.start()
+    t.say("aiuto")
+    assert t.ssml() == (
+        "<speak>Mi dica giorno, mese e anno. Per esempio: tre marzo millenovecentoottanta. "
+        "Può anche digitarla sulla tastiera: due cifre per il giorno, due per il mese e "
+        "quattro per l'anno.</speak>"
+    )
+    t = Talk({"type": "time"}, lang="en")
+    t.start()
+    t.say("help")
+    assert t.text() == "Type the time. For example: 10:30."

@@ -496,7 +496,7 @@ def test_help_then_answer() -> None:
     step = t.say("aiuto")
     assert step.reason == "help"
     assert t.keys() == ["d/main/help/1"]
-    assert t.text() == "Scriva giorno, mese e anno, per esempio 3 marzo 1980 oppure 03/03/1980."
+    assert t.text() == "Scriva giorno, mese e anno. Per esempio: 3 marzo 1980, oppure 03/03/1980."
     assert step.state is not None and step.state.total == 0
     t.say("ripeta")  # repeat after help repeats the help
     assert t.keys() == ["d/main/help/1"]
