@@ -268,7 +268,8 @@ BUILTIN_TYPES: MappingProxyType[str, TypeSpec] = MappingProxyType(
                 "choice", "string", ((_G, "choice"),), "never", dtmf="choice_index", options=True
             ),
             _type("text", "string", ((_G, "text"),), "never"),
-            _type("spelled", "string", ((_G, "spelled"),), "always"),
+            # a code of digits (a card's last four) can be keyed in on voice
+            _type("spelled", "string", ((_G, "spelled"),), "always", dtmf="digits"),
         )
     }
 )

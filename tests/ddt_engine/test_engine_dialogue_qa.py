@@ -138,3 +138,20 @@ def test_help_without_an_example_keeps_the_types() -> None:
     t.start()
     t.say("help")
     assert t.text() == "Type the time. For example: 10:30."
+
+
+# -- DTMF -----------------------------------------------------------------------------------
+
+
+def test_a_spelled_code_of_digits_can_be_keyed_in_on_voice() -> None:
+    """The last four digits of a card, a PIN-like code: a voice caller keys them in. They
+    were "non ho capito" (a spelled code listened for no keys at all)."""
+    t = Talk({"type": "spelled", "confirm": "never"}, channel="voice")
+    t.start()
+    listen = t.listens()[0]
+    assert listen.dtmf is not None and listen.dtmf.finish_key == "#"
+    step = t.dtmf("0427#")
+    assert (step.outcome, step.value) == ("success", "0427")
+    chat = Talk({"type": "spelled", "confirm": "never"})
+    chat.start()
+    assert chat.listens()[0].dtmf is None  # no keypad in a chat
