@@ -351,14 +351,15 @@ RULES: dict[str, list[Text]] = {
         "Tell me the name of the month, for example: March.",
     ],
     "year_range": [
+        # "1850" has four digits: say which years are possible
         (
-            "That doesn't sound like a valid year. Could you say the full year, for "
-            "example nineteen eighty?",
-            "That isn't a valid year. Please type it with four digits, for example 1980.",
+            "The year must be between nineteen hundred and twenty-one hundred. Could you say "
+            "the full year, for example nineteen eighty?",
+            "The year must be between 1900 and 2100. Please type the full year, for example 1980.",
         ),
         (
-            "The year must be between nineteen hundred and twenty-one hundred. Which year?",
-            "The year must be between 1900 and 2100. Which year?",
+            "I need a year between nineteen hundred and twenty-one hundred. Which year?",
+            "I need a year between 1900 and 2100. Which year?",
         ),
     ],
     "money_positive": [

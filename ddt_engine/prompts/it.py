@@ -360,14 +360,15 @@ RULES: dict[str, list[Text]] = {
         "Mi dica il nome del mese, per esempio: marzo.",
     ],
     "year_range": [
+        # "1850" has four digits: say which years are possible
         (
-            "Non mi risulta un anno valido. Mi dice l'anno per intero, per esempio "
-            "millenovecentoottanta?",
-            "Non mi risulta un anno valido. Scriva l'anno con quattro cifre, per esempio 1980.",
+            "L'anno deve essere tra il millenovecento e il duemilacento. Mi dice l'anno per "
+            "intero, per esempio millenovecentoottanta?",
+            "L'anno deve essere tra il 1900 e il 2100. Scriva l'anno per intero, per esempio 1980.",
         ),
         (
-            "L'anno deve essere tra il millenovecento e il duemilacento. Di che anno?",
-            "L'anno deve essere tra il 1900 e il 2100. Di che anno?",
+            "Mi serve un anno tra il millenovecento e il duemilacento. Di che anno?",
+            "Mi serve un anno tra il 1900 e il 2100. Di che anno?",
         ),
     ],
     "money_positive": [

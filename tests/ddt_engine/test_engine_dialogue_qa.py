@@ -155,3 +155,26 @@ def test_a_spelled_code_of_digits_can_be_keyed_in_on_voice() -> None:
     chat = Talk({"type": "spelled", "confirm": "never"})
     chat.start()
     assert chat.listens()[0].dtmf is None  # no keypad in a chat
+
+
+# -- validation -----------------------------------------------------------------------------
+
+
+def test_a_year_out_of_range_is_told_the_range_not_to_use_four_digits() -> None:
+    """ "12 marzo 1850" has four digits: the caller is told which years are possible."""
+    t = Talk({"type": "date"})
+    t.start()
+    t.say("12 marzo 1850")
+    assert t.keys() == ["d/year/invalid:year_range/1"]
+    assert t.text() == (
+        "L'anno deve essere tra il 1900 e il 2100. Scriva l'anno per intero, per esempio 1980."
+    )
+    t.say("1850")
+    assert t.text() == "Mi serve un anno tra il 1900 e il 2100. Di che anno?"
+    en = Talk({"type": "date"}, lang="en", channel="voice")
+    en.start()
+    en.say("12 March 1850")
+    assert en.ssml() == (
+        "<speak>The year must be between nineteen hundred and twenty-one hundred. Could you "
+        "say the full year, for example nineteen eighty?</speak>"
+    )
