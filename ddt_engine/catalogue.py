@@ -29,6 +29,7 @@ __all__ = [
     "SubDataSpec",
     "TRIGGERS",
     "TypeSpec",
+    "again_words",
     "label_for",
     "or_word",
 ]
@@ -285,6 +286,13 @@ def label_for(type_name: str, lang: str) -> str:
 def or_word(lang: str) -> str:
     """The word joining the last two options of a list ("o", "or")."""
     return it.OR if lang == "it" else en.OR
+
+
+def again_words(lang: str) -> str | None:
+    """The words before a validation prompt said again right after itself ("Come dicevo,",
+    "As I said,"); None for a language the catalogue does not speak."""
+    mod = _LANG_MODULES.get(lang)
+    return None if mod is None else mod.AGAIN
 
 
 # -- the standard dialogue machine -------------------------------------------------------

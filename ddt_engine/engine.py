@@ -12,6 +12,8 @@ Rules a designer can rely on (see docs/ddt.md):
   followed by the question again.
 - Counters per data node and state (``"day:noMatch"``) and a total of failed attempts; a
   counter above its limit (``max_attempts``) ends the DDT with outcome ``failure``.
+- A validation prompt is not said word for word twice in a row: the same rule broken again
+  right after it is said "Come dicevo, …" / "As I said, …".
 - Any answer fills what it can (partial fill, mixed initiative); only missing parts are asked.
 - Confirmation: "sì" confirms, "no" asks again, "no, il 15" corrects and confirms again.
 - Commands (repeat, help, operator, cancel) work in every state; repeat and help cost no
@@ -33,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from ddt_engine.catalogue import BUILTIN_TYPES, DtmfFormat
+from ddt_engine.catalogue import BUILTIN_TYPES, DtmfFormat, again_words
 from ddt_engine.expressions import compile_expr, compile_template, format_value
 from ddt_engine.extract import Extraction, ExtractOptions, extract
 from ddt_engine.extract._a_text import words
@@ -184,6 +186,35 @@ def _xml_escape(text: str) -> str:
 
 def _speak(ssml: str) -> str:
     return ssml if ssml.lstrip().startswith("<speak") else f"<speak>{ssml}</speak>"
+
+
+def _index(level: int, n: int) -> int:
+    """The prompt played at ``level`` among ``n`` levels (the last one repeats)."""
+    return 0 if level < 1 else (level if level < n else n) - 1
+
+
+_LEAD_MARKUP = re.compile(r"(?:\s*<[^>]*>)*\s*")  # "<speak><prosody …>" before the words
+_FIRST_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _ordinary_capital(word: str, lang: str) -> bool:
+    """Whether ``word`` (before any apostrophe) is capitalised only because it begins the
+    sentence: "Il", "L'", "È", "We" — not "POL", "IBAN", nor the English "I"."""
+    if not word[0].isupper() or (lang == "en" and word == "I"):
+        return False
+    return all(c.islower() for c in word[1:])
+
+
+def _again(text: str, words: str, lang: str) -> str:
+    """A prompt said again right after itself: "Come dicevo, il sabato …" — the first word in
+    lower case when it is an ordinary capitalised word; markup at the start stays first."""
+    lead = _LEAD_MARKUP.match(text)
+    i = lead.end() if lead is not None else 0
+    body = text[i:]
+    m = _FIRST_WORD.match(body)
+    if m is not None and _ordinary_capital(m.group(0), lang):
+        body = body[0].lower() + body[1:]
+    return f"{text[:i]}{words} {body}"
 
 
 class _Plan:
@@ -651,20 +682,26 @@ class DdtEngine:
         at: datetime,
         rule: str | None = None,
     ) -> tuple[SayAction, ...]:
-        levels: tuple[_Plan, ...] = ()
+        levels = self._levels(node, state, lang, ch, rule)
+        if not levels:
+            return ()
+        plan = levels[_index(level, len(levels))]
+        if plan.action is not None:
+            return (plan.action,)
+        return (plan.say(_scope(memory, value), at),)
+
+    @staticmethod
+    def _levels(
+        node: _Node, state: str, lang: str, ch: str, rule: str | None = None
+    ) -> tuple[_Plan, ...]:
+        """The prompt levels of ``state`` (of ``rule``'s own prompts when it has some)."""
         if rule is not None:
             r = node.rule_by_code.get(rule)
             if r is not None:
                 levels = r.plans.get((f"invalid:{rule}", lang, ch), ())
-        if not levels:
-            levels = node.plans.get((state, lang, ch), ())
-        if not levels:
-            return ()
-        n = len(levels)
-        plan = levels[0 if level < 1 else (level if level < n else n) - 1]
-        if plan.action is not None:
-            return (plan.action,)
-        return (plan.say(_scope(memory, value), at),)
+                if levels:
+                    return levels
+        return node.plans.get((state, lang, ch), ())
 
     # -- the turn ---------------------------------------------------------------------
 
@@ -1251,6 +1288,36 @@ class _Turn:
         (``take`` fires ``matched``, which the confirmation state reads as ``corrected``)."""
         return self.take(found)
 
+    # -- saying a validation prompt again ----------------------------------------------
+
+    def said_last(self, node: _Node, rule: str | None, level: int) -> bool:
+        """Whether the invalid prompt of ``rule`` at ``level`` is the very prompt said last
+        (the same rule broken again in a row, its prompt levels used up)."""
+        st = self.st
+        last = st.last_prompt
+        if not last or last[0] != "invalid" or st.rule != rule or tuple(st.node) != node.dn.path:
+            return False
+        n = len(self.engine._levels(node, "invalid", self.lang, self.ch, rule))
+        return _index(last[1], n) == _index(level, n)
+
+    def again(self, say: tuple[SayAction, ...]) -> tuple[SayAction, ...]:
+        """The prompt said last, said again: "Come dicevo, …" rather than word for word."""
+        words = again_words(self.lang)
+        if words is None:
+            return say
+        return tuple(
+            _fast(
+                SayAction,
+                {
+                    "type": "say",
+                    "text": _again(a.text, words, self.lang),
+                    "ssml": None if a.ssml is None else _again(a.ssml, words, self.lang),
+                    "prompt": a.prompt,
+                },
+            )
+            for a in say
+        )
+
     # -- transition and effects -----------------------------------------------------------
 
     def count(self, key: str, state: str, limit: int) -> bool:
@@ -1334,6 +1401,8 @@ class _Turn:
             if self.st.state != "confirmation":
                 candidate = None
         say = self.say(node, dest, level, candidate, rule)
+        if dest == "invalid" and say and self.said_last(node, rule, level):
+            say = self.again(say)
         new = _fast(
             DdtState,
             {

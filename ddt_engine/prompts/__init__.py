@@ -11,6 +11,8 @@ Each language module defines the same names:
 - ``OVERRIDES``: type -> state -> levels that replace the generic ones.
 - ``RULES``: default validation rule code -> levels.
 - ``OR``: the word joining the last two options of a choice ("o", "or").
+- ``AGAIN``: the words before a validation prompt said again right after itself ("Come
+  dicevo,", "As I said,").
 
 Markers: ``$ask``, ``$example``, ``$readback``, ``$invalid``, ``$help`` are filled when the
 catalogue is built; ``$label`` and ``$options`` by the compiler (they depend on the DDT).

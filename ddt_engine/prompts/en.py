@@ -6,6 +6,9 @@ Text = str | tuple[str, str]  # same on every channel, or (voice, chat)
 
 OR = "or"
 
+# before a validation prompt said again right after itself: "As I said, we're closed …"
+AGAIN = "As I said,"
+
 BREAK = '<break time="300ms"/>'
 
 LABELS: dict[str, str] = {

@@ -6,6 +6,9 @@ Text = str | tuple[str, str]  # same on every channel, or (voice, chat)
 
 OR = "o"
 
+# before a validation prompt said again right after itself: "Come dicevo, il sabato …"
+AGAIN = "Come dicevo,"
+
 BREAK = '<break time="300ms"/>'
 
 LABELS: dict[str, str] = {

@@ -178,3 +178,127 @@ def test_a_year_out_of_range_is_told_the_range_not_to_use_four_digits() -> None:
         "<speak>The year must be between nineteen hundred and twenty-one hundred. Could you "
         "say the full year, for example nineteen eighty?</speak>"
     )
+
+
+CLINIC: dict[str, Any] = {
+    "type": "date",
+    "missing_year": "coming",
+    "validate": [
+        {
+            "code": "weekend",
+            "rule": "weekday(value) <= 5",
+            "prompt": {
+                "it": "Il sabato e la domenica siamo chiusi. "
+                "Mi dica un giorno dal lunedì al venerdì.",
+                "en": "We're closed at weekends. Please tell me a day from Monday to Friday.",
+            },
+        },
+        {
+            "code": "not_past",
+            "rule": "value >= today()",
+            "prompt": {
+                "it": {
+                    "text": "Quella data è già passata. Mi dica un giorno da oggi in poi.",
+                    "voice": '<prosody rate="95%">Quella data è già passata.</prosody> '
+                    "Mi dica un giorno da oggi in poi.",
+                },
+                "en": "I need a day from today onwards.",
+            },
+        },
+    ],
+}
+
+
+def test_a_rule_broken_twice_in_a_row_is_not_said_word_for_word_again() -> None:
+    """A designer's rule has one prompt: the second time in a row it is said "as I said",
+    not as if for the first time; the caller hears that the bot heard them."""
+    t = Talk(CLINIC)  # today is Monday 23 November 2026
+    t.start()
+    t.say("sabato")
+    assert t.text() == (
+        "Il sabato e la domenica siamo chiusi. Mi dica un giorno dal lunedì al venerdì."
+    )
+    t.say("domenica")
+    assert t.keys() == ["d/main/invalid:weekend/1"]
+    assert t.text() == (
+        "Come dicevo, il sabato e la domenica siamo chiusi. Mi dica un giorno dal lunedì al "
+        "venerdì."
+    )
+    t.say("sabato 5 dicembre")
+    assert t.text().startswith("Come dicevo, il sabato")  # the third time too
+    en = Talk(CLINIC, lang="en")
+    en.start()
+    en.say("Saturday")
+    en.say("Sunday")
+    assert en.text() == (
+        "As I said, we're closed at weekends. Please tell me a day from Monday to Friday."
+    )
+    en.say("November 20th 2026")  # another rule: its own words, as said the first time
+    assert en.text() == "I need a day from today onwards."
+    past = Talk(CLINIC, lang="en")
+    past.start()
+    past.say("November 20th 2026")
+    past.say("November 19th 2026")
+    assert past.text() == "As I said, I need a day from today onwards."  # "I" stays
+
+
+def test_the_again_words_go_inside_the_voice_markup() -> None:
+    t = Talk(CLINIC, channel="voice")
+    t.start()
+    t.say("20 novembre 2026")  # a Friday
+    t.say("19 novembre 2026")
+    assert t.text() == "Come dicevo, quella data è già passata. Mi dica un giorno da oggi in poi."
+    assert t.ssml() == (
+        '<speak><prosody rate="95%">Come dicevo, quella data è già passata.</prosody> '
+        "Mi dica un giorno da oggi in poi.</speak>"
+    )
+
+
+def test_a_rule_said_again_after_other_prompts_is_said_as_written() -> None:
+    t = Talk(CLINIC)
+    t.start()
+    t.say("sabato")
+    t.say("aiuto")  # the help came in between: the rule is not what was said last
+    t.say("domenica")
+    assert t.text().startswith("Il sabato e la domenica siamo chiusi.")
+
+
+def test_again_keeps_a_code_or_a_value_at_the_start_as_it_is() -> None:
+    slots = Talk(
+        {
+            "type": "time",
+            "confirm": "never",
+            "validate": [
+                {
+                    "code": "not_offered",
+                    "rule": "value in slots",
+                    "prompt": {
+                        "it": "Alle {{ value | time }} non c'è posto.",
+                        "en": "{{ value | time }} isn't free. The free times are: {{ slots }}.",
+                    },
+                }
+            ],
+        },
+        lang="en",
+        memory={"slots": ["09:00", "10:30"]},
+    )
+    slots.start()
+    slots.say("4 pm")
+    slots.say("5 pm")
+    assert slots.text() == "As I said, 17:00 isn't free. The free times are: 09:00, 10:30."
+    policy = Talk(
+        {
+            "type": "spelled",
+            "validate": [
+                {
+                    "code": "policy_format",
+                    "rule": "startswith(value, 'POL')",
+                    "prompt": {"it": "POL e sei cifre, per esempio POL123456.", "en": "x"},
+                }
+            ],
+        }
+    )
+    policy.start()
+    policy.say("AB123456")
+    policy.say("CD123456")
+    assert policy.text() == "Come dicevo, POL e sei cifre, per esempio POL123456."
