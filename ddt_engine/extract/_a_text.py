@@ -96,6 +96,12 @@ def correction(text: str, lang: str) -> tuple[str, str] | None:
     return text[: last.start()], tail
 
 
+def correction_spans(text: str, lang: str) -> list[tuple[int, int]]:
+    """The (start, end) of every correction marker in folded ``text``, in order."""
+    rx = _CORRECTION.get(lang)
+    return [m.span() for m in rx.finditer(text)] if rx is not None else []
+
+
 def correction_parts(text: str, lang: str) -> list[str]:
     """Folded ``text`` cut at every correction marker: what was said before the first one,
     then after each ("347 123 456 7 no 8" → ["347 123 456 7 ", " 8"]); one part when there

@@ -491,6 +491,15 @@ def digit_groups(pieces: list[Piece]) -> list[list[str]]:
     return groups
 
 
+# Two spelling-alphabet words alone ("hotel milano", "hotel roma") are more likely a name
+# than two letters spelled: they spell only from three on ("golf mike alpha india lima").
+_MIN_ALPHABET_SPELLING = 3
+
+
+def _all_alphabet(words: list[str]) -> bool:
+    return all(fold(w) in ALPHABET for w in words)
+
+
 def join_spoken_words(words: list[str], lang: str) -> tuple[str, int]:
     """One e-mail label from the words said for it, joined without spaces, and how many
     plain words (not letters, not numbers) it kept.
@@ -502,7 +511,7 @@ def join_spoken_words(words: list[str], lang: str) -> tuple[str, int]:
     """
     if lang not in ("it", "en"):
         lang = "it"
-    if len(words) > 1:
+    if len(words) > 1 and (len(words) >= _MIN_ALPHABET_SPELLING or not _all_alphabet(words)):
         pieces = decode(" ".join(words), lang)
         if pieces and all(p.kind in ("L", "D", "C") for p in pieces):
             return "".join(p.value for p in pieces).lower(), 0

@@ -28,6 +28,7 @@ from stdnum import iban as std_iban
 from stdnum.it import codicefiscale as std_cf
 from stdnum.it import iva as std_iva
 
+from ddt_engine.extract._a_text import correction_spans
 from ddt_engine.extract._b_norm import MAX_CODE_TEXT, fold, never_raises
 from ddt_engine.extract._b_spell import (
     Piece,
@@ -342,20 +343,47 @@ def _spoken_local(words: list[str], lang: str) -> str | None:
     return "".join(out)
 
 
-_DOMAIN_WORDS = re.compile(r"@((?:[a-z0-9\-]+ ){1,2}[a-z0-9\-]+)(?=\.)")
+_DOMAIN_WORDS = re.compile(rf"@((?:[a-z0-9\-]+ ){{1,{_MAX_SPELLED}}}[a-z0-9\-]+)(?=\.)")
 
 
 def _join_domain(m: re.Match[str], lang: str) -> str:
-    """ "@studio verdi.it" → "@studioverdi.it" (a lead-in word there is no domain)."""
+    """ "@studio verdi.it" → "@studioverdi.it", "@g m a i l.com" → "@gmail.com" (a lead-in
+    word there is no domain, nor are more than three plain words)."""
     words = m.group(1).split()
-    if any(w in _EMAIL_BREAK.get(lang, _EMAIL_BREAK["it"]) for w in words):
+    joined, plain = join_spoken_words(words, lang)
+    if plain == 0:
+        return "@" + joined  # spelled out ("g m a i l", "gi emme a i elle") or digits
+    if len(words) > MAX_LOCAL_WORDS or any(
+        w in _EMAIL_BREAK.get(lang, _EMAIL_BREAK["it"]) for w in words
+    ):
         return m.group(0)
-    return "@" + join_spoken_words(words, lang)[0]
+    return "@" + joined
+
+
+# "g-m-a-i-l", "m-a-r-i-o": letters an ASR wrote joined by hyphens while they were spelled
+_HYPHEN_SPELLED = re.compile(r"(?<![a-z0-9\-])[a-z0-9](?:-[a-z0-9]){2,}(?![a-z0-9\-])")
+
+
+def _unhyphen(m: re.Match[str]) -> str:
+    return m.group(0).replace("-", "")
+
+
+def _spoken_symbols(low: str) -> str:
+    """Folded text with the spoken "@", ".", "_", "-" words as symbols and spelled
+    hyphenated letters joined ("mario chiocciola g-m-a-i-l punto com" → "mario@gmail.com")."""
+    cand = _HYPHEN_SPELLED.sub(_unhyphen, low) if "-" in low else low
+    for rx, symbol in _SPOKEN_EMAIL:
+        cand = rx.sub(symbol, cand)
+    return cand
 
 
 def _email_ok(local: str, domain: str) -> bool:
     if local.startswith(".") or local.endswith(".") or ".." in local:
         return False
+    return _domain_ok(domain)
+
+
+def _domain_ok(domain: str) -> bool:
     labels = domain.split(".")
     if any(not lab or lab.startswith("-") or lab.endswith("-") for lab in labels):
         return False
@@ -368,17 +396,24 @@ def extract_email(text: str, lang: str, at: datetime, options: ExtractOptions) -
 
     Several words said for the local part are joined ("mario rossi chiocciola …" →
     mariorossi@…), letters spelled one by one are read as letters, number words as
-    digits; such a reading is uncertain (the DDT reads it back).
+    digits; such a reading is uncertain (the DDT reads it back). After a correction marker
+    the address said after it wins, or its domain alone ("… gmail punto com, no scusi,
+    chiocciola libero punto it").
     """
     low = fold(_IS_VERB.sub(" : ", text[:MAX_CODE_TEXT]))
     if _EMAIL_HINT.search(low) is None:
         return None
+    got = _corrected_email(low, lang)
+    if got is not _NOT_CORRECTED:
+        return got
+    return _read_email(low, lang)
+
+
+def _read_email(low: str, lang: str) -> Extraction | None:
+    """The first address in folded ``low``, written or spoken (no corrections read)."""
     written = "@" in low
     for spoken in (False, True):
-        cand = low
-        if spoken:
-            for rx, symbol in _SPOKEN_EMAIL:
-                cand = rx.sub(symbol, cand)
+        cand = _spoken_symbols(low) if spoken else low
         cand = _AT_SPACES.sub("@", cand)
         if spoken and " " in cand:
             cand = _DOMAIN_WORDS.sub(lambda m: _join_domain(m, lang), cand)
@@ -403,6 +438,111 @@ def extract_email(text: str, lang: str, at: datetime, options: ExtractOptions) -
     if written:
         return Extraction(None, "pattern", invalid="invalid_email")
     return None
+
+
+# --- a correction inside an address: "… gmail punto com, no scusi, chiocciola libero punto it"
+
+_SEPARATOR_WORDS = frozenset(
+    "punto dot period stop trattino basso alto underscore score dash hyphen meno minus".split()
+)
+_SEPARATOR_CHARS = "._-+"
+# TLDs that make a bare "libero punto it" after a marker a domain, not a local part
+_COMMON_TLDS = frozenset(
+    "com it net org eu info biz io co uk de fr es ch at be nl sm va us me edu gov".split()
+)
+# Words around a corrected domain ("no scusi, il dominio è libero punto it, grazie")
+_DOMAIN_LEAD = frozenset("dominio domain provider : e scusa scusi sorry mean".split())
+_DOMAIN_TAIL = frozenset("grazie thanks thank you please per favore ok okay".split())
+_ADDRESS_BIT = re.compile(r"[a-z0-9][._][a-z0-9]")  # "john.smyth", "jane_doe"
+_PUNCTUATION = re.compile(r"[,;:!?]|\.(?![a-z0-9])")
+_LOCAL_END = re.compile(r"([a-z0-9._%+\-]{1,64})$")
+_DOMAIN = re.compile(r"@([a-z0-9\-]{1,63}(?:\.[a-z0-9\-]{1,63}){1,8})")
+
+
+def _email_parts(low: str, lang: str) -> list[str]:
+    """Folded ``low`` cut at its correction markers, except a marker that is a word of the
+    address itself ("no punto reply", "no.reply@…")."""
+    parts: list[str] = []
+    start = 0
+    for a, b in correction_spans(low, lang):
+        before, after = low[start:a].split(), low[b:].split()
+        prev, nxt = (before[-1] if before else ""), (after[0] if after else "")
+        if (prev and (prev[-1] in _SEPARATOR_CHARS + "@" or prev in _SEPARATOR_WORDS)) or (
+            nxt and (nxt[0] in _SEPARATOR_CHARS or nxt in _SEPARATOR_WORDS)
+        ):
+            continue
+        parts.append(low[start:a])
+        start = b
+    parts.append(low[start:])
+    return parts
+
+
+def _said_local(part: str, lang: str) -> str | None:
+    """The local part said before the last "@" of ``part``, whatever follows it (a domain
+    cut short is corrected later: "mario chiocciola gmail, no, chiocciola libero punto it")."""
+    cand = _AT_SPACES.sub("@", _spoken_symbols(part))
+    at = cand.rfind("@")
+    m = _LOCAL_END.search(cand, 0, at) if at > 0 else None
+    if m is None:
+        return None
+    words = _local_words(cand[: m.start()], m.group(1), lang)
+    local = _spoken_local([*words, m.group(1)], lang) if words is not None else None
+    if not local or not _email_ok(local, "x.it"):
+        return None
+    return local
+
+
+def _said_domain(part: str, lang: str) -> str | None:
+    """The domain alone said in ``part``: "chiocciola libero punto it", "at yahoo dot com",
+    or "libero punto it" with a common TLD; None for anything else."""
+    toks = _PUNCTUATION.sub(" ", _spoken_symbols(part)).replace("@", " @").split()
+    lead = _EMAIL_BREAK.get(lang, _EMAIL_BREAK["it"]) | _DOMAIN_LEAD
+    while toks and toks[0] in lead:
+        toks.pop(0)
+    while toks and toks[-1] in _DOMAIN_TAIL:
+        toks.pop()
+    if not toks:
+        return None
+    said = " ".join(toks).rstrip(".")
+    explicit = said.startswith("@")
+    joined = _DOMAIN_WORDS.sub(lambda m: _join_domain(m, lang), said if explicit else "@" + said)
+    m = _DOMAIN.fullmatch(joined)
+    if m is None or not _domain_ok(m.group(1)):
+        return None
+    if not explicit and m.group(1).rsplit(".", 1)[-1] not in _COMMON_TLDS:
+        return None  # "john dot smith" after a marker: a local part or a domain? cannot tell
+    return m.group(1)
+
+
+def _corrected_email(low: str, lang: str) -> Extraction | None:
+    """The address of a self-correction: a whole address said after the last marker wins;
+    a domain alone replaces the domain said before. None when what follows a marker looks
+    like part of an address but cannot be read (never the address said before it);
+    ``_NOT_CORRECTED`` when nothing was corrected."""
+    parts = _email_parts(low, lang)
+    if len(parts) < 2:
+        return _NOT_CORRECTED
+    current: Extraction | None = None
+    local: str | None = None  # the local part said so far
+    fixed = False
+    for part in parts:
+        got = _read_email(part, lang) if _EMAIL_HINT.search(part) else None
+        if got is not None and got.value is not None:
+            current, local, fixed = got, str(got.value).split("@")[0], fixed or local is not None
+            continue
+        symbols = _spoken_symbols(part)
+        if local is None:  # nothing said before: this part opens the address
+            local = _said_local(part, lang) if "@" in symbols else None
+            continue
+        domain = _said_domain(part, lang)
+        if domain is not None:
+            current = Extraction(f"{local}@{domain}", "grammar", uncertain=True)
+            fixed = True
+        elif got is not None:
+            return got  # an ill-formed address typed after the marker: invalid_email
+        elif "@" in symbols or _ADDRESS_BIT.search(symbols):
+            return None  # address words after the marker that are no address
+    return current if fixed else _NOT_CORRECTED
 
 
 # ---------------------------------------------------------------------------------- IBAN
