@@ -604,3 +604,25 @@ def corrected_digits(text: str, lang: str, whole: Callable[[str], bool]) -> str 
             current = current[: len(current) - len(said)] + said
         fixed = True
     return current if fixed else None
+
+
+# Words a caller may put before the letters that correct a code ("no scusi, l'ultima
+# lettera è G", "sorry, the last letter is G").
+_CODE_FILLER = _CORRECTION_FILLER | frozenset(
+    "lettera lettere carattere caratteri letter letters character characters codice code "
+    "fiscale iban".split()
+)
+
+
+def leading_run(part: str, lang: str) -> str | None:
+    """The run of code pieces that ``part`` opens with, filler words skipped ("no scusi,
+    l'ultima è G" after the marker → "G"); None when it opens with another word."""
+    got: list[str] = []
+    for p in decode(part, lang if lang in ("it", "en") else "it"):
+        if p.kind in ("L", "D", "C"):
+            got.append(p.value)
+        elif got:
+            break
+        elif p.kind is not None or fold(p.value) not in _CODE_FILLER:
+            return None
+    return "".join(got).upper() or None

@@ -38,6 +38,7 @@ from ddt_engine.extract._b_spell import (
     digit_groups,
     is_letter_word,
     join_spoken_words,
+    leading_run,
 )
 from ddt_engine.extract.base import Extraction, ExtractOptions
 
@@ -232,6 +233,67 @@ def _corrected_code(
     if value is not None:
         return Extraction(value, "grammar")
     return Extraction(None, "pattern", invalid=invalid) if fixed and like(fixed) else None
+
+
+def _correction_parts(text: str, lang: str) -> list[str]:
+    """``text`` cut at its correction markers (as written when folding keeps the length)."""
+    low = fold(text)
+    spans = correction_spans(low, lang if lang in ("it", "en") else "it")
+    if not spans:
+        return [text]
+    src = text if len(low) == len(text) else low
+    parts: list[str] = []
+    start = 0
+    for a, b in spans:
+        parts.append(src[start:a])
+        start = b
+    parts.append(src[start:])
+    return parts
+
+
+def _corrected_run(
+    text: str,
+    lang: str,
+    said: Callable[[str, str], Extraction | None],
+    value: Callable[[str], str | None],
+    invalid: str,
+) -> Extraction | None:
+    """A letters-and-digits code (codice fiscale, IBAN) corrected while said.
+
+    A whole code after a marker replaces the one said before ("RSSMRA80C03H501F, no scusi,
+    il codice è BNCLRA85T52F205E"); characters said right after it replace as many at its
+    end ("… H501F anzi G", "… 455 anzi 6"), and the result must check out (``value``), else
+    it is ``invalid``. Code pieces after a marker that are neither are a no-match, never
+    the code said before. ``_NOT_CORRECTED`` when nothing was corrected.
+    """
+    parts = _correction_parts(text, lang)
+    if len(parts) < 2:
+        return _NOT_CORRECTED
+    current: str | None = None  # the code as said so far, valid or not
+    fixed = False
+    for part in parts:
+        got = said(part, lang)
+        if got is not None and got.value is not None:
+            current, fixed = str(got.value), fixed or current is not None
+            continue
+        runs = code_runs(decode(part, lang))
+        if not runs:
+            continue  # nothing code-like: not a correction ("…, no, grazie")
+        if current is None:
+            current = max((r for r, _ in runs), key=len)
+            continue
+        head = leading_run(part, lang)
+        if head is None:
+            return None  # "… anzi mi chiami dopo le 5": not a correction we can read
+        keep = len(current) - len(head)
+        current = head if keep <= 0 else current[:keep] + head
+        fixed = True
+    if not fixed or current is None:
+        return _NOT_CORRECTED
+    checked = value(current)
+    if checked is None:
+        return Extraction(None, "pattern", invalid=invalid)
+    return Extraction(checked, "grammar")
 
 
 def _whole_phone(cand: str) -> bool:
@@ -598,10 +660,21 @@ def _chain(first: list[tuple[str, bool]], text: str, lang: str) -> Iterator[tupl
 
 @never_raises
 def extract_iban(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:
-    """An IBAN, compact and uppercase ("IT60X0542811101000000123456"); Italian CIN checked."""
+    """An IBAN, compact and uppercase ("IT60X0542811101000000123456"); Italian CIN checked.
+    After a correction marker the IBAN said after it wins (see ``_corrected_run``)."""
     text = text[:MAX_CODE_TEXT]
     if not _HAS_DIGIT.search(text) and not _maybe_spoken_digits(text):
         return None
+    got = _corrected_run(text, lang, _iban_said, _iban_value, "invalid_iban")
+    return _iban_said(text, lang) if got is _NOT_CORRECTED else got
+
+
+def _iban_value(cand: str) -> str | None:
+    return cand if std_iban.is_valid(cand) and iban_cin_ok(cand) else None
+
+
+def _iban_said(text: str, lang: str) -> Extraction | None:
+    """The first IBAN in ``text`` (no corrections read)."""
     written = [
         (_NOT_ALNUM.sub("", m.group(0)).upper(), False) for m in _WRITTEN_IBAN.finditer(text)
     ]
@@ -650,8 +723,20 @@ def extract_codice_fiscale(
     """A personal codice fiscale (16 characters, omocodia accepted), uppercase, no spaces.
 
     An 11-digit number (a company's codice fiscale / partita IVA) is ``invalid`` here.
+    After a correction marker the code said after it wins (see ``_corrected_run``).
     """
     text = text[:MAX_CODE_TEXT]
+    got = _corrected_run(text, lang, _cf_said, _cf_value, "invalid_codice_fiscale")
+    return _cf_said(text, lang) if got is _NOT_CORRECTED else got
+
+
+def _cf_value(cand: str) -> str | None:
+    m = _CF_SHAPE.match(cand)
+    return cand if m is not None and m.group(1) == cand and std_cf.is_valid(cand) else None
+
+
+def _cf_said(text: str, lang: str) -> Extraction | None:
+    """The first personal codice fiscale in ``text`` (no corrections read)."""
     invalid = False
     seen: set[str] = set()
     windows = ((w, False, False) for w in _token_windows(text, 16))

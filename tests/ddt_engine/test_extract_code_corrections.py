@@ -152,3 +152,78 @@ def test_spelled_email_it(text: str, expected: str | None) -> None:
 @pytest.mark.parametrize(("text", "expected"), EMAIL_SPELLED_EN)
 def test_spelled_email_en(text: str, expected: str | None) -> None:
     check("email", text, "en", expected)
+
+
+# ------------------------------------------------------ codice fiscale and IBAN corrections
+
+CF_CORRECTED_IT: list[Row] = [
+    ("RSSMRA80C03H501F no scusi BNCLRA85T52F205E", "BNCLRA85T52F205E"),
+    ("RSSMRA80C03H501F, no scusi, il codice è BNCLRA85T52F205E", "BNCLRA85T52F205E"),
+    ("BNCLRA85T52F205E anzi RSSMRA80C03H501F grazie", "RSSMRA80C03H501F"),
+    ("il mio codice fiscale è RSSMRA80C03H501A anzi F", "RSSMRA80C03H501F"),
+    ("RSSMRA80C03H501A no scusi l'ultima lettera è effe", "RSSMRA80C03H501F"),
+    (
+        "erre esse esse emme erre a ottanta ci zero tre acca cinquecentouno a, no scusi, effe",
+        "RSSMRA80C03H501F",
+    ),
+    # the corrected code must check out; never the code said before the correction
+    ("il mio codice fiscale è RSSMRA80C03H501F anzi G", "!invalid_codice_fiscale"),
+    ("RSSMRA80C03H501F anzi BNCLRA85T52F205A", "!invalid_codice_fiscale"),
+    ("RSSMRA80C03H501F anzi mi chiami dopo le 5", None),
+    # a marker with no code after it corrects nothing
+    ("RSSMRA80C03H501F, no?", "RSSMRA80C03H501F"),
+    ("no, il codice è RSSMRA80C03H501F", "RSSMRA80C03H501F"),
+    ("no, il codice è RSSMRA80C03H501A", "!invalid_codice_fiscale"),
+]
+
+CF_CORRECTED_EN: list[Row] = [
+    ("RSSMRA80C03H501F sorry I mean BNCLRA85T52F205E", "BNCLRA85T52F205E"),
+    ("my tax code is RSSMRA80C03H501F, no wait, BNCLRA85T52F205E", "BNCLRA85T52F205E"),
+    ("RSSMRA80C03H501A sorry the last letter is F", "RSSMRA80C03H501F"),
+    ("RSSMRA80C03H501F actually G", "!invalid_codice_fiscale"),
+    ("sorry, it's RSSMRA80C03H501F", "RSSMRA80C03H501F"),
+]
+
+IBAN_CORRECTED_IT: list[Row] = [
+    ("IT60 X054 2811 1010 0000 0123 455 anzi 6", "IT60X0542811101000000123456"),
+    (
+        "IT60 X054 2811 1010 0000 0123 456 no scusi IT21X0306909606000000123456",
+        "IT21X0306909606000000123456",
+    ),
+    (
+        "il mio iban è IT21X0306909606000000123456, no scusi, il codice è "
+        "IT60X0542811101000000123456",
+        "IT60X0542811101000000123456",
+    ),
+    ("IT60X0542811101000000123456 no scusi 7", "!invalid_iban"),
+    ("IT60X0542811101000000123456 no grazie", "IT60X0542811101000000123456"),
+]
+
+IBAN_CORRECTED_EN: list[Row] = [
+    (
+        "IT60X0542811101000000123456 sorry I mean GB82 WEST 1234 5698 7654 32",
+        "GB82WEST12345698765432",
+    ),
+    ("GB82 WEST 1234 5698 7654 33 sorry the last digit is 2", "GB82WEST12345698765432"),
+    ("GB82 WEST 1234 5698 7654 32 no wait 3", "!invalid_iban"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CF_CORRECTED_IT)
+def test_codice_fiscale_correction_it(text: str, expected: str | None) -> None:
+    check("codice_fiscale", text, "it", expected)
+
+
+@pytest.mark.parametrize(("text", "expected"), CF_CORRECTED_EN)
+def test_codice_fiscale_correction_en(text: str, expected: str | None) -> None:
+    check("codice_fiscale", text, "en", expected)
+
+
+@pytest.mark.parametrize(("text", "expected"), IBAN_CORRECTED_IT)
+def test_iban_correction_it(text: str, expected: str | None) -> None:
+    check("iban", text, "it", expected)
+
+
+@pytest.mark.parametrize(("text", "expected"), IBAN_CORRECTED_EN)
+def test_iban_correction_en(text: str, expected: str | None) -> None:
+    check("iban", text, "en", expected)
