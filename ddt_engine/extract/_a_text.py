@@ -110,6 +110,44 @@ def correction_parts(text: str, lang: str) -> list[str]:
     return rx.split(text) if rx is not None else [text]
 
 
+# "circa venti", "about a dozen", "in ten minutes or so": the caller gives an estimate. The
+# value said is kept and marked uncertain (a `when_uncertain` DDT reads it back).
+_HEDGE = {
+    "it": re.compile(
+        r"\b(?:circa|all'\s*incirca|piu\s+o\s+meno|grosso\s+modo|pressappoco|pressapoco|"
+        r"approssimativamente|sui|sulle|sugli|intorno\s+a|attorno\s+a|tipo|quasi)\b"
+    ),
+    "en": re.compile(
+        r"\b(?:about|around|roughly|approximately|approx|or\s+so|give\s+or\s+take|"
+        r"more\s+or\s+less|something\s+like|nearly|almost|ish)\b"
+    ),
+}
+# "più di venti", "at least three", "up to 100 euros": a bound, not the value (no match).
+_BOUND = {
+    "it": re.compile(
+        r"\b(?:piu\s+di|meno\s+di|oltre|almeno|al\s+massimo|al\s+minimo|"
+        r"massimo|minimo|fino\s+a|non\s+piu\s+di|sotto\s+i|sopra\s+i|superiore\s+a|"
+        r"inferiore\s+a)\b"
+    ),
+    "en": re.compile(
+        r"\b(?:more\s+than|less\s+than|fewer\s+than|over|under|at\s+least|at\s+most|"
+        r"up\s+to|no\s+more\s+than|above|below|upwards\s+of|maximum|minimum|max)\b"
+    ),
+}
+
+
+def hedged(text: str, lang: str) -> bool:
+    """Whether folded ``text`` says its value is approximate ("circa", "about", "or so")."""
+    rx = _HEDGE.get(lang)
+    return rx is not None and rx.search(text) is not None
+
+
+def bounded(text: str, lang: str) -> bool:
+    """Whether folded ``text`` gives a bound rather than a value ("più di", "at least")."""
+    rx = _BOUND.get(lang)
+    return rx is not None and rx.search(text) is not None
+
+
 # "un paio di giorni", "tra un paio d'ore", "in a couple of hours": a couple of a unit of
 # time is read as two of it (the caller is vague: the readers mark the value uncertain).
 _COUPLE = {

@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from price_parser import Price
 
-from ddt_engine.extract._a_text import correction, fold
+from ddt_engine.extract._a_text import bounded, correction, fold, hedged
 from ddt_engine.extract.base import Extraction, ExtractOptions
 from ddt_engine.extract.numbers import parse_digits, to_digits
 
@@ -63,6 +63,8 @@ def parse_money(text: str, lang: str) -> tuple[Decimal, str] | str | None:
     """(amount in euros, layer), or "invalid_currency", or None."""
     lang = lang if lang in ("it", "en") else "it"
     folded = fold(text)
+    if bounded(folded, lang):
+        return None  # "più di venti euro", "up to 100 euros": a bound, not the amount
     fixed = correction(folded, lang)
     if fixed is not None:  # "venti euro anzi trenta": the amount after the marker
         got = parse_money(fixed[1], lang)
@@ -122,4 +124,10 @@ def extract_money(text: str, lang: str, at: datetime, options: ExtractOptions) -
     amount, layer = got
     if amount.is_nan() or amount.is_infinite() or amount > Decimal("1e15"):
         return None
-    return Extraction(value=float(amount.quantize(_CENT, ROUND_HALF_UP)), layer=layer)
+    vague = hedged(fold(text), lang)  # "circa venti euro", "about 45 euros": read back
+    return Extraction(
+        value=float(amount.quantize(_CENT, ROUND_HALF_UP)),
+        layer=layer,
+        confidence=0.8 if vague else 1.0,
+        uncertain=vague,
+    )

@@ -21,7 +21,7 @@ from functools import lru_cache
 
 from text_to_num import alpha2digit
 
-from ddt_engine.extract._a_text import MAX_CHARS, correction, fold, squash
+from ddt_engine.extract._a_text import MAX_CHARS, bounded, correction, fold, hedged, squash
 from ddt_engine.extract.base import Extraction, ExtractOptions
 
 __all__ = [
@@ -80,6 +80,7 @@ _NUM_TOKEN = re.compile(
     r"|(?P<slash>[/:])"
 )
 _DECIMAL_WORDS = {"virgola", "punto", "point"}
+_MORE_OR_LESS = re.compile(r"\bpiu\s+o\s+meno\b")
 _JOINERS = {"e", "and"}
 
 
@@ -189,6 +190,8 @@ def find_numbers(text: str, lang: str) -> list[Num]:
     if not _MAYBE_NUMBER[lang].search(raw_fold if lang == "it" else raw_fold.replace("-", " ")):
         return []
     s = to_digits(text, lang)
+    if "meno" in s:
+        s = _MORE_OR_LESS.sub(" ", s)  # "più o meno trenta" is about 30, not -30
     typed = set(re.findall(r"\d+(?:[.,]\d+)*", raw_fold))
     out: list[Num] = []
     sign = 1
@@ -260,8 +263,10 @@ def find_numbers(text: str, lang: str) -> list[Num]:
     return out
 
 
-def _single(nums: list[Num]) -> Num | None:
-    """The one quantity said; digits said one by one are joined ("3 4 7" → 347)."""
+def _single(nums: list[Num], pairs: bool = False) -> Num | None:
+    """The one quantity said; three digits or more said one by one are joined ("3 4 7" →
+    347); two are none ("tre, quattro" is as often "three or four" as 34), unless the
+    first is a zero ("zero sette" → 7) or ``pairs`` (digits correcting digits)."""
     cardinals = [n for n in nums if not n.ordinal]
     if len(cardinals) != len(nums) or not cardinals:
         return None
@@ -271,6 +276,8 @@ def _single(nums: list[Num]) -> Num | None:
         n.raw.isdigit() and (len(n.raw) == 1 or n.raw.startswith("0")) and n.value >= 0
         for n in cardinals
     ) and all(b.index - a.index == 1 for a, b in zip(cardinals, cardinals[1:], strict=False))
+    if one_by_one and len(cardinals) == 2 and not pairs and not cardinals[0].raw.startswith("0"):
+        return None  # "tre, quattro", "three four": 34, or three or four? (ask again)
     if one_by_one:
         raw = "".join(n.raw for n in cardinals)
         return Num(Decimal(raw), raw, cardinals[-1].index, False, True)
@@ -297,7 +304,7 @@ def _corrected(text: str, lang: str) -> Num | None:
     said = _single(head)
     if head and said is None:
         return None  # "347 123 456 7 no 8": a digit of a longer sequence, not a quantity
-    got = _single(find_numbers(fixed[1], lang))
+    got = _single(find_numbers(fixed[1], lang), pairs=said is not None and len(head) >= 2)
     if said is None or got is None or len(head) < 2 or not got.raw.isdigit():
         return got
     if len(got.raw) >= len(said.raw):
@@ -326,19 +333,37 @@ def _dozen(folded: str, lang: str) -> Extraction | None:
     if m is None or find_numbers(folded[: m.start()] + " " + folded[m.end() :], lang):
         return None
     value = int(_DOZENS[" ".join(m.group(1).split())] * 12)
-    vague = m.group(2).startswith("dozzin")
+    vague = m.group(2).startswith("dozzin") or hedged(folded, lang)
     return Extraction(value, "grammar", confidence=0.8 if vague else 1.0, uncertain=vague)
 
 
 def _said(text: str, lang: str) -> Num | Extraction | None:
     """The quantity said in words or digits: dozens (read whole: an Extraction), none for a
-    vague amount ("una decina"), else the one after a self-correction or the one said."""
+    vague amount ("una decina") or a bound ("più di venti", "at least three"), else the one
+    after a self-correction or the one said."""
     folded = fold(text)
+    if bounded(folded, lang):
+        return None
     if "dozen" in folded or "dozzin" in folded:
         return _dozen(folded, lang)
     if APPROXIMATE.search(folded):
         return None
     return _corrected(text, lang) or _single(find_numbers(text, lang))
+
+
+def _grammar(
+    text: str, lang: str, value: int | float, num: Num, invalid: str | None = None
+) -> Extraction:
+    """A quantity read by the grammar: uncertain when the caller said it is approximate
+    ("circa venti", "about forty", "twenty or so")."""
+    vague = hedged(fold(text), lang)
+    return Extraction(
+        value=value,
+        layer="grammar" if num.spoken else "pattern",
+        confidence=0.8 if vague else 1.0,
+        uncertain=vague,
+        invalid=invalid,
+    )
 
 
 _PLAIN_INT = re.compile(r"\s*([+-]?\d{1,18})\s*")
@@ -365,7 +390,7 @@ def extract_number(
     value: int | float = (
         int(num.value) if num.value == num.value.to_integral_value() else float(num.value)
     )
-    return Extraction(value=value, layer="grammar" if num.spoken else "pattern")
+    return _grammar(text, lang, value, num)
 
 
 def extract_integer(
@@ -378,10 +403,9 @@ def extract_integer(
     num = _said(text, lang)
     if num is None or isinstance(num, Extraction):
         return num
-    layer = "grammar" if num.spoken else "pattern"
     if num.value != num.value.to_integral_value():
-        return Extraction(value=float(num.value), layer=layer, invalid="not_integer")
-    return Extraction(value=int(num.value), layer=layer)
+        return _grammar(text, lang, float(num.value), num, invalid="not_integer")
+    return _grammar(text, lang, int(num.value), num)
 
 
 # --- digits said one by one, for phone numbers and codes --------------------------------
