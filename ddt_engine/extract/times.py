@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ddt_engine.extract._a_text import correction, couple_as_two, fold, squash
+from ddt_engine.extract._a_text import correction, couple_as_two, fold, hedged, squash
 from ddt_engine.extract.base import Extraction, ExtractOptions
 from ddt_engine.extract.dates import parse_date
 from ddt_engine.extract.numbers import to_digits
@@ -51,6 +51,15 @@ _PRE: dict[str, list[tuple[re.Pattern[str], str]]] = {
         (re.compile(r"\b(?:a\s+)?quarter\s+(?:past|after)\b"), " 15 past "),
         (re.compile(r"\b(?:a\s+)?quarter\s+(?:to|of|before)\b"), " 15 to "),
         (re.compile(r"\bhalf\s+an\s+hour\b"), " 30 minutes "),
+        # "half five" (British): 5:30, as "half past five"
+        (
+            re.compile(
+                r"\bhalf\s+(?=(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+                r"twelve|1[0-2]|[1-9])\b(?!\s+(?:hours?|minutes?|mins?|days?|weeks?|months?|"
+                r"years?|dozen|percent|per\s+cent|euros?|pounds?|of)\b))"
+            ),
+            " 30 past ",
+        ),
         (re.compile(r"\ban\s+hour\b"), " 1 hours "),
         (re.compile(r"\bo'?\s*clock\b"), " oclock "),
         *_OH_DIGITS,
@@ -83,7 +92,8 @@ _FORMS: list[tuple[str, re.Pattern[str]]] = [
     ("hm", re.compile(
         r"(?<!\d\s)\b" + _H + r"\s+(?P<m>\d{2}|0\d)\b(?!\s*(?:\d|/|\.\d|anni|years))"
     )),
-    ("mark", re.compile(_MARK + _H + r"\b")),
+    # "about ten minutes" is a duration, not ten o'clock
+    ("mark", re.compile(_MARK + _H + r"\b(?!\s*(?:minut[oi]|minutes?|mins?|hours?|or[ae])\b)")),
     ("period", re.compile(
         r"\b" + _H + r"\s+(?=am\b|pm\b|d[ie]l?l?[a']?\s*(?:mattin|pomerig|sera|notte)"
         r"|tonight\b|this\s+(?:morning|afternoon|evening)\b|stasera\b|stamattina\b)"
@@ -99,11 +109,13 @@ _AMPM_AFTER = re.compile(r"\s*(am|pm)\b")
 _WHOLE_NUMBER = re.compile(r"\s*(?:(?:alle|le|ore|at|around)\s+)?(\d{1,2})\s*")
 _IN_MINUTES = {
     "it": re.compile(
-        r"\b(?:tra|fra)\s+(\d{1,4})\s+(minut[oi]|ore|ora)\b"
+        r"\b(?:tra|fra)\s+(?:(?:circa|piu\s+o\s+meno|all'\s*incirca|grosso\s+modo|"
+        r"nemmeno|neanche|appena|solo)\s+)?(\d{1,4})\s+(minut[oi]|ore|ora)\b"
         r"(?:\s+e\s+(?:(\d{1,2})(?:\s+minuti)?\b|([½¼¾])))?"
     ),
     "en": re.compile(
-        r"\bin\s+(\d{1,4})\s+(minutes?|hours?)\b"
+        r"\bin\s+(?:(?:about|around|roughly|approximately|maybe|like|just|only)\s+)?"
+        r"(\d{1,4})\s+(minutes?|hours?)\b"
         r"(?:\s+and\s+(?:(\d{1,2})(?:\s+minutes?)?\b|([½¼¾]))|\s*([½¼¾]))?"
     ),
 }
@@ -224,7 +236,9 @@ def _parse(text: str, lang: str, at: datetime | None) -> TimeParse | None:
             except OverflowError:
                 return None
             rest = s[: m.start()] + " " + s[m.end() :]
-            vague = couple_as_two(fold(text), lang) != fold(text)  # "in a couple of hours"
+            # "in a couple of hours", "in ten minutes or so", "tra circa mezz'ora"
+            folded = fold(text)
+            vague = couple_as_two(folded, lang) != folded or hedged(folded, lang)
             return TimeParse(when.strftime("%H:%M"), vague, rest=rest, relative=when)
     if _ALTERNATIVES.search(s):
         return None

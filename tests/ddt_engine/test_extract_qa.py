@@ -1,0 +1,82 @@
+"""Caller utterances found wrong in QA passes over the spoken extractors, it and en.
+
+Each row: (utterance, expected). Expected is the value, ("uncertain", value) for a value
+the DDT should read back, "!reason" for an invalid extraction, or None for no match.
+``at`` is Wednesday 2025-06-11 10:30.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ddt_engine.extract import extract
+
+AT = datetime(2025, 6, 11, 10, 30, tzinfo=UTC)
+
+Row = tuple[str, object]
+
+
+def _got(type_name: str, text: str, lang: str) -> object:
+    got = extract(type_name, text, lang, AT)
+    if got is None:
+        return None
+    if got.invalid:
+        return "!" + got.invalid
+    if got.uncertain:
+        assert got.confidence < 1.0, got
+        return ("uncertain", got.value)
+    return got.value
+
+
+# --------------------------------------------------------------------------------- time
+
+TIME_IT: list[Row] = [
+    # a duration said as approximate: the clock time from it is read back
+    ("tra circa dieci minuti", ("uncertain", "10:40")),
+    ("tra dieci minuti più o meno", ("uncertain", "10:40")),
+    ("tra circa mezz'ora", ("uncertain", "11:00")),
+    ("tra 10 minuti", "10:40"),
+    ("circa dieci minuti", None),  # a duration with no "tra": no time of day
+]
+
+TIME_EN: list[Row] = [
+    # "half five" (British) is 5:30, as "half past five"
+    ("half five", ("uncertain", "05:30")),
+    ("at half five", ("uncertain", "05:30")),
+    ("half five in the afternoon", "17:30"),
+    ("see you at half seven tonight", "19:30"),
+    ("half ten", ("uncertain", "10:30")),
+    ("half past five", ("uncertain", "05:30")),
+    ("in half an hour", "11:00"),
+    # an approximate duration
+    ("in ten minutes or so", ("uncertain", "10:40")),
+    ("in about ten minutes", ("uncertain", "10:40")),
+    ("in roughly an hour", ("uncertain", "11:30")),
+    ("in 10 minutes", "10:40"),
+    ("about ten minutes", None),  # was ten o'clock
+    ("at 5", ("uncertain", "05:00")),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), TIME_IT)
+def test_time_it(text: str, expected: object) -> None:
+    assert _got("time", text, "it") == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), TIME_EN)
+def test_time_en(text: str, expected: object) -> None:
+    assert _got("time", text, "en") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        ("tra circa dieci minuti", "it", ("uncertain", "2025-06-11T10:40")),
+        ("in ten minutes or so", "en", ("uncertain", "2025-06-11T10:40")),
+        ("tomorrow at half five pm", "en", "2025-06-12T17:30"),
+    ],
+)
+def test_datetime(text: str, lang: str, expected: object) -> None:
+    assert _got("datetime", text, lang) == expected
