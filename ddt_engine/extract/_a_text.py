@@ -110,16 +110,19 @@ def correction_parts(text: str, lang: str) -> list[str]:
     return rx.split(text) if rx is not None else [text]
 
 
-# "circa venti", "about a dozen", "in ten minutes or so": the caller gives an estimate. The
-# value said is kept and marked uncertain (a `when_uncertain` DDT reads it back).
+# "circa venti", "about a dozen", "in ten minutes or so", "forse il 10", "maybe the 10th":
+# the caller gives an estimate or is unsure. The value said is kept and marked uncertain
+# (a `when_uncertain` DDT reads it back).
 _HEDGE = {
     "it": re.compile(
         r"\b(?:circa|all'\s*incirca|piu\s+o\s+meno|grosso\s+modo|pressappoco|pressapoco|"
-        r"approssimativamente|sui|sulle|sugli|intorno\s+a|attorno\s+a|tipo|quasi)\b"
+        r"approssimativamente|sui|sulle|sugli|(?:intorno|attorno)\s+a(?:l|i|gli|lla|lle|llo)?|tipo|quasi|forse|"
+        r"credo|penso|mi\s+pare|mi\s+sembra|probabilmente)\b"
     ),
     "en": re.compile(
         r"\b(?:about|around|roughly|approximately|approx|or\s+so|give\s+or\s+take|"
-        r"more\s+or\s+less|something\s+like|nearly|almost|ish)\b"
+        r"more\s+or\s+less|something\s+like|nearly|almost|ish|maybe|perhaps|probably|"
+        r"i\s+think|i\s+guess|i\s+believe)\b"
     ),
 }
 # "più di venti", "at least three", "up to 100 euros": a bound, not the value (no match).
@@ -136,10 +139,33 @@ _BOUND = {
 }
 
 
+# The first word of every hedge above: most utterances have none, and a set lookup is far
+# cheaper than the regex.
+_HEDGE_FIRST = {
+    "it": frozenset(
+        "circa all'incirca all' piu grosso pressappoco pressapoco approssimativamente sui sulle "
+        "sugli intorno attorno tipo quasi forse credo penso mi probabilmente".split()
+    ),
+    "en": frozenset(
+        "about around roughly approximately approx or give more something nearly almost ish "
+        "maybe perhaps probably i".split()
+    ),
+}
+_PUNCTUATION = re.compile(r"[,.;:!?()\"\-]")
+
+
 def hedged(text: str, lang: str) -> bool:
     """Whether folded ``text`` says its value is approximate ("circa", "about", "or so")."""
     rx = _HEDGE.get(lang)
-    return rx is not None and rx.search(text) is not None
+    if rx is None:
+        return False
+    first = _HEDGE_FIRST[lang]
+    if first.isdisjoint(text.split()) and (
+        _PUNCTUATION.search(text) is None  # "circa, venti", "twenty-ish": look again
+        or first.isdisjoint(_PUNCTUATION.sub(" ", text).split())
+    ):
+        return False
+    return rx.search(text) is not None
 
 
 def bounded(text: str, lang: str) -> bool:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ddt_engine.extract._a_text import HESITATIONS, correction, couple_as_two, fold
+from ddt_engine.extract._a_text import HESITATIONS, correction, couple_as_two, fold, hedged
 from ddt_engine.extract.base import Extraction, ExtractOptions
 from ddt_engine.extract.numbers import APPROXIMATE, to_digits
 
@@ -293,7 +293,7 @@ def _absolute(toks: list[_Tok], lang: str, at: date) -> DateParse | None:
 _QUANTITY_WORDS = frozenset(
     "anni years old euro euros eur persone people volte times minuti minutes ore hours "
     "minuto minute hour ora oretta "
-    "chili kg percento percent per cento figli children kids".split()
+    "chili kg percento percent figli children kids".split()  # not "per": "per il 20"
 )
 
 
@@ -357,8 +357,19 @@ _FROM_DAY = {
     ),
     "en": re.compile(rf"\b{_N}\s+{_UNIT_EN}\s+(?:from|after)\s+(today|now|tomorrow)\b"),
 }
-# "oggi a otto", "domani a quindici": a week / two weeks from that day (Italian)
-_A_OTTO = re.compile(r"\b(oggi|domani)\s+a\s+(8|15)\b(?!\s*(?:[:.,]\d|or[ae]\b|minut))")
+# "oggi a otto", "domani a quindici", "martedì a otto": a week / two weeks from that day
+# (Italian)
+_A_OTTO = re.compile(
+    r"\b(oggi|domani|lunedi|martedi|mercoledi|giovedi|venerdi|sabato|domenica)\s+a\s+(8|15)\b"
+    r"(?!\s*(?:[:.,]\d|or[ae]\b|minut))"
+)
+# "Tuesday week", "a week on Tuesday", "Friday after next" (English): a week after the
+# coming one
+_WEEK_LATER = re.compile(
+    r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s+(?:week|after\s+next)\b"
+    r"|\ba\s+week\s+(?:on|from|after)\s+(?:this\s+|next\s+)?"
+    r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+)
 _N_AGO = {
     "it": re.compile(rf"\b{_N}\s+{_UNIT_IT}\s+fa\b"),
     "en": re.compile(rf"\b{_N}\s+{_UNIT_EN}\s+ago\b"),
@@ -438,7 +449,11 @@ def _relative(s: str, lang: str, base: date) -> _Rel | None:
     if lang == "it":
         m = _A_OTTO.search(s)
         if m:
-            start = base + timedelta(days=1 if m.group(1) == "domani" else 0)
+            day = m.group(1)
+            if day in WEEKDAYS["it"]:  # the coming one, 1-7 days ahead
+                start = base + timedelta(days=(WEEKDAYS["it"][day] - base.weekday()) % 7 or 7)
+            else:
+                start = base + timedelta(days=1 if day == "domani" else 0)
             return (
                 DateParse((start + timedelta(days=7 if m.group(2) == "8" else 14)).isoformat()),
                 "fixed",
@@ -471,6 +486,8 @@ def _relative(s: str, lang: str, base: date) -> _Rel | None:
             monday = base + timedelta(days=7 - base.weekday())
             return DateParse((monday + timedelta(days=target)).isoformat()), "weekday", target
         delta = (target - base.weekday()) % 7 or 7
+        if lang == "en" and _WEEK_LATER.search(s):
+            delta += 7
         return DateParse((base + timedelta(days=delta)).isoformat()), "weekday", target
     if _NEXT_WEEK[lang].search(s):
         return DateParse((base + timedelta(days=7)).isoformat(), uncertain=True), "fixed", -1
@@ -578,10 +595,29 @@ def _complete(parts: dict[str, int], before: object, coarser: tuple[str, ...]) -
 # "il 3 o il 4 marzo", "tra il 3 e il 4", "march 3rd or 4th": two days, no one date
 _ART = r"(?:(?:il|the|l'?)\s*)?"
 _ORD = r"(?:st|nd|rd|th|º|°)?"
+_MONTH_WORD = "(?:" + "|".join(sorted({*MONTHS["it"], *MONTHS["en"]}, key=len, reverse=True)) + ")"
 _ALTERNATIVES = re.compile(
     rf"\b\d{{1,2}}{_ORD}(?:\s+[a-z]+)?\s+(?:o|or|oppure)\s+{_ART}\d{{1,2}}{_ORD}(?![\d:.])"
     rf"|\b(?:tra|fra|between)\s+{_ART}\d{{1,2}}{_ORD}\s+(?:e|and)\s+{_ART}\d{{1,2}}{_ORD}(?![\d:.])"
 )
+# Lists and ranges of days with a month; tried only when a hint word or sign is there.
+_LISTS = re.compile(
+    # "il 3, 4 marzo", "the 3rd, 4th of March": a list of days
+    rf"\b\d{{1,2}}{_ORD}\s*,\s*{_ART}\d{{1,2}}{_ORD}\s+(?:(?:di|del|of)\s+)?{_MONTH_WORD}\b"
+    # "dal 3 al 5 marzo", "from the 3rd to the 5th", "March 3 to 5": a range of days
+    rf"|\b(?:dal|dall'?|from)\s*{_ART}\d{{1,2}}{_ORD}(?:\s+(?:(?:di|del|of)\s+)?{_MONTH_WORD})?"
+    rf"\s+(?:al|all'?|a|to|till|until|through|fino\s+al)\s*{_ART}\d{{1,2}}{_ORD}(?![\d:.])"
+    rf"|\b{_MONTH_WORD}\s+\d{{1,2}}{_ORD}\s*(?:-|to|till|until|through)\s*(?:the\s+)?\d{{1,2}}{_ORD}\b(?![:.])"
+    rf"|\b\d{{1,2}}{_ORD}\s+(?:to|till|until|through)\s+(?:the\s+)?\d{{1,2}}{_ORD}\s+(?:of\s+)?{_MONTH_WORD}\b"
+    rf"|\b(?:tra|fra|between)\s+{_ART}(?:{_MONTH_WORD}\s+)?\d{{1,2}}{_ORD}(?:\s+(?:(?:di|of)\s+)?{_MONTH_WORD})?"
+    rf"\s+(?:e|and)\s+{_ART}(?:{_MONTH_WORD}\s+)?\d{{1,2}}{_ORD}\b(?![:.])"
+)
+_LIST_WORDS = frozenset("dal dall dall' from to till until through tra fra between".split())
+
+
+def _list_hint(s: str) -> bool:
+    """Whether ``s`` may hold a list or a range of days (a cheap test before ``_LISTS``)."""
+    return "," in s or "-" in s or not _LIST_WORDS.isdisjoint(s.split())
 
 
 # "fine mese", "a metà marzo", "all'inizio del mese prossimo", "end of the month",
@@ -658,7 +694,7 @@ def _parse(text: str, lang: str, base: date) -> DateParse | None:
     if APPROXIMATE.search(folded):
         return None  # "tra una decina di giorni", "in a few days": no one day
     s = to_digits(text, lang)
-    if _ALTERNATIVES.search(s):
+    if _ALTERNATIVES.search(s) or (_list_hint(s) and _LISTS.search(s)):
         return None
     toks = _tokenise(s, lang)
     point = _month_point(s, toks, lang, base)
@@ -713,8 +749,16 @@ def extract_date(text: str, lang: str, at: datetime, options: ExtractOptions) ->
         return Extraction(value=None, layer=p.layer, invalid=p.invalid)
     if p.value is None:
         return None
-    return Extraction(value=p.value, layer=p.layer, uncertain=p.uncertain,
-                      confidence=0.8 if p.uncertain else 1.0)  # fmt: skip
+    return _extraction(p, text, lang)
+
+
+def _extraction(p: DateParse, text: str, lang: str) -> Extraction:
+    """``p`` as an extraction, uncertain when the caller said it is approximate or was
+    unsure ("intorno al 15", "forse il 10", "around the 15th", "I think the 10th")."""
+    # (a typed date is taken as typed: no words to hedge it)
+    uncertain = p.uncertain or (p.layer != "pattern" and hedged(fold(text), lang))
+    return Extraction(value=p.value, layer=p.layer, uncertain=uncertain,
+                      confidence=0.8 if uncertain else 1.0)  # fmt: skip
 
 
 def _part(text: str, lang: str, at: datetime, key: str) -> DateParse | None:
@@ -729,13 +773,12 @@ def _part(text: str, lang: str, at: datetime, key: str) -> DateParse | None:
     return None
 
 
-def _to_extraction(p: DateParse | None, reason: str) -> Extraction | None:
+def _to_extraction(p: DateParse | None, reason: str, text: str, lang: str) -> Extraction | None:
     if p is None:
         return None
     if p.invalid:
         return Extraction(value=None, layer=p.layer, invalid=reason)
-    return Extraction(value=p.value, layer=p.layer, uncertain=p.uncertain,
-                      confidence=0.8 if p.uncertain else 1.0)  # fmt: skip
+    return _extraction(p, text, lang)
 
 
 _PLAIN_NUMBER = re.compile(r"\s*(?:il|l'|the|day|giorno)?\s*(\d{1,4})\s*\.?\s*")
@@ -750,7 +793,7 @@ def extract_day(text: str, lang: str, at: datetime, options: ExtractOptions) -> 
         m = _PLAIN_NUMBER.fullmatch(fold(text)[:40])
         if m and int(m.group(1)) > 31:
             return Extraction(value=None, layer="pattern", invalid="invalid_day")
-    return _to_extraction(p, "invalid_day")
+    return _to_extraction(p, "invalid_day", text, lang)
 
 
 def extract_month(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:
@@ -771,7 +814,7 @@ def extract_month(text: str, lang: str, at: datetime, options: ExtractOptions) -
             return Extraction(value=v, layer="pattern" if nums[0].raw in text else "grammar")
         return Extraction(value=None, layer="pattern", invalid="invalid_month")
     p = _part(text, lang, at, "month")
-    return _to_extraction(p, "invalid_month")
+    return _to_extraction(p, "invalid_month", text, lang)
 
 
 def extract_year(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:
@@ -791,4 +834,4 @@ def extract_year(text: str, lang: str, at: datetime, options: ExtractOptions) ->
         if len(nums) == 1 and not nums[0].ordinal and len(nums[0].raw) <= 2 and nums[0].article:
             return None
     p = _part(text, lang, at, "year")
-    return _to_extraction(p, "invalid_year")
+    return _to_extraction(p, "invalid_year", text, lang)

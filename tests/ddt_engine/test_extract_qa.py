@@ -80,3 +80,66 @@ def test_time_en(text: str, expected: object) -> None:
 )
 def test_datetime(text: str, lang: str, expected: object) -> None:
     assert _got("datetime", text, lang) == expected
+
+
+# --------------------------------------------------------------------------------- date
+
+DATE_IT: list[Row] = [
+    # a list or a range of days is no one date (it was the last day said)
+    ("il tre, quattro marzo", None),
+    ("il 3, 4 marzo", None),
+    ("dal 3 al 5 marzo", None),
+    ("dal 3 marzo al 5 marzo", None),
+    ("tra il 3 e il 5 marzo", None),
+    ("il 3 marzo, 1980", "1980-03-03"),
+    # "martedì a otto": a week after the coming Tuesday (it was Tuesday 8 July)
+    ("martedì a otto", "2025-06-24"),
+    ("oggi a otto", "2025-06-18"),
+    ("martedì", "2025-06-17"),
+    # "per" is no quantity word
+    ("per il 20", {"day": 20}),
+    ("vorrei prenotare per il 20", {"day": 20}),
+    ("il 20 per cento", None),
+    # the caller is unsure or approximate: read back
+    ("circa il 10 marzo", ("uncertain", {"day": 10, "month": 3})),
+    ("intorno al 15", ("uncertain", {"day": 15})),
+    ("forse il 10", ("uncertain", {"day": 10})),
+    ("il 10 credo", ("uncertain", {"day": 10})),
+    ("il 10", {"day": 10}),
+    # "ai primi di marzo": the month only, the DDT asks the day (a wrong day is worse)
+    ("ai primi di marzo", {"month": 3}),
+    ("agli inizi di marzo", {"month": 3}),
+    ("gli ultimi giorni di marzo", {"month": 3}),
+]
+
+DATE_EN: list[Row] = [
+    ("the 3rd, 4th of March", None),
+    ("from the 3rd to the 5th of March", None),
+    ("March 3 to 5", None),
+    ("March 3-5", None),
+    ("between March 3 and March 5", None),
+    ("March 3, 1980", "1980-03-03"),
+    # British: a week after the coming weekday (each was the coming one)
+    ("Tuesday week", "2025-06-24"),
+    ("a week on Tuesday", "2025-06-24"),
+    ("Friday after next", "2025-06-20"),
+    ("next Tuesday", "2025-06-17"),
+    ("this coming Friday", "2025-06-13"),
+    ("around the 15th", ("uncertain", {"day": 15})),
+    ("maybe the 10th", ("uncertain", {"day": 10})),
+    ("I think it was the 10th", ("uncertain", {"day": 10})),
+    ("the 10th", {"day": 10}),
+    ("early March", {"month": 3}),
+    ("late March", {"month": 3}),
+    ("the first week of March", {"month": 3}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), DATE_IT)
+def test_date_it(text: str, expected: object) -> None:
+    assert _got("date", text, "it") == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), DATE_EN)
+def test_date_en(text: str, expected: object) -> None:
+    assert _got("date", text, "en") == expected
