@@ -29,6 +29,10 @@ _EN_DIGITS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "n
 _OH_DIGITS = [  # "seven oh five" → 7 05
     (re.compile(rf"\b(?:oh|o)\s+{w}\b"), f" 0{i} ") for i, w in enumerate(_EN_DIGITS, 1)
 ]
+_HOUR_AFTER = (
+    r"(?=\s+(?:\d|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|noon|"
+    r"midnight|midday)\b)"
+)
 _PRE: dict[str, list[tuple[re.Pattern[str], str]]] = {
     "it": [
         (re.compile(r"\be\s+mezz[ao]\b"), " e 30 "),
@@ -47,9 +51,10 @@ _PRE: dict[str, list[tuple[re.Pattern[str], str]]] = {
     ],
     "en": [
         (re.compile(r"\b(?:a\s+)?quarter\s+of\s+an\s+hour\b"), " 15 minutes "),
-        (re.compile(r"\bhalf\s+past\b"), " 30 past "),
-        (re.compile(r"\b(?:a\s+)?quarter\s+(?:past|after)\b"), " 15 past "),
-        (re.compile(r"\b(?:a\s+)?quarter\s+(?:to|of|before)\b"), " 15 to "),
+        # with the hour said: "at quarter to" alone is no time (it was 15:00)
+        (re.compile(r"\bhalf\s+past\b" + _HOUR_AFTER), " 30 past "),
+        (re.compile(r"\b(?:a\s+)?quarter\s+(?:past|after)\b" + _HOUR_AFTER), " 15 past "),
+        (re.compile(r"\b(?:a\s+)?quarter\s+(?:to|of|before)\b" + _HOUR_AFTER), " 15 to "),
         (re.compile(r"\bhalf\s+an\s+hour\b"), " 30 minutes "),
         # "half five" (British): 5:30, as "half past five"
         (
@@ -123,10 +128,29 @@ _OR_ANOTHER = re.compile(r"\s*(?:o|or|oppure)\s+\d")
 _FRACTION_MINUTES = {"½": 30, "¼": 15, "¾": 45}
 # "tra le 7 e le 8", "alle 7 o alle 8", "between 3 and 4", "at 3 or 4": no one time
 _ALTERNATIVES = re.compile(
-    r"\b(?:tra|fra|between|from)\s+(?:le\s+|the\s+)?\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm)?\s+"
+    r"\b(?:tra|fra|between|from|dalle|dall'|dall)\s*(?:le\s+|the\s+)?\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm)?\s+"
     r"(?:e|and|to|alle|a)\s+(?:le\s+)?\d{1,2}(?!\s*(?:minut|ore|or[ae]\b|hours?))\b"
     r"|\b\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm)?\s+(?:o|or|oppure)\s+(?:alle\s+|le\s+|at\s+)?\d{1,2}\b"
 )
+# "dopo le 17", "prima delle 9", "after 5 pm", "not before 10": a bound, not the time
+_BOUND = re.compile(  # "prima" is "1ª" once text2num has read it
+    r"(?:\bdopo|\bprima|\b1ª|\ba\s+partire)\s+(?:le|delle|dell'|dalle|dall'|l'|della|di|alle)\s*\d"
+    r"|\b(?P<en>after|before)\s+(?:about\s+|around\s+)?\d"
+)
+_MINUTES_WORDS = frozenset("minute minutes min mins".split())
+
+
+def _bounded(s: str) -> bool:
+    """A bound in prepared ``s`` ("dopo le 17", "after 5 pm"), not "10 (minutes) after 5"."""
+    for m in _BOUND.finditer(s):
+        if m.group("en") is None:
+            return True
+        prev = s[: m.start()].split()[-1:]
+        if not prev or not (prev[0].isdigit() or prev[0] in _MINUTES_WORDS):
+            return True
+    return False
+
+
 _FAST_COLON = re.compile(r"\s*(?:(?:alle|ore|at)\s+)?(\d{1,2})[:.](\d{2})\s*", re.IGNORECASE)
 _NAMED = {"mezzogiorno": 12, "noon": 12, "midday": 12, "mezzanotte": 0, "midnight": 0}
 
@@ -240,12 +264,14 @@ def _parse(text: str, lang: str, at: datetime | None) -> TimeParse | None:
             folded = fold(text)
             vague = couple_as_two(folded, lang) != folded or hedged(folded, lang)
             return TimeParse(when.strftime("%H:%M"), vague, rest=rest, relative=when)
-    if _ALTERNATIVES.search(s):
+    if _ALTERNATIVES.search(s) or _bounded(s):
         return None
     for form, rx in _FORMS:
         m = rx.search(s)
         if m is None:
             continue
+        if form == "past" and int(m.group("m")) % 5 and "minut" not in m.group(0):
+            return None  # "9 to 10 am": nine to ten, not 9:51 (minutes are said in fives)
         return _resolve(form, m, s)
     m = _WHOLE_NUMBER.fullmatch(s)
     if m:

@@ -143,3 +143,41 @@ def test_date_it(text: str, expected: object) -> None:
 @pytest.mark.parametrize(("text", "expected"), DATE_EN)
 def test_date_en(text: str, expected: object) -> None:
     assert _got("date", text, "en") == expected
+
+
+# ------------------------------------------------------------- time: ranges and bounds
+
+TIME_BOUNDS_IT: list[Row] = [
+    ("dalle 9 alle 10", None),  # was 09:00
+    ("dopo le 17", None),  # was 17:00
+    ("prima delle 9", None),  # was 09:00
+    ("non prima delle 10", None),
+    ("a partire dalle 9", None),
+    ("entro le 18", "18:00"),  # a deadline is the time named
+    ("la prima ora disponibile alle 9", ("uncertain", "09:00")),
+    ("alle 17", "17:00"),
+]
+
+TIME_BOUNDS_EN: list[Row] = [
+    ("9 to 10 am", None),  # was 09:51
+    ("at quarter to", None),  # was 15:00
+    ("at half past", None),
+    ("after 5 pm", None),  # was 17:00
+    ("any time after three", None),
+    ("ten after five", ("uncertain", "05:10")),
+    ("10 minutes after 5", ("uncertain", "05:10")),
+    ("seven minutes past nine", ("uncertain", "09:07")),
+    ("a quarter to nine", ("uncertain", "08:45")),
+    ("five to six", ("uncertain", "05:55")),
+    ("by 6 pm", "18:00"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), TIME_BOUNDS_IT)
+def test_time_bounds_it(text: str, expected: object) -> None:
+    assert _got("time", text, "it") == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), TIME_BOUNDS_EN)
+def test_time_bounds_en(text: str, expected: object) -> None:
+    assert _got("time", text, "en") == expected
