@@ -4,8 +4,9 @@ Starts the MongoDB-wire test server (tests/servers.py; MONGO_URL for a real mong
 records N sessions (the examples' conversation tests, each under several session ids),
 writes them as the worker does, then runs ``ddtflow replay --mongo URL --tenant T`` (the
 command's own code: count, read as a stream, replay, verify, report) and times it on the
-wall clock. For comparison the same sessions named by id, which reads each session with its
-own query (what a tenant batch did before). Last line:
+wall clock. For comparison the same sessions named by id (``ddtflow replay ID…``: a page of
+100 ids per query, in the order given; before, a query per session, all held in memory).
+Last line:
 {"bench": "replay_mongo", "sessions_per_s": …, …}.
 
     python bench/replay_mongo.py [--sessions 1000]
@@ -179,7 +180,7 @@ def main() -> None:
         f"queries, at most {f['stream_sessions_in_memory']} sessions in memory"
     )
     print(
-        f"  named by id, a query each (the old tenant batch): {f['by_id_sessions_per_s']:,} "
+        f"  named by id (a page of ids per query): {f['by_id_sessions_per_s']:,} "
         f"sessions/s, {f['by_id_queries']} queries, {f['by_id_sessions_in_memory']} in memory"
     )
     print(
