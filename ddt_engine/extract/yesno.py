@@ -217,7 +217,15 @@ _WHOLE: dict[str, dict[bool, tuple[str, ...]]] = {
             "non c'è problema",
             "non ci sono problemi",
         ),
-        False: ("non è", "non è lui", "non è lei", "falso", "no no no", "non credo"),
+        False: (
+            "non è",
+            "non è lui",
+            "non è lei",
+            "falso",
+            "no no no",
+            "non credo",
+            "meglio di no",
+        ),
     },
     "en": {
         True: (
@@ -232,8 +240,20 @@ _WHOLE: dict[str, dict[bool, tuple[str, ...]]] = {
             "no problem",
             "no worries",
             "not a problem",
+            "go ahead",
+            "please do",
+            "go for it",
         ),
-        False: ("it isn't", "it's not", "it is not", "false", "no no no"),
+        False: (
+            "it isn't",
+            "it's not",
+            "it is not",
+            "false",
+            "no no no",
+            "i'd rather not",
+            "rather not",
+            "better not",
+        ),
     },
 }
 
@@ -243,14 +263,47 @@ _NEUTRAL: dict[str, tuple[str, ...]] = {
     "en": ("no idea", "no clue", "not sure", "no idea sorry", "yes and no", "yes or no"),
 }
 
+# A self-correction between two answers ("sì, cioè no", "no wait, yes", "yes I mean no"):
+# the answer after the marker is the one that counts.
+_CORRECTIONS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "it": tuple(
+        words(p)
+        for p in (
+            "anzi",
+            "cioè",
+            "no scusi",
+            "no scusa",
+            "scusi",
+            "scusa",
+            "volevo dire",
+            "o meglio",
+            "mi correggo",
+            "no aspetti",
+            "no aspetta",
+            "aspetti",
+            "aspetta",
+        )
+    ),
+    "en": tuple(
+        words(p) for p in ("sorry", "i mean", "i meant", "no wait", "wait", "actually", "or rather")
+    ),
+}
+
+# Openings that look like an answer and are none ("correct me if I'm wrong").
+_NOT_ANSWERS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "it": (),
+    "en": (("correct", "me"),),
+}
+
 # Words skipped around the answer ("beh sì", "no grazie", "no, è il 15" → "il 15").
 _FILLERS: dict[str, frozenset[str]] = {
     "it": frozenset(
-        "beh be allora ehm uhm mmm hmm mah ma guardi senta e grazie prego per favore piacere oh ah"
-        " dunque anzi veramente".split()
+        "beh be allora eh ehm uhm mmm hmm mah ma guardi senta e grazie prego per favore piacere"
+        " oh ah dunque anzi veramente".split()
     ),
     "en": frozenset(
-        "well um uh uhm erm hmm hm mm mmm oh ah so please thanks thank you but and actually".split()
+        "well um uh uhm er erm hmm hm mm mmm oh ah so please thanks thank you but and "
+        "actually".split()
     ),
 }
 
@@ -326,11 +379,17 @@ def detect_yes_no(text: str, lang: str) -> tuple[bool | None, str]:
         whole = _WHOLE_C[lang].get(tuple(ws[i:j]))
         if whole is not None:
             return whole, ""
-    if first is None:
+    if first is None or any(tuple(ws[i : i + len(n)]) == n for n in _NOT_ANSWERS[lang]):
         return None, text.strip()
     answer, k = first
-    # Swallow repeats of the same answer and fillers ("sì sì certo, grazie").
+    # Swallow repeats of the same answer and fillers ("sì sì certo, grazie"); an answer
+    # after a correction marker replaces the one before ("sì, cioè no", "no wait, yes").
     while k < len(ws):
+        fix = next((len(m) for m in _CORRECTIONS[lang] if tuple(ws[k : k + len(m)]) == m), 0)
+        then = _longest(ws, k + fix, prefix) if fix else None
+        if then is not None:
+            answer, k = then
+            continue
         more = _longest(ws, k, prefix)
         if more is None:
             if ws[k] in fillers:

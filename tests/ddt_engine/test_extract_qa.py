@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ddt_engine.extract import extract
+from ddt_engine.extract.yesno import detect_yes_no
 
 AT = datetime(2025, 6, 11, 10, 30, tzinfo=UTC)
 
@@ -181,3 +182,60 @@ def test_time_bounds_it(text: str, expected: object) -> None:
 @pytest.mark.parametrize(("text", "expected"), TIME_BOUNDS_EN)
 def test_time_bounds_en(text: str, expected: object) -> None:
     assert _got("time", text, "en") == expected
+
+
+# ------------------------------------------------------------------------------- yes_no
+
+YES_NO_IT: list[Row] = [
+    # a self-correction: the answer after the marker counts
+    ("sì, cioè no", False),  # was True: the value read back was confirmed
+    ("no aspetti sì", True),  # was False
+    ("sì, no scusi, no", False),
+    ("sì anzi no", False),
+    ("anzi sì", True),
+    ("sì scusi", True),
+    ("eh sì", True),
+    ("eh no", False),
+    ("meglio di no", False),
+    ("no, è giusto", None),
+]
+
+YES_NO_EN: list[Row] = [
+    ("yes I mean no", False),  # was True
+    ("no sorry yes", True),  # was False
+    ("no wait yes", True),  # was False
+    ("yes, actually no", False),
+    ("actually yes", True),
+    ("correct me if I'm wrong", None),  # was True
+    ("er no", False),
+    ("go ahead", True),
+    ("please do", True),
+    ("I'd rather not", False),
+    ("yeah no", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), YES_NO_IT)
+def test_yes_no_it(text: str, expected: object) -> None:
+    got = extract("yes_no", text, "it", AT)
+    assert (None if got is None else got.value) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), YES_NO_EN)
+def test_yes_no_en(text: str, expected: object) -> None:
+    got = extract("yes_no", text, "en", AT)
+    assert (None if got is None else got.value) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        ("sì, cioè no, il 16", "it", (False, "il 16")),
+        ("no, aspetti, l'ho ritrovata", "it", (False, "aspetti, l'ho ritrovata")),
+        ("no wait, yes, the 15th", "en", (True, "the 15th")),
+    ],
+)
+def test_detect_yes_no_after_a_correction(
+    text: str, lang: str, expected: tuple[bool | None, str]
+) -> None:
+    assert detect_yes_no(text, lang) == expected

@@ -193,7 +193,7 @@ def test_yes_no_en(text: str, expected: bool | None) -> None:
         ("anzi no, il 16", "it", (False, "il 16")),
         ("in realtà no, il 16", "it", (False, "il 16")),
         ("sì, anzi il 16", "it", (True, "il 16")),
-        ("sì anzi no", "it", (None, "sì anzi no")),
+        ("sì anzi no", "it", (False, "")),  # corrected: the answer after the marker
         ("actually no, the 16th", "en", (False, "the 16th")),
     ],
 )
