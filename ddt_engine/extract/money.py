@@ -52,6 +52,13 @@ _ALTERNATIVES = re.compile(
     rf"|(?<![\d.,]){_NUM}\s*{_CUR}?\s+(?:o|or|oppure)\s+{_NUM}"
     rf"|(?<![\d.,])\d+,\s+\d+\s*{_CUR}"  # "venti, trenta euro": a range said as a list
 )
+# "ho pagato 20 euro e poi 30", "20 euros plus 30": two amounts
+_TWO_AMOUNTS = re.compile(
+    rf"{_NUM}\s*{_CUR}?\b.*\b(?:e\s+poi|poi|piu|and\s+then|then|plus|and\s+another|e\s+altri)"
+    rf"\s+{_NUM}"
+)
+# "half a million", "mezzo milione": a fraction of the number said (not read)
+_FRACTION_OF = re.compile(r"[½¼¾]\s*\d")
 _ALTERNATIVE_HINTS = ("tra ", "fra ", "between", "from", " o ", " or ", "oppure", ", ")
 # "venti euro venti euro": the amount said twice (another one is no match)
 _TWICE = re.compile(rf"(?<![\d.,])({_NUM})\s*{_CUR}\s+({_NUM})\s*{_CUR}(?!\s*\d)")
@@ -80,6 +87,8 @@ def parse_money(text: str, lang: str) -> tuple[Decimal, str] | str | None:
     layer = "pattern" if typed_digits else "grammar"
     if any(w in s for w in _ALTERNATIVE_HINTS) and _ALTERNATIVES.search(s):
         return None
+    if _TWO_AMOUNTS.search(s) or _FRACTION_OF.search(s):
+        return None  # "20 euro e poi 30"; "half a million euros" (it was a million)
     twice = _TWICE.search(s) if s.count("eur") + s.count("€") > 1 else None
     if twice:
         a, b = parse_digits(twice.group(1)), parse_digits(twice.group(2))

@@ -80,6 +80,10 @@ _NUM_TOKEN = re.compile(
     r"|(?P<slash>[/:])"
 )
 _DECIMAL_WORDS = {"virgola", "punto", "point"}
+_MULTIPLIERS = frozenset(
+    "mila milione milioni miliardo miliardi thousand thousands million millions billion "
+    "billions".split()
+)
 _MORE_OR_LESS = re.compile(r"\bpiu\s+o\s+meno\b")
 _JOINERS = {"e", "and"}
 
@@ -216,13 +220,18 @@ def find_numbers(text: str, lang: str) -> list[Num]:
                 continue
             if word in _JOINERS:
                 continue
+            if word in _MULTIPLIERS:
+                return []  # "mezzo milione", "half a million": a multiplier not read
+
             sign = 1
             pending_decimal = False
             continue
         frac = m.group("frac")
         if frac is not None:
             value = _FRACTION_VALUE[frac]
-            if out and out[-1].index >= idx - 2 and not out[-1].ordinal:
+            # "un milione e mezzo" is 1,500,000, not 1,000,000.5: not merged (no match)
+            big = bool(out) and abs(out[-1].value) >= 1000 and out[-1].value % 1000 == 0
+            if out and out[-1].index >= idx - 2 and not out[-1].ordinal and not big:
                 prev = out[-1]
                 sgn = -1 if prev.value < 0 else 1
                 out[-1] = Num(prev.value + sgn * value, prev.raw, idx, False, True)

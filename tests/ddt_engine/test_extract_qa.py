@@ -239,3 +239,38 @@ def test_detect_yes_no_after_a_correction(
     text: str, lang: str, expected: tuple[bool | None, str]
 ) -> None:
     assert detect_yes_no(text, lang) == expected
+
+
+# ------------------------------------------------------------------ money, number: more
+
+MONEY_QA: list[tuple[str, str, object]] = [
+    ("half a million euros", "en", None),  # was 1000000.0
+    ("mezzo milione di euro", "it", None),
+    ("I paid 20 euros and then 30", "en", None),  # was 20.0
+    ("twenty euros plus thirty", "en", None),
+    ("ho pagato 20 euro e poi 30", "it", None),  # was 20.0
+    ("cento euro più 22 di iva", "it", None),
+    ("cento euro più iva", "it", 100.0),
+    ("ten euros and a half", "en", 10.5),
+    ("dieci euro e mezzo", "it", 10.5),
+]
+
+NUMBER_QA: list[tuple[str, str, object]] = [
+    ("mezzo milione", "it", None),  # was 0.5
+    ("un milione e mezzo", "it", None),  # was 1000000.5
+    ("half a million", "en", None),
+    ("a million and a half", "en", None),
+    ("2,5 milioni", "it", 2500000),
+    ("2.5 million", "en", 2500000),
+    ("due e mezzo", "it", 2.5),
+]
+
+
+@pytest.mark.parametrize(("text", "lang", "expected"), MONEY_QA)
+def test_money(text: str, lang: str, expected: object) -> None:
+    assert _got("money", text, lang) == expected
+
+
+@pytest.mark.parametrize(("text", "lang", "expected"), NUMBER_QA)
+def test_number(text: str, lang: str, expected: object) -> None:
+    assert _got("number", text, lang) == expected
