@@ -336,6 +336,10 @@ _EMAIL = re.compile(
 )
 _TLD = re.compile(r"[a-z]{2,24}")
 _EMAIL_HINT = re.compile(r"@|chiocciol|\bat\b|commerciale")
+# A name with an apostrophe glued to the local part ("o'connor"), unless an Italian elision
+# ("l'indirizzo", "dell'ufficio", "l'info@…")
+_APOSTROPHE_NAME = re.compile(r"([a-z0-9._%+\-]*)['’]$")
+_ELISIONS = frozenset("l dell nell all dall sull coll un quest quell c s".split())
 _IS_VERB = re.compile(r"(?<!\w)[èé](?!\w)")  # "è" (is) ends a lead-in, it is no letter E
 _LABEL_WORD = re.compile(r"[a-z0-9]+(?:[._%+\-][a-z0-9]+)*")
 _LABEL_SEP = re.compile(r"([._%+\-])")
@@ -482,6 +486,10 @@ def _read_email(low: str, lang: str) -> Extraction | None:
         for m in _EMAIL.finditer(cand):
             domain = m.group(2).rstrip(".-")
             local = m.group(1)
+            name = _APOSTROPHE_NAME.search(cand, 0, m.start(1))
+            if name is not None and name.group(1) not in _ELISIONS:
+                # "sarah dot o'connor at …": o'connor or oconnor? (it was connor@…)
+                return Extraction(None, "pattern", invalid="invalid_email")
             words = _local_words(cand[: m.start(1)], local, lang)
             if words is None:
                 return Extraction(None, "pattern", invalid="invalid_email")

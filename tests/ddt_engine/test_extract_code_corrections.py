@@ -227,3 +227,23 @@ def test_iban_correction_it(text: str, expected: str | None) -> None:
 @pytest.mark.parametrize(("text", "expected"), IBAN_CORRECTED_EN)
 def test_iban_correction_en(text: str, expected: str | None) -> None:
     check("iban", text, "en", expected)
+
+
+# ------------------------------------------------------------------ e-mail: QA pass rows
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        # o'connor or oconnor? (it was connor@gmail.com)
+        ("sarah dot o'connor at gmail dot com", "en", "!invalid_email"),
+        ("sarah dot o’connor at gmail dot com", "en", "!invalid_email"),
+        ("o'connor@gmail.com", "en", "!invalid_email"),
+        ("d'angelo chiocciola gmail punto com", "it", "!invalid_email"),
+        # an Italian elision before the address is no name
+        ("l'indirizzo è mario@gmail.com", "it", "mario@gmail.com"),
+        ("l'info chiocciola studio punto it", "it", "info@studio.it"),
+    ],
+)
+def test_email_apostrophe(text: str, lang: str, expected: str | None) -> None:
+    check("email", text, lang, expected)
