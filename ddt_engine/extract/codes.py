@@ -412,18 +412,31 @@ def _spoken_local(words: list[str], lang: str) -> str | None:
 _DOMAIN_WORDS = re.compile(rf"@((?:[a-z0-9\-]+ ){{1,{_MAX_SPELLED}}}[a-z0-9\-]+)(?=\.)")
 
 
-def _join_domain(m: re.Match[str], lang: str) -> str:
+def _join_domain(m: re.Match[str], lang: str, label: str | None = None) -> str:
     """ "@studio verdi.it" → "@studioverdi.it", "@g m a i l.com" → "@gmail.com" (a lead-in
-    word there is no domain, nor are more than three plain words)."""
-    words = m.group(1).split()
+    word there is no domain, nor are more than three plain words). With ``label``: that
+    label joined, or "" when it cannot be."""
+    words = (m.group(1) if label is None else label).split()
     joined, plain = join_spoken_words(words, lang)
     if plain == 0:
-        return "@" + joined  # spelled out ("g m a i l", "gi emme a i elle") or digits
-    if len(words) > MAX_LOCAL_WORDS or any(
+        pass  # spelled out ("g m a i l", "gi emme a i elle") or digits
+    elif len(words) > MAX_LOCAL_WORDS or any(
         w in _EMAIL_BREAK.get(lang, _EMAIL_BREAK["it"]) for w in words
     ):
-        return m.group(0)
-    return "@" + joined
+        return m.group(0) if label is None else ""
+    return "@" + joined if label is None else joined
+
+
+_INNER_LABEL_WORDS = re.compile(
+    rf"(@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.)((?:[a-z0-9\-]+ ){{1,{_MAX_SPELLED}}}[a-z0-9\-]+)(?=\.)"
+)
+_DOMAIN_GOES_ON = re.compile(r"\s+(?:[a-z0-9\-]+\s+)*[a-z0-9\-]+\.[a-z0-9]")
+
+
+def _join_label(m: re.Match[str], lang: str) -> str:
+    """ "@pec.ordine avvocati.it" → "@pec.ordineavvocati.it", as ``_join_domain``."""
+    joined = _join_domain(m, lang, m.group(2))
+    return m.group(0) if not joined else m.group(1) + joined
 
 
 # "g-m-a-i-l", "m-a-r-i-o": letters an ASR wrote joined by hyphens while they were spelled
@@ -483,9 +496,17 @@ def _read_email(low: str, lang: str) -> Extraction | None:
         cand = _AT_SPACES.sub("@", cand)
         if spoken and " " in cand:
             cand = _DOMAIN_WORDS.sub(lambda m: _join_domain(m, lang), cand)
+            for _ in range(8):  # "@pec.ordine avvocati.it": the inner labels too
+                joined = _INNER_LABEL_WORDS.sub(lambda m: _join_label(m, lang), cand)
+                if joined == cand:
+                    break
+                cand = joined
         for m in _EMAIL.finditer(cand):
             domain = m.group(2).rstrip(".-")
             local = m.group(1)
+            if spoken and _DOMAIN_GOES_ON.match(cand, m.end()):
+                # "@pec.ordine avvocati bianchi rossi.it": not "pec.ordine"
+                return Extraction(None, "pattern", invalid="invalid_email")
             name = _APOSTROPHE_NAME.search(cand, 0, m.start(1))
             if name is not None and name.group(1) not in _ELISIONS:
                 # "sarah dot o'connor at …": o'connor or oconnor? (it was connor@…)

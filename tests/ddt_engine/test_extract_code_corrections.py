@@ -247,3 +247,34 @@ def test_iban_correction_en(text: str, expected: str | None) -> None:
 )
 def test_email_apostrophe(text: str, lang: str, expected: str | None) -> None:
     check("email", text, lang, expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        # words said for an inner label are joined (it was paolo@pec.ordine)
+        (
+            "paolo chiocciola pec punto ordine avvocati punto it",
+            "it",
+            "paolo@pec.ordineavvocati.it",
+        ),
+        (
+            "paolo chiocciola pec punto ordine degli avvocati di roma punto it",
+            "it",
+            "!invalid_email",
+        ),
+        ("jane at mail dot acme corp dot com", "en", "jane@mail.acmecorp.com"),
+        (
+            "luca punto verdi chiocciola pec punto comune punto roma punto it",
+            "it",
+            "luca.verdi@pec.comune.roma.it",
+        ),
+        (
+            "mario punto rossi chiocciola gmail punto com grazie mille ciao",
+            "it",
+            "mario.rossi@gmail.com",
+        ),
+    ],
+)
+def test_email_inner_labels(text: str, lang: str, expected: str | None) -> None:
+    check("email", text, lang, expected)
