@@ -497,10 +497,10 @@ def _read_email(low: str, lang: str) -> Extraction | None:
         if spoken and " " in cand:
             cand = _DOMAIN_WORDS.sub(lambda m: _join_domain(m, lang), cand)
             for _ in range(8):  # "@pec.ordine avvocati.it": the inner labels too
-                joined = _INNER_LABEL_WORDS.sub(lambda m: _join_label(m, lang), cand)
-                if joined == cand:
+                again = _INNER_LABEL_WORDS.sub(lambda m: _join_label(m, lang), cand)
+                if again == cand:
                     break
-                cand = joined
+                cand = again
         for m in _EMAIL.finditer(cand):
             domain = m.group(2).rstrip(".-")
             local = m.group(1)
