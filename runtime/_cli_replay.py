@@ -51,7 +51,13 @@ DbOpt = Annotated[
     str | None,
     typer.Option("--mongo-db", help="MongoDB database (default $DDTFLOW_MONGO_DB or ddtflow)"),
 ]
-TenantOpt = Annotated[str, typer.Option("--tenant", help="tenant of the sessions")]
+TenantOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tenant",
+        help="tenant of the sessions (MongoDB: default 'default'; logs: only this tenant's)",
+    ),
+]
 ProgramOpt = Annotated[
     Path | None,
     typer.Option("--program", help="a compiled program (.json) or a project directory"),
@@ -233,7 +239,9 @@ class _Batch:
         broken: list[ReplayError],
         total: int,
         program_ids: Iterable[str],
+        nothing: str = "no recorded session matched",
     ) -> None:
+        self.nothing = nothing  # the error when no session at all comes
         self.broken = broken
         self.total = total  # sessions expected (progress; one session or a batch)
         self.program_ids = frozenset(program_ids)  # the programs they ran
@@ -271,7 +279,7 @@ class _Batch:
                 if progress is not None:
                     progress.advance()
         if not self.handed and not self.broken:
-            raise _Fail("no recorded session matched")
+            raise _Fail(self.nothing)
         log.debug("batch of %d sessions: at most %d in memory at once", self.handed, self.peak)
 
 
@@ -320,7 +328,7 @@ def _load_given(ctx: _Ctx, program: Path, console: Console) -> None:
 async def _batch(
     ctx: _Ctx,
     sources: Iterable[str],
-    tenant: str,
+    tenant: str | None,
     only: Iterable[str] | None = None,
     program_id: str | None = None,
     since: datetime | None = None,
@@ -332,10 +340,16 @@ async def _batch(
     broken line stops the command before anything is replayed), sessions named by id (and
     ``only``, the ``--session`` ids, with no source), or (no source, MongoDB configured) a
     tenant's sessions filtered by program and start time. ``only`` keeps those sessions of
-    the sources; one found nowhere is named. A session whose log cannot be replayed (a
-    missing turn, two records for one turn …) is handed on as its error, so a batch goes
-    on; ``strict`` raises it."""
+    the sources; one found nowhere is named. ``tenant``: the tenant of MongoDB's sessions
+    (None: ``default``) and, when given, of the logs' (None: every tenant's). A session whose
+    log cannot be replayed (a missing turn, two records for one turn …) is handed on as its
+    error, so a batch goes on; ``strict`` raises it."""
     keep = _Filters(program_id, since, until)
+    if since is not None and until is not None and since >= until:
+        raise _Fail(
+            f"--since {since.isoformat()} is not before --until {until.isoformat()}: "
+            f"no session can match"
+        )
     wanted = list(dict.fromkeys(only or ()))
     streams: list[AsyncIterator[SessionLog | ReplayError]] = []
     programs: set[str] = set()
@@ -346,13 +360,17 @@ async def _batch(
     files = False
     for s in sources:
         p = Path(s)
+        if p.is_dir():
+            raise _Fail(f"{s} is a directory: give the JSONL logs in it ({p / '*.jsonl'})")
         if p.is_file() or s.endswith(".jsonl"):
             files = True
             jl = JsonlLog(p)
             keys = [
                 k
                 for k, e in jl.sessions.items()
-                if (not wanted or e.session_id in wanted) and keep.may_keep(e)
+                if (not wanted or e.session_id in wanted)
+                and (tenant is None or e.tenant == tenant)
+                and keep.may_keep(e)
             ]
             found.update(e.session_id for e in jl.sessions.values())
             total += len(keys)
@@ -364,39 +382,67 @@ async def _batch(
     if wanted and (files or ids):
         ids = [i for i in ids if i in wanted]
         found.update(ids)
+        among = "in the given logs" if files else "among the sessions named"
         for sid in wanted:
             if sid not in found:
-                err = ReplayError(f"no session {sid!r} in the given logs", session_id=sid)
+                err = ReplayError(f"no session {sid!r} {among}", session_id=sid)
                 if strict:
                     raise err
                 bad.append(err)
     elif wanted:  # no source: the sessions named with --session, from MongoDB
         ids = wanted
     ids = list(dict.fromkeys(ids))
+    if not files and not ids and ctx.archive is None:
+        raise _Fail(
+            "no session to replay: give JSONL logs or session ids (with --mongo URL), or "
+            "--mongo URL (or set MONGO_URL) for the sessions of a tenant"
+        )
+    where = "in the given logs"
     if ids or (not files and ctx.archive is not None):
         if ctx.archive is None:
             raise _Fail(
                 f"{ids[0]!r} is not a file; to read session {ids[0]!r} from MongoDB give "
                 f"--mongo URL (or set MONGO_URL)"
             )
+        mongo_tenant = tenant or "default"
+        where = f"tenant {mongo_tenant!r} in {ctx.archive.where}"
         if ids:
             if ctx.given is not None:  # a verification or a what-if: the programs they ran
                 counted = await ctx.archive.count_sessions(
-                    tenant, session_ids=ids, program_id=program_id, since=since, until=until
+                    mongo_tenant,
+                    session_ids=ids,
+                    program_id=program_id,
+                    since=since,
+                    until=until,
                 )
                 programs.update(counted)
             total += len(ids)
-            streams.append(_named_stream(ctx.archive, tenant, ids, keep, strict))
+            streams.append(_named_stream(ctx.archive, mongo_tenant, ids, keep, strict))
         else:
             planned = await ctx.archive.count_sessions(
-                tenant, program_id=program_id, since=since, until=until
+                mongo_tenant, program_id=program_id, since=since, until=until
             )
             programs.update(planned)
             total += sum(planned.values())
-            streams.append(_mongo_stream(ctx.archive, tenant, keep, strict))
+            streams.append(_mongo_stream(ctx.archive, mongo_tenant, keep, strict))
+    elif tenant is not None:
+        where = f"tenant {tenant!r} {where}"
+    nothing = _nothing(where, keep)
     if not total and not bad:
-        raise _Fail("no recorded session matched")
-    return _Batch(streams, bad, total, programs)
+        raise _Fail(nothing)
+    return _Batch(streams, bad, total, programs, nothing)
+
+
+def _nothing(where: str, keep: _Filters) -> str:
+    """ "No recorded session matched", and what was asked for."""
+    asked = [where]
+    if keep.program_id is not None:
+        asked.append(f"program {keep.program_id}")
+    if keep.since is not None:
+        asked.append(f"started at or after {keep.since.isoformat()}")
+    if keep.until is not None:
+        asked.append(f"started before {keep.until.isoformat()}")
+    return f"no recorded session matched ({', '.join(asked)})"
 
 
 def _started_within(log: SessionLog, since: datetime | None, until: datetime | None) -> bool:
@@ -586,6 +632,22 @@ class _Stop:
         return "incomplete: " + ("the batch stopped" if n is None else f"{n} sessions not reached")
 
 
+def _output(path: Path | None, option: str) -> None:
+    """Check a file the command will write before any session is read (a batch must not
+    replay for an hour, then find it cannot write its report); its directory is created,
+    as ``--save-test``'s always was."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise _Fail(f"{option} {path}: a directory, not a file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _Fail(f"{option} {path}: cannot create its directory: {e.strerror}") from None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise _Fail(f"{option} {path}: not writable")
+
+
 def _write_report(path: Path | None, doc: dict[str, Any], stop: _Stop | None) -> None:
     """A JSON report, marked complete or not: a batch that stops (MongoDB gone midway)
     still writes what it did, so that no stale report of an earlier run is read instead."""
@@ -603,7 +665,7 @@ async def _replay_cmd(
     *,
     mongo: str | None,
     mongo_db: str | None,
-    tenant: str,
+    tenant: str | None,
     at: int | None,
     program: Path | None,
     programs_dir: Path | None,
@@ -617,6 +679,8 @@ async def _replay_cmd(
     archive: MongoArchive | None = None,
 ) -> int:
     since_t, until_t = _parse_time(since, "--since"), _parse_time(until, "--until")
+    _output(json_report, "--json-report")
+    _output(save_test, "--save-test")
     ctx = _Ctx(_mongo_url(mongo), programs_dir, mongo_db, archive)
     try:
         if program is not None:
@@ -945,7 +1009,7 @@ async def _coverage_cmd(
     *,
     mongo: str | None,
     mongo_db: str | None,
-    tenant: str,
+    tenant: str | None,
     program: Path | None,
     programs_dir: Path | None,
     as_json: bool,
@@ -1037,12 +1101,13 @@ async def _export_cmd(
     fmt: ExportFormat,
     mongo: str | None,
     mongo_db: str | None,
-    tenant: str,
+    tenant: str | None,
     program: Path | None,
     programs_dir: Path | None,
     only: list[str] | None,
     output: Path | None,
 ) -> int:
+    _output(output, "--output")
     ctx = _Ctx(_mongo_url(mongo), programs_dir, mongo_db)
     try:
         if program is not None:
@@ -1100,8 +1165,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         mongo: MongoOpt = None,
         mongo_db: DbOpt = None,
-        tenant: TenantOpt = "default",
-        at: Annotated[int | None, typer.Option("--at", help="print the state after turn N")] = None,
+        tenant: TenantOpt = None,
+        at: Annotated[
+            int | None, typer.Option("--at", min=1, help="print the state after turn N")
+        ] = None,
         program: ProgramOpt = None,
         programs_dir: StoreOpt = None,
         session: SessionOpt = None,
@@ -1155,7 +1222,7 @@ def register(app: typer.Typer) -> None:
         files: Annotated[list[str] | None, typer.Argument(help="JSONL turn logs")] = None,
         mongo: MongoOpt = None,
         mongo_db: DbOpt = None,
-        tenant: TenantOpt = "default",
+        tenant: TenantOpt = None,
         program: ProgramOpt = None,
         programs_dir: StoreOpt = None,
         as_json: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
@@ -1182,7 +1249,7 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[str, typer.Option("--format", "-f", help="text, json or vcon")] = "text",
         mongo: MongoOpt = None,
         mongo_db: DbOpt = None,
-        tenant: TenantOpt = "default",
+        tenant: TenantOpt = None,
         program: ProgramOpt = None,
         programs_dir: StoreOpt = None,
         session: SessionOpt = None,

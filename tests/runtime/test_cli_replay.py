@@ -392,3 +392,80 @@ def test_a_divergence_in_a_sensitive_answer_shows_no_value(rec_root: Path, tmp_p
     text = out + report.read_text()
     for secret in ("1970", "1980", "maggio", "marzo"):
         assert secret not in text
+
+
+# --------------------------------------------------------------------------- operators' slips
+
+
+def test_tenant_selects_the_sessions_of_a_log(rec_root: Path, tmp_path: Path) -> None:
+    """``--tenant`` scoped MongoDB only: on a log it was ignored without a word, so
+    ``--tenant acme`` replayed every tenant's sessions and exited 0 for a tenant with none."""
+    recs = recorded(PROJECT, rec_root)
+    log = tmp_path / "two-tenants.jsonl"
+    with log.open("wb") as f:
+        for r in recs:
+            f.write(r.log.read_bytes())
+            for line in r.log.read_bytes().splitlines():
+                d = orjson.loads(line)
+                d["tenant"] = d["state"]["tenant"] = "acme"
+                f.write(orjson.dumps(d) + b"\n")
+    report = tmp_path / "r.json"
+    args = ["replay", str(log), "--program", str(PROJECT), "--json-report", str(report)]
+
+    def tenants() -> list[str]:
+        return [s["tenant"] for s in orjson.loads(report.read_bytes())["sessions"]]
+
+    code, out = cli(*args, "--tenant", "default")
+    assert code == 0, out
+    assert tenants() == ["default"] * len(recs)
+    cli(*args, "--tenant", "acme")  # the digest holds the tenant: they diverge, but alone
+    assert tenants() == ["acme"] * len(recs)
+    cli(*args)
+    assert sorted(set(tenants())) == ["acme", "default"] and len(tenants()) == 2 * len(recs)
+    code, out = cli(*args, "--tenant", "nobody")
+    assert code == 1
+    assert "no recorded session matched (tenant 'nobody' in the given logs)" in out
+
+
+def test_a_file_the_command_cannot_write_is_refused_before_any_session_is_read(
+    rec_root: Path, tmp_path: Path
+) -> None:
+    """Before, the whole batch was replayed, then ``[Errno 21] Is a directory`` (or 2, No
+    such file or directory) and exit 1: an hour of replay for nothing."""
+    logs = [str(r.log) for r in recorded(PROJECT, rec_root)]
+    a_dir = tmp_path / "reports"
+    a_dir.mkdir()
+    code, out = cli("replay", *logs, "--program", str(PROJECT), "--json-report", str(a_dir))
+    assert code == 1
+    assert out.strip() == f"error: --json-report {a_dir}: a directory, not a file"
+    code, out = cli("replay", *logs, "--program", str(PROJECT), "--save-test", str(a_dir))
+    assert code == 1 and "identical" not in out
+    assert f"--save-test {a_dir}: a directory, not a file" in out
+    code, out = cli("export", logs[0], "--program", str(PROJECT), "-o", str(a_dir))
+    assert code == 1 and f"--output {a_dir}: a directory, not a file" in out
+    # a report in a directory that does not exist yet: made, as --save-test's always was
+    deep = tmp_path / "ci" / "replay" / "report.json"
+    code, out = cli("replay", *logs, "--program", str(PROJECT), "--json-report", str(deep))
+    assert code == 0, out
+    assert len(orjson.loads(deep.read_bytes())["sessions"]) == len(logs)
+
+
+def test_slips_on_the_command_line_get_a_clear_message(rec_root: Path, tmp_path: Path) -> None:
+    log = str(recorded(PROJECT, rec_root)[0].log)
+    code, out = cli("replay", log, "--since", "2027-01-01", "--until", "2026-01-01")
+    assert code == 1
+    assert "--since 2027-01-01T00:00:00+00:00 is not before --until 2026-01-01T00:00:00+00:00" in (
+        out
+    )
+    code, out = cli("replay", log, "--program", str(PROJECT), "--since", "2030-01-01")
+    assert code == 1
+    assert "no recorded session matched (in the given logs, started at or after 2030-01-01" in out
+    code, out = cli("replay", str(tmp_path))  # a directory of logs, not a log
+    assert code == 1 and f"{tmp_path} is a directory: give the JSONL logs in it" in out
+    for command in ("replay", "coverage"):  # nothing to read: "no recorded session matched"
+        r = CliRunner().invoke(app, [command], catch_exceptions=False, env={"MONGO_URL": ""})
+        assert r.exit_code == 1
+        assert "no session to replay: give JSONL logs or session ids" in r.output
+    code, out = cli("replay", log, "--program", str(PROJECT), "--at", "0")
+    assert code == 2 and "--at" in out  # a usage error, not 'no turn 0 replayed' and exit 1
+    assert "Traceback" not in out
