@@ -853,12 +853,13 @@ async def _what_if_all(
     rows: list[tuple[str, str, str, str]] = []  # session, verdict, label, why
     entries: list[dict[str, Any]] = []  # the JSON report's, masked
     maskers: dict[str | None, Masker] = {}  # per recorded program: its rules and new's
+    missing: set[str] = set()  # recorded programs in no store (said once)
     counts = {"same": 0, "diverged": 0, "cannot_continue": 0}
     stop: _Stop | None = None
     try:
         with _Ticker("what-if replay", batch.total) as progress:
             async for g in batch.sessions(console, progress):
-                r, masker = await _what_if_one(ctx, new, g, maskers)
+                r, masker = await _what_if_one(ctx, new, g, maskers, console, missing)
                 counts[r.verdict] += 1
                 rows.append((r.session_id, r.verdict, r.label, r.reason))
                 if r.verdict != "same":
@@ -897,11 +898,19 @@ _STYLE = {"same": "green", "diverged": "yellow", "cannot_continue": "red"}
 
 
 async def _what_if_one(
-    ctx: _Ctx, new: LoadedProgram, g: SessionLog, maskers: dict[str | None, Masker]
+    ctx: _Ctx,
+    new: LoadedProgram,
+    g: SessionLog,
+    maskers: dict[str | None, Masker],
+    console: Console,
+    missing: set[str],
 ) -> tuple[WhatIfResult, Masker]:
     """One session against ``new``, and the masker for what it shows: the new program's
     rules plus what the recorded program hides, and the values the session held on either
-    side (the recorded states, the verified replay's, the new program's)."""
+    side (the recorded states, the verified replay's, the new program's). Without the
+    recorded program (in no store) its rules are unknown — the new program may no longer
+    mark sensitive what it held — so every value the session held is hidden (said once per
+    program)."""
     states = None
     try:
         old: LoadedProgram | None = await _resolve(ctx, g)
@@ -909,6 +918,15 @@ async def _what_if_one(
         raise
     except RuntimeFault:
         old = None
+        if g.program_id not in missing:
+            missing.add(g.program_id)
+            console.print(
+                f"[yellow]warning: program {escape(g.program_id)} (of session "
+                f"{escape(g.session_id)}) is in no program store: every value its sessions "
+                f"held is shown as ***; give it with --programs-dir to see what it hides"
+                f"[/yellow]",
+                highlight=False,
+            )
 
     def rules() -> Masker:
         m = Masker(new.program)
@@ -917,6 +935,8 @@ async def _what_if_one(
         return m
 
     masker = _blank(maskers, None if old is None else old.id, rules)
+    if old is None:
+        masker.hide_everything()
     if old is not None:
         ver = replay_session(old, g)
         if ver.ok:

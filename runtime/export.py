@@ -107,10 +107,18 @@ class Masker:
                     if key in self._masked_prompts:
                         self._masked_sends.add(("send_email", fld))
         self._pattern: re.Pattern[str] | None = None
+        self.everything = False  # see ``hide_everything``
 
     @property
     def active(self) -> bool:
-        return bool(self.sensitive_ddts or self.sensitive_vars)
+        return bool(self.everything or self.sensitive_ddts or self.sensitive_vars)
+
+    def hide_everything(self) -> None:
+        """Treat every variable and every DDT as sensitive: for a session whose own program
+        (whose rules say what it holds that is sensitive) cannot be loaded — another
+        program's rules may not hide what it held. Over-masks, by design."""
+        self.everything = True
+        self._pattern = None
 
     def _reads_sensitive(self, *templates: Template | None) -> bool:
         for t in templates:
@@ -158,6 +166,12 @@ class Masker:
             self._pattern = None
 
     def learn(self, state: SessionState) -> None:
+        if self.everything:
+            self._add(state.memory)
+            if state.ddt is not None:
+                self._add(state.ddt.values)
+                self._add(state.ddt.candidate)
+            return
         for path in self.sensitive_vars:
             self._add(get_path(state.memory, path))
         d = state.ddt
@@ -186,6 +200,7 @@ class Masker:
         self._plain_prompts |= other._plain_prompts - self._masked_prompts
         self._masked_sends |= other._masked_sends
         self.values |= other.values
+        self.everything = self.everything or other.everything
         self._pattern = None
 
     def learn_all(self, turns: Iterable[TurnView]) -> None:
@@ -203,6 +218,8 @@ class Masker:
                         self._add(value)
 
     def _is_sensitive_var(self, path: tuple[str, ...]) -> bool:
+        if self.everything:
+            return True
         return any(path[: len(sv)] == sv or sv[: len(path)] == path for sv in self.sensitive_vars)
 
     # -- masking --------------------------------------------------------------------
@@ -251,6 +268,8 @@ class Masker:
         return out
 
     def memory(self, memory: Mapping[str, Any]) -> dict[str, Any]:
+        if self.everything:
+            return {k: MASK if v is not None else None for k, v in memory.items()}
         out: dict[str, Any] = dict(memory)
         for path in self.sensitive_vars:
             if get_path(out, path) is not None:
@@ -266,11 +285,12 @@ class Masker:
         if parts[0] == "memory" and self._is_sensitive_var(parts[1:]):
             return MASK
         if parts[0] == "ddt" and len(parts) > 1 and parts[1] in ("values", "candidate", "pending"):
-            return MASK if self.sensitive_ddts else self.deep(value)
+            return MASK if self.sensitive_ddts or self.everything else self.deep(value)
         return self.deep(value)
 
     def in_sensitive_ddt(self, state: SessionState) -> bool:
-        return state.ddt is not None and state.ddt.ddt in self.sensitive_ddts
+        d = state.ddt
+        return d is not None and (self.everything or d.ddt in self.sensitive_ddts)
 
     def prompt_masked(self, key: str | None) -> bool:
         if not key:

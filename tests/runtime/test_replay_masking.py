@@ -13,6 +13,7 @@ import orjson
 
 from runtime.convtest import find_test_files, load_tests, run_test
 from runtime.export import MASK, Masker, masker_for
+from runtime.program_store import LocalProgramStore
 from runtime.replay import load_jsonl, replay_session
 from tests.runtime.test_cli_replay import PROJECT, cli
 from tests.runtime.test_replay import compiled, rec_root, recorded
@@ -153,3 +154,45 @@ def test_a_transfer_context_naming_a_sensitive_variable_is_masked_whatever_its_v
         "customer.name": "Mario",
         "card": MASK,
     }
+
+
+def test_what_if_without_the_recorded_program_hides_every_value_it_held(
+    rec_root: Path, tmp_path: Path
+) -> None:
+    """The new program no longer marks the date of birth sensitive (and asks for it
+    differently), and the recorded program is in no store: its rules are unknown. Failed
+    before: the diff showed ``memory.customer.birth_date: - "1980-03-12"`` and so did the
+    report (the new program's rules alone decided)."""
+    new = _variant(tmp_path, "not-sensitive", "ddts.yaml", "sensitive: true", "sensitive: false")
+    for file, old, repl in (
+        ("ddts.yaml", "sensitive: true", "sensitive: false"),
+        ("ddts.yaml", 'rule: "age(value) >= 14"', 'rule: "age(value) >= 50"'),
+        (
+            "flow.yaml",
+            "customer.birth_date: {type: date, sensitive: true}",
+            "customer.birth_date: {type: date}",
+        ),
+        ("flow.yaml", "card.last4: {type: string, sensitive: true}", "card.last4: {type: string}"),
+    ):
+        text = (new / file).read_text(encoding="utf-8")
+        assert old in text, old
+        (new / file).write_text(text.replace(old, repl), encoding="utf-8")
+    logs = [str(r.log) for r in recorded(PROJECT, rec_root)]
+    report = tmp_path / "r.json"
+    none = str(tmp_path / "no-programs")
+    args = ["replay", *logs, "--program", str(new), "--json-report", str(report)]
+    code, out = cli(*args, "--programs-dir", none)
+    assert code == 1, out
+    assert "diverged at turn 2" in out
+    for secret in ("1980", "marzo", "1234"):
+        assert secret not in out and secret not in report.read_text(), secret
+    assert 'memory.customer.birth_date: - "***" + null' in out
+    assert out.count("is in no program store: every value its sessions held is shown as ***") == 1
+    # with the recorded program, its rules hide what it held, and no more
+    store = tmp_path / "programs"
+    LocalProgramStore(store).save_sync(compiled(PROJECT).program)
+    code, out = cli(*args, "--programs-dir", str(store))
+    assert code == 1 and "no program store" not in out
+    assert 'memory.customer.birth_date: - "***" + null' in out
+    assert 'ddt.ddt: - "card_digits" + "birth_date"' in out
+    assert "1980" not in out and "1980" not in report.read_text()
