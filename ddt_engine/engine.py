@@ -36,7 +36,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from ddt_engine.catalogue import BUILTIN_TYPES, DtmfFormat, again_words
-from ddt_engine.expressions import compile_expr, compile_template, format_value
+from ddt_engine.expressions import _fn_spell, compile_expr, compile_template, format_value
 from ddt_engine.extract import Extraction, ExtractOptions, extract
 from ddt_engine.extract._a_text import words
 from ddt_engine.extract.choice import pick_position
@@ -59,7 +59,7 @@ from schemas.events import (
     NoInputEvent,
     UserInputEvent,
 )
-from schemas.expressions import Binary, Expr, ExprPart, Lit, Template, Unary, Var
+from schemas.expressions import Binary, Call, Expr, ExprPart, Lit, Template, Unary, Var
 from schemas.prompts import Prompt
 from schemas.session import DdtState
 
@@ -138,45 +138,197 @@ def _step(
 # -- prepared prompts -------------------------------------------------------------------
 
 
-class _Tpl:
-    """A template prepared for one language: constant text, or text and compiled slots."""
+Slot = Callable[[Mapping[str, Any], datetime], Any]
 
-    __slots__ = ("const", "pieces", "plain", "ssml", "lang")
+_PHONE_NOISE = str.maketrans("", "", " .-/()")
+
+
+def _phone_fast(x: Any) -> str | None:
+    """The ``phone`` filter (``ddt_engine.expressions``) without its loop over characters:
+    the same answers (a test pins them), at a third of the cost."""
+    if type(x) is not str:
+        return None
+    if len(x) == 13 and x[:4] == "+393" and x[1:].isdigit() and x.isascii():
+        return f"{x[3:6]} {x[6:9]} {x[9:]}"  # an Italian mobile as read: +39 347 123 4567
+    s = x.strip()
+    compact = s.translate(_PHONE_NOISE)
+    if compact.startswith("0039"):
+        compact = "+39" + compact[4:]
+    national = compact[3:] if compact.startswith("+39") else compact
+    if not (national.isascii() and national.isdigit()) or not 6 <= len(national) <= 11:
+        return s
+    if national[0] == "3":
+        head, rest = national[:3], national[3:]
+    elif national[0] == "0":
+        cut = 2 if national[1] in "26" else 3
+        head, rest = national[:cut], national[cut:]
+    else:
+        head, rest = national[:3], national[3:]
+    if len(rest) <= 4:
+        return f"{head} {rest}"
+    split = len(rest) // 2 if len(rest) <= 8 else 4
+    return f"{head} {rest[:split]} {rest[split:]}"
+
+
+def _digits_fast(x: Any) -> str | None:
+    """The ``digits`` filter without its loop over characters: the same answers."""
+    if x is None:
+        return None
+    s = x if type(x) is str else format_value(x, "en")
+    return " ".join("".join(s.split()))
+
+
+# filters a read-back is made of: their plain-Python form and how many constant arguments
+_FAST_FILTERS: dict[str, tuple[Callable[..., Any], int]] = {
+    "phone": (_phone_fast, 0),
+    "digits": (_digits_fast, 0),
+    "spell": (_fn_spell, 1),
+}
+
+
+def _fast_slot(e: Expr, lang: str) -> Slot | None:
+    """A slot that is a chain of the read-back filters over a variable (``value | phone |
+    spell``) as plain Python calls, without the evaluator's wrapper around each one: the
+    same answers as ``compile_expr`` (a test pins them); None for any other slot."""
+    chain: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+    while isinstance(e, Call) and e.fn in _FAST_FILTERS and e.args:
+        fn, most = _FAST_FILTERS[e.fn]
+        extra = e.args[1:]
+        if len(extra) > most or not all(isinstance(a, Lit) for a in extra):
+            return None
+        chain.append((fn, tuple(a.v for a in extra if isinstance(a, Lit))))
+        e = e.args[0]
+    if not chain or not isinstance(e, Var):
+        return None
+    get = compile_expr(e, lang=lang)
+    chain.reverse()
+
+    def slot(m: Mapping[str, Any], now: datetime) -> Any:
+        v = get(m, now)
+        try:
+            for fn, extra in chain:
+                v = fn(v, *extra)
+        except Exception:  # the evaluator gives None where a filter fails
+            return None
+        return v
+
+    return slot
+
+
+class _Tpl:
+    """A template prepared for one language: constant text, or text and compiled slots.
+
+    ``pieces`` holds the text between the slots and a placeholder at each slot; ``slots``
+    the position and the compiled expression of each slot. A voice template may take some
+    slot values from the text template of the same prompt (``share``)."""
+
+    __slots__ = ("const", "pieces", "slots", "exprs", "plain", "ssml", "lang", "links")
 
     def __init__(self, template: Template, lang: str, *, ssml: bool) -> None:
-        pieces: list[str | Callable[[Mapping[str, Any], datetime], Any]] = []
+        pieces: list[str] = []
+        slots: list[tuple[int, Slot]] = []
+        exprs: list[Expr] = []
+        faster = False  # a slot has a plain-Python form: render it here
         for part in template.parts:
             if isinstance(part, ExprPart):
-                pieces.append(compile_expr(part.expr, lang=lang))
-            elif pieces and isinstance(pieces[-1], str):
+                fast = _fast_slot(part.expr, lang)
+                faster = faster or fast is not None
+                slots.append((len(pieces), fast or compile_expr(part.expr, lang=lang)))
+                exprs.append(part.expr)
+                pieces.append("")
+            elif pieces and (not slots or slots[-1][0] != len(pieces) - 1):
                 pieces[-1] += part.text
             else:
                 pieces.append(part.text)
         self.lang = lang
         self.ssml = ssml
         self.pieces = tuple(pieces)
-        self.const: str | None = None
-        if all(isinstance(p, str) for p in pieces):
-            self.const = "".join(p for p in pieces if isinstance(p, str))
+        self.slots = tuple(slots)
+        self.exprs = tuple(exprs)
+        # per slot: None (evaluated here), or (slot of the other template, a filter over
+        # its value or None for the value itself)
+        self.links: tuple[tuple[int, Slot | None] | None, ...] | None = None
+        self.const: str | None = "".join(pieces) if not slots else None
         # with nothing to escape, the evaluator's compiled template gives the same text
-        self.plain = None if ssml or self.const is not None else compile_template(template, lang)
+        plain = not ssml and self.const is None and not faster
+        self.plain = compile_template(template, lang) if plain else None
 
-    def render(self, memory: Mapping[str, Any], now: datetime) -> str:
+    def share(self, other: _Tpl) -> bool:
+        """Reuse the slot values ``other`` computes for the same prompt: a slot that is one
+        of its slots (``{{ value }}`` in both), or a filter with constant arguments over
+        one (``value | phone | spell`` over the text's ``value | phone``), is not evaluated
+        twice. True when some slot is shared."""
+        theirs = {e: k for k, e in enumerate(other.exprs)}
+        links: list[tuple[int, Slot | None] | None] = []
+        for e in self.exprs:
+            link: tuple[int, Slot | None] | None = None
+            if e in theirs:
+                link = (theirs[e], None)
+            elif (
+                isinstance(e, Call)
+                and e.args
+                and e.args[0] in theirs
+                and all(isinstance(a, Lit) for a in e.args[1:])
+            ):
+                tail = Call(fn=e.fn, args=(Var(path=(_SHARED,)), *e.args[1:]))
+                fn = _fast_slot(tail, self.lang) or compile_expr(tail, lang=self.lang)
+                link = (theirs[e.args[0]], fn)
+            links.append(link)
+        if any(x is not None for x in links):
+            self.links = tuple(links)
+        return self.links is not None
+
+    def values(self, memory: Mapping[str, Any], now: datetime) -> list[Any]:
+        """The value of every slot, in order."""
+        return [fn(memory, now) for _, fn in self.slots]
+
+    def text_of(self, v: Any) -> str:
+        """How a slot value is written into this template (XML-escaped in SSML)."""
+        if type(v) is str:
+            text: str = v
+        else:
+            try:
+                text = format_value(v, self.lang)
+            except Exception:  # the evaluator never raises; a formatter bug must not either
+                text = ""
+        if self.ssml and ("&" in text or "<" in text or ">" in text):
+            return _xml_escape(text)
+        return text
+
+    def join(self, values: Sequence[Any]) -> str:
+        """The text with the slot ``values`` (as ``values`` gave them) filled in."""
+        out = list(self.pieces)
+        k = 0
+        for i, _ in self.slots:
+            v = values[k]
+            out[i] = v if type(v) is str and not self.ssml else self.text_of(v)
+            k += 1
+        return "".join(out)
+
+    def render(
+        self, memory: Mapping[str, Any], now: datetime, theirs: Sequence[Any] | None = None
+    ) -> str:
+        """The text; ``theirs``: the slot values of the template this one shares with."""
         if self.const is not None:
             return self.const
         if self.plain is not None:
             return self.plain(memory, now)
-        out: list[str] = []
-        for p in self.pieces:
-            if isinstance(p, str):
-                out.append(p)
-                continue
-            try:
-                text = format_value(p(memory, now), self.lang)
-            except Exception:  # the evaluator never raises; a formatter bug must not either
-                text = ""
-            out.append(_xml_escape(text) if self.ssml else text)
+        out = list(self.pieces)
+        text_of = self.text_of
+        links = self.links if theirs is not None else None
+        for k, (i, fn) in enumerate(self.slots):
+            link = links[k] if links is not None else None
+            if link is None:
+                v = fn(memory, now)
+            elif link[1] is None:
+                v = theirs[link[0]]  # type: ignore[index]
+            else:
+                v = link[1]({_SHARED: theirs[link[0]]}, now)  # type: ignore[index]
+            out[i] = text_of(v)
         return "".join(out)
+
+
+_SHARED = "\x00shared"  # the variable a shared slot's filter reads (no name can clash)
 
 
 def _xml_escape(text: str) -> str:
@@ -220,34 +372,43 @@ def _again(text: str, words: str, lang: str) -> str:
 class _Plan:
     """One prompt level for one language and channel: a prebuilt SayAction when constant."""
 
-    __slots__ = ("key", "text", "ssml", "action")
+    __slots__ = ("key", "text", "ssml", "action", "shares", "wrap")
 
     def __init__(self, key: str, prompt: Prompt, lang: str, channel: str) -> None:
         self.key = key
+        self.shares = False
         if channel == "voice":
             self.text = _Tpl(prompt.text, lang, ssml=False)
             self.ssml = None if prompt.voice is None else _Tpl(prompt.voice, lang, ssml=True)
+            if self.ssml is not None and self.text.const is None and self.ssml.const is None:
+                self.shares = self.ssml.share(self.text)
         else:
             self.text = _Tpl(prompt.chat or prompt.text, lang, ssml=False)
             self.ssml = None
+        # whether the SSML gets a <speak> around it: known here when it begins with text
+        self.wrap: bool | None = None
+        if self.ssml is not None and self.ssml.pieces[0].strip():
+            self.wrap = not self.ssml.pieces[0].lstrip().startswith("<speak")
         self.action: SayAction | None = None
         if self.text.const is not None and (self.ssml is None or self.ssml.const is not None):
             self.action = self._build(self.text.const, self.ssml.const if self.ssml else None)
 
     def _build(self, text: str, ssml: str | None) -> SayAction:
-        return _fast(
-            SayAction,
-            {
-                "type": "say",
-                "text": text,
-                "ssml": None if ssml is None else _speak(ssml),
-                "prompt": self.key,
-            },
-        )
+        if ssml is not None:
+            wrap = self.wrap
+            if wrap is None:
+                ssml = _speak(ssml)
+            elif wrap:
+                ssml = f"<speak>{ssml}</speak>"
+        return _fast(SayAction, {"type": "say", "text": text, "ssml": ssml, "prompt": self.key})
 
     def say(self, memory: Mapping[str, Any], now: datetime) -> SayAction:
         if self.action is not None:
             return self.action
+        if self.shares:  # the voice variant reuses slot values of the text
+            values = self.text.values(memory, now)
+            ssml = self.ssml.render(memory, now, values)  # type: ignore[union-attr]
+            return self._build(self.text.join(values), ssml)
         text = self.text.render(memory, now)
         ssml = None if self.ssml is None else self.ssml.render(memory, now)
         return self._build(text, ssml)
@@ -682,10 +843,15 @@ class DdtEngine:
         at: datetime,
         rule: str | None = None,
     ) -> tuple[SayAction, ...]:
-        levels = self._levels(node, state, lang, ch, rule)
+        levels = (
+            node.plans.get((state, lang, ch), ())
+            if rule is None
+            else self._levels(node, state, lang, ch, rule)
+        )
         if not levels:
             return ()
-        plan = levels[_index(level, len(levels))]
+        n = len(levels)
+        plan = levels[0 if level < 1 else (level if level < n else n) - 1]
         if plan.action is not None:
             return (plan.action,)
         return (plan.say(_scope(memory, value), at),)
