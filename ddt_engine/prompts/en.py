@@ -257,15 +257,15 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
     "spelled": {
         "ask": _ASK,
         "example": (
-            "Say it one character at a time; for letters you can use words, for example: "
-            "alpha, bravo.",
+            "For letters you can use words, for example: alpha, bravo.",
             "For example: AB12C.",
         ),
         "readback": _DIGITS_READBACK,
         "invalid": "That code isn't valid.",
         "help": (
-            "$example",
-            "Type the code with letters and digits, without spaces. $example",
+            # a code of digits too (a card's last four): no "letters and digits" here
+            "Say it one character at a time. $example",
+            "Type the code without spaces. $example",
         ),
     },
 }

@@ -259,15 +259,15 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
     "spelled": {
         "ask": _ASK,
         "example": (
-            "Me lo dica un carattere alla volta; per le lettere può usare le città, per "
-            "esempio: A come Ancona, B come Bologna.",
+            "Per le lettere può usare le città, per esempio: A come Ancona, B come Bologna.",
             "Per esempio: AB12C.",
         ),
         "readback": _DIGITS_READBACK,
         "invalid": "Questo codice non è valido.",
         "help": (
-            "$example",
-            "Scriva il codice con lettere e cifre, senza spazi. $example",
+            # a code of digits too (a card's last four): no "lettere e cifre" here
+            "Me lo dica un carattere alla volta. $example",
+            "Scriva il codice, senza spazi. $example",
         ),
     },
 }

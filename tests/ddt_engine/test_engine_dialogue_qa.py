@@ -302,3 +302,23 @@ def test_again_keeps_a_code_or_a_value_at_the_start_as_it_is() -> None:
     policy.say("AB123456")
     policy.say("CD123456")
     assert policy.text() == "Come dicevo, POL e sei cifre, per esempio POL123456."
+
+
+def test_the_help_of_a_spelled_code_of_digits_does_not_talk_of_letters() -> None:
+    """A DDT cannot give its own help: the type's must fit a code of digits too (the last
+    four digits of a card were helped with "lettere e cifre", "A come Ancona")."""
+    digits = {"type": "spelled", "example": {"it": "Per esempio: 1 2 3 4.", "en": "x"}}
+    voice = Talk(digits, channel="voice")
+    voice.start()
+    voice.say("aiuto")
+    assert voice.ssml() == (
+        "<speak>Me lo dica un carattere alla volta. Per esempio: 1 2 3 4.</speak>"
+    )
+    assert voice.text() == "Scriva il codice, senza spazi. Per esempio: 1 2 3 4."
+    plain = Talk({"type": "spelled"}, lang="en", channel="voice")
+    plain.start()
+    plain.say("help")
+    assert plain.ssml() == (
+        "<speak>Say it one character at a time. For letters you can use words, for "
+        "example: alpha, bravo.</speak>"
+    )
