@@ -249,10 +249,10 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
     },
     "text": {
         "ask": "Please tell me $label.",
-        "example": "One sentence in your own words is enough.",
+        "example": "One sentence is enough.",
         "readback": "{{ value }}",
         "invalid": "That answer won't work.",
-        "help": "Tell me in your own words, in one sentence.",
+        "help": "Answer in your own words. $example",
     },
     "spelled": {
         "ask": _ASK,

@@ -251,10 +251,10 @@ TYPE_TEXTS: dict[str, dict[str, Text]] = {
     },
     "text": {
         "ask": "Mi dica $label.",
-        "example": "Basta una frase, con parole sue.",
+        "example": "Basta una frase.",
         "readback": "{{ value }}",
         "invalid": "Questa risposta non va bene.",
-        "help": "Mi spieghi con parole sue, in una frase.",
+        "help": "Mi risponda con parole sue. $example",
     },
     "spelled": {
         "ask": _ASK,

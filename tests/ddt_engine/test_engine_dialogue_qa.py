@@ -322,3 +322,27 @@ def test_the_help_of_a_spelled_code_of_digits_does_not_talk_of_letters() -> None
         "<speak>Say it one character at a time. For letters you can use words, for "
         "example: alpha, bravo.</speak>"
     )
+
+
+def test_the_help_of_a_free_text_gives_the_ddts_example() -> None:
+    """ "aiuto" at "where did it happen?" was "Mi spieghi con parole sue, in una frase.": a
+    place needs an example of a place."""
+    place = {
+        "type": "text",
+        "example": {
+            "it": "Per esempio: via Roma 12, Bologna.",
+            "en": "For example: 12 London Road, Brighton.",
+        },
+    }
+    t = Talk(place)
+    t.start()
+    t.say("aiuto")
+    assert t.text() == "Mi risponda con parole sue. Per esempio: via Roma 12, Bologna."
+    en = Talk(place, lang="en")
+    en.start()
+    en.say("help")
+    assert en.text() == "Answer in your own words. For example: 12 London Road, Brighton."
+    plain = Talk({"type": "text"})
+    plain.start()
+    plain.say("aiuto")
+    assert plain.text() == "Mi risponda con parole sue. Basta una frase."
