@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -22,6 +23,7 @@ from runtime.coverage import FlowGraph, measure
 from runtime.orchestrator import InvalidEventError, new_session, run_step
 from runtime.programs import LoadedProgram, ProgramRegistry
 from runtime.sinks.jsonl import read_turns
+from schemas.actions import SayAction
 from schemas.events import (
     BackendResultEvent,
     Event,
@@ -69,6 +71,30 @@ def test_conversation_tests_pass_with_coverage_and_replay(name: str, tmp_path: P
     )
     assert rep.nodes.percent >= 90, rep.nodes.missed
     assert rep.edges.percent >= 90, rep.edges.missed
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_a_voice_caller_never_hears_a_masked_number_or_a_country_code(
+    name: str, tmp_path: Path
+) -> None:
+    """What a DDT says on voice (its SSML, else its text) holds no "****" of a masked card
+    and no "+39" of a number in E.164: a text-to-speech engine reads them as written."""
+    lp = loaded(name)
+    voice = [t for f in find_test_files(ROOT / name) for t in load_tests(f) if t.channel == "voice"]
+    assert voice
+    heard = []
+    for i, t in enumerate(voice):
+        r = asyncio.run(run_test(lp, t, tmp_path / f"{i}.jsonl"))
+        for rec in r.records:
+            for a in rec.actions:
+                if isinstance(a, SayAction) and a.prompt and "/" in a.prompt:  # a DDT's
+                    heard.append(_TAG.sub(" ", a.ssml) if a.ssml else a.text)
+    assert heard
+    for said in heard:
+        assert "*" not in said and "+39" not in said and "+ 3 9" not in said, said
 
 
 def test_replay_detects_a_tampered_log(tmp_path: Path) -> None:
