@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler import compile_project
-from runtime.convtest import find_test_files, load_tests, run_test
+from runtime.convtest import ConvTest, find_test_files, load_tests, run_test
 from runtime.programs import LoadedProgram, ProgramRegistry
 from runtime.replay import ReplayError, SessionLog, _quick_digest, load_jsonl, replay_session
 from schemas.program import Program
@@ -42,26 +42,41 @@ class Recorded:
     sessions: tuple[SessionLog, ...]
 
 
-async def _record(loaded: LoadedProgram, project: Path, out: Path) -> list[Recorded]:
-    recs = []
-    tests = [t for f in find_test_files(project) for t in load_tests(f)]
-    for i, t in enumerate(tests):
+@dataclass(frozen=True)
+class _Run:
+    file: str
+    rec: Recorded
+
+
+async def _record(loaded: LoadedProgram, project: Path, out: Path) -> list[_Run]:
+    runs = []
+    tests = [(f.name, t) for f in find_test_files(project) for t in load_tests(f)]
+    for i, (file, t) in enumerate(tests):
         log = out / f"{i:02d}.jsonl"
         await run_test(loaded, t, log)
-        recs.append(Recorded(t.name, log, tuple(load_jsonl(log))))
-    return recs
+        runs.append(_Run(file, Recorded(t.name, log, tuple(load_jsonl(log)))))
+    return runs
 
 
-_CACHE: dict[Path, list[Recorded]] = {}
+_CACHE: dict[Path, list[_Run]] = {}
+# The QA callers of an example (tests/callers.yaml) grow with every review of its prompts;
+# the replay tests count and pick sessions, so by default they take the designer's files.
+QA_FILES = frozenset({"callers.yaml"})
 
 
-def recorded(project: Path, tmp_root: Path) -> list[Recorded]:
-    """The turn logs of ``project``'s conversation tests (run once per test session)."""
+def designer_tests(project: Path) -> list[ConvTest]:
+    """``project``'s conversation tests but its QA callers: the stable set replay tests count."""
+    return [t for f in find_test_files(project) if f.name not in QA_FILES for t in load_tests(f)]
+
+
+def recorded(project: Path, tmp_root: Path, *, every: bool = False) -> list[Recorded]:
+    """The turn logs of ``project``'s conversation tests (run once per test session): those
+    of every test file with ``every``, else all but the QA callers (a stable set to count)."""
     if project not in _CACHE:
         out = tmp_root / project.name
         out.mkdir(parents=True, exist_ok=True)
         _CACHE[project] = asyncio.run(_record(compiled(project), project, out))
-    return _CACHE[project]
+    return [r.rec for r in _CACHE[project] if every or r.file not in QA_FILES]
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +88,7 @@ def rec_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_example_session_replays_identical_from_jsonl(name: str, rec_root: Path) -> None:
     project = EXAMPLES_DIR / name
     lp = compiled(project)
-    recs = recorded(project, rec_root)
+    recs = recorded(project, rec_root, every=True)
     assert recs
     for r in recs:
         assert len(r.sessions) == 1, r.name

@@ -36,12 +36,19 @@ from typer.testing import CliRunner
 
 from runtime._cli_replay import _coverage_cmd, _replay_cmd, _run
 from runtime.cli import _register, app
-from runtime.convtest import find_test_files, load_tests, run_test
+from runtime.convtest import run_test
 from runtime.mongo import MongoArchive, turn_id
 from runtime.program_store import LocalProgramStore
 from runtime.replay import load_jsonl
 from tests.runtime._mongo_helpers import drop_mongo_db
-from tests.runtime.test_replay import EXAMPLES, EXAMPLES_DIR, compiled, rec_root, recorded
+from tests.runtime.test_replay import (
+    EXAMPLES,
+    EXAMPLES_DIR,
+    compiled,
+    designer_tests,
+    rec_root,
+    recorded,
+)
 from tests.runtime.test_whatif import changed_project
 from tests.servers import MongoServer, Servers
 
@@ -59,7 +66,7 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
     under its own session id, started k hours after the test's own start."""
     out = tmp_path_factory.mktemp("stream")
     loaded = compiled(PROJECT)
-    tests = [t for f in find_test_files(PROJECT) for t in load_tests(f)]
+    tests = designer_tests(PROJECT)
 
     async def record() -> None:
         for k in range(COPIES):

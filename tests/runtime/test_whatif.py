@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from runtime.convtest import find_test_files, load_tests, run_test
+from runtime.convtest import run_test
 from runtime.programs import LoadedProgram
 from runtime.replay import SessionLog, load_jsonl
 from runtime.whatif import observable, what_if
-from tests.runtime.test_replay import EXAMPLES_DIR, compiled, rec_root, recorded
+from tests.runtime.test_replay import EXAMPLES_DIR, compiled, designer_tests, rec_root, recorded
 
 __all__ = ["rec_root"]
 
@@ -73,7 +73,7 @@ async def _oracle(
     new: LoadedProgram, originals: dict[str, SessionLog], tmp: Path
 ) -> dict[str, int | None]:
     out: dict[str, int | None] = {}
-    tests = [t for f in find_test_files(PROJECT) for t in load_tests(f)]
+    tests = designer_tests(PROJECT)
     for i, t in enumerate(tests):
         log = tmp / f"oracle-{i}.jsonl"
         await run_test(new, t, log)
