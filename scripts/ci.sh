@@ -11,4 +11,4 @@ bash scripts/servers.sh  # redis-server, rabbitmq-server (apt), secantusdb (its 
 .venv/bin/ruff format --check schemas compiler ddt_engine runtime tests bench
 .venv/bin/lint-imports
 .venv/bin/mypy
-.venv/bin/python -m pytest -q
+.venv/bin/python -m pytest -q --durations=15  # the slowest tests, to keep the suite well under 10 min
