@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 import re
 import sys
 import tempfile
@@ -37,9 +38,10 @@ from schemas.actions import EndAction, SayAction, TransferAction
 from schemas.events import Event, HangupEvent, NoInputEvent, UserInputEvent
 
 HELP = (
-    "commands: /noinput (caller silent), /dtmf 123# (keypad), /state (memory and DDT state), "
-    "/restart, /quit"
+    "commands: /noinput (caller silent), /dtmf 123# (keypad), /hangup, /state (memory and "
+    "DDT state), /restart, /help, /quit"
 )
+_NO_ARGUMENTS = ("/quit", "/exit", "/help", "/restart", "/state", "/noinput", "/hangup")
 
 
 class _Single:
@@ -157,6 +159,10 @@ class Chat:
     async def handle(self, line: str) -> bool:
         """One line of input; False to quit."""
         text = line.strip()
+        command, _, argument = text.partition(" ")
+        if command in _NO_ARGUMENTS and argument.strip():
+            self.console.print(f"[red]{command} takes no arguments[/red]; {HELP}")
+            return True
         if text in ("/quit", "/exit"):
             return False
         if text == "/help":
@@ -182,7 +188,28 @@ class Chat:
         return True
 
 
-async def _chat(
+def _read_line(prompt: str) -> str | None:
+    """The next line of input, None at its end (Ctrl-D, end of the pipe, no stdin at all).
+
+    Read in the main thread, outside the event loop, so that Ctrl-C interrupts it at once.
+    Bytes that are not UTF-8 come back as lone surrogates (``surrogateescape``)."""
+    if sys.stdin is None:  # started with stdin closed (``<&-``)
+        return None
+    try:
+        return input(prompt)
+    except EOFError:
+        return None
+
+
+def _not_utf8(line: str) -> str | None:
+    """The first byte of ``line`` that was not UTF-8 (as ``0xff``), None when it all was."""
+    for ch in line:
+        if "\udc80" <= ch <= "\udcff":
+            return f"0x{ord(ch) - 0xDC00:02x}"
+    return None
+
+
+def _chat(
     console: Console,
     loaded: LoadedProgram,
     *,
@@ -197,25 +224,35 @@ async def _chat(
     chat = Chat(
         console, loaded, driver, language=language, voice=voice, variables=variables, clock=clock
     )
-    tty = sys.stdin.isatty()
-    try:
-        await chat.start()
-        while True:
-            try:
-                line = await asyncio.to_thread(input, "you> " if tty else "")
-            except EOFError:
-                break
-            if not tty:
-                console.print(f"[bold green]you>[/bold green] {escape(line)}")
-            try:
-                if not await chat.handle(line):
+    stdin = sys.stdin
+    tty = stdin is not None and stdin.isatty()
+    if isinstance(stdin, io.TextIOWrapper):
+        stdin.reconfigure(errors="surrogateescape")  # a bad byte is reported, not a traceback
+    with asyncio.Runner() as runner:
+        try:
+            runner.run(chat.start())
+            while True:
+                line = _read_line("you> " if tty else "")
+                if line is None:
                     break
-            except InvalidEventError as e:
-                console.print(f"[red]{escape(e.message)}[/red]")
-            except RuntimeFault as e:
-                console.print(f"[red]error: {escape(e.message)}[/red]")
-    finally:
-        await driver.aclose()
+                bad = _not_utf8(line)
+                if bad is not None:
+                    shown = line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                    if not tty:
+                        console.print(f"[bold green]you>[/bold green] {escape(shown)}")
+                    console.print(f"[red]this line is not UTF-8 text (byte {bad}); not sent[/red]")
+                    continue
+                if not tty:
+                    console.print(f"[bold green]you>[/bold green] {escape(line)}")
+                try:
+                    if not runner.run(chat.handle(line)):
+                        break
+                except InvalidEventError as e:
+                    console.print(f"[red]{escape(e.message)}[/red]")
+                except RuntimeFault as e:
+                    console.print(f"[red]error: {escape(e.message)}[/red]")
+        finally:
+            runner.run(driver.aclose())
 
 
 def register(app: typer.Typer) -> None:
@@ -269,22 +306,21 @@ def register(app: typer.Typer) -> None:
             f"[dim]{escape(loaded.program.project)} ({escape(loaded.id[:19])}…); {HELP}[/dim]"
         )
         try:
-            asyncio.run(
-                _chat(
-                    console,
-                    loaded,
-                    language=lang,
-                    voice=voice,
-                    log=log_path,
-                    clock=clock,
-                    effects=effects,
-                    variables=_parse_vars(var or []),
-                )
+            _chat(
+                console,
+                loaded,
+                language=lang,
+                voice=voice,
+                log=log_path,
+                clock=clock,
+                effects=effects,
+                variables=_parse_vars(var or []),
             )
         except KeyboardInterrupt:
-            pass
+            console.print()  # Ctrl-C: leave at once, after the "you> " prompt
         except RuntimeFault as e:
             console.print(f"[red]error: {escape(e.message)}[/red]")
-            console.print(f"turn log: {escape(str(log_path))}")
+            if log_path.exists():
+                console.print(f"turn log: {escape(str(log_path))}")
             raise typer.Exit(1) from None
         console.print(f"turn log: {escape(str(log_path))}")

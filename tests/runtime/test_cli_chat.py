@@ -143,3 +143,120 @@ def test_chat_on_a_compiled_program(tmp_path: Path) -> None:
     p = chat(str(bad), stdin="")
     assert p.returncode == 1
     assert p.stdout.startswith(f"error: {bad} is not a compiled ddtflow program")
+
+
+def _chat_bytes(*args: str, stdin: bytes | None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "chat", *args],
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        capture_output=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def test_a_line_that_is_not_utf8_is_refused_and_the_next_ones_go_on(tmp_path: Path) -> None:
+    # a script saved in Latin-1 ("sì" is b"s\xec"): said so, not sent, no traceback
+    log = tmp_path / "c.jsonl"
+    p = _chat_bytes(
+        str(BANK),
+        "--log",
+        str(log),
+        "--at",
+        "2026-03-02T10:00:00+01:00",
+        stdin=b"s\xec, certo\n12 marzo 1980\n",
+    )
+    out, err = p.stdout.decode(), p.stderr.decode()
+    assert p.returncode == 0, out + err
+    assert "Traceback" not in out + err
+    lines = out.splitlines()
+    assert "this line is not UTF-8 text (byte 0xec); not sent" in lines
+    assert "bot> Ora mi dica le ultime quattro cifre della carta da bloccare." in lines
+    assert lines[-1] == f"turn log: {log}"
+    texts = [r.event.text for r in read_turns(log) if r.event.type == "user_input"]
+    assert texts == ["12 marzo 1980"]
+
+
+def test_chat_with_stdin_closed_ends_like_end_of_input(tmp_path: Path) -> None:
+    log = tmp_path / "c.jsonl"
+    p = subprocess.run(
+        f'exec {sys.executable} -m runtime.cli chat "{BANK}" --log "{log}" <&-',
+        shell=True,  # noqa: S602 - the test's own command line
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "Traceback" not in p.stdout + p.stderr
+    assert p.stdout.splitlines()[-1] == f"turn log: {log}"
+
+
+def test_commands_with_arguments_they_do_not_take(tmp_path: Path) -> None:
+    p = chat(
+        str(BANK),
+        "--log",
+        str(tmp_path / "c.jsonl"),
+        stdin="/help\n/state now\n/quit please\n/hangup\n",
+    )
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert any(line.startswith("commands:") and "/hangup" in line for line in lines)
+    assert any(line.startswith("/state takes no arguments") for line in lines)
+    assert any(line.startswith("/quit takes no arguments") for line in lines)
+    assert not any(line.startswith("unknown command") for line in lines)
+    assert "-- call ended (hangup)" in lines  # "/quit please" did not quit
+
+
+def test_ctrl_c_at_the_prompt_leaves_at_once(tmp_path: Path) -> None:
+    import os
+    import pty
+    import select
+    import signal
+    import time
+
+    log = tmp_path / "c.jsonl"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: chat on a terminal
+        os.chdir(ROOT)
+        os.execv(
+            sys.executable,
+            [sys.executable, "-m", "runtime.cli", "chat", str(BANK), "--log", str(log)],
+        )
+    out = b""
+
+    def read_until(marker: bytes, seconds: float) -> bool:
+        nonlocal out
+        end = time.monotonic() + seconds
+        while marker not in out and time.monotonic() < end:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                try:
+                    out += os.read(fd, 4096)
+                except OSError:
+                    break
+        return marker in out
+
+    try:
+        assert read_until(b"you> ", 60), out
+        os.write(fd, b"\x03")  # Ctrl-C
+        assert read_until(b"turn log:", 20), out
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            read_until(b"\0", 0.2)
+        else:
+            raise AssertionError(f"chat still running after Ctrl-C: {out!r}")
+        assert b"Traceback" not in out
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(fd)
