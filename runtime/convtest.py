@@ -29,8 +29,9 @@ Every test runs with a fresh in-memory store and writes its own JSONL turn log.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -120,6 +121,7 @@ class TestResult:
     records: list[TurnRecord] = field(default_factory=list)
     traces: list[list[int]] = field(default_factory=list)
     transcript: list[tuple[str, str]] = field(default_factory=list)  # (who, text)
+    declared: Collection[str] = ()  # the program's variables, for memory expectations
 
     @property
     def ok(self) -> bool:
@@ -336,6 +338,13 @@ def _turn(d: Any, file: Path, index: int, default_line: int) -> Turn:
     inputs = [k for k in ("user", "noinput", "dtmf", "hangup") if k in d]
     if len(inputs) > 1:
         raise TestFileError(f"{where}: a turn has one input, not {', '.join(inputs)}")
+    for flag in ("noinput", "hangup"):
+        if flag in d and d[flag] is not True:
+            written = {False: "false", None: "null"}.get(d[flag], d[flag])
+            raise TestFileError(
+                f"{where}: '{flag}: {written}' is not a turn; write '{flag}: true' (the caller "
+                f"{'stays silent' if flag == 'noinput' else 'hangs up'}), or leave it out"
+            )
     kind: TurnKind = "start"
     text, dtmf = "", None
     if inputs:
@@ -445,10 +454,16 @@ def load_tests(path: str | Path) -> list[ConvTest]:
         problem = getattr(e, "problem", None) or str(e)
         what = "" if isinstance(e, _FileProblem) else "not valid YAML: "
         raise TestFileError(f"{p}{pos}: {what}{problem}") from None
+    if data is None:
+        raise TestFileError(f"{p}: the file is empty; a test has name, at, turns, …")
+    if isinstance(data, list):
+        raise TestFileError(f"{p}:1: a list of tests goes under 'tests:' (tests: [{{…}}, …])")
     if isinstance(data, Mapping) and "tests" in data:
         items = data["tests"]
         if not isinstance(items, list):
             raise TestFileError(f"{p}: 'tests' must be a list of tests")
+        if not items:
+            raise TestFileError(f"{p}: 'tests' is empty: the file tests nothing")
         return [_test(t, p, i) for i, t in enumerate(items)]
     return [_test(data, p, 0)]
 
@@ -492,12 +507,29 @@ def _diff_bot(expected: tuple[str, ...], got: list[str]) -> list[str]:
     return lines
 
 
-def _diff_memory(expected: Mapping[str, Any], memory: Mapping[str, Any]) -> list[str]:
+def _unknown_variable(path: str, declared: Collection[str]) -> str | None:
+    """Why ``path`` names no variable of the project (a typo in a test), else None: a path
+    is a declared variable or a part of one (``slots.0.time`` in ``slots``)."""
+    if not declared or any(path == v or path.startswith(v + ".") for v in declared):
+        return None
+    close = difflib.get_close_matches(path, sorted(declared), n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"not a variable of the project{hint}"
+
+
+def _diff_memory(
+    expected: Mapping[str, Any], memory: Mapping[str, Any], declared: Collection[str] = ()
+) -> list[str]:
     lines: list[str] = []
     for var, want in expected.items():
+        unknown = _unknown_variable(var, declared)
+        if unknown is not None:
+            lines.append(f"  memory {var}: {unknown}")
+            continue
         got = get_path(memory, tuple(var.split(".")))
         if got != want:
-            lines.append(f"  memory {var}: expected {want!r}, got {got!r}")
+            shown = "nothing (not set)" if got is None else repr(got)
+            lines.append(f"  memory {var}: expected {want!r}, got {shown}")
     return lines
 
 
@@ -517,7 +549,7 @@ def _event(turn: Turn, at: dt.datetime) -> Event:
 
 async def run_test(loaded: LoadedProgram, test: ConvTest, log: Path) -> TestResult:
     """Run one conversation test through the driver (memory store, JSONL log at ``log``)."""
-    result = TestResult(test=test, log=log)
+    result = TestResult(test=test, log=log, declared=tuple(loaded.program.variables))
     if log.exists():
         log.unlink()
     now = [test.at]
@@ -571,7 +603,7 @@ async def run_test(loaded: LoadedProgram, test: ConvTest, log: Path) -> TestResu
         if test.expect_reason is not None and state.reason != test.expect_reason:
             fails.append(f"final reason: expected {test.expect_reason!r}, got {state.reason!r}")
         if test.expect_memory:
-            fails.extend(_diff_memory(test.expect_memory, state.memory))
+            fails.extend(_diff_memory(test.expect_memory, state.memory, loaded.program.variables))
     except RuntimeFault as e:
         fails.append(f"the session could not run: {e.message}")
     finally:
@@ -586,7 +618,7 @@ def _check_turn(result: TestResult, turn: Turn, resp: TurnResponse, i: int, stat
     if turn.bot is not None:
         lines.extend(_diff_bot(turn.bot, texts))
     if turn.memory is not None:
-        lines.extend(_diff_memory(turn.memory, state.memory))
+        lines.extend(_diff_memory(turn.memory, state.memory, result.declared))
     if turn.status is not None and state.status != turn.status:
         lines.append(f"  status: expected {turn.status}, got {state.status}")
     if lines:

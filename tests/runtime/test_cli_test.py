@@ -140,6 +140,21 @@ expect: {status: ended}
             + "turns: [{user: a}]",
             "YAML aliases expand to more than",
         ),
+        # found by the designer-tools QA pass: each of these passed silently
+        (
+            "name: x\nat: 2026-03-02T10:00:00\nturns: [{user: a}, {noinput: false}]",
+            "broken.yaml:3: 'noinput: false' is not a turn; write 'noinput: true'",
+        ),
+        (
+            "name: x\nat: 2026-03-02T10:00:00\nturns: [{user: a}, {hangup: }]",
+            "'hangup: null' is not a turn; write 'hangup: true'",
+        ),
+        ("tests: []", "broken.yaml: 'tests' is empty: the file tests nothing"),
+        ("# nothing yet\n", "broken.yaml: the file is empty"),
+        (
+            "- name: x\n  at: 2026-03-02T10:00:00\n  turns: [{user: a}]",
+            "broken.yaml:1: a list of tests goes under 'tests:'",
+        ),
     ],
 )
 def test_broken_test_files_are_reported(
@@ -207,3 +222,28 @@ def test_project_that_does_not_compile(tmp_path: Path) -> None:
     assert p.returncode == 1
     assert "error(s); nothing run" in p.stdout
     assert "Traceback" not in p.stdout + p.stderr
+
+
+def test_memory_expectations_on_paths_that_are_no_variable(project: Path, tmp_path: Path) -> None:
+    # a typo in a memory path used to read "got None", and `x: null` on it passed silently
+    (project / "tests" / "typo.yaml").write_text(
+        """
+name: typo
+at: 2026-03-02T10:00:00+01:00
+turns:
+  - user: "12 marzo 1980"
+    memory: {customer.birth_dat: 1980-03-12, nothere.x: null, customer.birth_date: 1980-03-12}
+expect:
+  memory: {card.last4: "1234"}
+"""
+    )
+    p = run(str(project), "--log-dir", str(tmp_path / "logs"))
+    assert p.returncode == 1
+    lines = [line.strip() for line in p.stdout.splitlines()]
+    assert (
+        "memory customer.birth_dat: not a variable of the project "
+        "(did you mean customer.birth_date?)" in lines
+    ), p.stdout
+    assert "memory nothere.x: not a variable of the project" in lines
+    assert "memory card.last4: expected '1234', got nothing (not set)" in lines
+    assert not any(line.startswith("memory customer.birth_date:") for line in lines)
