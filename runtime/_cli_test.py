@@ -10,9 +10,10 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from runtime.convtest import (
     ConvTest,
@@ -50,7 +51,7 @@ def compile_or_exit(project: Path, console: Console) -> tuple[LoadedProgram, Flo
             console.print(f"[red]error:[/red] {escape(e.message)}")
             raise typer.Exit(1) from None
         _keep_program(loaded, console)
-        return loaded, FlowGraph((), ())
+        return loaded, FlowGraph.from_program(loaded.program)
     if not project.exists():
         console.print(f"[red]error:[/red] no such project: {escape(str(project))}")
         raise typer.Exit(1)
@@ -99,24 +100,68 @@ async def _run_all(loaded: LoadedProgram, tests: list[ConvTest], log_dir: Path) 
     return results
 
 
-def coverage_table(rep: CoverageReport) -> Table:
-    table = Table(title="coverage")
-    table.add_column("what")
-    table.add_column("covered", justify="right")
-    table.add_column("total", justify="right")
-    table.add_column("%", justify="right")
-    table.add_column("not covered")
-    for name, m in rep.metrics().items():
-        missed = m.missed
-        shown = ", ".join(missed[:6]) + (f" … (+{len(missed) - 6})" if len(missed) > 6 else "")
-        table.add_row(
-            name,
-            str(len(m.hit & m.total)),
-            str(len(m.total)),
-            f"{m.percent:.1f}",
-            escape(shown),
-        )
-    return table
+_NARROW = 72  # below this many columns the table's list of what is not covered is unreadable
+
+
+def _missed_text(missed: list[str]) -> str:
+    return ", ".join(missed[:6]) + (f" … (+{len(missed) - 6})" if len(missed) > 6 else "")
+
+
+class CoverageView:
+    """The coverage figures as a table, or, in a terminal narrower than 72 columns, as one
+    line per metric (a table there cropped every column to "ddt_…", "bir…")."""
+
+    def __init__(self, rep: CoverageReport) -> None:
+        self.rep = rep
+
+    def _rows(self) -> list[tuple[str, str, str, str, str]]:
+        rows = []
+        for name, m in self.rep.metrics().items():
+            if name == "edges" and not self.rep.edges_known:
+                rows.append((name, "-", "-", "n/a", "needs the project's source, not a program"))
+                continue
+            rows.append(
+                (
+                    name,
+                    str(len(m.hit & m.total)),
+                    str(len(m.total)),
+                    f"{m.percent:.1f}",
+                    _missed_text(m.missed),
+                )
+            )
+        return rows
+
+    def table(self) -> Table:
+        table = Table(title="coverage")
+        table.add_column("what", no_wrap=True)
+        table.add_column("covered", justify="right", no_wrap=True)
+        table.add_column("total", justify="right", no_wrap=True)
+        table.add_column("%", justify="right", no_wrap=True)
+        table.add_column("not covered", overflow="fold")
+        for row in self._rows():
+            table.add_row(*row[:4], escape(row[4]))
+        return table
+
+    def lines(self) -> list[Text]:
+        out = [Text("coverage")]
+        for name, hit, total, pct, missed in self._rows():
+            figures = pct if pct == "n/a" else f"{hit}/{total} {pct}%"
+            line = Text(f"  {name}: {figures}")
+            if missed:
+                line.append(f"; not covered: {missed}" if pct != "n/a" else f" ({missed})")
+            out.append(line)
+        return out
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if options.max_width >= _NARROW:
+            yield self.table()
+        else:
+            yield from self.lines()
+
+
+def coverage_table(rep: CoverageReport) -> CoverageView:
+    """What ``ddtflow test --coverage`` and ``ddtflow coverage`` print."""
+    return CoverageView(rep)
 
 
 def register(app: typer.Typer) -> None:
@@ -147,10 +192,17 @@ def register(app: typer.Typer) -> None:
         if not files:
             console.print(f"[yellow]no conversation tests in {escape(str(project))}/tests[/yellow]")
         logs = log_dir or Path(tempfile.gettempdir()) / "ddtflow-tests" / _slug(project.name)
-        logs.mkdir(parents=True, exist_ok=True)
-        if log_dir is None:  # our own directory: drop the logs of an earlier run
-            for old in logs.glob("*.jsonl"):
-                old.unlink(missing_ok=True)
+        try:
+            logs.mkdir(parents=True, exist_ok=True)
+            if log_dir is None:  # our own directory: drop the logs of an earlier run
+                for old in logs.glob("*.jsonl"):
+                    old.unlink(missing_ok=True)
+        except OSError as e:
+            why = "a file, not a directory" if logs.is_file() else (e.strerror or str(e))
+            console.print(
+                f"[red]error:[/red] the turn logs cannot go in {escape(str(logs))}: {escape(why)}"
+            )
+            raise typer.Exit(1) from None
         results = asyncio.run(_run_all(loaded, tests, logs))
         failed = [r for r in results if not r.ok]
         rep = (
@@ -158,11 +210,7 @@ def register(app: typer.Typer) -> None:
             if coverage or fail_under is not None
             else None
         )
-        low = (
-            fail_under is not None
-            and rep is not None
-            and min(rep.nodes.percent, rep.edges.percent) < fail_under
-        )
+        low = fail_under is not None and rep is not None and bool(rep.below(fail_under))
         if as_json:
             doc: dict[str, Any] = {
                 "project": str(project),
@@ -212,7 +260,9 @@ def register(app: typer.Typer) -> None:
             console.print(
                 f"{len(results) - len(failed)} passed, {len(failed) + len(broken)} failed"
             )
-            if low:
-                console.print(f"[red]coverage below {fail_under}%[/red]")
+            if low and rep is not None and fail_under is not None:
+                console.print(
+                    f"[red]{' and '.join(rep.below(fail_under))} coverage below {fail_under}%[/red]"
+                )
         if failed or broken or low:
             raise typer.Exit(1)

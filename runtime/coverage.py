@@ -29,6 +29,17 @@ class FlowGraph:
 
     nodes: tuple[tuple[str, str, str], ...]
     edges: tuple[tuple[str, str, str, str], ...]
+    edges_known: bool = True  # False: drawn from a compiled program, whose edges are lost
+
+    @classmethod
+    def from_program(cls, program: Program) -> FlowGraph:
+        """Without the project's source: the nodes the compiled program's source map names
+        (each emits a task); its edges cannot be told apart, so they are not counted."""
+        seen: dict[tuple[str, str], None] = {}
+        for loc in program.source_map:
+            if loc.node is not None:
+                seen[(loc.flow, loc.node)] = None
+        return cls(tuple((f, n, "task") for f, n in seen), (), edges_known=False)
 
     @classmethod
     def from_document(cls, data: dict[str, Any]) -> FlowGraph:
@@ -81,6 +92,7 @@ class CoverageReport:
     edges: Metric = field(default_factory=Metric)
     ddt_states: Metric = field(default_factory=Metric)
     ddt_levels: Metric = field(default_factory=Metric)
+    edges_known: bool = True  # False for a compiled program: ``edges`` is not measured
 
     def metrics(self) -> dict[str, Metric]:
         return {
@@ -91,7 +103,16 @@ class CoverageReport:
         }
 
     def as_json(self) -> dict[str, Any]:
-        return {k: m.as_json() for k, m in self.metrics().items()}
+        """Each metric's figures; ``edges`` is null when they were not measured."""
+        return {
+            k: None if k == "edges" and not self.edges_known else m.as_json()
+            for k, m in self.metrics().items()
+        }
+
+    def below(self, percent: float) -> list[str]:
+        """The flow metrics (nodes, edges when measured) under ``percent``."""
+        flow = [("nodes", self.nodes)] + ([("edges", self.edges)] if self.edges_known else [])
+        return [name for name, m in flow if m.percent < percent]
 
 
 def _ddt_items(ddt: CompiledDdt, lang: str) -> tuple[set[str], set[str]]:
@@ -132,7 +153,7 @@ class Coverage:
     def __init__(self, program: Program, graph: FlowGraph, *, language: str | None = None) -> None:
         self.program = program
         self.graph = graph
-        rep = self._rep = CoverageReport()
+        rep = self._rep = CoverageReport(edges_known=graph.edges_known)
         kinds = {(f, n): k for f, n, k in graph.nodes}
         self._starts = {(f, n) for (f, n), k in kinds.items() if k == "start"}
         rep.nodes.total = {f"{f}:{n}" for (f, n) in kinds if (f, n) not in self._starts}

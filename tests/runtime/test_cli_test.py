@@ -247,3 +247,62 @@ expect:
     assert "memory nothere.x: not a variable of the project" in lines
     assert "memory card.last4: expected '1234', got nothing (not set)" in lines
     assert not any(line.startswith("memory customer.birth_date:") for line in lines)
+
+
+def test_coverage_of_a_compiled_program_does_not_claim_its_edges(tmp_path: Path) -> None:
+    # a compiled program has no flow graph: nodes and edges used to read 0/0 = 100 %, and
+    # --fail-under passed whatever the tests covered
+    from compiler import compile_project
+
+    result = compile_project(ROOT / "examples" / "bank_card_block")
+    assert result.program is not None
+    work = tmp_path / "build"
+    shutil.copytree(ROOT / "examples" / "bank_card_block" / "tests", work / "tests")
+    for f in (work / "tests").glob("*.yaml"):
+        if f.name != "happy_path.yaml":
+            f.unlink()
+    program = work / "bank.json"
+    program.write_bytes(result.program.canonical_bytes())
+    p = run(str(program), "--json", "--coverage", "--log-dir", str(tmp_path / "logs"))
+    assert p.returncode == 0, p.stdout + p.stderr
+    cov = json.loads(p.stdout)["coverage"]
+    assert cov["edges"] is None
+    assert 0 < cov["nodes"]["covered"] < cov["nodes"]["total"], cov["nodes"]
+    p = run(str(program), "--coverage", "--fail-under", "100", "--log-dir", str(tmp_path / "l2"))
+    assert p.returncode == 1
+    assert "nodes coverage below 100.0%" in p.stdout
+    assert "needs the project's source" in p.stdout
+
+
+def test_coverage_in_a_narrow_terminal_names_every_metric(tmp_path: Path) -> None:
+    import os
+
+    p = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "test", str(ROOT / "examples" / "bank_card_block")]
+        + ["--coverage", "--log-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        check=False,
+        env={**os.environ, "COLUMNS": "40", "NO_COLOR": "1", "CI": "true"},
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    lines = p.stdout.splitlines()
+    assert "  nodes: 17/17 100.0%" in lines
+    assert any(
+        line.startswith("  ddt_states: ") and "not covered: birth_date/" in line for line in lines
+    )
+    assert "…" not in "".join(line for line in lines if line.startswith("  nodes"))
+    assert "\x1b[" not in p.stdout
+
+
+def test_a_log_dir_that_cannot_be_made_is_an_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    p = run(str(ROOT / "examples" / "bank_card_block"), "--log-dir", str(blocker))
+    assert p.returncode == 1
+    assert (
+        p.stdout.strip() == f"error: the turn logs cannot go in {blocker}: a file, not a directory"
+    )
+    assert "Traceback" not in p.stdout + p.stderr
