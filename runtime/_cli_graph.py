@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -32,6 +33,18 @@ def _svg(dot_exe: str, source: str, out: Path, console: Console) -> None:
         msg = proc.stderr.decode(errors="replace").strip()
         console.print(f"[red]error:[/red] graphviz dot failed: {escape(msg)}")
         raise typer.Exit(1)
+
+
+def _ddt_file_name(stem: str, name: str, suffix: str, taken: set[str]) -> str:
+    """``STEM.ddt-NAME.mmd``, NAME made a file name (a DDT ``sì/no`` is ``sì_no``, where the
+    ``/`` was a directory that did not exist) and different from every name in ``taken``."""
+    safe = re.sub(r"[^\w.-]", "_", name).strip(".") or "ddt"
+    file, k = f"{stem}.ddt-{safe}{suffix}", 1
+    while file in taken:
+        k += 1
+        file = f"{stem}.ddt-{safe}_{k}{suffix}"
+    taken.add(file)
+    return file
 
 
 def register(app: typer.Typer) -> None:
@@ -66,19 +79,25 @@ def register(app: typer.Typer) -> None:
         from compiler.loader import load_project
 
         doc = load_project(project).data or {}
-        output.parent.mkdir(parents=True, exist_ok=True)
-        written: list[Path] = [output]
-        if dot_exe is None:
-            output.write_text(flow_mermaid(doc), encoding="utf-8")
-        else:
-            _svg(dot_exe, flow_dot(doc), output, console)
+        drawings: list[tuple[Path, str]] = [
+            (output, flow_mermaid(doc) if dot_exe is None else flow_dot(doc))
+        ]
         if ddts:
+            taken = {output.name}
             for name, ddt in sorted(loaded.program.ddts.items()):
-                out = output.with_name(f"{output.stem}.ddt-{name}{suffix}")
+                out = output.with_name(_ddt_file_name(output.stem, name, suffix, taken))
+                drawings.append((out, machine_mermaid(ddt) if dot_exe is None else ddt_dot(ddt)))
+        for out, source in drawings:
+            try:
+                out.parent.mkdir(parents=True, exist_ok=True)
                 if dot_exe is None:
-                    out.write_text(machine_mermaid(ddt), encoding="utf-8")
-                else:
-                    _svg(dot_exe, ddt_dot(ddt), out, console)
-                written.append(out)
-        for p in written:
-            console.print(f"wrote {escape(str(p))}")
+                    out.write_text(source, encoding="utf-8")
+            except OSError as e:
+                console.print(
+                    f"[red]error:[/red] cannot write {escape(str(out))}: "
+                    f"{escape(e.strerror or str(e))}"
+                )
+                raise typer.Exit(1) from None
+            if dot_exe is not None:
+                _svg(dot_exe, source, out, console)
+            console.print(f"wrote {escape(str(out))}")

@@ -14,9 +14,36 @@ __all__ = ["ddt_dot", "flow_dot", "flow_mermaid"]
 _ROUTES = ("on_failure", "on_error", "on_timeout")
 
 
-def _sid(flow: str, node: str) -> str:
-    raw = node if flow == "main" else f"{flow}__{node}"
-    return "n_" + re.sub(r"[^A-Za-z0-9_]", "_", raw)
+class _Ids:
+    """One drawing id per (flow, node): ``n_`` and the id with every other character than
+    ASCII letters, digits and ``_`` made ``_``, and a ``_2``, ``_3`` … suffix when that id is
+    taken already ("città" and "citt-" are two nodes, not one with a loop onto itself)."""
+
+    def __init__(self, doc: Mapping[str, Any]) -> None:
+        self._ids: dict[tuple[str, str], str] = {}
+        self._taken: set[str] = set()
+        for flow, body in _flows(doc):
+            for n in _nodes(body):
+                self(flow, str(n["id"]))
+
+    def __call__(self, flow: str, node: str) -> str:
+        got = self._ids.get((flow, node))
+        if got is None:
+            raw = node if flow == "main" else f"{flow}__{node}"
+            base = "n_" + re.sub(r"[^A-Za-z0-9_]", "_", raw)
+            got, k = base, 1
+            while got in self._taken:
+                k += 1
+                got = f"{base}_{k}"
+            self._ids[(flow, node)] = got
+            self._taken.add(got)
+        return got
+
+
+def _subgraph_id(flow: str) -> str:
+    """A subflow's box: ``sg_`` never starts a node's id (a node ``sub`` of subflow ``x`` had
+    the box's id, which Mermaid refuses as a cycle)."""
+    return "sg_" + re.sub(r"[^A-Za-z0-9_]", "_", flow)
 
 
 def _detail(node: Mapping[str, Any]) -> str:
@@ -72,8 +99,14 @@ def _edge_label(e: Mapping[str, Any]) -> str:
     return str(e.get("label") or "")
 
 
+_MERMAID_ENTITIES = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;"}
+
+
 def _mq(text: str) -> str:
-    return '"' + text.replace('"', "#quot;").replace("\n", "<br/>") + '"'
+    """A quoted Mermaid label: ``#`` (``#1;`` is an entity to Mermaid), quotes and HTML
+    (``<b>`` would render bold, ``a<b`` would lose its end) become entity codes."""
+    escaped = "".join(_MERMAID_ENTITIES.get(ch, ch) for ch in text)
+    return '"' + escaped.replace("\n", "<br/>") + '"'
 
 
 _SHAPES = {
@@ -93,21 +126,22 @@ def flow_mermaid(doc: Mapping[str, Any]) -> str:
     """A Mermaid ``flowchart TD`` of the project: nodes, edges (with their conditions) and,
     dotted, the failure/error routes of data, backend and message nodes."""
     lines = ["flowchart TD", f"    %% {doc.get('name', 'flow')}"]
+    sid = _Ids(doc)
     for flow, body in _flows(doc):
         indent = "    "
         if flow != "main":
-            lines.append(f"    subgraph {_sid(flow, 'sub')}[{_mq('subflow ' + flow)}]")
+            lines.append(f"    subgraph {_subgraph_id(flow)}[{_mq('subflow ' + flow)}]")
             indent = "        "
         for n in _nodes(body):
             kind = str(n.get("kind", ""))
             left, right = _SHAPES.get(kind, ("[", "]"))
             label = f"{n['id']}\n{_detail(n)}" if kind != "start" else str(n["id"])
-            lines.append(f"{indent}{_sid(flow, str(n['id']))}{left}{_mq(label)}{right}")
+            lines.append(f"{indent}{sid(flow, str(n['id']))}{left}{_mq(label)}{right}")
         if flow != "main":
             lines.append("    end")
     for flow, body in _flows(doc):
         for e in _edges(body):
-            a, b = _sid(flow, str(e["source"])), _sid(flow, str(e.get("target")))
+            a, b = sid(flow, str(e["source"])), sid(flow, str(e.get("target")))
             label = _edge_label(e)
             arrow = f"-->|{_mq(label)}|" if label else "-->"
             lines.append(f"    {a} {arrow} {b}")
@@ -117,7 +151,7 @@ def flow_mermaid(doc: Mapping[str, Any]) -> str:
                 continue
             for route in _ROUTES:
                 if isinstance(data.get(route), str):
-                    a, b = _sid(flow, str(n["id"])), _sid(flow, data[route])
+                    a, b = sid(flow, str(n["id"])), sid(flow, data[route])
                     lines.append(f"    {a} -.->|{_mq(route.removeprefix('on_'))}| {b}")
     return "\n".join(lines) + "\n"
 
@@ -147,23 +181,24 @@ def flow_dot(doc: Mapping[str, Any]) -> str:
         '  node [shape=box, style=rounded, fontname="Helvetica", fontsize=11];',
         '  edge [fontname="Helvetica", fontsize=9];',
     ]
+    sid = _Ids(doc)
     for flow, body in _flows(doc):
         indent = "  "
         if flow != "main":
             lines.append(
-                f"  subgraph cluster_{_sid(flow, 'sub')} {{ label={_dq('subflow ' + flow)};"
+                f"  subgraph cluster_{_subgraph_id(flow)} {{ label={_dq('subflow ' + flow)};"
             )
             indent = "    "
         for n in _nodes(body):
             kind = str(n.get("kind", ""))
             label = f"{n['id']}\n{_detail(n)}" if kind != "start" else str(n["id"])
             shape = _DOT_SHAPES.get(kind, "box")
-            lines.append(f"{indent}{_sid(flow, str(n['id']))} [label={_dq(label)}, shape={shape}];")
+            lines.append(f"{indent}{sid(flow, str(n['id']))} [label={_dq(label)}, shape={shape}];")
         if flow != "main":
             lines.append("  }")
     for flow, body in _flows(doc):
         for e in _edges(body):
-            a, b = _sid(flow, str(e["source"])), _sid(flow, str(e.get("target")))
+            a, b = sid(flow, str(e["source"])), sid(flow, str(e.get("target")))
             label = _edge_label(e)
             lines.append(f"  {a} -> {b}" + (f" [label={_dq(label)}];" if label else ";"))
         for n in _nodes(body):
@@ -172,7 +207,7 @@ def flow_dot(doc: Mapping[str, Any]) -> str:
                 continue
             for route in _ROUTES:
                 if isinstance(data.get(route), str):
-                    a, b = _sid(flow, str(n["id"])), _sid(flow, data[route])
+                    a, b = sid(flow, str(n["id"])), sid(flow, data[route])
                     lines.append(
                         f"  {a} -> {b} [style=dashed, label={_dq(route.removeprefix('on_'))}];"
                     )

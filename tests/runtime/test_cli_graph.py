@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -77,3 +78,90 @@ def test_svg_without_graphviz_says_so(tmp_path: Path) -> None:
     assert p.returncode == 1
     assert "SVG needs graphviz's `dot`, which is not installed" in p.stdout
     assert not (tmp_path / "flow.svg").exists()
+
+
+ODD_FLOW = """\
+name: odd
+languages: [it]
+variables:
+  n: {type: integer, default: 0}
+  ok: {type: boolean}
+nodes:
+  - {id: start, kind: start}
+  - {id: "città", kind: say, data: {prompt: hi}}
+  - {id: "citt-", kind: say, data: {prompt: hi}}
+  - {id: count, kind: set, data: {assign: {n: "n + 1"}}}
+  - {id: ask, kind: get_data, data: {ddt: "sì/no", into: ok, on_failure: bye}}
+  - {id: loop_q, kind: branch}
+  - {id: sub, kind: subflow, data: {flow: inner}}
+  - {id: bye, kind: end, data: {prompt: hi, reason: 'tasto #1; "fine" <b>x</b> & [y] | z'}}
+edges:
+  - {source: start, target: "città"}
+  - {source: "città", target: "citt-"}
+  - {source: "citt-", target: count}
+  - {source: count, target: ask}
+  - {source: ask, target: loop_q}
+  - {id: again, source: loop_q, target: count, condition: "n<3"}
+  - {id: go, source: loop_q, target: sub, condition: "n == 3"}
+  - {source: loop_q, target: bye, else: true}
+  - {source: sub, target: bye}
+subflows:
+  inner:
+    nodes:
+      - {id: begin, kind: start}
+      - {id: sub, kind: say, data: {prompt: hi}}
+      - {id: done, kind: return}
+    edges:
+      - {source: begin, target: sub}
+      - {source: sub, target: done}
+ddts:
+  "sì/no": {type: yes_no}
+prompts:
+  it:
+    hi: "Ciao"
+"""
+
+
+@pytest.fixture()
+def odd(tmp_path: Path) -> Path:
+    proj = tmp_path / "odd"
+    proj.mkdir()
+    (proj / "flow.yaml").write_text(ODD_FLOW, encoding="utf-8")
+    return proj
+
+
+def test_mermaid_ids_are_one_per_node_and_labels_are_escaped(odd: Path, tmp_path: Path) -> None:
+    out = tmp_path / "g" / "flow.mmd"
+    p = graph(str(odd), "-o", str(out))
+    assert p.returncode == 0, p.stdout + p.stderr
+    text = out.read_text(encoding="utf-8")
+    decl = re.compile(r"^\s+(n_\w+)[\[({]")
+    nodes = [m.group(1) for line in text.splitlines() if (m := decl.match(line))]
+    # "città" and "citt-" were both n_citt_ (one node with an edge onto itself); the
+    # subflow's node "sub" had the id of the subflow's box (Mermaid: a cycle)
+    assert len(nodes) == len(set(nodes)) == 11, nodes
+    boxes = re.findall(r"^\s+subgraph (\w+)\[", text, re.M)
+    assert boxes and not set(boxes) & set(nodes)
+    assert "    n_citt_ --> n_citt__2" in text
+    assert '    n_loop_q -->|"n#lt;3"| n_count' in text
+    # '#1;' was read by Mermaid as the character 1, '<b>' as bold
+    assert '"bye<br/>end: tasto #35;1; #quot;fine#quot; #lt;b#gt;x#lt;/b#gt; #amp; [y] | z"' in text
+    assert (tmp_path / "g" / "flow.ddt-sì_no.mmd").read_text().startswith("stateDiagram-v2")
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz is not installed")
+def test_svg_of_nodes_whose_ids_differ_only_by_accents(odd: Path, tmp_path: Path) -> None:
+    out = tmp_path / "flow.svg"
+    p = graph(str(odd), "-o", str(out))
+    assert p.returncode == 0, p.stdout + p.stderr
+    svg = out.read_text(encoding="utf-8")
+    assert svg.count('class="node"') == 11
+    assert (tmp_path / "flow.ddt-sì_no.svg").exists()
+
+
+def test_an_output_that_cannot_be_written_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "taken.mmd").mkdir()
+    p = graph(str(ROOT / "examples" / "bank_card_block"), "-o", str(tmp_path / "taken.mmd"))
+    assert p.returncode == 1
+    assert p.stdout.strip().startswith(f"error: cannot write {tmp_path / 'taken.mmd'}: ")
+    assert "Traceback" not in p.stdout + p.stderr
