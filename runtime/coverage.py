@@ -10,7 +10,7 @@ pairs whose prompts exist in the compiled DDT; levels count each escalation prom
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,12 +138,15 @@ def _ddt_items(ddt: CompiledDdt, lang: str) -> tuple[set[str], set[str]]:
     return states, levels
 
 
-def _ddt_prompt(key: str | None) -> tuple[str, int] | None:
-    """(``ddt/data/state``, level) of a DDT prompt key ``<ddt>/<data>/<state>/<level>``."""
-    if not key or key.count("/") != 3:
+def _ddt_prompt(key: str | None, ddts: Container[str]) -> tuple[str, int] | None:
+    """(``ddt/data/state``, level) of a DDT prompt key ``<ddt>/<data>/<state>/<level>``,
+    read from the right: a DDT's name may hold a ``/`` (``sì/no``)."""
+    if not key:
         return None
-    head, _, level = key.rpartition("/")
-    return (head, int(level)) if level.isdigit() else None
+    parts = key.rsplit("/", 3)
+    if len(parts) != 4 or not parts[3].isdigit() or parts[0] not in ddts:
+        return None
+    return "/".join(parts[:3]), int(parts[3])
 
 
 class Coverage:
@@ -197,7 +200,7 @@ class Coverage:
         for rec in records:
             for a in rec.actions:
                 if isinstance(a, SayAction):
-                    info = _ddt_prompt(a.prompt)
+                    info = _ddt_prompt(a.prompt, self.program.ddts)
                     if info is not None:
                         rep.ddt_states.hit.add(info[0])
                         rep.ddt_levels.hit.add(f"{info[0]}/{info[1]}")

@@ -306,3 +306,35 @@ def test_a_log_dir_that_cannot_be_made_is_an_error(tmp_path: Path) -> None:
         p.stdout.strip() == f"error: the turn logs cannot go in {blocker}: a file, not a directory"
     )
     assert "Traceback" not in p.stdout + p.stderr
+
+
+def test_coverage_of_a_ddt_whose_name_holds_a_slash(tmp_path: Path) -> None:
+    # prompt keys are <ddt>/<data>/<state>/<level>: a DDT "sì/no" was never counted as said
+    proj = tmp_path / "yn"
+    (proj / "tests").mkdir(parents=True)
+    (proj / "flow.yaml").write_text(
+        """\
+name: yn
+languages: [it]
+variables: {ok: {type: boolean}}
+nodes:
+  - {id: start, kind: start}
+  - {id: ask, kind: get_data, data: {ddt: "sì/no", into: ok, on_failure: bye}}
+  - {id: bye, kind: end}
+edges:
+  - {source: start, target: ask}
+  - {source: ask, target: bye}
+ddts:
+  "sì/no": {type: yes_no}
+""",
+        encoding="utf-8",
+    )
+    (proj / "tests" / "t.yaml").write_text(
+        "name: t\nat: 2026-03-02T10:00:00+01:00\nturns: [{user: boh}, {user: sì}]\n",
+        encoding="utf-8",
+    )
+    p = run(str(proj), "--json", "--coverage", "--log-dir", str(tmp_path / "logs"))
+    assert p.returncode == 0, p.stdout + p.stderr
+    states = json.loads(p.stdout)["coverage"]["ddt_states"]
+    assert states["covered"] == 3, states
+    assert "sì/no/main/start" not in states["missed"]
