@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -22,7 +22,7 @@ from ddt_engine.extract import TYPE_NAMES, Extraction, ExtractOptions, extract
 
 LANGS = ("it", "en")
 
-__all__ = ["extraction_json", "register", "run_jsonl"]
+__all__ = ["extraction_json", "iter_jsonl", "register", "run_jsonl"]
 
 
 class InputError(ValueError):
@@ -112,31 +112,53 @@ def run_one(record: object, now: datetime) -> dict[str, Any]:
     if not isinstance(text, str):
         raise InputError("'text' must be a string")
     at = _parse_at(record.get("at"), now)
-    options = ExtractOptions(choices=_choices(record.get("choices"), lang))
+    choices = _choices(record.get("choices"), lang)
+    if type_name == "choice" and not choices:
+        raise InputError("type choice needs 'choices': a list of values or an object of synonyms")
+    options = ExtractOptions(choices=choices)
     return extraction_json(extract(type_name, text, lang, at, options))
 
 
-def run_jsonl(lines: Sequence[str] | Any, now: datetime) -> tuple[list[str], bool]:
-    """Answer every non-blank line; (output lines, all ok)."""
-    out: list[str] = []
-    ok = True
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+def _text_of(raw: str | bytes) -> str:
+    """A line as text; InputError when it is not UTF-8 (read as bytes, or as text with
+    ``surrogateescape``)."""
+    if isinstance(raw, bytes):
         try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+            ) from None
+    for i, ch in enumerate(raw):
+        if "\udc80" <= ch <= "\udcff":
+            raise InputError(f"not UTF-8 text (byte 0x{ord(ch) - 0xDC00:02x} at offset {i})")
+    return raw
+
+
+def iter_jsonl(lines: Iterable[str | bytes], now: datetime) -> Iterator[tuple[str, bool]]:
+    """The answer to each non-blank line as soon as it is read: (JSON line, ok)."""
+    for n, raw in enumerate(lines, 1):
+        ok = False
+        try:
+            line = _text_of(raw)
+            if not line.strip():
+                continue
             record = json.loads(line)
             answer = run_one(record, now)
+            ok = True
         except json.JSONDecodeError as exc:
-            ok = False
             answer = {"error": f"line {n}: not JSON: {exc.msg} at column {exc.colno}"}
         except InputError as exc:
-            ok = False
             answer = {"error": f"line {n}: {exc}"}
         except Exception as exc:  # never a traceback to the user
-            ok = False
             answer = {"error": f"line {n}: internal error: {type(exc).__name__}"}
-        out.append(json.dumps(answer, ensure_ascii=False))
-    return out, ok
+        yield json.dumps(answer, ensure_ascii=False), ok
+
+
+def run_jsonl(lines: Iterable[str | bytes], now: datetime) -> tuple[list[str], bool]:
+    """Answer every non-blank line; (output lines, all ok)."""
+    answers = list(iter_jsonl(lines, now))
+    return [a for a, _ in answers], all(ok for _, ok in answers)
 
 
 def _fail(message: str) -> None:
@@ -168,16 +190,24 @@ def extract_cmd(
     if jsonl:
         if type_name is not None or utterance is not None:
             _fail("--jsonl reads requests on stdin: do not pass TYPE or UTTERANCE")
-        lines, ok = run_jsonl(sys.stdin, now)
-        for line in lines:
+        stdin = sys.stdin  # None when started with stdin closed: no requests
+        source: Iterable[str | bytes] = () if stdin is None else getattr(stdin, "buffer", stdin)
+        all_ok = True
+        for line, ok in iter_jsonl(source, now):  # each answer at once: a pipe can wait
             typer.echo(line)
-        raise typer.Exit(0 if ok else 1)
+            all_ok = all_ok and ok
+        raise typer.Exit(0 if all_ok else 1)
     try:
         if type_name is None or utterance is None:
             raise InputError('usage: ddtflow extract TYPE "utterance" [--lang it|en] [--at ISO]')
         kind = _check_type(type_name)
         language = _check_lang(lang)
         when = _parse_at(at, now)
+        if kind == "choice" and not choice:
+            raise InputError(
+                "type choice needs its choices: --choice VALUE or --choice VALUE=syn1,syn2 "
+                '(repeat), e.g. ddtflow extract choice "il rosso" --choice rosso --choice blu'
+            )
         options = ExtractOptions(choices=_choice_options(choice or [], language))
         answer = extraction_json(extract(kind, utterance, language, when, options))
     except InputError as exc:

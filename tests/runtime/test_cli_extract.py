@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import sys
 
@@ -116,6 +117,8 @@ def test_unknown_type_lists_the_types(app: typer.Typer) -> None:
         (["date", "oggi", "--at", "ieri"], "error: bad 'at' 'ieri': expected ISO-8601"),
         (["date"], "error: usage: ddtflow extract TYPE"),
         (["date", "oggi", "--jsonl"], "error: --jsonl reads requests on stdin"),
+        # a choice with nothing to choose from answered {"no_match": true}
+        (["choice", "il rosso"], "error: type choice needs its choices: --choice VALUE"),
     ],
 )
 def test_bad_arguments(app: typer.Typer, args: list[str], message: str) -> None:
@@ -182,3 +185,60 @@ def test_installed_command_end_to_end() -> None:
         "layer": "grammar",
         "confidence": 1.0,
     }
+
+
+def test_jsonl_lines_that_are_not_utf8_or_a_choice_without_choices(app: typer.Typer) -> None:
+    # a Latin-1 line was read as the text before its bad byte ("oggi \xe8" was "oggi"), and
+    # a choice without choices answered no_match
+    stdin = (
+        b'{"type": "date", "text": "oggi \xe8", "at": "2025-06-11T10:30:00+00:00"}\n'
+        b'{"type": "choice", "text": "rosso"}\n'
+        b'{"type": "date", "text": "oggi", "at": "2025-06-11T10:30:00+00:00"}\n'
+    )
+    result = CliRunner().invoke(app, ["extract", "--jsonl"], input=stdin)
+    got = [json.loads(x) for x in result.stdout.splitlines()]
+    assert result.exit_code == 1
+    assert got == [
+        {"error": "line 1: not UTF-8 text (byte 0xe8 at offset 31)"},
+        {"error": "line 2: type choice needs 'choices': a list of values or an object of synonyms"},
+        {"value": "2025-06-11", "layer": "grammar", "confidence": 1.0},
+    ]
+
+
+def test_jsonl_answers_each_line_before_the_next_is_read() -> None:
+    # answers came only at the end of the input: a program feeding one request at a time
+    # and waiting for its answer waited forever
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtime.cli", "extract", "--jsonl"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(json.dumps({"type": "yes_no", "text": "certo"}) + "\n")
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 60)  # stdin is still open
+        assert ready, "no answer while the input stays open"
+        line = proc.stdout.readline()
+        assert json.loads(line)["value"] is True
+        proc.stdin.write(json.dumps({"type": "yes_no", "lang": "en", "text": "nope"}) + "\n")
+        proc.stdin.close()
+        assert json.loads(proc.stdout.readline())["value"] is False
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
+def test_jsonl_with_stdin_closed_answers_nothing() -> None:
+    proc = subprocess.run(
+        f"exec {sys.executable} -m runtime.cli extract --jsonl <&-",
+        shell=True,  # noqa: S602 - the test's own command line
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
