@@ -256,7 +256,19 @@ def _chat(
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("chat")
+    @app.command(
+        "chat",
+        epilog=(
+            "Examples:\n"
+            "ddtflow chat examples/medical_booking --backend-stub "
+            "examples/medical_booking/tests/stubs/offline.yaml\n"
+            "ddtflow chat examples/bank_card_block --lang en --voice "
+            "--var caller.phone=+447700900123\n"
+            "printf '12 marzo 1980\\n/noinput\\n' | ddtflow chat examples/bank_card_block "
+            "--at 2026-03-02T10:00:00+01:00\n\n"
+            "At the prompt: /noinput, /dtmf 123#, /hangup, /state, /restart, /help, /quit."
+        ),
+    )
     def chat_cmd(
         project: Annotated[
             Path, typer.Argument(help="project directory, YAML file or compiled .json")

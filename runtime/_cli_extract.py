@@ -217,5 +217,14 @@ def extract_cmd(
     typer.echo(json.dumps(answer, ensure_ascii=False))
 
 
+EPILOG = (
+    "Examples:\n"
+    'ddtflow extract date "il tre marzo millenovecentottanta"\n'
+    'ddtflow extract date "tomorrow" --lang en --at 2026-03-02T10:00:00+01:00\n'
+    'ddtflow extract choice "il rosso" --choice rosso=red,scarlatto --choice blu\n'
+    """echo '{"type": "time", "lang": "en", "text": "5 pm"}' | ddtflow extract --jsonl"""
+)
+
+
 def register(app: typer.Typer) -> None:
-    app.command("extract")(extract_cmd)
+    app.command("extract", epilog=EPILOG)(extract_cmd)

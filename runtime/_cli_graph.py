@@ -48,7 +48,16 @@ def _ddt_file_name(stem: str, name: str, suffix: str, taken: set[str]) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("graph")
+    @app.command(
+        "graph",
+        epilog=(
+            "Examples:\n"
+            "ddtflow graph examples/insurance_claim -o flow.mmd   "
+            "# and flow.ddt-NAME.mmd\n"
+            "ddtflow graph examples/insurance_claim -o flow.svg   # needs graphviz\n"
+            "ddtflow graph examples/insurance_claim --no-ddts"
+        ),
+    )
     def graph_cmd(
         project: Annotated[Path, typer.Argument(help="project directory or YAML file")],
         output: Annotated[

@@ -165,7 +165,15 @@ def coverage_table(rep: CoverageReport) -> CoverageView:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("test")
+    @app.command(
+        "test",
+        epilog=(
+            "Examples:\n"
+            "ddtflow test examples/bank_card_block\n"
+            "ddtflow test examples/bank_card_block --coverage --fail-under 90\n"
+            "ddtflow test examples/insurance_claim --json --coverage > report.json"
+        ),
+    )
     def test_cmd(
         project: Annotated[Path, typer.Argument(help="project directory (tests in PROJECT/tests)")],
         coverage: Annotated[bool, typer.Option("--coverage", help="report flow coverage")] = False,
