@@ -188,7 +188,26 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the conversation tests of a project (tests/*.yaml); exit 1 on any failure."""
         console = Console(stderr=as_json, highlight=False, soft_wrap=True)
-        loaded, graph = compile_or_exit(project, console)
+
+        def stopped(error: str, program_id: str | None = None) -> None:
+            """With --json, still one JSON document, saying why nothing ran."""
+            if as_json:
+                doc0: dict[str, Any] = {
+                    "project": str(project),
+                    "program_id": program_id,
+                    "error": error,
+                    "passed": 0,
+                    "failed": 0,
+                    "broken_files": [],
+                    "tests": [],
+                }
+                typer.echo(orjson.dumps(doc0, option=orjson.OPT_INDENT_2).decode())
+
+        try:
+            loaded, graph = compile_or_exit(project, console)
+        except typer.Exit:
+            stopped("the project cannot be loaded (the errors are on stderr); nothing run")
+            raise
         files = find_test_files(project)
         tests: list[ConvTest] = []
         broken: list[str] = []
@@ -210,6 +229,7 @@ def register(app: typer.Typer) -> None:
             console.print(
                 f"[red]error:[/red] the turn logs cannot go in {escape(str(logs))}: {escape(why)}"
             )
+            stopped(f"the turn logs cannot go in {logs}: {why}", loaded.id)
             raise typer.Exit(1) from None
         results = asyncio.run(_run_all(loaded, tests, logs))
         failed = [r for r in results if not r.ok]

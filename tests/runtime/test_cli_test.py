@@ -338,3 +338,30 @@ ddts:
     states = json.loads(p.stdout)["coverage"]["ddt_states"]
     assert states["covered"] == 3, states
     assert "sì/no/main/start" not in states["missed"]
+
+
+def test_json_is_one_document_even_when_nothing_runs(tmp_path: Path) -> None:
+    # --json printed nothing on stdout when the project did not compile: `> report.json`
+    # gave an empty file that no JSON reader takes
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "flow.yaml").write_text(
+        "name: broken\nlanguages: [it]\nnodes: [{id: a, kind: sing}]\n"
+    )
+    p = run(str(broken), "--json")
+    assert p.returncode == 1
+    doc = json.loads(p.stdout)
+    assert doc["program_id"] is None and doc["tests"] == []
+    assert doc["error"].startswith("the project cannot be loaded")
+    assert "flow.yaml:3" in p.stderr
+
+
+def test_a_big_file_without_aliases_is_not_blamed_on_aliases(project: Path, tmp_path: Path) -> None:
+    turns = "".join("  - user: boh\n" for _ in range(60_000))
+    (project / "tests" / "big.yaml").write_text(
+        f"name: big\nat: 2026-03-02T10:00:00\nturns:\n{turns}"
+    )
+    p = run(str(project), "--log-dir", str(tmp_path / "logs"))
+    assert p.returncode == 1
+    assert "big.yaml:4:3: the file holds more than 100,000 elements; split it" in p.stdout, p.stdout
+    assert "aliases" not in p.stdout
