@@ -9,6 +9,10 @@ Collections (all tenant-scoped):
 - ``sessions``: the latest snapshot per session, replaced only by a greater ``seq`` (version
   guard). Ended sessions get ``expire_at`` and a TTL index removes them after the retention.
 - ``programs``: compiled programs by id, for recovery and replay.
+- ``erasures``: one tombstone per erased session, ``_id`` = ``<tenant>:<session_id>``, with
+  ``tenant``, ``session_id`` and ``erased_at`` only (no caller data; kept, as the proof of
+  the erasure). ``write_batch`` checks it after every write, and the worker before too, so
+  turn records still in flight never re-create an erased session (runtime/erasure.py).
 """
 
 from __future__ import annotations
@@ -86,6 +90,7 @@ class MongoArchive:
         self.turns: AsyncCollection[Doc] = self.db["turns"]
         self.sessions: AsyncCollection[Doc] = self.db["sessions"]
         self.programs: AsyncCollection[Doc] = self.db["programs"]
+        self.erasures: AsyncCollection[Doc] = self.db["erasures"]
         self.retention = timedelta(days=retention_days)
         self.where = where
         self.session_page = SESSION_PAGE  # sessions per pair of queries in session_turns
@@ -218,10 +223,43 @@ class MongoArchive:
         await self._call("write_snapshots", run)
 
     async def write_batch(self, records: Sequence[TurnRecord]) -> int:
-        """Turns first, then the snapshots they carry: a snapshot never runs ahead of its log."""
+        """Turns first, then the snapshots they carry: a snapshot never runs ahead of its log.
+        Then the tombstones: what was written of a session erased meanwhile is removed again
+        (``write_checked``)."""
+        inserted, _ = await self.write_checked(records, check_before=False)
+        return inserted
+
+    async def write_checked(
+        self, records: Sequence[TurnRecord], *, check_before: bool = True
+    ) -> tuple[int, int]:
+        """``write_batch`` that leaves out the records of erased sessions: (records newly
+        written, records dropped because their session was erased).
+
+        ``check_before`` reads the tombstones first (the worker: records that waited in the
+        queue). Whatever it finds, the tombstones are read again *after* the write, and a
+        session erased meanwhile is deleted again: the erasure writes its tombstone before
+        it deletes, so either this read sees it or that delete comes after this write."""
+        keys = {(r.tenant, r.session_id) for r in records}
+        dropped = 0
+        if check_before and keys:
+            erased = await self.erased_among(keys)
+            if erased:
+                kept = [r for r in records if (r.tenant, r.session_id) not in erased]
+                dropped = len(records) - len(kept)
+                records, keys = kept, keys - erased
         inserted = await self.write_turns(records)
         await self.write_snapshots(r.state for r in records if r.state is not None)
-        return inserted
+        if keys:
+            for tenant, session_id in await self.erased_among(keys):
+                turns, _ = await self.erase_session(tenant, session_id)
+                log.warning(
+                    "session %s/%s was erased while %d of its turn records were written: "
+                    "removed again",
+                    tenant,
+                    session_id,
+                    turns,
+                )
+        return inserted, dropped
 
     async def save_program(self, program: Program) -> None:
         """Store a compiled program by id (idempotent: ids are content hashes)."""
@@ -433,6 +471,57 @@ class MongoArchive:
         cursor = self.turns.find(query, {"session_id": 1, "_id": 0}).sort(START_KEY).limit(page)
         return [str(d["session_id"]) for d in await cursor.to_list(None)]
 
+    # -- erasure --------------------------------------------------------------------------
+
+    async def put_tombstone(
+        self, tenant: str, session_id: str, at: datetime
+    ) -> tuple[datetime, bool]:
+        """Record the erasure of a session (once): (erased_at, whether it is new)."""
+        sid = session_doc_id(tenant, session_id)
+
+        async def run() -> tuple[datetime, bool]:
+            try:
+                await self.erasures.insert_one(
+                    {"_id": sid, "tenant": tenant, "session_id": session_id, "erased_at": at}
+                )
+                return at, True
+            except DuplicateKeyError:
+                doc = await self.erasures.find_one({"_id": sid})
+                if doc is None:  # cannot happen: tombstones are never deleted
+                    raise
+                return _aware(doc["erased_at"]), False
+
+        return await self._call("the erasure tombstone", run)
+
+    async def tombstone(self, tenant: str, session_id: str) -> datetime | None:
+        """When the session was erased (None: it was not)."""
+        sid = session_doc_id(tenant, session_id)
+        doc = await self._call("tombstone", lambda: self.erasures.find_one({"_id": sid}))
+        return None if doc is None else _aware(doc["erased_at"])
+
+    async def erased_among(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The ``(tenant, session_id)`` of ``keys`` that were erased (one query)."""
+        ids = [session_doc_id(t, s) for t, s in keys]
+        if not ids:
+            return set()
+
+        async def run() -> list[Doc]:
+            cursor = self.erasures.find({"_id": {"$in": ids}}, {"tenant": 1, "session_id": 1})
+            return await cursor.to_list(None)
+
+        docs = await self._call("tombstones", run)
+        return {(str(d["tenant"]), str(d["session_id"])) for d in docs}
+
+    async def erase_session(self, tenant: str, session_id: str) -> tuple[int, int]:
+        """Delete the session's turn documents and snapshot: (turns, snapshots) deleted."""
+
+        async def run() -> tuple[int, int]:
+            turns = await self.turns.delete_many({"tenant": tenant, "session_id": session_id})
+            snap = await self.sessions.delete_one({"_id": session_doc_id(tenant, session_id)})
+            return turns.deleted_count, snap.deleted_count
+
+        return await self._call("erase_session", run)
+
     async def ping(self) -> None:
         await self._call("ping", lambda: self.client.admin.command("ping"))
 
@@ -461,6 +550,24 @@ def _starts(
     if rng:
         query["at_date"] = rng
     return query
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+class MongoTombstones:
+    """``runtime.erasure.Tombstones`` in MongoDB's ``erasures`` collection."""
+
+    def __init__(self, archive: MongoArchive) -> None:
+        self.archive = archive
+        self.where = archive.where
+
+    async def get(self, tenant: str, session_id: str) -> datetime | None:
+        return await self.archive.tombstone(tenant, session_id)
+
+    async def put(self, tenant: str, session_id: str, at: datetime) -> tuple[datetime, bool]:
+        return await self.archive.put_tombstone(tenant, session_id, at)
 
 
 def dumps(record: TurnRecord) -> bytes:

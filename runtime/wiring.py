@@ -10,6 +10,9 @@ Two wrappers live here rather than in the driver:
   session MongoDB knows when the store has lost it, or holds an older seq than the channel
   saw (it lost its last writes), writing the state back; the channel's ``seq`` reaches it
   through the ``CHANNEL_SEQ`` context variable so recovery waits for MongoDB to catch up.
+- ``TombstoneStore``: a store whose ``load`` answers ``SessionErasedError`` for a session
+  erased on request (runtime/erasure.py) that the store no longer holds, instead of
+  "unknown" — or, with MongoDB, instead of recovering it.
 - ``ProgramCatalog``: programs and aliases namespaced by tenant (an id another tenant
   uploaded is "unknown" to this one), persisted to MongoDB when configured so every API
   instance sees the same programs and the same alias targets.
@@ -32,7 +35,16 @@ from pymongo.errors import PyMongoError
 
 from runtime.driver import SessionDriver, TurnResponse, utc_now
 from runtime.effects import Clock, EffectExecutor, Effects, SmsGateway, SmtpSettings
-from runtime.mongo import MongoArchive
+from runtime.erasure import (
+    ErasableStore,
+    ErasureReport,
+    FileTombstones,
+    SessionErasedError,
+    Tombstones,
+    erase_session,
+    tombstone_file_for,
+)
+from runtime.mongo import MongoArchive, MongoTombstones
 from runtime.ports import (
     ConflictError,
     SessionStore,
@@ -57,6 +69,7 @@ __all__ = [
     "ProgramInfo",
     "RecoveringStore",
     "Runtime",
+    "TombstoneStore",
     "build_runtime",
 ]
 
@@ -68,6 +81,49 @@ CHANNEL_SEQ: contextvars.ContextVar[int | None] = contextvars.ContextVar(
 """The ``seq`` the channel last saw, for the request being served (recovery's ``min_seq``)."""
 
 TERMINAL = frozenset({"ended", "transferred", "failed"})
+
+
+class TombstoneStore:
+    """A SessionStore whose ``load`` raises ``SessionErasedError`` for a session the store
+    does not hold and the tombstones name (a miss costs one tombstone read)."""
+
+    def __init__(self, inner: SessionStore, tombstones: Tombstones) -> None:
+        self.inner = inner
+        self.tombstones = tombstones
+
+    async def load(self, tenant: str, session_id: str) -> StoredSession | None:
+        stored = await self.inner.load(tenant, session_id)
+        if stored is None:
+            at = await self.tombstones.get(tenant, session_id)
+            if at is not None:
+                raise SessionErasedError(tenant, session_id, at)
+        return stored
+
+    async def save(
+        self,
+        state: SessionState,
+        *,
+        expected_seq: int | None,
+        response: bytes | None = None,
+        idempotency_key: str | None = None,
+        record: bytes | None = None,
+    ) -> None:
+        await self.inner.save(
+            state,
+            expected_seq=expected_seq,
+            response=response,
+            idempotency_key=idempotency_key,
+            record=record,
+        )
+
+    async def mark_confirmed(self, tenant: str, session_id: str, seq: int) -> None:
+        await self.inner.mark_confirmed(tenant, session_id, seq)
+
+    async def delete(self, tenant: str, session_id: str) -> None:
+        await self.inner.delete(tenant, session_id)
+
+    async def close(self) -> None:
+        await self.inner.close()
 
 
 class RecoveringStore:
@@ -375,6 +431,7 @@ class Runtime:
     sink: TurnSink
     mongo: MongoArchive | None
     turn_log: Path | None
+    tombstones: Tombstones | None = None
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -506,6 +563,26 @@ class Runtime:
             await self.driver.state(tenant, session_id)  # 404 when the session is unknown
         return records
 
+    async def erase(self, tenant: str, session_id: str) -> ErasureReport:
+        """Erase the session everywhere this runtime holds it (runtime/erasure.py): the live
+        state, MongoDB's turns and snapshot, the JSONL log's lines; a tombstone first."""
+        if self.tombstones is None:
+            raise StoreUnavailableError(
+                "erasure needs the archive the worker writes to: set MONGO_URL (the turn "
+                "records are only in the queue)",
+                server="mongodb",
+            )
+        store = self.base_store
+        erasable: ErasableStore | None = store if hasattr(store, "erase") else None  # type: ignore[assignment]
+        return await erase_session(
+            tenant,
+            session_id,
+            tombstones=self.tombstones,
+            store=erasable,
+            archive=self.mongo,
+            turn_log=self.sink if isinstance(self.sink, JsonlSink) else None,
+        )
+
     async def aclose(self) -> None:
         if self._closed:
             return
@@ -549,8 +626,15 @@ def build_runtime(
                 settings.mongo_url, settings.mongo_db, retention_days=settings.retention_days
             )
     store: SessionStore = base_store
+    tombstones: Tombstones | None = None
     if mongo is not None:
-        store = RecoveringStore(base_store, mongo, registry, wait_s=settings.recovery_wait_s)
+        tombstones = MongoTombstones(mongo)
+    elif isinstance(sink, JsonlSink):
+        tombstones = FileTombstones(tombstone_file_for(sink.path))
+    if tombstones is not None:
+        store = TombstoneStore(store, tombstones)
+    if mongo is not None:
+        store = RecoveringStore(store, mongo, registry, wait_s=settings.recovery_wait_s)
     driver = SessionDriver(
         store,
         sink,
@@ -569,4 +653,5 @@ def build_runtime(
         sink=sink,
         mongo=mongo,
         turn_log=turn_log,
+        tombstones=tombstones,
     )

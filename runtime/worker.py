@@ -6,7 +6,9 @@ redelivers what was not acknowledged and duplicate keys are skipped. A message h
 turn records of one request, or of several sent together under load (a JSON array; a
 single record object is accepted too). A message that is neither is published to the
 dead-letter exchange with the reason in the ``x-ddtflow-error`` header, then acknowledged.
-Several workers may consume the same queue.
+Records of a session erased on request (a tombstone in MongoDB, runtime/erasure.py) are
+not written: they are acknowledged and counted as ``erased``; one erased while its batch is
+being written is removed again after the write. Several workers may consume the same queue.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ WRITTEN = Counter("ddtflow_worker_turns_written", "Turn records newly written to
 DUPLICATES = Counter("ddtflow_worker_turns_duplicate", "Turn records already in MongoDB")
 POISON = Counter("ddtflow_worker_poison", "Messages dead-lettered as not a turn record")
 RETRIES = Counter("ddtflow_worker_retries", "MongoDB batch writes retried")
+ERASED_RECORDS = Counter(
+    "ddtflow_worker_turns_erased", "Turn records not written: their session was erased"
+)
 
 ERROR_HEADER = "x-ddtflow-error"
 
@@ -48,6 +53,7 @@ class WorkerStats:
     poison: int = 0
     batches: int = 0
     retries: int = 0
+    erased: int = 0
 
 
 class Worker:
@@ -143,24 +149,29 @@ class Worker:
                 await self._dead_letter(m, str(exc), dlx)
         if good:
             records = [r for _, rs in good for r in rs]
-            inserted = await self._write_with_retry(records)
-            if inserted is None:
+            result = await self._write_with_retry(records)
+            if result is None:
                 return
+            inserted, erased = result
+            duplicates = len(records) - inserted - erased
             self.stats.written += inserted
-            self.stats.duplicates += len(records) - inserted
+            self.stats.duplicates += duplicates
+            self.stats.erased += erased
             WRITTEN.inc(inserted)
-            DUPLICATES.inc(len(records) - inserted)
+            DUPLICATES.inc(duplicates)
+            ERASED_RECORDS.inc(erased)
             for m, _ in good:
                 await self._ack(m)
         self.stats.batches += 1
 
-    async def _write_with_retry(self, records: list[TurnRecord]) -> int | None:
-        """The number of new records; None when stopping while MongoDB is still down (the
-        batch is left unacknowledged: the broker redelivers it to the next worker)."""
+    async def _write_with_retry(self, records: list[TurnRecord]) -> tuple[int, int] | None:
+        """(new records, records of erased sessions left out); None when stopping while
+        MongoDB is still down (the batch is left unacknowledged: the broker redelivers it
+        to the next worker)."""
         delay = 0.05
         while True:
             try:
-                return await self.mongo.write_batch(records)
+                return await self.mongo.write_checked(records)
             except StoreUnavailableError as exc:
                 if self._stopping.is_set():
                     log.warning("worker: stopping with %d records unwritten: %s", len(records), exc)

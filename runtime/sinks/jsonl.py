@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import BinaryIO
 import orjson
 from pydantic import ValidationError
 
+from runtime.erasure import count_in_log, rewrite_log_without
 from runtime.ports import RuntimeFault, StoreUnavailableError, first_error
 from schemas.turns import TurnRecord
 
@@ -63,12 +65,18 @@ class JsonlSink:
     Idempotent on ``(tenant, session_id, seq)``: records already in the file (read when the
     sink opens it) or written by this process are skipped. A partial last line left by a
     crash is cut off when the file is opened (it was never acknowledged).
+
+    While open, the file carries a shared ``flock``: ``ddtflow erase --log`` (which takes
+    it exclusively) refuses to rewrite a log a running process appends to. A session
+    erased through the sink (``erase_session``) has its lines removed, and its records
+    published afterwards (a turn in flight at the erasure) are dropped.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._f: BinaryIO | None = None
         self._seen: set[tuple[str, str, int]] = set()
+        self._erased: set[tuple[str, str]] = set()
         self._lock = asyncio.Lock()
 
     def _open(self) -> BinaryIO:
@@ -76,6 +84,7 @@ class JsonlSink:
             return self._f
         self.path.parent.mkdir(parents=True, exist_ok=True)
         f = self.path.open("a+b")
+        fcntl.flock(f.fileno(), fcntl.LOCK_SH)
         f.seek(0)
         data = f.read()
         end = data.rfind(b"\n") + 1
@@ -105,7 +114,11 @@ class JsonlSink:
                 if self._f is None:
                     await asyncio.to_thread(self._open)
                 keys = [(r.tenant, r.session_id, r.seq) for r in records]
-                new = [r for r, k in zip(records, keys, strict=True) if k not in self._seen]
+                new = [
+                    r
+                    for r, k in zip(records, keys, strict=True)
+                    if k not in self._seen and k[:2] not in self._erased
+                ]
                 if not new:
                     return
                 lines = b"".join(orjson.dumps(r.model_dump(mode="json")) + b"\n" for r in new)
@@ -115,6 +128,23 @@ class JsonlSink:
                     f"turn log {self.path} cannot be written: {exc.strerror}", path=str(self.path)
                 ) from exc
             self._seen.update(keys)
+
+    async def count_session(self, tenant: str, session_id: str) -> int:
+        """How many lines of the log hold the session's records."""
+        async with self._lock:
+            return await asyncio.to_thread(count_in_log, self.path, tenant, session_id)
+
+    async def erase_session(self, tenant: str, session_id: str) -> int:
+        """Rewrite the log without the session's lines (atomically, the rest byte-identical)
+        and drop its records published from now on; the number of lines removed."""
+        async with self._lock:
+            self._erased.add((tenant, session_id))
+            if self._f is not None:  # our own shared lock goes with it
+                self._f.close()
+                self._f = None
+            removed = await asyncio.to_thread(rewrite_log_without, self.path, tenant, session_id)
+            self._seen = {k for k in self._seen if k[:2] != (tenant, session_id)}
+            return removed
 
     async def close(self) -> None:
         async with self._lock:

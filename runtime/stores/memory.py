@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
+from runtime.erasure import SessionErasedError
 from runtime.ports import ConflictError, SessionNotFoundError, StoredSession
 from schemas.session import SessionState
 
@@ -19,12 +21,21 @@ class MemoryStore:
     """A dict of sessions with a TTL refreshed on every save.
 
     Every method runs without awaiting, so within one event loop each is atomic: the
-    compare-and-set on ``seq`` needs no lock.
+    compare-and-set on ``seq`` needs no lock. An erased session leaves a marker (for the
+    process's life): a save fails and a load raises ``SessionErasedError``.
     """
+
+    where = "memory"
 
     def __init__(self, *, ttl_s: float = 3600.0) -> None:
         self.ttl_s = ttl_s
         self._data: dict[tuple[str, str], _Entry] = {}
+        self._erased: dict[tuple[str, str], datetime] = {}
+
+    def _check_erased(self, tenant: str, session_id: str) -> None:
+        at = self._erased.get((tenant, session_id))
+        if at is not None:
+            raise SessionErasedError(tenant, session_id, at)
 
     def _get(self, tenant: str, session_id: str) -> _Entry | None:
         key = (tenant, session_id)
@@ -35,6 +46,7 @@ class MemoryStore:
         return entry
 
     async def load(self, tenant: str, session_id: str) -> StoredSession | None:
+        self._check_erased(tenant, session_id)
         entry = self._get(tenant, session_id)
         return entry.stored if entry is not None else None
 
@@ -47,6 +59,7 @@ class MemoryStore:
         idempotency_key: str | None = None,
         record: bytes | None = None,
     ) -> None:
+        self._check_erased(state.tenant, state.session_id)
         entry = self._get(state.tenant, state.session_id)
         if entry is not None and _applied(entry.stored, state, response, idempotency_key, record):
             return  # this very save, again (see SessionStore.save)
@@ -78,6 +91,13 @@ class MemoryStore:
         if entry is not None and entry.stored.state.seq == seq:
             s = entry.stored
             entry.stored = StoredSession(s.state, s.last_response, s.idempotency_key, None)
+
+    async def erase(self, tenant: str, session_id: str, erased_at: datetime) -> SessionState | None:
+        """Remove the session and leave the erased marker; the state that was there."""
+        entry = self._get(tenant, session_id)
+        self._data.pop((tenant, session_id), None)
+        self._erased.setdefault((tenant, session_id), erased_at)
+        return entry.stored.state if entry is not None else None
 
     async def ttl_remaining(self, tenant: str, session_id: str) -> float | None:
         """Seconds before the session expires (None when absent)."""

@@ -4,7 +4,9 @@ Key ``ddtflow:{<tenant>:<session_id>}`` — the braces are a hash tag, so every 
 session touches one slot and the store works on Redis Cluster. Fields: ``seq``, ``state``
 (compact JSON), ``resp`` and ``ikey`` (the last turn's response and idempotency key),
 ``unconf`` (the request's turn records until the sink confirms them). The key's TTL is
-refreshed by every save. Any Redis error is a ``StoreUnavailableError``: never a silent
+refreshed by every save. An erased session (runtime/erasure.py) is a hash holding only
+``erased`` (the ISO time) for the session TTL: a save fails, a load raises
+``SessionErasedError``. Any Redis error is a ``StoreUnavailableError``: never a silent
 fallback to memory.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -24,6 +27,7 @@ from redis.asyncio.sentinel import Sentinel
 from redis.commands.core import AsyncScript
 from redis.exceptions import DataError, NoScriptError, RedisError
 
+from runtime.erasure import SessionErasedError
 from runtime.groupcommit import GroupCommit
 from runtime.ports import (
     ConflictError,
@@ -41,10 +45,12 @@ KEY_PREFIX = "ddtflow"
 
 # KEYS[1] session key. ARGV[1] expected seq ('' = must not exist), ARGV[2] new seq,
 # ARGV[3] TTL in ms, ARGV[4..] field/value pairs to store besides seq.
-# Returns {1, new seq} on success, {0, current seq} on a conflict, {-1, 0} when missing.
+# Returns {1, new seq} on success, {0, current seq} on a conflict, {-1, 0} when missing,
+# {-2, 0} when the session was erased.
 # A save already applied (the new seq is there with every field this save writes, turn
 # records included: a client that sent it twice) succeeds without writing again.
 _CAS = """
+if redis.call('HEXISTS', KEYS[1], 'erased') == 1 then return {-2, 0} end
 local cur = redis.call('HGET', KEYS[1], 'seq')
 if cur == ARGV[2] and redis.call('HLEN', KEYS[1]) == (#ARGV - 3) / 2 + 1 then
   local same = true
@@ -76,6 +82,17 @@ if redis.call('HGET', KEYS[1], 'seq') == ARGV[1] then
   return redis.call('HDEL', KEYS[1], 'unconf')
 end
 return 0
+"""
+
+
+# KEYS[1] session key, ARGV[1] erased_at (ISO), ARGV[2] TTL in ms. The state that was
+# there (or false); the hash becomes the erased marker.
+_ERASE = """
+local state = redis.call('HGET', KEYS[1], 'state')
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'erased', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return state
 """
 
 
@@ -182,6 +199,7 @@ class RedisStore:
         self._also_close: list[aioredis.Redis] = []  # a Sentinel's own connections
         self._cas = client.register_script(_CAS)
         self._confirm = client.register_script(_CONFIRM)
+        self._erase = client.register_script(_ERASE)
         # a Cluster routes each command to its node itself: no batching across sessions
         self._pipe = AutoPipeline(client) if isinstance(client, aioredis.Redis) else None
         if isinstance(client, aioredis.Redis):
@@ -252,6 +270,9 @@ class RedisStore:
         key = session_key(tenant, session_id)
         raw: dict[bytes, bytes] = await self._call("load", lambda: self._command("HGETALL", key))
         if not raw or b"state" not in raw:
+            if raw and b"erased" in raw:
+                at = datetime.fromisoformat(raw[b"erased"].decode())
+                raise SessionErasedError(tenant, session_id, at)
             return None
         try:
             state = SessionState.model_validate_json(raw[b"state"])
@@ -295,6 +316,10 @@ class RedisStore:
         ok, seq = await self._call("save", lambda: self._run_script(self._cas, key, args))
         if ok == 1:
             return
+        if ok == -2:
+            raw = await self._call("load", lambda: self._command("HGET", key, "erased"))
+            at = datetime.fromisoformat(raw.decode()) if raw else datetime.now(UTC)
+            raise SessionErasedError(state.tenant, state.session_id, at)
         if ok == -1:
             raise SessionNotFoundError(
                 f"session {state.session_id!r} of tenant {state.tenant!r} is not in the store "
@@ -311,6 +336,19 @@ class RedisStore:
     async def mark_confirmed(self, tenant: str, session_id: str, seq: int) -> None:
         key = session_key(tenant, session_id)
         await self._call("mark_confirmed", lambda: self._run_script(self._confirm, key, [str(seq)]))
+
+    async def erase(self, tenant: str, session_id: str, erased_at: datetime) -> SessionState | None:
+        """Replace the session by the erased marker (for the session TTL); the state that
+        was there, if any (``runtime.erasure.ErasableStore``)."""
+        key = session_key(tenant, session_id)
+        args = [erased_at.isoformat(), self.ttl_ms]
+        raw = await self._call("erase", lambda: self._run_script(self._erase, key, args))
+        if not raw:
+            return None
+        try:
+            return SessionState.model_validate_json(raw)
+        except ValidationError:
+            return None  # removed all the same
 
     async def ttl_remaining(self, tenant: str, session_id: str) -> float | None:
         """Seconds before the session expires (None when absent)."""
