@@ -1,8 +1,10 @@
 """Tenants and API keys: keys are stored as sha256 hex digests, never in clear.
 
 The key file (``DDTFLOW_API_KEYS_FILE``, YAML or JSON) or ``DDTFLOW_API_KEYS`` (JSON) maps a
-tenant to its keys' digests, either a list (full rights) or ``{admin: […], channel: […]}``
-(channel keys drive sessions but may not upload programs or move aliases: 403). With no
+tenant to its keys' digests, either a list (full rights) or ``{admin: […], channel: […],
+erase: […]}`` (channel keys drive sessions but may not upload programs, move aliases or
+erase sessions: 403; erase keys drive sessions and erase them, e.g. a channel that relays
+a caller's erasure request; admin keys may do everything). With no
 keys configured the API runs in an explicit open dev mode: every request is tenant
 ``default``, and the log says so at startup.
 """
@@ -21,9 +23,10 @@ import yaml
 
 from runtime.api.errors import ApiError
 
-__all__ = ["Identity", "KeyRing", "KeyRingError", "hash_key"]
+__all__ = ["ROLES", "Identity", "KeyRing", "KeyRingError", "hash_key"]
 
-Role = Literal["admin", "channel"]
+Role = Literal["admin", "channel", "erase"]
+ROLES: tuple[Role, ...] = ("admin", "channel", "erase")
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEV_TENANT = "default"
@@ -42,6 +45,11 @@ def hash_key(key: str) -> str:
 class Identity:
     tenant: str
     role: Role
+
+    @property
+    def may_erase(self) -> bool:
+        """Whether the key may erase its tenant's sessions (admin and erase keys)."""
+        return self.role in ("admin", "erase")
 
 
 class KeyRing:
@@ -71,12 +79,12 @@ class KeyRing:
             roles: dict[Role, Any]
             if isinstance(entry, list):
                 roles = {"admin": entry}
-            elif isinstance(entry, Mapping) and set(entry) <= {"admin", "channel"}:
-                roles = {"admin": entry.get("admin") or [], "channel": entry.get("channel") or []}
+            elif isinstance(entry, Mapping) and set(entry) <= set(ROLES):
+                roles = {r: entry.get(r) or [] for r in ROLES}
             else:
                 raise KeyRingError(
                     f"{where}: tenant {tenant!r}: a list of sha256 digests or "
-                    f"{{admin: […], channel: […]}}"
+                    f"{{admin: […], channel: […], erase: […]}}"
                 )
             for role, digests in roles.items():
                 if not isinstance(digests, list):

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from runtime.api.metrics import ERRORS
+from runtime.erasure import SessionErasedError
 from runtime.orchestrator import (
     InvalidEventError,
     SessionClosedError,
@@ -82,6 +83,7 @@ class ApiError(Exception):
 
 # (class, status); the first match wins, so subclasses come first.
 _FAULTS: tuple[tuple[type[RuntimeFault], int], ...] = (
+    (SessionErasedError, 410),
     (SessionNotFoundError, 404),
     (ProgramNotFoundError, 404),
     (ConflictError, 409),
@@ -105,6 +107,7 @@ _SAFE_DETAILS = {
     "mongo_seq",
     "channel_seq",
     "pc",
+    "erased_at",
 }
 
 
@@ -287,6 +290,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         403: "the key may not do this",
         404: "unknown (or another tenant's) session or program",
         409: "stale seq, concurrent turn, or the session has ended",
+        410: "the session was erased on request",
         413: "request body or utterance too large",
         415: "the body is not JSON (Content-Type)",
         422: "the body does not validate",

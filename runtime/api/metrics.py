@@ -1,5 +1,6 @@
-"""Prometheus metrics of the API (the sink's publish counters and recovery counters are
-registered by their own modules in the same default registry).
+"""Prometheus metrics of the API (the sink's publish counters, the recovery counters and
+``ddtflow_sessions_erased_total{outcome}`` are registered by their own modules in the same
+default registry).
 
 With several uvicorn workers set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory: the
 ``/metrics`` of any worker then aggregates all of them.
@@ -20,6 +21,7 @@ from prometheus_client import (
 )
 from starlette.responses import Response
 
+import runtime.erasure  # noqa: F401 - registers ddtflow_sessions_erased
 import runtime.recovery  # noqa: F401 - registers ddtflow_recoveries
 import runtime.sinks.amqp  # noqa: F401 - registers the publish confirm/failure counters
 

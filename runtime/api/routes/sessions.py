@@ -1,4 +1,4 @@
-"""Sessions: start, send an event, read the state and the turn log."""
+"""Sessions: start, send an event, read the state and the turn log, erase."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import orjson
 import structlog
 from fastapi import APIRouter, Body, Depends
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from runtime.api.deps import Caller, IdempotencyKey, RuntimeDep, check_session_id
@@ -23,6 +24,7 @@ from runtime.api.models import (
     TurnsOut,
 )
 from runtime.driver import TurnResponse
+from runtime.erasure import ErasureReport
 from runtime.orchestrator import InvalidEventError
 from runtime.wiring import TERMINAL, Runtime
 from schemas.events import Event, HangupEvent, NBest, NoInputEvent, UserInputEvent
@@ -157,3 +159,48 @@ async def get_turns(rt: RuntimeDep, caller: Caller, session_id: SessionId) -> Re
         "turns": [r.model_dump(mode="json", exclude={"state"}) for r in records],
     }
     return Response(orjson.dumps(body), media_type="application/json")
+
+
+class RemovedOut(BaseModel):
+    what: str = Field(description="live state, turns, snapshots or log lines")
+    store: str = Field(description="redis, memory, mongodb or jsonl")
+    count: int
+
+
+class ErasureOut(BaseModel):
+    """What an erasure removed, and where (the proof an operator keeps)."""
+
+    session_id: str
+    tenant: str
+    erased: bool = True
+    already_erased: bool = Field(description="the session had been erased before")
+    erased_at: str = Field(description="when it was first erased (ISO 8601)")
+    removed: list[RemovedOut]
+    total_removed: int
+
+
+def _log_erasure(report: ErasureReport, elapsed: float) -> None:
+    # identifiers and counts only: never a value of the session
+    log.info(
+        "session_erased",
+        already_erased=report.already_erased,
+        erased_at=report.erased_at.isoformat(),
+        removed={f"{r.store}:{r.what}": r.count for r in report.removed},
+        ms=round(elapsed * 1000, 2),
+    )
+
+
+@router.delete(
+    "/{session_id}",
+    response_model=ErasureOut,
+    summary="Erase the session everywhere it is held (GDPR art. 17); what was removed where",
+)
+async def delete_session(rt: RuntimeDep, caller: Caller, session_id: SessionId) -> Response:
+    if not caller.may_erase:
+        raise ApiError(403, "forbidden", "this key may drive sessions but not erase them")
+    started = time.perf_counter()
+    report = await rt.erase(caller.tenant, session_id)
+    if report.live_status is not None and report.live_status not in TERMINAL:
+        SESSIONS_WAITING.dec()
+    _log_erasure(report, time.perf_counter() - started)
+    return Response(orjson.dumps(report.to_json()), media_type="application/json")

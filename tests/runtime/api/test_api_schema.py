@@ -40,6 +40,7 @@ def labels() -> Iterator[str]:
         "POST /v1/sessions",
         "POST /v1/sessions/{session_id}/events",
         "GET /v1/sessions/{session_id}",
+        "DELETE /v1/sessions/{session_id}",
         "GET /v1/sessions/{session_id}/turns",
         "GET /v1/sessions/{session_id}/replay",
         "GET /v1/sessions/{session_id}/export",
