@@ -23,6 +23,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from runtime.coverage import Coverage, FlowGraph
+from runtime.erasure import FileTombstones, tombstone_file_for
 from runtime.export import ExportFormat, Masker, export_json, export_session, export_vcon
 from runtime.mongo import MongoArchive, record_from_doc
 from runtime.ports import RuntimeFault, StoreUnavailableError
@@ -201,9 +202,18 @@ async def _named_stream(
     (``MongoArchive.named_sessions``); an id with no stored turn is named."""
     async for sid, docs in archive.named_sessions(tenant, ids):
         if not docs:
-            err = ReplayError(
-                f"no session {sid!r} for tenant {tenant!r} in {archive.where}", session_id=sid
-            )
+            erased_at = await archive.tombstone(tenant, sid)
+            if erased_at is not None:
+                err = ReplayError(
+                    f"session {sid!r} of tenant {tenant!r} was erased at "
+                    f"{erased_at.isoformat()} ({archive.where})",
+                    session_id=sid,
+                )
+            else:
+                err = ReplayError(
+                    f"no session {sid!r} for tenant {tenant!r} in {archive.where}",
+                    session_id=sid,
+                )
             if strict:
                 raise err
             yield err
@@ -358,12 +368,14 @@ async def _batch(
     total = 0
     found: set[str] = set()
     files = False
+    logs: list[Path] = []
     for s in sources:
         p = Path(s)
         if p.is_dir():
             raise _Fail(f"{s} is a directory: give the JSONL logs in it ({p / '*.jsonl'})")
         if p.is_file() or s.endswith(".jsonl"):
             files = True
+            logs.append(p)
             jl = JsonlLog(p)
             keys = [
                 k
@@ -385,7 +397,9 @@ async def _batch(
         among = "in the given logs" if files else "among the sessions named"
         for sid in wanted:
             if sid not in found:
-                err = ReplayError(f"no session {sid!r} {among}", session_id=sid)
+                err = ReplayError(
+                    _erased(sid, tenant, logs) or f"no session {sid!r} {among}", session_id=sid
+                )
                 if strict:
                     raise err
                 bad.append(err)
@@ -431,6 +445,17 @@ async def _batch(
     if not total and not bad:
         raise _Fail(nothing)
     return _Batch(streams, bad, total, programs, nothing)
+
+
+def _erased(sid: str, tenant: str | None, logs: list[Path]) -> str | None:
+    """ "session … was erased at …" when the tombstones next to the logs name it."""
+    for p in logs:
+        tombs = FileTombstones(tombstone_file_for(p))
+        for t in [tenant] if tenant is not None else tombs.tenants_of(sid):
+            at = tombs.get_sync(t, sid)
+            if at is not None:
+                return f"session {sid!r} of tenant {t!r} was erased at {at.isoformat()} ({p})"
+    return None
 
 
 def _nothing(where: str, keep: _Filters) -> str:
