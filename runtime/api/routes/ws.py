@@ -5,8 +5,9 @@ optional ``idempotency_key``. Server → client: ``{"type": "session", …}`` on
 ``{"type": "turn", …TurnResponse}`` per event, ``{"type": "error", "error": {code,
 message, details}}`` for a bad message (the socket stays open). The socket is closed
 with a code and a reason: 1000 when the session is over, 1008 for a missing/unknown key,
-4404 for an unknown session, 1009 for a message above the size limit, 1011 on an internal
-error.
+4404 for an unknown session, 4410 for a session erased on request (on connecting, or when
+it is erased while the socket is open: the error message first, then the close), 1009 for
+a message above the size limit, 1011 on an internal error.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ def _error(status: int, code: str, message: str, details: dict[str, Any] | None 
     return orjson.dumps(body, default=str)
 
 
+# an HTTP status that ends the socket, and its close code (4000-4999: the application's)
+_CLOSING = {404: (4404, "unknown session"), 410: (4410, "session erased")}
+
+
 async def _close(ws: WebSocket, code: int, reason: str) -> None:
     if ws.application_state != WebSocketState.DISCONNECTED:
         await ws.close(code=code, reason=reason[:120])
@@ -76,7 +81,7 @@ async def session_ws(ws: WebSocket, session_id: str) -> None:
         except RuntimeFault as f:
             status, code, message, details, _ = fault_error(f)
             await ws.send_bytes(_error(status, code, message, details))
-            await _close(ws, 4404 if status == 404 else 1011, message)
+            await _close(ws, _CLOSING.get(status, (1011, ""))[0], message)
             return
         await ws.send_bytes(
             orjson.dumps(
@@ -107,6 +112,9 @@ async def session_ws(ws: WebSocket, session_id: str) -> None:
             if after in TERMINAL:
                 await _close(ws, 1000, f"session {after}")
                 return
+            if after in _CLOSING:  # the session went away under the socket (erased)
+                await _close(ws, *_CLOSING[after])
+                return
     except WebSocketDisconnect:
         return
     except Exception as exc:  # noqa: BLE001 - never a dropped socket without a code
@@ -120,8 +128,9 @@ async def session_ws(ws: WebSocket, session_id: str) -> None:
 
 async def _handle(
     rt: Runtime, limiter: Any, tenant: str, session_id: str, raw: bytes
-) -> tuple[bytes, str | None]:
-    """(the reply, the session's status after a turn — None for an error reply)."""
+) -> tuple[bytes, str | int | None]:
+    """(the reply, the session's status after a turn — for an error reply, the HTTP status
+    when it ends the socket (404, 410), else None)."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -151,5 +160,5 @@ async def _handle(
         return _error(e.status, e.code, e.message, e.details), None
     except RuntimeFault as f:
         status, code, message, details, _ = fault_error(f)
-        return _error(status, code, message, details), None
+        return _error(status, code, message, details), status if status in _CLOSING else None
     return b'{"type":"turn",' + resp.to_bytes()[1:], resp.status

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect as ws_connect
 
 from runtime.api import ApiSettings
 from runtime.api.auth import hash_key
@@ -203,6 +205,34 @@ def test_only_admin_and_erase_keys_may_erase(
         assert r.status_code == 200, r.text
         r = eraser.delete(f"/v1/sessions/{sid}")
         assert r.status_code == 200, r.text
+
+
+def test_a_websocket_of_an_erased_session_closes_4410(
+    embedded_keyed: ApiServer, admin: httpx.Client, program: str
+) -> None:
+    """Erased while a chat socket is open: the next message gets the 410 error, then the
+    socket closes 4410 (it stayed open, as after a bad message); connecting afterwards
+    closes 4410 at once. Before, both closed 1011, an internal error."""
+    sid = converse(admin, program)["session_id"]
+    url = embedded_keyed.url.replace("http://", "ws://") + f"/v1/sessions/{sid}/ws"
+    headers = {"Authorization": f"Bearer {KEY_ADMIN}"}
+    with ws_connect(url, additional_headers=headers) as ws:
+        seq = orjson.loads(ws.recv(timeout=10))["seq"]
+        assert admin.delete(f"/v1/sessions/{sid}").status_code == 200
+        ws.send(orjson.dumps({"event": "user_input", "text": "1234", "seq": seq}).decode())
+        err = orjson.loads(ws.recv(timeout=10))
+        assert err["status"] == 410 and err["error"]["code"] == "session_erased", err
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4410
+    with ws_connect(url, additional_headers=headers) as ws:
+        err = orjson.loads(ws.recv(timeout=10))
+        assert (
+            err["error"]["code"] == "session_erased" and "was erased at" in err["error"]["message"]
+        )
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4410
 
 
 def test_metrics_count_erasures(embedded_keyed: ApiServer, admin: httpx.Client) -> None:
