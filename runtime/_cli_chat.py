@@ -101,6 +101,7 @@ class Chat:
         self.clock = clock
         self.resp: TurnResponse | None = None
         self.sessions = 0
+        self.used: set[str] = set()  # session ids already in the log (see _used_session_ids)
 
     def show(self, resp: TurnResponse) -> None:
         for a in resp.actions:
@@ -123,6 +124,8 @@ class Chat:
 
     async def start(self) -> None:
         self.sessions += 1
+        while f"chat-{self.sessions}" in self.used:
+            self.sessions += 1
         self.resp = await self.driver.start(
             "default",
             self.loaded,
@@ -209,6 +212,25 @@ def _not_utf8(line: str) -> str | None:
     return None
 
 
+def _used_session_ids(log: Path) -> set[str]:
+    """The session ids a turn log holds already. A chat appending to the log of an earlier
+    one must not reuse its "chat-1": the log keeps each (session, seq) once, so the new
+    conversation's records were dropped as already written."""
+    used: set[str] = set()
+    try:
+        with log.open("rb") as f:
+            for line in f:
+                try:
+                    doc = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(doc, dict) and isinstance(doc.get("session_id"), str):
+                    used.add(doc["session_id"])
+    except OSError:
+        pass  # no log yet, or one that cannot be read: the sink will say so
+    return used
+
+
 def _chat(
     console: Console,
     loaded: LoadedProgram,
@@ -224,6 +246,7 @@ def _chat(
     chat = Chat(
         console, loaded, driver, language=language, voice=voice, variables=variables, clock=clock
     )
+    chat.used = _used_session_ids(log)
     stdin = sys.stdin
     tty = stdin is not None and stdin.isatty()
     if isinstance(stdin, io.TextIOWrapper):

@@ -260,3 +260,25 @@ def test_ctrl_c_at_the_prompt_leaves_at_once(tmp_path: Path) -> None:
         except (ProcessLookupError, ChildProcessError):
             pass
         os.close(fd)
+
+
+def test_a_second_chat_on_the_same_log_keeps_its_turns(tmp_path: Path) -> None:
+    # both runs were session "chat-1": the log, which keeps each (session, seq) once, dropped
+    # every record of the second conversation without a word
+    log = tmp_path / "same.jsonl"
+    for said in ("12 marzo 1980", "ciao\n/restart"):
+        p = chat(str(BANK), "--log", str(log), stdin=said + "\n")
+        assert p.returncode == 0, p.stdout + p.stderr
+    records = list(read_turns(log))
+    got = [(r.session_id, r.seq, r.event.type) for r in records]
+    assert got == [
+        ("chat-1", 1, "start"),
+        ("chat-1", 2, "user_input"),
+        ("chat-2", 1, "start"),
+        ("chat-2", 2, "user_input"),
+        ("chat-3", 1, "start"),
+    ]
+    assert [r.event.text for r in records if r.event.type == "user_input"] == [
+        "12 marzo 1980",
+        "ciao",
+    ]
