@@ -29,9 +29,10 @@ _EN_DIGITS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "n
 _OH_DIGITS = [  # "seven oh five" → 7 05
     (re.compile(rf"\b(?:oh|o)\s+{w}\b"), f" 0{i} ") for i, w in enumerate(_EN_DIGITS, 1)
 ]
-_HOUR_AFTER = (
-    r"(?=\s+(?:\d|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|noon|"
-    r"midnight|midday)\b)"
+_HOUR_AFTER = (  # the hour said next: "half past ten", "quarter to 11" (two digits too)
+    r"(?=\s+(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|noon|"
+    r"midnight|midday)\b(?!\s+(?:hours?|minutes?|mins?|days?|weeks?|months?|years?|"
+    r"percent|euros?|pounds?|dollars?)\b))"
 )
 _PRE: dict[str, list[tuple[re.Pattern[str], str]]] = {
     "it": [
@@ -101,7 +102,8 @@ _FORMS: list[tuple[str, re.Pattern[str]]] = [
     ("mark", re.compile(_MARK + _H + r"\b(?!\s*(?:minut[oi]|minutes?|mins?|hours?|or[ae])\b)")),
     ("period", re.compile(
         r"\b" + _H + r"\s+(?=am\b|pm\b|d[ie]l?l?[a']?\s*(?:mattin|pomerig|sera|notte)"
-        r"|tonight\b|this\s+(?:morning|afternoon|evening)\b|stasera\b|stamattina\b)"
+        r"|tonight\b|this\s+(?:morning|afternoon|evening)\b|stasera\b|stamattina\b"
+        r"|in\s+the\s+(?:morning|afternoon|evening)\b|at\s+night\b)"
     )),
     ("word", re.compile(r"\b(?P<h>mezzogiorno|mezzanotte|noon|midnight|midday)\b")),
 ]  # fmt: skip

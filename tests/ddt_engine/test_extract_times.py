@@ -97,6 +97,15 @@ TIME_IT: list[tuple[str, object]] = [
     # QA: the minutes corrected alone keep the hour said before
     ("alle tre e un quarto, ehm no, e mezza", U("03:30")),
     ("alle 15 e 10 anzi e 20", "15:20"),
+    # the hour in digits with "meno" (as the QA pass checked for English)
+    ("le 11 meno un quarto", U("10:45")),
+    ("undici meno 10", U("10:50")),
+    ("alle 10 e mezza", U("10:30")),
+    # a period word without "alle"
+    ("le 3 del pomeriggio", "15:00"),
+    ("alle 8 di sera", "20:00"),
+    ("alle 3 di notte", "03:00"),
+    ("tre del pomeriggio", "15:00"),
 ]
 
 TIME_EN: list[tuple[str, object]] = [
@@ -167,6 +176,24 @@ TIME_EN: list[tuple[str, object]] = [
     ("in an hour or two", None),
     ("at three fifteen, no, and thirty", U("03:30")),
     ("at 3 pm, sorry, and a half", "15:30"),
+    # the hour in digits after "quarter/half past/to" (QA: "quarter to 11" was no match,
+    # "half past 10 pm" was 22:00)
+    ("quarter to 11", U("10:45")),
+    ("a quarter past 9", U("09:15")),
+    ("quarter past 10", U("10:15")),
+    ("half past 10", U("10:30")),
+    ("half past 10 pm", "22:30"),
+    ("at quarter to 12", U("11:45")),
+    ("twenty to 3", U("02:40")),
+    ("10 to 11", U("10:50")),
+    # a period word with no "at" before the hour (QA: "three in the afternoon")
+    ("three in the afternoon", "15:00"),
+    ("3 in the afternoon", "15:00"),
+    ("3 in the morning", "03:00"),
+    ("8 in the evening", "20:00"),
+    ("9 at night", "21:00"),
+    ("at 9 at night", "21:00"),
+    ("half past 10 in the evening", "22:30"),
 ]
 
 DATETIME_IT: list[tuple[str, object]] = [
