@@ -41,7 +41,7 @@ def _run(
             await mongo.close()
         typer.echo(
             f"worker stopped: {stats.written} turns written, {stats.duplicates} duplicates "
-            f"skipped, {stats.poison} dead-lettered",
+            f"skipped, {stats.poison} dead-lettered, {stats.erased} of erased sessions dropped",
             err=True,
         )
         return 0
