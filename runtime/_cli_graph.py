@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ddt_engine.engine import machine_mermaid
-from runtime._cli_test import compile_or_exit
+from runtime._cli_test import _looks_compiled, compile_or_exit
 from runtime.graph import ddt_dot, flow_dot, flow_mermaid
 
 
@@ -82,6 +82,12 @@ def register(app: typer.Typer) -> None:
                 "[red]error:[/red] SVG needs graphviz's `dot`, which is not installed "
                 "(Debian/Ubuntu: apt-get install graphviz). Use -o flow.mmd for Mermaid, "
                 "which GitHub and most Markdown viewers draw."
+            )
+            raise typer.Exit(1)
+        if project.is_file() and project.suffix == ".json" and _looks_compiled(project):
+            console.print(
+                f"[red]error:[/red] {escape(str(project))} is a compiled program, which keeps no "
+                "flow graph: give the project's directory or YAML file"
             )
             raise typer.Exit(1)
         loaded, _ = compile_or_exit(project, console)

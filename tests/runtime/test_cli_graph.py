@@ -165,3 +165,17 @@ def test_an_output_that_cannot_be_written_is_an_error(tmp_path: Path) -> None:
     assert p.returncode == 1
     assert p.stdout.strip().startswith(f"error: cannot write {tmp_path / 'taken.mmd'}: ")
     assert "Traceback" not in p.stdout + p.stderr
+
+
+def test_a_compiled_program_is_refused_not_drawn_empty(tmp_path: Path) -> None:
+    # a compiled program has no nodes nor edges: it drew "flowchart TD" alone, exit 0
+    from compiler import compile_project
+
+    result = compile_project(ROOT / "examples" / "bank_card_block")
+    assert result.program is not None
+    program = tmp_path / "bank.json"
+    program.write_bytes(result.program.canonical_bytes())
+    p = graph(str(program), "-o", str(tmp_path / "out" / "flow.mmd"))
+    assert p.returncode == 1
+    assert p.stdout.startswith(f"error: {program} is a compiled program, which keeps no flow")
+    assert not (tmp_path / "out").exists()
