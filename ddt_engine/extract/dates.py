@@ -729,6 +729,17 @@ def _parse(text: str, lang: str, base: date) -> DateParse | None:
     if kind == "month" and isinstance(found.value, dict):
         # "il 15 del mese prossimo" → that day of next month
         return _partial(day, found.value["month"], found.value["year"], False)
+    if isinstance(found.value, str) and found.value < base.isoformat():
+        # "sabato scorso, il 28", "last Saturday, the 28th": the last 28th before today,
+        # and it must be a Saturday; when it is not, the caller has said two different
+        # days and neither is picked (no match: the DDT asks again)
+        d = base.replace(day=1)
+        for _ in range(3):
+            if day <= calendar.monthrange(d.year, d.month)[1] and d.replace(day=day) < base:
+                cand = d.replace(day=day)
+                return DateParse(cand.isoformat()) if cand.weekday() == weekday else None
+            d = add_months(d, -1)
+        return None
     # "sabato 14": the next Saturday that is the 14th (within about a year)
     d = base
     for _ in range(14):

@@ -145,6 +145,11 @@ DATE_IT: list[tuple[str, object]] = [
     ("il 3 marzo ehm 1980", "1980-03-03"),
     ("il 12 del 12", {"day": 12, "month": 12}),
     ("il 15 del 13", None),
+    # "scorso" with a day number: the last such day, which must be that weekday
+    ("sabato scorso, il 7", "2025-06-07"),
+    ("il sabato scorso, il 31", "2025-05-31"),
+    ("venerdì scorso il 6", "2025-06-06"),
+    ("venerdì scorso, il 7", None),
 ]
 
 DATE_EN: list[tuple[str, object]] = [
@@ -240,6 +245,13 @@ DATE_EN: list[tuple[str, object]] = [
     ("in two or three days", None),
     ("in an hour or two", None),
     ("uh march uh third", {"day": 3, "month": 3}),
+    # "last" with a day number: the last such day, which must be that weekday (QA: "last
+    # Saturday, the 28th" was the coming 28th); a weekday that disagrees is no match
+    ("last Saturday, the 7th", "2025-06-07"),
+    ("last saturday the 31st", "2025-05-31"),
+    ("last Friday the 6th", "2025-06-06"),
+    ("last Friday the 7th", None),
+    ("last Sunday the 7th", None),
 ]
 
 
@@ -313,6 +325,22 @@ def test_day_month_year(kind: str, text: str, lang: str, expected: object) -> No
 def test_two_digit_year_window(yy: str, expected: int) -> None:
     # the window is [at.year - 80, at.year + 19] = [1945, 2044] for 2025
     assert _got("year", yy, "it") == ("uncertain", expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        ("last Saturday, the 28th", "en", "2026-02-28"),
+        ("last Friday the 28th", "en", None),  # the 28th was a Saturday: not said which
+        ("sabato scorso, il 28", "it", "2026-02-28"),
+        ("venerdì scorso, il 28", "it", None),
+        ("Saturday the 28th", "en", "2026-03-28"),  # no "last": the coming one
+    ],
+)
+def test_last_weekday_with_a_day_number(text: str, lang: str, expected: object) -> None:
+    # QA: on Monday 2 March 2026 "last Saturday, the 28th" was 2026-03-28, a silent wrong date
+    r = extract("date", text, lang, datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
+    assert (r.value if r is not None and not r.uncertain else r) == expected
 
 
 def test_relative_dates_follow_at_not_the_clock() -> None:
