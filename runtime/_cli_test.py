@@ -183,7 +183,12 @@ def register(app: typer.Typer) -> None:
         ] = None,
         fail_under: Annotated[
             float | None,
-            typer.Option("--fail-under", help="exit 1 if node or edge coverage is below this %"),
+            typer.Option(
+                "--fail-under",
+                min=0,
+                max=100,
+                help="exit 1 if node or edge coverage is below this % (0-100)",
+            ),
         ] = None,
     ) -> None:
         """Run the conversation tests of a project (tests/*.yaml); exit 1 on any failure."""

@@ -365,3 +365,11 @@ def test_a_big_file_without_aliases_is_not_blamed_on_aliases(project: Path, tmp_
     assert p.returncode == 1
     assert "big.yaml:4:3: the file holds more than 100,000 elements; split it" in p.stdout, p.stdout
     assert "aliases" not in p.stdout
+
+
+def test_fail_under_is_a_percentage(tmp_path: Path) -> None:
+    # '--fail-under 900' (for 90) ran every test, then failed on 'coverage below 900.0%'
+    p = run(str(ROOT / "examples" / "bank_card_block"), "--fail-under", "900")
+    assert p.returncode == 2
+    assert "Invalid value for '--fail-under'" in p.stderr
+    assert "PASS" not in p.stdout
