@@ -182,6 +182,7 @@ def _year_at(toks: list[_Tok], i: int, lang: str, at: date) -> tuple[int, int, b
         and 10 <= t.value <= 29
         and len(t.raw) == 2
         and len(nxt.raw) == 2
+        and not (t.value <= 12 and nxt.value <= 59)  # "ten thirty" is a time, not 1030
     ):
         return t.value * 100 + nxt.value, 2, False
     if len(t.raw) == 4 or (len(t.raw) == 3 and t.value >= 100):
@@ -297,8 +298,17 @@ _QUANTITY_WORDS = frozenset(
 )
 
 
-def _bare_number(toks: list[_Tok], at: date) -> DateParse | None:
-    """A lone number: "il 15" / "the 15th" / "15" a day; "1980" / "ottanta" a year."""
+# A time of day said with the number ("half past ten", "dieci e mezza" → "10 ½", "quarter
+# to eleven", "ten o'clock", "undici meno un quarto"): the number is an hour, not a day.
+_TIME_SAID = re.compile(
+    r"[½¼¾]|\b(?:quarter|past|clock|oclock|meno|mezza|mezzo|noon|midnight|midday|"
+    r"mezzogiorno|mezzanotte)\b"
+)
+
+
+def _bare_number(toks: list[_Tok], at: date, s: str = "") -> DateParse | None:
+    """A lone number: "il 15" / "the 15th" / "15" a day; "1980" / "ottanta" a year. A
+    number said as an hour ("half past ten") is none: no article or ordinal makes it a day."""
     nums = [t for t in toks if t.kind == "n"]
     if any(t.kind == "w" and t.value in _QUANTITY_WORDS for t in toks):
         return None  # "ho 38 anni", "3 persone", "20 euro": a quantity, not a date
@@ -306,8 +316,10 @@ def _bare_number(toks: list[_Tok], at: date) -> DateParse | None:
         t = nums[0]
         if len(t.raw) == 4 and not t.ordinal:
             return _partial(None, None, t.value, False) if 1000 <= t.value <= 2999 else None
-        if t.ordinal or t.article or t.value <= 31:
+        if t.ordinal or t.article:
             return _partial(t.value, None, None, False)
+        if t.value <= 31:
+            return None if _TIME_SAID.search(s) else _partial(t.value, None, None, False)
         if len(t.raw) == 2:
             return _partial(None, None, pivot_year(t.value, at), True)
         return None
@@ -718,11 +730,11 @@ def _parse(text: str, lang: str, base: date) -> DateParse | None:
     except (OverflowError, ValueError):  # ``at`` at the edge of the calendar
         rel = None
     if rel is None:
-        return _bare_number(toks, base)
+        return _bare_number(toks, base, s)
     found, kind, weekday = rel
     if kind == "fixed":
         return found
-    bare = _bare_number(toks, base)
+    bare = _bare_number(toks, base, s)
     if bare is None or not isinstance(bare.value, dict) or set(bare.value) != {"day"}:
         return found
     day = bare.value["day"]

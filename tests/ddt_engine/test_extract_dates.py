@@ -150,6 +150,15 @@ DATE_IT: list[tuple[str, object]] = [
     ("il sabato scorso, il 31", "2025-05-31"),
     ("venerdì scorso il 6", "2025-06-06"),
     ("venerdì scorso, il 7", None),
+    # a time said where a date is expected is no day
+    ("alle dieci e mezza", None),
+    ("dieci e mezza", None),
+    ("le dieci e un quarto", None),
+    ("undici meno un quarto", None),
+    ("dieci e trenta", None),
+    ("10:30", None),
+    ("il 10", {"day": 10}),
+    ("il 10 a mezzogiorno", {"day": 10}),
 ]
 
 DATE_EN: list[tuple[str, object]] = [
@@ -252,6 +261,20 @@ DATE_EN: list[tuple[str, object]] = [
     ("last Friday the 6th", "2025-06-06"),
     ("last Friday the 7th", None),
     ("last Sunday the 7th", None),
+    # a time said where a date is expected is no day (QA: "half past ten" became day 10)
+    ("half past ten", None),
+    ("half past 10", None),
+    ("quarter to eleven", None),
+    ("at 10.30", None),
+    ("10:30", None),
+    ("ten thirty", None),
+    ("eleven fifteen", None),
+    ("half ten", None),
+    ("ten o'clock", None),
+    ("the tenth", {"day": 10}),
+    ("10 March", {"day": 10, "month": 3}),
+    ("the 10th at noon", {"day": 10}),
+    ("twenty ten", {"year": 2010}),
 ]
 
 
@@ -313,6 +336,9 @@ def test_date_en(text: str, expected: object) -> None:
         ("year", "marzo 1980", "it", 1980),
         ("year", "boh", "it", None),
         ("year", "the 15th", "en", None),
+        ("year", "ten thirty", "en", None),  # a time, not the year 1030
+        ("day", "half past ten", "en", None),
+        ("day", "dieci e mezza", "it", None),
     ],
 )
 def test_day_month_year(kind: str, text: str, lang: str, expected: object) -> None:
