@@ -67,6 +67,11 @@ _PREFIX: dict[str, dict[bool, tuple[str, ...]]] = {
             "mi sembra di sì",
             "sì grazie",
             "sì per favore",
+            # backchannels: "mh mh", "eh già" ("mh" or "eh" alone is no answer)
+            "mh mh",
+            "mhm",
+            "mhmm",
+            "eh già",
         ),
         False: (
             "no",
@@ -141,6 +146,12 @@ _PREFIX: dict[str, dict[bool, tuple[str, ...]]] = {
             "sounds good",
             "perfect",
             "uh huh",
+            # backchannels: "mhm", "mm-hm" ("mm", "hmm" or "uh" alone is no answer)
+            "mhm",
+            "mhmm",
+            "mmhm",
+            "mm hm",
+            "mm hmm",
             "you got it",
             "that's it",
             "that's the one",
@@ -212,6 +223,8 @@ _WHOLE: dict[str, dict[bool, tuple[str, ...]]] = {
             "è lui",
             "esatto sì",
             "sì sì sì",
+            "già",  # whole only: "già detto" is no answer
+            "già già",
             "perché no",
             "nessun problema",
             "non c'è problema",

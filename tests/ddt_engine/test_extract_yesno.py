@@ -83,6 +83,17 @@ IT: list[tuple[str, bool | None]] = [
     ("a dire il vero sì", True),
     ("in realtà", None),
     ("non credo di aver capito", None),
+    # backchannels (QA): yes; a hesitation alone stays no answer
+    ("mh mh", True),
+    ("mhm", True),
+    ("eh già", True),
+    ("già", True),
+    ("già già", True),
+    ("mhm, il 15", True),
+    ("mh", None),
+    ("eh", None),
+    ("hmm", None),
+    ("già detto", None),
 ]
 
 EN: list[tuple[str, bool | None]] = [
@@ -158,6 +169,19 @@ EN: list[tuple[str, bool | None]] = [
     ("to be honest, no", False),
     ("in fact yes", True),
     ("actually", None),
+    # backchannels (QA: "mhm" was no answer); a hesitation alone stays no answer
+    ("mhm", True),
+    ("mhmm", True),
+    ("mm-hm", True),
+    ("mm hmm", True),
+    ("uh-huh", True),
+    ("yup", True),
+    ("yeah yeah", True),
+    ("mhm, the 15th", True),
+    ("uh", None),
+    ("mm", None),
+    ("uh uh", None),
+    ("hmm no", False),
 ]
 
 
