@@ -159,6 +159,9 @@ DATE_IT: list[tuple[str, object]] = [
     ("10:30", None),
     ("il 10", {"day": 10}),
     ("il 10 a mezzogiorno", {"day": 10}),
+    # all-numeric day and month: always D/M in Italian
+    ("1/3", {"day": 1, "month": 3}),
+    ("12/11", {"day": 12, "month": 11}),
 ]
 
 DATE_EN: list[tuple[str, object]] = [
@@ -275,6 +278,15 @@ DATE_EN: list[tuple[str, object]] = [
     ("10 March", {"day": 10, "month": 3}),
     ("the 10th at noon", {"day": 10}),
     ("twenty ten", {"year": 2010}),
+    # all-numeric day and month (UK and US callers): both readings possible is uncertain,
+    # so the DDT reads it back; one reading only is certain (the QA pass asked about "1/3")
+    ("1/3", U({"day": 3, "month": 1})),
+    ("3/1", U({"day": 1, "month": 3})),
+    ("12/11", U({"day": 11, "month": 12})),
+    ("01/03/2026", U("2026-01-03")),
+    ("3/3", {"day": 3, "month": 3}),
+    ("13/3", {"day": 13, "month": 3}),
+    ("3/13", {"day": 13, "month": 3}),
 ]
 
 
