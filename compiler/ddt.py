@@ -22,6 +22,9 @@ Diagnostic codes (stable):
 - E323 ``missing_year`` on a type that is not a date · E324 a DTMF ``max_digits`` below what
   the type is keyed in with (a date: 8)
 - E325 a label without one of the project's languages (warning)
+- E326 a listen ``timeout_ms`` outside 1000..60000 · E327 a listen hint that is not a
+  short plain phrase, or too many hints · E328 listen hints for a language the project
+  does not declare (warning)
 - E399 internal error (a bug of ours, reported instead of raised)
 """
 
@@ -51,11 +54,19 @@ from schemas.ddt import (
     DtmfSpec,
     Extractor,
     Limits,
+    ListenSpec,
     ValidationRule,
 )
 from schemas.diagnostics import Diagnostic, Severity
 from schemas.expressions import Expr, ExprPart, Template, TemplatePart, TextPart
-from schemas.project import DdtDef, PromptText, PromptVariants, ValidationDef
+from schemas.project import (
+    LISTEN_TIMEOUT_MS,
+    DdtDef,
+    ListenDef,
+    PromptText,
+    PromptVariants,
+    ValidationDef,
+)
 from schemas.prompts import Prompt
 
 __all__ = ["compile_ddt", "ddt_value_type", "public_type_names"]
@@ -69,6 +80,9 @@ _BOOLEANISH = {"boolean", "any"}
 _TEMPLATE_CACHE: dict[str, Template] = {}
 _DEFAULT_CACHE: dict[tuple[PromptSpec, tuple[tuple[str, str], ...]], Prompt] = {}
 _TEMPLATE_CACHE_MAX = 8192
+_DEFAULT_LISTEN = ListenSpec()
+_MAX_HINTS = 100  # per language: they travel in every listen action of the DDT
+_MAX_HINT_CHARS = 100
 
 
 def public_type_names() -> list[str]:
@@ -440,6 +454,83 @@ class _Ctx:
             return None
         return None if issues else expr
 
+    def listen(
+        self, own: ListenDef | None, base: str, inherited: ListenSpec | None
+    ) -> ListenSpec | None:
+        """The listen settings of a data node: the fields ``own`` sets over ``inherited``
+        (a sub-data's over its main data's), else the defaults. None when they are the
+        defaults, so a program that does not use them keeps its bytes."""
+        if own is None:
+            return inherited
+        given = own.model_fields_set
+        out = inherited or _DEFAULT_LISTEN
+        timeout, barge_in, hints = out.timeout_ms, out.barge_in, out.hints
+        where = f"{base}/listen"
+        low, high = LISTEN_TIMEOUT_MS
+        if "timeout_ms" in given:
+            timeout = own.timeout_ms
+            if not low <= timeout <= high:
+                self.diag(
+                    "E326",
+                    f"{where}/timeout_ms",
+                    f"listen timeout_ms {timeout} is out of bounds: {low} to {high} ms",
+                    f"the caller's silence before a no-input, in milliseconds: write "
+                    f"{low} to {high}, or leave it out for {_DEFAULT_LISTEN.timeout_ms}",
+                )
+        if "barge_in" in given:
+            barge_in = own.barge_in
+        if "hints" in given:
+            hints = {}
+            for lang, phrases in own.hints.items():
+                hwhere = f"{where}/hints/{lang}"
+                if lang not in self.languages:
+                    self.diag(
+                        "E328",
+                        hwhere,
+                        f"listen hints for '{lang}', which the project does not declare: ignored",
+                        f"declared languages: {', '.join(self.languages)}",
+                        severity="warning",
+                    )
+                    continue
+                phrases_ok = self.hints(phrases, hwhere)
+                if phrases_ok:  # none in a language: the listen carries none
+                    hints[str(lang)] = phrases_ok
+        spec = ListenSpec(timeout_ms=timeout, barge_in=barge_in, hints=hints)
+        return None if spec == _DEFAULT_LISTEN else spec
+
+    def hints(self, phrases: Sequence[str], where: str) -> tuple[str, ...]:
+        """ASR phrase hints: short plain phrases, spaces collapsed, each once (E327)."""
+        if len(phrases) > _MAX_HINTS:
+            self.diag(
+                "E327",
+                where,
+                f"{len(phrases)} listen hints: at most {_MAX_HINTS} per language",
+                "keep the phrases a caller is likely to say here: the hints travel in "
+                "every listen action of this DDT",
+            )
+        out: list[str] = []
+        for i, phrase in enumerate(phrases):
+            clean = " ".join(phrase.split())
+            bad = next((c for c in ("{{", "{%", "<") if c in clean), None)
+            problem = None
+            if not clean:
+                problem = "an empty listen hint"
+            elif len(clean) > _MAX_HINT_CHARS:
+                problem = f"a listen hint of {len(clean)} characters (at most {_MAX_HINT_CHARS})"
+            elif bad is not None:
+                problem = f"a listen hint is a phrase the caller says: it cannot hold '{bad}'"
+            if problem is not None:
+                self.diag(
+                    "E327",
+                    f"{where}/{i}",
+                    problem,
+                    'a hint is a short plain phrase, e.g. hints: {it: ["carta di credito"], '
+                    'en: ["credit card"]}',
+                )
+            elif clean not in out:
+                out.append(clean)
+        return tuple(out)
+
     def rule_prompts(
         self, vd: ValidationDef, where: str, value_type: str
     ) -> dict[str, tuple[Prompt, ...]] | None:
@@ -646,6 +737,7 @@ def _compile(ctx: _Ctx) -> CompiledDdt | None:
     )
     rules = ctx.rules(spec, ddt.validate_, "", spec.value_type, subst)
     options_from = ctx.options_from(ddt)
+    listen = ctx.listen(ddt.listen, "", None)
 
     # sub-data
     known = {s.name: s for s in spec.subdata}
@@ -718,6 +810,7 @@ def _compile(ctx: _Ctx) -> CompiledDdt | None:
                     limits,
                 ),
                 dtmf=cdtmf,
+                listen=ctx.listen(over.listen if over else None, base, listen),
             )
         )
 
@@ -741,6 +834,7 @@ def _compile(ctx: _Ctx) -> CompiledDdt | None:
         patterns=tuple(ddt.patterns),
         options_from=options_from,
         missing_year=missing_year,
+        listen=listen,
     )
     return CompiledDdt(
         name=ctx.name,

@@ -150,7 +150,7 @@ class Lowerer:
     def body(self, g: FlowGraph, nid: str, node: Node, path: Path, loc: SourceLoc) -> None:
         data: Path = (*path, "data")
         if isinstance(node, SayNode):
-            self.emit(SayTask, loc, prompt=self.prompt(path, "text"))
+            self.emit(SayTask, loc, prompt=self.prompt(path, "text"), barge_in=node.data.barge_in)
         elif isinstance(node, GetDataNode):
             self.emit(
                 GetDataTask,

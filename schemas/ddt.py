@@ -64,6 +64,15 @@ class DtmfSpec(Value):
     finish_key: str | None = "#"
 
 
+class ListenSpec(Value):
+    """How a voice gateway listens for one data node (the designer's ``listen``, with a
+    sub-data's inherited from its main data): its listen actions carry these."""
+
+    timeout_ms: int = 5000
+    barge_in: bool = True
+    hints: dict[str, tuple[str, ...]] = Field(default_factory=dict)  # lang -> ASR phrases
+
+
 class DataNode(Value):
     """Main data or sub-data (``path`` is relative to the main data; the root's is ``()``)."""
 
@@ -91,6 +100,9 @@ class DataNode(Value):
     missing_year: Literal["coming", "past"] | None = Field(
         default=None, exclude_if=lambda v: v is None
     )
+    # the voice listen settings, when the DDT gives some (else the defaults: 5000 ms,
+    # barge-in, no hints). Left out of the JSON when unset, as options_from.
+    listen: ListenSpec | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class MachineRule(Value):

@@ -33,6 +33,9 @@ class SourceLoc(Value):
 class SayTask(Value):
     op: Literal["say"] = "say"
     prompt: str
+    # voice: the say action's barge_in (False: played whole). Left out of the JSON when
+    # unset, so programs compiled before it existed keep their bytes and their id.
+    barge_in: bool | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class GetDataTask(Value):

@@ -82,7 +82,10 @@ class StartNode(_NodeBase):
 
 
 class SayData(_PromptChoice):
-    pass
+    # voice: false = the prompt is played whole (a legal notice, a reference number), the
+    # caller cannot interrupt it; true = it may be interrupted even where the listen after
+    # it says otherwise; unset = as the listen of the turn says (its DDT's barge_in)
+    barge_in: bool | None = None
 
 
 class SayNode(_NodeBase):
@@ -273,6 +276,23 @@ class DtmfDef(Source):
     finish_key: Literal["#", "*"] | None = "#"  # a digit would end the caller's input
 
 
+LISTEN_TIMEOUT_MS = (1000, 60000)
+"""The bounds of a listen's no-input timeout (E326 outside them)."""
+
+
+class ListenDef(Source):
+    """How a voice gateway listens for this data: the no-input timeout, whether the caller
+    may interrupt the prompts before the listen, and ASR phrase hints per language. On a
+    sub-data, the fields it sets replace the main data's; the others are inherited."""
+
+    timeout_ms: int = Field(
+        default=5000,
+        json_schema_extra={"minimum": LISTEN_TIMEOUT_MS[0], "maximum": LISTEN_TIMEOUT_MS[1]},
+    )  # the bounds are checked by the compiler (E326), not here (E023 has no DDT context)
+    barge_in: bool = True
+    hints: dict[Lang, list[str]] = Field(default_factory=dict)
+
+
 class ExtractDef(Source):
     """Optional extraction layers outside the engine (NER, LLM), off by default."""
 
@@ -287,6 +307,7 @@ class SubDataDef(Source):
     required: bool | None = None
     prompts: dict[DialogueStateName, dict[Lang, list[PromptText]]] = Field(default_factory=dict)
     validate_: list[ValidationDef] = Field(default_factory=list, alias="validate")
+    listen: ListenDef | None = None  # the fields set here replace the main data's
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -318,6 +339,9 @@ class DdtDef(Source):
     # the coming such day (on or after today: a booking) or the past one (on or before
     # today: an incident)
     missing_year: Literal["ask", "coming", "past"] = "ask"
+    # voice: the no-input timeout, barge-in and ASR hints of this DDT's listen (and of its
+    # sub-data, unless they set their own)
+    listen: ListenDef | None = None
 
 
 class Backend(Source):
