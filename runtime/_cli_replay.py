@@ -1029,15 +1029,6 @@ def _mask_actions(masker: Masker, actions: list[Any] | None) -> list[Any] | None
     return out
 
 
-def _graph_of(program: Any) -> FlowGraph:
-    """Without the project: the nodes the compiled program's source map names."""
-    seen: dict[tuple[str, str], None] = {}
-    for loc in program.source_map:
-        if loc.node is not None:
-            seen[(loc.flow, loc.node)] = None
-    return FlowGraph(tuple((f, n, "task") for f, n in seen), ())
-
-
 @dataclass(slots=True)
 class _Measured:
     """A program's coverage in a batch, added session by session."""
@@ -1096,8 +1087,8 @@ async def _coverage_cmd(
                     m = by_program.get(loaded.id)
                     if m is None:
                         given = ctx.given is not None and ctx.given.id == loaded.id
-                        graph = ctx.graph if given else None
-                        cov = Coverage(loaded.program, graph or _graph_of(loaded.program))
+                        graph, lp = (ctx.graph if given else None), loaded.program
+                        cov = Coverage(loaded.program, graph or FlowGraph.from_program(lp))
                         m = by_program[loaded.id] = _Measured(loaded, graph, cov)
                     m.coverage.add([t.record for t in res.turns], [t.trace for t in res.turns])
                     m.sessions += 1

@@ -469,3 +469,24 @@ def test_slips_on_the_command_line_get_a_clear_message(rec_root: Path, tmp_path:
     code, out = cli("replay", log, "--program", str(PROJECT), "--at", "0")
     assert code == 2 and "--at" in out  # a usage error, not 'no turn 0 replayed' and exit 1
     assert "Traceback" not in out
+
+
+def test_coverage_from_the_program_store_does_not_claim_edges(
+    rec_root: Path, tmp_path: Path
+) -> None:
+    """Without --program, the recorded program comes from the store, compiled: its edges
+    cannot be told apart, so they are not measured (null, 'n/a') — they were '0 of 0,
+    100 %'. Given as a compiled file, the same."""
+    store = tmp_path / "programs"
+    LocalProgramStore(store).save_sync(compiled(PROJECT).program)
+    compiled_file = tmp_path / "bank.json"
+    compiled_file.write_bytes(compiled(PROJECT).program.model_dump_json().encode())
+    logs = [str(r.log) for r in recorded(PROJECT, rec_root)]
+    for where in (("--programs-dir", str(store)), ("--program", str(compiled_file))):
+        code, out = cli("coverage", *logs, *where, "--json")
+        assert code == 0, out
+        cov = orjson.loads(out)["programs"][0]["coverage"]
+        assert cov["edges"] is None, where
+        assert cov["nodes"]["total"] > 0 and cov["nodes"]["covered"] > 0
+        code, out = cli("coverage", *logs, *where)
+        assert code == 0 and "n/a" in out, out
