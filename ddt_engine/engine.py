@@ -400,7 +400,10 @@ class _Plan:
                 ssml = _speak(ssml)
             elif wrap:
                 ssml = f"<speak>{ssml}</speak>"
-        return _fast(SayAction, {"type": "say", "text": text, "ssml": ssml, "prompt": self.key})
+        return _fast(
+            SayAction,
+            {"type": "say", "text": text, "ssml": ssml, "prompt": self.key, "barge_in": None},
+        )
 
     def say(self, memory: Mapping[str, Any], now: datetime) -> SayAction:
         if self.action is not None:
@@ -489,7 +492,11 @@ class _Node:
     patterns: tuple[re.Pattern[str], ...]
     rules: tuple[_Rule, ...]
     plans: PlanTable
-    listen: dict[str, ListenAction]
+    # channel -> language -> the listen that ends a turn asking this node, and the one that
+    # ends a read-back (the main data's confirmation: ``confirming``); prebuilt, shared
+    # (two string lookups: cheaper than building a (channel, language) key each turn)
+    listen: dict[str, dict[str, ListenAction]]
+    confirm_listen: dict[str, dict[str, ListenAction]]
     dtmf_format: DtmfFormat | None
     dtmf_allowed: bool
     limits: Limits
@@ -561,7 +568,35 @@ def _plans(
     return table
 
 
-def _prepare_node(ddt: CompiledDdt, dn: DataNode) -> _Node:
+def _listens(
+    dn: DataNode, langs: Sequence[str], *, confirming: bool
+) -> dict[str, dict[str, ListenAction]]:
+    """The listen actions of a data node per channel and language. On voice they carry the
+    DDT's listen settings (timeout, barge-in, the hints of the language); on chat only what
+    is expected. Unset fields keep the action's defaults, so its JSON is unchanged."""
+    out: dict[str, dict[str, ListenAction]] = {}
+    dtmf, spec = dn.dtmf, dn.listen
+    for channel in ("voice", "chat"):
+        fields: dict[str, Any] = {"expect": dn.type}
+        if confirming:
+            fields["confirming"] = True
+        if channel == "voice":
+            if dtmf is not None and dtmf.allowed:
+                fields["dtmf"] = DtmfListen(max_digits=dtmf.max_digits, finish_key=dtmf.finish_key)
+            if spec is not None:
+                fields["timeout_ms"] = spec.timeout_ms
+                fields["barge_in"] = spec.barge_in
+        out[channel] = {
+            lang: ListenAction(
+                **fields,
+                hints=spec.hints.get(lang, ()) if spec is not None and channel == "voice" else (),
+            )
+            for lang in langs
+        }
+    return out
+
+
+def _prepare_node(ddt: CompiledDdt, dn: DataNode, langs: Sequence[str]) -> _Node:
     key = ".".join(dn.path)
     keyname = key or "main"
     spec = BUILTIN_TYPES.get(dn.type)
@@ -576,12 +611,6 @@ def _prepare_node(ddt: CompiledDdt, dn: DataNode) -> _Node:
         for r in dn.validations
     )
     dtmf = dn.dtmf
-    listen: dict[str, ListenAction] = {}
-    for channel in ("voice", "chat"):
-        dl = None
-        if channel == "voice" and dtmf is not None and dtmf.allowed:
-            dl = DtmfListen(max_digits=dtmf.max_digits, finish_key=dtmf.finish_key)
-        listen[channel] = ListenAction(expect=dn.type, dtmf=dl)
     return _Node(
         dn=dn,
         key=key,
@@ -591,11 +620,13 @@ def _prepare_node(ddt: CompiledDdt, dn: DataNode) -> _Node:
         patterns=tuple(re.compile(p) for p in dn.patterns),
         rules=rules,
         plans=_plans(ddt.name, keyname, dn.prompts, ""),
-        listen=listen,
+        listen=_listens(dn, langs, confirming=False),
+        # only the main data is confirmed
+        confirm_listen=_listens(dn, langs, confirming=True) if not dn.path else {},
         dtmf_format=spec.dtmf if spec else None,
         dtmf_allowed=dtmf is not None and dtmf.allowed,
         limits=dn.limits,
-        children=tuple(_prepare_node(ddt, c) for c in dn.children),
+        children=tuple(_prepare_node(ddt, c, langs) for c in dn.children),
         compose=spec.compose if spec and dn.children else None,
         rule_by_code={r.code: r for r in reversed(rules)},
         pick=None if dn.options_from is None else compile_expr(dn.options_from),
@@ -604,13 +635,13 @@ def _prepare_node(ddt: CompiledDdt, dn: DataNode) -> _Node:
 
 def _prepare(ddt: CompiledDdt) -> _Ddt:
     machine = build_machine(ddt.machine, name=ddt.name)
-    root = _prepare_node(ddt, ddt.root)
-    nodes = {root.key: root}
-    for child in root.children:
-        nodes[child.key] = child
     langs = tuple(ddt.root.prompts.get("start", {}))
     if not langs:
         raise DdtError(f"DDT {ddt.name!r} has no start prompt")
+    root = _prepare_node(ddt, ddt.root, langs)
+    nodes = {root.key: root}
+    for child in root.children:
+        nodes[child.key] = child
     out_layers: tuple[str, ...] = tuple(
         str(x.layer) for x in ddt.root.extractors if x.layer in ("ner", "llm")
     ) or tuple(layer for layer, on in (("ner", ddt.ner), ("llm", ddt.llm)) if on)
@@ -796,7 +827,7 @@ class DdtEngine:
         )
         lang, ch = self._lang(d, language), self._channel(channel)
         say = self._say(d, d.root, "start", 1, lang, ch, memory, None, at)
-        step = _step(state, (*say, d.root.listen[ch]))
+        step = _step(state, (*say, d.root.listen[ch][lang]))
         levels = d.root.plans.get(("start", lang, ch), ())
         if not levels or levels[0].action is not None:  # constant: the same for everyone
             if len(self._begun) < 4096:
@@ -1069,7 +1100,10 @@ class _Turn:
         return _step(st, (*say, self.listen()), reason="repeat")
 
     def listen(self) -> ListenAction:
-        return self.node.listen[self.ch]
+        """The listen of the state the record stays in (a help or a repeat)."""
+        if self.st.state == "confirmation":
+            return self.node.confirm_listen[self.ch][self.lang]
+        return self.node.listen[self.ch][self.lang]
 
     def ask_layer(self, layer: str, text: str) -> DdtStep:
         node = self.node
@@ -1479,6 +1513,7 @@ class _Turn:
                     "text": _again(a.text, words, self.lang),
                     "ssml": None if a.ssml is None else _again(a.ssml, words, self.lang),
                     "prompt": a.prompt,
+                    "barge_in": a.barge_in,
                 },
             )
             for a in say
@@ -1585,4 +1620,5 @@ class _Turn:
                 "pending": None,
             },
         )
-        return _step(new, (*say, node.listen[self.ch]), critical=self.critical)
+        listens = node.confirm_listen if dest == "confirmation" else node.listen
+        return _step(new, (*say, listens[self.ch][self.lang]), critical=self.critical)

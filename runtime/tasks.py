@@ -529,7 +529,11 @@ def apply_ddt_step(ctx: Ctx, task: GetDataTask, ds: DdtStep) -> bool:
 
 
 def op_say(ctx: Ctx, task: SayTask) -> bool:
-    ctx.actions.append(say_action(ctx, task.prompt))
+    action = say_action(ctx, task.prompt)
+    if task.barge_in is not None and ctx.channel == "voice":
+        # barge-in is a voice matter: on chat the say is unchanged
+        action = build(SayAction, **{**action.__dict__, "barge_in": task.barge_in})
+    ctx.actions.append(action)
     ctx.pc += 1
     return False
 

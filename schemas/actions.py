@@ -14,6 +14,10 @@ class SayAction(Value):
     text: str
     ssml: str | None = None
     prompt: str | None = None  # stable key of the prompt played (tests, coverage, analytics)
+    # voice: False = this prompt is played whole (the caller's speech and keys during it are
+    # not taken); True = it may be interrupted; None (left out of the JSON, so records made
+    # before it existed keep their bytes) = as the ``barge_in`` of the turn's listen says
+    barge_in: bool | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class DtmfListen(Value):
@@ -22,11 +26,24 @@ class DtmfListen(Value):
 
 
 class ListenAction(Value):
+    """Wait for the caller: after the turn's say actions, listen for ``expect``.
+
+    ``timeout_ms``: silence this long is a ``no_input`` event. ``barge_in``: whether the
+    caller may interrupt (by voice or keys) the prompts of this turn played before the
+    listen — those whose own ``barge_in`` is not set. ``hints``: ASR phrase hints in the
+    session's language (left out of the JSON when there are none). ``confirming``: the
+    value was just read back and a yes or a no is awaited (a correction of a value of
+    ``expect`` too); left out of the JSON when false. Both were added after records were
+    first written: leaving them out when unset keeps those records' bytes.
+    """
+
     type: Literal["listen"] = "listen"
     expect: str = "text"  # the data type expected, for ASR hints
     timeout_ms: int = 5000
     dtmf: DtmfListen | None = None
     barge_in: bool = True
+    hints: tuple[str, ...] = Field(default=(), exclude_if=lambda v: not v)
+    confirming: bool = Field(default=False, exclude_if=lambda v: not v)
 
 
 class CallBackendAction(Value):

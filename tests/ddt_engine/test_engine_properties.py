@@ -202,11 +202,20 @@ def test_fast_construction_equals_validated_models() -> None:
 
 
 def test_fast_say_action_equals_validated() -> None:
+    from compiler.expressions import parse_template
+    from ddt_engine.engine import _Plan
     from schemas.actions import SayAction
+    from schemas.prompts import Prompt
 
-    fast = _fast(SayAction, {"type": "say", "text": "a", "ssml": None, "prompt": "k"})
-    assert fast == SayAction(text="a", prompt="k")
-    assert fast.model_dump_json() == SayAction(text="a", prompt="k").model_dump_json()
+    # the engine's own say actions (a prebuilt one, and one rendered at each turn): every
+    # field set, so they compare and dump like validated ones (a field added to SayAction
+    # and not to the engine's _fast dicts fails here)
+    const = _Plan("k", Prompt(text=parse_template("a")), "it", "chat").action
+    rendered = _Plan("k", Prompt(text=parse_template("a{{ x }}")), "it", "chat").say({"x": 1}, AT)
+    for fast, text in ((const, "a"), (rendered, "a1")):
+        assert fast == SayAction(text=text, prompt="k")
+        assert fast.model_dump_json() == SayAction(text=text, prompt="k").model_dump_json()
+        assert fast.__dict__ == SayAction(text=text, prompt="k").__dict__
 
 
 RULES = st.sampled_from(
