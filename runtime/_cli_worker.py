@@ -23,9 +23,23 @@ def _run(
     prefetch: int,
     batch: int,
     retention_days: float,
+    metrics: tuple[str, int] | None = None,
 ) -> int:
     from runtime.mongo import MongoArchive
     from runtime.worker import Worker
+
+    if metrics is not None:  # Prometheus: the worker's counters, on their own port
+        from prometheus_client import start_http_server
+
+        host, port = metrics
+        try:
+            start_http_server(port, addr=host)
+        except OSError as exc:
+            typer.echo(
+                f"ddtflow worker: error: cannot serve metrics on {host}:{port}: {exc.strerror}",
+                err=True,
+            )
+            return 1
 
     async def main() -> int:
         mongo = MongoArchive.from_url(mongo_url, db, retention_days=retention_days)
@@ -69,6 +83,18 @@ def register(app: typer.Typer) -> None:
         ] = None,
         prefetch: Annotated[int | None, typer.Option(help="unacked messages in flight")] = None,
         batch: Annotated[int | None, typer.Option(help="records per MongoDB bulk write")] = None,
+        metrics_port: Annotated[
+            int,
+            typer.Option(
+                min=0,
+                max=65535,
+                envvar="DDTFLOW_WORKER_METRICS_PORT",
+                help="serve Prometheus metrics (/metrics) on this port; 0: off",
+            ),
+        ] = 0,
+        metrics_host: Annotated[
+            str, typer.Option(help="address the metrics port listens on")
+        ] = "0.0.0.0",  # noqa: S104 - counters only, no caller data; scraped from outside
     ) -> None:
         """Persist turn records from RabbitMQ into MongoDB (idempotent; stop with SIGTERM)."""
         from runtime.settings import Settings
@@ -116,6 +142,7 @@ def register(app: typer.Typer) -> None:
             prefetch=prefetch or s.worker_prefetch,
             batch=batch or s.worker_batch,
             retention_days=s.retention_days,
+            metrics=(metrics_host, metrics_port) if metrics_port else None,
         )
         raise typer.Exit(code)
 

@@ -129,6 +129,8 @@ def test_the_commands_and_options_exist() -> None:
     for args in commands:
         result = runner.invoke(typer_app, [*args[:1], "--help"])
         assert result.exit_code == 0, (args, result.output)
+        for option in (w for w in args[1:] if w.startswith("--")):
+            assert option in result.output, f"ddtflow {args[0]} has no {option}"
     help_text = runner.invoke(typer_app, ["serve", "--help"]).output
     for option in (w for w in words[2:] if w.startswith("--")):
         assert option in help_text, f"ddtflow serve has no {option}"
@@ -142,13 +144,20 @@ def test_nginx_and_prometheus_point_at_the_api_services_on_the_image_port() -> N
     assert upstream
     servers = re.findall(r"server ([\w.-]+):(\d+)", upstream.group(1))
     prometheus = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
-    (job,) = prometheus["scrape_configs"]
+    jobs = {j["job_name"]: j for j in prometheus["scrape_configs"]}
+    assert set(jobs) == {"ddtflow-api", "ddtflow-worker"}
+    job = jobs["ddtflow-api"]
     targets = [t.split(":") for c in job["static_configs"] for t in c["targets"]]
     api = {name for name, s in OURS.items() if not s.get("command")}
     for kind, pairs in (("nginx", servers), ("prometheus", targets)):
         assert {host for host, _ in pairs} == api, kind
         assert {int(port) for _, port in pairs} == {_exposed_port()}, kind
     assert job["metrics_path"] == "/metrics"
+    # the worker's own metrics port, as its command line sets it
+    worker = OURS["worker"]["command"]
+    port = worker[worker.index("--metrics-port") + 1]
+    wjob = jobs["ddtflow-worker"]
+    assert [t for c in wjob["static_configs"] for t in c["targets"]] == [f"worker:{port}"]
 
 
 def test_the_image_health_check_and_the_scrape_path_are_routes_of_the_app() -> None:

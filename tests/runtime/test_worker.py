@@ -7,10 +7,12 @@ import gc
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -141,11 +143,11 @@ async def test_two_workers_in_parallel_write_everything_once(
 
 
 def _spawn_worker(
-    amqp_url: str, mongo_url: str, db: str, queue: str, log: Path
+    amqp_url: str, mongo_url: str, db: str, queue: str, log: Path, *extra: str
 ) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "runtime._cli_worker", "worker"]
     argv += ["--amqp-url", amqp_url, "--mongo-url", mongo_url, "--db", db, "--queue", queue]
-    argv += ["--batch", "50", "--prefetch", "100"]
+    argv += ["--batch", "50", "--prefetch", "100", *extra]
     with log.open("ab") as f:
         return subprocess.Popen(argv, cwd=ROOT, stdout=f, stderr=f, env=dict(os.environ))
 
@@ -260,3 +262,73 @@ async def _mongodb_down(servers: Servers, amqp_url: str) -> None:
     assert worker.stats.written >= 40  # the first 40 were stored before the crash
     assert worker.stats.retries >= 3
     gc.collect()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_worker_serves_its_counters_for_prometheus(
+    amqp_url: str, mongo_url: str, mongo: MongoArchive, tmp_path: Path
+) -> None:
+    """``--metrics-port``: the worker's counters (written, duplicates, dead-lettered,
+    erased) on /metrics — they were counted in the worker and shown nowhere; a port that
+    is taken is one line and exit 1."""
+    queue = unique("q")
+    log = tmp_path / "worker.log"
+    recs = counter_session(12, tenant="metrics")[1]
+    async with raw_channel(amqp_url, queue) as ch:
+        await publish_records(ch, queue, [*recs, *recs[:3]])  # three duplicates
+    port = _free_port()
+    proc = _spawn_worker(
+        amqp_url,
+        mongo_url,
+        mongo.db.name,
+        queue,
+        log,
+        "--metrics-port",
+        str(port),
+        "--metrics-host",
+        "127.0.0.1",
+    )
+    try:
+        assert await wait_for_count(mongo, "metrics", len(recs)) == len(recs)
+        text = ""
+        for _ in range(100):  # the counters are bumped right after the write
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            if "ddtflow_worker_turns_duplicate_total 3.0" in text:
+                break
+            await asyncio.sleep(0.05)
+        assert f"ddtflow_worker_turns_written_total {float(len(recs))}" in text, text
+        assert "ddtflow_worker_turns_duplicate_total 3.0" in text
+        assert "ddtflow_worker_turns_erased_total 0.0" in text
+        taken = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "runtime._cli_worker",
+                "worker",
+                "--amqp-url",
+                amqp_url,
+                "--mongo-url",
+                mongo_url,
+                "--queue",
+                queue,
+                "--metrics-port",
+                str(port),
+                "--metrics-host",
+                "127.0.0.1",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert taken.returncode == 1, taken.stderr
+        assert f"cannot serve metrics on 127.0.0.1:{port}" in taken.stderr
+        assert "Traceback" not in taken.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
