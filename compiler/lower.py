@@ -158,6 +158,7 @@ class Lowerer:
                 ddt=node.data.ddt,
                 into=_dotted(node.data.into),
                 on_failure=_Ref(g.name, node.data.on_failure),
+                on_cancel=self.route(g, node.data.on_cancel),
             )
         elif isinstance(node, SetNode):
             for var in node.data.assign:

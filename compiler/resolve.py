@@ -95,6 +95,8 @@ class FlowGraph:
         out: list[tuple[str, str]] = []
         if isinstance(node, GetDataNode):
             out.append(("on_failure", node.data.on_failure))
+            if node.data.on_cancel is not None:
+                out.append(("on_cancel", node.data.on_cancel))
         elif isinstance(node, CallBackendNode):
             for f in ("on_error", "on_timeout"):
                 t = getattr(node.data, f)

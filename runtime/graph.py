@@ -11,7 +11,7 @@ from schemas.ddt import CompiledDdt
 
 __all__ = ["ddt_dot", "flow_dot", "flow_mermaid"]
 
-_ROUTES = ("on_failure", "on_error", "on_timeout")
+_ROUTES = ("on_failure", "on_cancel", "on_error", "on_timeout")
 
 
 class _Ids:

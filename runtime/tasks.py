@@ -520,7 +520,11 @@ def apply_ddt_step(ctx: Ctx, task: GetDataTask, ds: DdtStep) -> bool:
                 ctx.actions.append(say_action(ctx, target.prompt))
             return _transfer(ctx, target.target, target.context, reason)
         return _transfer(ctx, "operator", None, reason)
-    # failure (attempts exhausted) and cancel (the caller gave up) take the failure route
+    # the caller's cancel ("annulla") takes the node's cancel route when it has one; failure
+    # (attempts exhausted), and a cancel without a cancel route, take the failure route
+    if outcome == "cancel" and task.on_cancel is not None:
+        ctx.pc = task.on_cancel
+        return False
     ctx.pc = task.on_failure
     return False
 

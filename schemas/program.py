@@ -43,6 +43,9 @@ class GetDataTask(Value):
     ddt: str
     into: tuple[str, ...]
     on_failure: int
+    # the caller's cancel command; unset: on_failure. Left out of the JSON when unset, so
+    # programs compiled before it existed keep their bytes and their id.
+    on_cancel: int | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class SetTask(Value):

@@ -97,6 +97,8 @@ class GetDataData(Source):
     ddt: str
     into: str
     on_failure: str
+    # where a caller's cancel ("annulla", "lasci stare") goes; unset: the failure route
+    on_cancel: str | None = None
 
 
 class GetDataNode(_NodeBase):
