@@ -14,6 +14,8 @@ A test file (``<project>/tests/*.yaml``) holds one test, or ``tests:`` with a li
       - bot: "Buongiorno, …"         # no input: checks what the bot says at the start
       - user: "RSSMRA80A01H501U"
         bot: ["/codice fiscale/", "Grazie."]    # exact text, or /regex/ (searched)
+        ssml: [~, "/<break/"]        # each say's SSML, matched as bot is; ~: it has none
+        listen: {expect: date, confirming: true, timeout_ms: 8000}   # only the keys given
       - noinput: true
       - dtmf: "1234#"
         memory: {patient.cf: RSSMRA80A01H501U}
@@ -31,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -46,7 +48,7 @@ from runtime.ports import RuntimeFault
 from runtime.programs import LoadedProgram, ProgramNotFoundError
 from runtime.sinks.jsonl import JsonlSink, read_turns
 from runtime.stores.memory import MemoryStore
-from schemas.actions import SayAction
+from schemas.actions import DtmfListen, ListenAction, SayAction
 from schemas.events import Event, HangupEvent, NoInputEvent, UserInputEvent
 from schemas.session import Status
 from schemas.turns import TurnRecord
@@ -79,6 +81,8 @@ class Turn:
     text: str = ""
     dtmf: str | None = None
     bot: tuple[str, ...] | None = None
+    ssml: tuple[str | None, ...] | None = None
+    listen: Mapping[str, Any] | None = None
     memory: Mapping[str, Any] | None = None
     status: str | None = None
     at: dt.datetime | None = None
@@ -298,7 +302,18 @@ def _at(v: Any, where: str) -> dt.datetime:
 
 
 _TEST_KEYS = {"name", "language", "channel", "at", "variables", "backends", "turns", "expect"}
-_TURN_KEYS = {"user", "noinput", "dtmf", "hangup", "bot", "memory", "status", "at"}
+_TURN_KEYS = {
+    "user",
+    "noinput",
+    "dtmf",
+    "hangup",
+    "bot",
+    "ssml",
+    "listen",
+    "memory",
+    "status",
+    "at",
+}
 _EXPECT_KEYS = {"status", "reason", "memory"}
 
 
@@ -311,6 +326,17 @@ def _check_keys(d: Mapping[str, Any], allowed: set[str], where: str, what: str) 
         )
 
 
+def _check_regexes(texts: tuple[str | None, ...], key: str, where: str) -> None:
+    for text in texts:
+        if text is not None and len(text) >= 2 and text.startswith("/") and text.endswith("/"):
+            try:
+                re.compile(text[1:-1])
+            except re.error as e:
+                raise TestFileError(
+                    f"{where}: bad regular expression in '{key}' {text!r}: {e}"
+                ) from None
+
+
 def _bot(v: Any, where: str) -> tuple[str, ...]:
     if isinstance(v, str):
         texts: tuple[str, ...] = (v,)
@@ -318,15 +344,65 @@ def _bot(v: Any, where: str) -> tuple[str, ...]:
         texts = tuple(v)
     else:
         raise TestFileError(f"{where}: 'bot' is a text or a list of texts")
-    for text in texts:
-        if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
-            try:
-                re.compile(text[1:-1])
-            except re.error as e:
-                raise TestFileError(
-                    f"{where}: bad regular expression in 'bot' {text!r}: {e}"
-                ) from None
+    _check_regexes(texts, "bot", where)
     return texts
+
+
+def _ssml(v: Any, where: str) -> tuple[str | None, ...]:
+    """``ssml:`` as ``bot:``, one entry per say; ``~`` (null) for a say with no SSML."""
+    if isinstance(v, str):
+        texts: tuple[str | None, ...] = (v,)
+    elif isinstance(v, list) and all(x is None or isinstance(x, str) for x in v):
+        texts = tuple(v)
+    else:
+        raise TestFileError(
+            f"{where}: 'ssml' is an SSML text or a list of them, one per say "
+            f"(~ for a say with no SSML)"
+        )
+    _check_regexes(texts, "ssml", where)
+    return texts
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _listen_dtmf(x: Any) -> bool:
+    if x is None:
+        return True
+    if not isinstance(x, Mapping) or set(x) - {"max_digits", "finish_key"}:
+        return False
+    return ("max_digits" not in x or _is_int(x["max_digits"])) and (
+        x.get("finish_key") is None or isinstance(x["finish_key"], str)
+    )
+
+
+# the fields of the listen action a test may check, each with what its value must be
+_LISTEN_FIELDS: dict[str, tuple[Any, str]] = {
+    "expect": (lambda x: isinstance(x, str), "a data type name such as date"),
+    "timeout_ms": (_is_int, "a whole number of milliseconds"),
+    "barge_in": (lambda x: isinstance(x, bool), "true or false"),
+    "confirming": (lambda x: isinstance(x, bool), "true or false"),
+    "hints": (
+        lambda x: isinstance(x, list) and all(isinstance(h, str) for h in x),
+        "a list of phrases",
+    ),
+    "dtmf": (_listen_dtmf, "~ (no keys) or {max_digits: 4, finish_key: '#'}"),
+}
+
+
+def _listen(v: Any, where: str) -> dict[str, Any]:
+    if not isinstance(v, Mapping) or not v:
+        raise TestFileError(
+            f"{where}: 'listen' maps fields of the listen action to their expected values, "
+            f"such as {{expect: date, confirming: true}}"
+        )
+    _check_keys(v, set(_LISTEN_FIELDS), where, "listen")
+    for key, value in v.items():
+        ok, what = _LISTEN_FIELDS[key]
+        if not ok(value):
+            raise TestFileError(f"{where}: listen {key} is {what}, not {value!r}")
+    return {k: _plain(x) for k, x in v.items()}
 
 
 _STATUSES = get_args(Status)
@@ -380,6 +456,8 @@ def _turn(d: Any, file: Path, index: int, default_line: int) -> Turn:
         text=text,
         dtmf=dtmf,
         bot=_bot(d["bot"], where) if "bot" in d else None,
+        ssml=_ssml(d["ssml"], where) if "ssml" in d else None,
+        listen=_listen(d["listen"], where) if "listen" in d else None,
         memory=_plain(memory) if memory is not None else None,
         status=_status(d.get("status"), where),
         at=_at(d["at"], where) if "at" in d else None,
@@ -497,23 +575,80 @@ def _matches(expected: str, got: str) -> bool:
     return expected == got
 
 
-def _diff_bot(expected: tuple[str, ...], got: list[str]) -> list[str]:
+_NONE = "(no SSML)"  # how an expected ``~`` and a say with no SSML are shown
+
+
+def _matches_or_none(expected: str | None, got: str | None) -> bool:
+    """An SSML entry: ``~`` matches a say with no SSML and nothing else."""
+    if expected is None or got is None:
+        return expected is None and got is None
+    return _matches(expected, got)
+
+
+def _diff_bot(
+    expected: Sequence[str | None],
+    got: Sequence[str | None],
+    what: str = "bot said",
+    texts: Sequence[str] = (),
+) -> list[str]:
+    """The lines of a ``- expected`` / ``+ got`` diff, empty when every entry matches;
+    ``None`` (an SSML check only) is a say with no SSML, shown with its text (``texts``)."""
+
+    def shown(i: int) -> str:
+        g = got[i]
+        if g is not None:
+            return g
+        return f"{_NONE} text: {texts[i]}" if i < len(texts) else _NONE
+
     if len(expected) == len(got) and all(
-        _matches(e, g) for e, g in zip(expected, got, strict=True)
+        _matches_or_none(e, g) for e, g in zip(expected, got, strict=True)
     ):
         return []
-    lines = ["  bot said:"]
+    lines = [f"  {what}:"]
     for i in range(max(len(expected), len(got))):
-        e = expected[i] if i < len(expected) else None
-        g = got[i] if i < len(got) else None
-        if e is not None and g is not None and _matches(e, g):
-            lines.append(f"      {g}")
+        has_e, has_g = i < len(expected), i < len(got)
+        e = expected[i] if has_e else None
+        g = got[i] if has_g else None
+        if has_e and has_g and _matches_or_none(e, g):
+            lines.append(f"      {shown(i)}")
             continue
-        if e is not None:
-            lines.append(f"    - {e}")
-        if g is not None:
-            lines.append(f"    + {g}")
+        if has_e:
+            lines.append(f"    - {_NONE if e is None else e}")
+        if has_g:
+            lines.append(f"    + {shown(i)}")
     return lines
+
+
+def _diff_listen(expected: Mapping[str, Any], resp: TurnResponse) -> list[str]:
+    listens = [a for a in resp.actions if isinstance(a, ListenAction)]
+    if not listens:
+        return [f"  listen: expected a listen action, the turn has none (status {resp.status})"]
+    listen = listens[-1]  # a turn's last listen is the one the gateway waits on
+    lines = []
+    for key, want in expected.items():
+        have: Any = getattr(listen, key)
+        if isinstance(have, DtmfListen):
+            have = have.model_dump(mode="json")
+            if isinstance(want, Mapping):
+                have = {k: have[k] for k in want}  # the keys given only
+        elif isinstance(have, tuple):
+            have = list(have)
+        if have != want:
+            lines.append(f"  listen {key}: expected {_yaml(want)}, got {_yaml(have)}")
+    return lines
+
+
+def _yaml(v: Any) -> str:
+    """A value as a test file writes it: true, false, ~, 8000, 'date', [...]."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is None:
+        return "~"
+    if isinstance(v, Mapping):
+        return "{" + ", ".join(f"{k}: {_yaml(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + ", ".join(_yaml(x) for x in v) + "]"
+    return repr(v)
 
 
 def _unknown_variable(path: str, declared: Collection[str]) -> str | None:
@@ -544,6 +679,10 @@ def _diff_memory(
 
 def _texts(resp: TurnResponse) -> list[str]:
     return [a.text for a in resp.actions if isinstance(a, SayAction)]
+
+
+def _ssmls(resp: TurnResponse) -> list[str | None]:
+    return [a.ssml for a in resp.actions if isinstance(a, SayAction)]
 
 
 def _event(turn: Turn, at: dt.datetime) -> Event:
@@ -626,6 +765,10 @@ def _check_turn(result: TestResult, turn: Turn, resp: TurnResponse, i: int, stat
     lines: list[str] = []
     if turn.bot is not None:
         lines.extend(_diff_bot(turn.bot, texts))
+    if turn.ssml is not None:
+        lines.extend(_diff_bot(turn.ssml, _ssmls(resp), "ssml said", texts))
+    if turn.listen is not None:
+        lines.extend(_diff_listen(turn.listen, resp))
     if turn.memory is not None:
         lines.extend(_diff_memory(turn.memory, state.memory, result.declared))
     if turn.status is not None and state.status != turn.status:
