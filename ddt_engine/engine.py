@@ -681,6 +681,29 @@ def _year_of(day: Any, month: Any, at: datetime, missing_year: str | None) -> An
     return at.year  # no such day (31 April): this year's, and the date is invalid
 
 
+def _day_of_month(day: int, at: datetime, missing_year: str | None) -> date | None:
+    """The coming (on or after ``at``'s date) or the past (on or before it) date that is
+    the ``day``-th of its month; None for another policy or a day no month has."""
+    if missing_year not in ("coming", "past") or not 1 <= day <= 31:
+        return None
+    today = at.date()
+    step = 1 if missing_year == "coming" else -1
+    y, m = today.year, today.month
+    for _ in range(13):  # a 31st comes back within two months, any day within a year
+        try:
+            d = date(y, m, day)
+        except (ValueError, OverflowError):
+            d = None
+        if d is not None and ((d >= today) if step == 1 else (d <= today)):
+            return d
+        m += step
+        if m == 0:
+            y, m = y - 1, 12
+        elif m == 13:
+            y, m = y + 1, 1
+    return None
+
+
 def _compose(
     kind: str | None, vals: Mapping[str, Any], at: datetime, missing_year: str | None = None
 ) -> tuple[Any, str | None]:
@@ -1210,6 +1233,8 @@ class _Turn:
             asked = self.run(node, text)
             if asked is not None and asked.invalid is None and asked.value is not None:
                 return self.leaf(node, asked)
+            if asked is None and parts and whole is not None and self.replaces(whole, parts):
+                return self.composite(whole, parts)  # "no wait, the 24th" asked the month
             # mixed initiative: a part not given yet, unless the answer was a bad value for
             # the part asked and the other reading is a guess ("45": day 45, not year 2045)
             if parts and whole is not None and not parts.keys() & self.values.keys():
@@ -1234,6 +1259,14 @@ class _Turn:
             if whole is not None and whole.invalid is not None:
                 return _Found(invalid=whole.invalid, invalid_key=node.key, layer=whole.layer)
         return None
+
+    def replaces(self, whole: Extraction, parts: dict[str, Any]) -> bool:
+        """Whether a clear answer gives only parts already given, and another value for
+        them: a correction of what was said before, not an answer to the part asked."""
+        if whole.uncertain or whole.confidence < UNCERTAIN_BELOW:
+            return False
+        values = self.values
+        return all(k in values for k in parts) and any(values[k] != v for k, v in parts.items())
 
     def parts_of(self, ex: Extraction | None) -> dict[str, Any] | None:
         if ex is None or ex.invalid is not None:
@@ -1367,6 +1400,8 @@ class _Turn:
     def take(self, found: _Found) -> DdtStep:
         """Apply what the utterance gave; fire matched or invalid."""
         root = self.d.root
+        if found.parts is not None and root.compose == "date" and root.dn.missing_year:
+            self.day_alone(found)
         self.uncertain = self.uncertain or found.uncertain
         if found.invalid is not None:
             self.invalid_node = self.d.nodes.get(found.invalid_key, root)
@@ -1414,6 +1449,22 @@ class _Turn:
             return self.reject(root, code, value)
         self.candidate = value
         return self.fire("matched")
+
+    def day_alone(self, found: _Found) -> None:
+        """A day of the month said alone ("the 14th", "il 14") by a caller asked for a date
+        with ``missing_year``: the last (``past``) or coming such day, as a guess the DDT
+        reads back; a DDT that confirms ``never`` asks for the month instead."""
+        root = self.d.root
+        parts = found.parts
+        day = parts.get("day") if parts is not None and len(parts) == 1 else None
+        if type(day) is not int or root.dn.confirm == "never":
+            return
+        if "month" in self.values or "year" in self.values:
+            return  # a day asked for, or said again, after the month or the year
+        got = _day_of_month(day, self.at, root.dn.missing_year)
+        if got is not None:
+            found.parts = {"day": day, "month": got.month, "year": got.year}
+            found.uncertain = True
 
     def reject(self, node: _Node, code: str, value: Any) -> DdtStep:
         self.invalid_node, self.invalid_rule = node, code
