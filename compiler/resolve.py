@@ -78,6 +78,21 @@ class EdgeInfo:
         return self.condition is not None
 
 
+# what a DDT name may not hold: the prompt-key separator, whitespace, control characters
+_BAD_DDT_NAME = re.compile(r"[/\s\x00-\x1f\x7f-\x9f]+")
+
+
+def _describe_char(run: str) -> str:
+    c = run[0]
+    if c == "/":
+        return "a '/'"
+    if c == " ":
+        return "a space"
+    if c.isspace():
+        return f"a white-space character (U+{ord(c):04X})"
+    return f"a control character (U+{ord(c):04X})"
+
+
 @dataclass
 class FlowGraph:
     name: str  # "main" or the subflow's name
@@ -584,6 +599,7 @@ class Resolver:
     def ddts(self) -> None:
         prompts = self.ptab
         for name in sorted(self.p.ddts):
+            self.ddt_name(name)
 
             def locate(suffix: str, _name: str = name) -> tuple[str, int, int]:
                 parts = [
@@ -619,6 +635,22 @@ class Resolver:
             for rule in rules:
                 if isinstance(rule.prompt, str):
                     self.a.used_prompts.add(rule.prompt)
+
+    def ddt_name(self, name: str) -> None:
+        """A DDT's name starts its prompt keys, ``<ddt>/<data>/<state>/<level>``: a ``/``
+        there is read as a separator (an export masks a sensitive DDT's prompts by the key's
+        first part), and whitespace or a control character makes a key nobody can type."""
+        bad = _BAD_DDT_NAME.search(name) if name else None
+        if name and bad is None:
+            return
+        what = "is empty" if not name else f"holds {_describe_char(bad.group())}" if bad else ""
+        fixed = _BAD_DDT_NAME.sub("_", name).strip("_") or "data"
+        self.err(
+            "E329", ("ddts", name), f"invalid DDT name {name!r}: it {what}",
+            f"a DDT's name starts its prompt keys (<ddt>/<data>/<state>/<level>): no '/', "
+            f"spaces or control characters (accented letters are fine); write '{fixed}'",
+            key=True,
+        )  # fmt: skip
 
     # -- graphs ------------------------------------------------------------------------------
 

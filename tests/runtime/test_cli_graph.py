@@ -91,7 +91,7 @@ nodes:
   - {id: "città", kind: say, data: {prompt: hi}}
   - {id: "citt-", kind: say, data: {prompt: hi}}
   - {id: count, kind: set, data: {assign: {n: "n + 1"}}}
-  - {id: ask, kind: get_data, data: {ddt: "sì/no", into: ok, on_failure: bye}}
+  - {id: ask, kind: get_data, data: {ddt: "sì?no", into: ok, on_failure: bye}}
   - {id: loop_q, kind: branch}
   - {id: sub, kind: subflow, data: {flow: inner}}
   - {id: bye, kind: end, data: {prompt: hi, reason: 'tasto #1; "fine" <b>x</b> & [y] | z'}}
@@ -115,7 +115,7 @@ subflows:
       - {source: begin, target: sub}
       - {source: sub, target: done}
 ddts:
-  "sì/no": {type: yes_no}
+  "sì?no": {type: yes_no}
 prompts:
   it:
     hi: "Ciao"
