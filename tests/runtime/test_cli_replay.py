@@ -490,3 +490,33 @@ def test_coverage_from_the_program_store_does_not_claim_edges(
         assert cov["nodes"]["total"] > 0 and cov["nodes"]["covered"] > 0
         code, out = cli("coverage", *logs, *where)
         assert code == 0 and "n/a" in out, out
+
+
+def test_save_test_of_a_voice_session_pins_what_the_caller_heard(
+    rec_root: Path, tmp_path: Path
+) -> None:
+    """On voice each turn with SSML gets ``ssml:`` (``~`` for a say without), which the
+    saved test then checks; a chat session's test has none."""
+    recs = {r.name: r for r in recorded(PROJECT, rec_root, every=True)}
+    voice = recs["card blocked (it, voice)"]
+    out_file = tmp_path / "voice.yaml"
+    code, out = cli(
+        "replay", str(voice.log), "--program", str(PROJECT), "--save-test", str(out_file)
+    )
+    assert code == 0, out
+    text = out_file.read_text()
+    assert "  ssml:\n  - <speak>Banca Esempio, servizio blocco carte. <break time='250ms'/>" in text
+    (test,) = load_tests(out_file)
+    ssml = [t.ssml for t in test.turns]
+    assert ssml[0] is not None and ssml[0][1] is None  # the date question has no SSML
+    assert ssml[1] is None  # "Perfetto, grazie." and the digits question: no SSML at all
+    assert any(s and any(x and "che mi ha indicato" in x for x in s) for s in ssml)
+    res = asyncio.run(run_test(compiled(PROJECT), test, tmp_path / "voice.jsonl"))
+    assert res.ok, res.failures
+    chat = next(r for r in recs.values() if "chat" in r.name)
+    out_file = tmp_path / "chat.yaml"
+    code, out = cli(
+        "replay", str(chat.log), "--program", str(PROJECT), "--save-test", str(out_file)
+    )
+    assert code == 0, out
+    assert "ssml" not in out_file.read_text()
