@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from xml.parsers import expat
 
-from schemas.expressions import Template, TextPart
+from schemas.expressions import Binary, Call, Expr, Lit, Template, TextPart
 
 __all__ = ["SsmlProblem", "empty_text", "placeholder_typo", "placeholder_warning", "ssml_problem"]
 
@@ -43,8 +43,35 @@ SSML_ELEMENTS = (
 
 
 def empty_text(template: Template) -> bool:
-    """True when the template says nothing at all: no slot and only blank text."""
-    return all(isinstance(p, TextPart) and not p.text.strip() for p in template.parts)
+    """True when the template says nothing at all, whatever the session holds: blank text
+    and slots that always render blank (``{{ '' }}``, ``{{ ' ' | upper }}``, ``{{ null }}``).
+    A slot that reads a variable or calls another function may say something: not empty."""
+    return all(
+        not p.text.strip() if isinstance(p, TextPart) else _always_blank(p.expr)
+        for p in template.parts
+    )
+
+
+# filters that keep a blank text blank (ddt_engine.expressions: lower, upper, capitalize, trim)
+_BLANK_KEEPING = frozenset({"lower", "upper", "capitalize", "trim"})
+
+
+def _always_blank(expr: Expr) -> bool:
+    """True when ``expr`` renders as blank text on every path (None renders as '')."""
+    if isinstance(expr, Lit):
+        return expr.v is None or (isinstance(expr.v, str) and not expr.v.strip())
+    if isinstance(expr, Call):
+        return expr.fn in _BLANK_KEEPING and len(expr.args) == 1 and _always_blank(expr.args[0])
+    if isinstance(expr, Binary) and expr.op == "+":
+        # only text + text is text; a blank literal on each side is the case to catch
+        return _blank_str(expr.a) and _blank_str(expr.b)
+    return False
+
+
+def _blank_str(expr: Expr) -> bool:
+    if isinstance(expr, Lit):
+        return isinstance(expr.v, str) and not expr.v.strip()
+    return isinstance(expr, Binary | Call) and _always_blank(expr)
 
 
 _SLOT = re.compile(r"(?<!\\)\{\{.*?\}\}", re.S)
