@@ -83,21 +83,10 @@ CHANNEL_SEQ: contextvars.ContextVar[int | None] = contextvars.ContextVar(
 TERMINAL = frozenset({"ended", "transferred", "failed"})
 
 
-class TombstoneStore:
-    """A SessionStore whose ``load`` raises ``SessionErasedError`` for a session the store
-    does not hold and the tombstones name (a miss costs one tombstone read)."""
+class _WrappedStore:
+    """A SessionStore around another: everything but ``load`` goes to ``inner`` as is."""
 
-    def __init__(self, inner: SessionStore, tombstones: Tombstones) -> None:
-        self.inner = inner
-        self.tombstones = tombstones
-
-    async def load(self, tenant: str, session_id: str) -> StoredSession | None:
-        stored = await self.inner.load(tenant, session_id)
-        if stored is None:
-            at = await self.tombstones.get(tenant, session_id)
-            if at is not None:
-                raise SessionErasedError(tenant, session_id, at)
-        return stored
+    inner: SessionStore
 
     async def save(
         self,
@@ -126,7 +115,24 @@ class TombstoneStore:
         await self.inner.close()
 
 
-class RecoveringStore:
+class TombstoneStore(_WrappedStore):
+    """A SessionStore whose ``load`` raises ``SessionErasedError`` for a session the store
+    does not hold and the tombstones name (a miss costs one tombstone read)."""
+
+    def __init__(self, inner: SessionStore, tombstones: Tombstones) -> None:
+        self.inner = inner
+        self.tombstones = tombstones
+
+    async def load(self, tenant: str, session_id: str) -> StoredSession | None:
+        stored = await self.inner.load(tenant, session_id)
+        if stored is None:
+            at = await self.tombstones.get(tenant, session_id)
+            if at is not None:
+                raise SessionErasedError(tenant, session_id, at)
+        return stored
+
+
+class RecoveringStore(_WrappedStore):
     """A SessionStore whose ``load`` rebuilds a missing session from MongoDB."""
 
     def __init__(
@@ -183,32 +189,6 @@ class RecoveringStore:
             programs=self.programs,
             wait_s=self.wait_s,
         )
-
-    async def save(
-        self,
-        state: SessionState,
-        *,
-        expected_seq: int | None,
-        response: bytes | None = None,
-        idempotency_key: str | None = None,
-        record: bytes | None = None,
-    ) -> None:
-        await self.inner.save(
-            state,
-            expected_seq=expected_seq,
-            response=response,
-            idempotency_key=idempotency_key,
-            record=record,
-        )
-
-    async def mark_confirmed(self, tenant: str, session_id: str, seq: int) -> None:
-        await self.inner.mark_confirmed(tenant, session_id, seq)
-
-    async def delete(self, tenant: str, session_id: str) -> None:
-        await self.inner.delete(tenant, session_id)
-
-    async def close(self) -> None:
-        await self.inner.close()
 
 
 @dataclass(frozen=True, slots=True)
