@@ -1180,6 +1180,8 @@ class _Turn:
                 i = int(digits) - 1
                 return self.picked(node, items[i]) if 0 <= i < len(items) else None
         found = self.extract_found(text, dtmf)
+        if found is not None and found.uncertain and not node.children:
+            self.offered_reading(node, found, items)
         pos = pick_position(text, self.lang, len(items)) if text else None
         if pos is None:
             return found
@@ -1198,6 +1200,28 @@ class _Turn:
             return []
         items = node.pick(self.memory, self.at)  # compiled expressions never raise
         return list(items[:MAX_PICK_ITEMS]) if isinstance(items, list | tuple) else []
+
+    def offered_reading(self, node: _Node, found: _Found, items: list[Any]) -> None:
+        """An hour from 1 to 12 said without am/pm ("at 3", "alle 3": 03:00, a guess) is
+        the other reading (15:00) when only that one is among the times offered. The value
+        stays a guess: a ``when_uncertain`` DDT reads it back."""
+        v = found.value
+        if node.dn.type != "time" or not isinstance(v, str) or not _HH_MM.match(v):
+            return
+        h = int(v[:2])
+        if not 1 <= h <= 12:
+            return
+        other = f"{(h + 12) % 24:02d}{v[2:]}"
+        offered: set[Any] = set()
+        for item in items:
+            if isinstance(item, str) and _HH_MM.match(item):
+                offered.add(item)
+            elif not (item is None or isinstance(item, dict | list | bool)):
+                ex = self.run(node, str(item))  # "15:00:00", "3 pm": as the type reads it
+                if ex is not None and ex.invalid is None:
+                    offered.add(ex.value)
+        if v not in offered and other in offered:
+            found.value = other
 
     def picked(self, node: _Node, item: Any) -> _Found | None:
         """The item at the position the caller said, normalised as the type's own values
