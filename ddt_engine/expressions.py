@@ -551,29 +551,6 @@ def _fn_digits(x: Any) -> str | None:
     return " ".join(ch for ch in s if not ch.isspace())
 
 
-def _fn_phone(x: Any) -> str | None:
-    if type(x) is not str:
-        return None
-    s = x.strip()
-    compact = "".join(ch for ch in s if ch not in " .-/()")
-    if compact.startswith("0039"):
-        compact = "+39" + compact[4:]
-    national = compact[3:] if compact.startswith("+39") else compact
-    if not (national.isascii() and national.isdigit()) or not 6 <= len(national) <= 11:
-        return s
-    if national[0] == "3":  # mobile: 347 123 4567
-        head, rest = national[:3], national[3:]
-    elif national[0] == "0":  # landline: 06 / 02 have a two-digit area code, else three
-        cut = 2 if national[1] in "26" else 3
-        head, rest = national[:cut], national[cut:]
-    else:  # 800 / 199 numbers and the like
-        head, rest = national[:3], national[3:]
-    if len(rest) <= 4:
-        return f"{head} {rest}"
-    split = len(rest) // 2 if len(rest) <= 8 else 4
-    return f"{head} {rest[:split]} {rest[split:]}"
-
-
 _PHONE_NOISE = str.maketrans("", "", " .-/()")
 _NOT_DIGIT_OR_PLUS = re.compile(r"[^\d+]+")
 
@@ -830,7 +807,7 @@ _IMPLS: dict[str, tuple[Callable[..., Any], str]] = {
     "date": (_fn_date, "lang"),
     "time": (_fn_time, ""),
     "digits": (_fn_digits, ""),
-    "phone": (_fn_phone, ""),
+    "phone": (phone_read_back, ""),
     "spell": (_fn_spell, ""),
     "money": (_fn_money, "lang"),
     "article": (_fn_article, ""),

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler.expressions import parse_template
-from ddt_engine.expressions import _fn_phone, compile_expr, phone_read_back
+from ddt_engine.expressions import compile_expr, phone_read_back
 from schemas.expressions import ExprPart
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -58,6 +58,31 @@ def test_phone_read_back_is_none_for_no_text() -> None:
     assert phone_read_back(447911123456) is None
 
 
+# The filter before it read foreign numbers (Italian groups only), kept as the oracle of
+# everything else.
+def _italian_only_before(x: Any) -> str | None:
+    if type(x) is not str:
+        return None
+    s = x.strip()
+    compact = "".join(ch for ch in s if ch not in " .-/()")
+    if compact.startswith("0039"):
+        compact = "+39" + compact[4:]
+    national = compact[3:] if compact.startswith("+39") else compact
+    if not (national.isascii() and national.isdigit()) or not 6 <= len(national) <= 11:
+        return s
+    if national[0] == "3":  # mobile: 347 123 4567
+        head, rest = national[:3], national[3:]
+    elif national[0] == "0":  # landline: 06 / 02 have a two-digit area code, else three
+        cut = 2 if national[1] in "26" else 3
+        head, rest = national[:cut], national[cut:]
+    else:  # 800 / 199 numbers and the like
+        head, rest = national[:3], national[3:]
+    if len(rest) <= 4:
+        return f"{head} {rest}"
+    split = len(rest) // 2 if len(rest) <= 8 else 4
+    return f"{head} {rest[:split]} {rest[split:]}"
+
+
 def _foreign(v: Any) -> bool:
     if type(v) is not str:
         return False
@@ -80,7 +105,7 @@ VALUES = st.one_of(
 @given(VALUES)
 def test_everything_but_a_foreign_number_reads_back_as_before(v: Any) -> None:
     if not _foreign(v):
-        assert phone_read_back(v) == _fn_phone(v), v
+        assert phone_read_back(v) == _italian_only_before(v), v
 
 
 def _render(src: str, value: str, lang: str) -> Any:
@@ -89,10 +114,6 @@ def _render(src: str, value: str, lang: str) -> Any:
     return compile_expr(part.expr, lang=lang)({"value": value}, NOW)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="phone_read_back is wired into the evaluator and engine._FAST_FILTERS together",
-)
 @pytest.mark.parametrize("lang", ["it", "en"])
 def test_the_filter_groups_a_foreign_number(lang: str) -> None:
     assert _render("value | phone", "+447911123456", lang) == "+44 7911 123456"
