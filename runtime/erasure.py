@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import orjson
 from prometheus_client import Counter
@@ -214,15 +214,22 @@ def _belongs(line: bytes, tenant: str, session_id: str, needle: bytes) -> bool:
     )
 
 
+def _open_log(path: Path) -> BinaryIO | None:
+    """The JSONL log opened for reading; None when there is none."""
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreUnavailableError(f"{path}: cannot read the turn log: {exc.strerror}") from exc
+
+
 def count_in_log(path: Path, tenant: str, session_id: str) -> int:
     """How many lines of the JSONL log hold a turn record of the session (0: no file)."""
     needle = orjson.dumps(session_id)
-    try:
-        f = path.open("rb")
-    except FileNotFoundError:
+    f = _open_log(path)
+    if f is None:
         return 0
-    except OSError as exc:
-        raise StoreUnavailableError(f"{path}: cannot read the turn log: {exc.strerror}") from exc
     with f:
         return sum(1 for line in f if _belongs(line, tenant, session_id, needle))
 
@@ -236,12 +243,9 @@ def rewrite_log_without(path: Path, tenant: str, session_id: str) -> int:
     ``LogBusyError`` when another process holds the log open for writing (a running
     ``ddtflow serve`` or ``chat``: its sink holds a shared lock on it)."""
     needle = orjson.dumps(session_id)
-    try:
-        src = path.open("rb")
-    except FileNotFoundError:
+    src = _open_log(path)
+    if src is None:
         return 0
-    except OSError as exc:
-        raise StoreUnavailableError(f"{path}: cannot read the turn log: {exc.strerror}") from exc
     tmp = path.with_name(f".{path.name}.erase-{os.getpid()}")
     with src:
         try:
