@@ -11,4 +11,6 @@ bash scripts/servers.sh  # redis-server, rabbitmq-server (apt), secantusdb (its 
 .venv/bin/ruff format --check schemas compiler ddt_engine runtime tests bench
 .venv/bin/lint-imports
 .venv/bin/mypy
-.venv/bin/python -m pytest -q --durations=15  # the slowest tests, to keep the suite well under 10 min
+# One pytest worker per core (at most 4: each worker starts its own servers on free ports);
+# --durations lists the slowest tests, to keep the suite well under 10 min.
+.venv/bin/python -m pytest -q -n auto --maxprocesses 4 --durations=15
