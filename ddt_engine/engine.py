@@ -593,7 +593,9 @@ def _prepare_node(ddt: CompiledDdt, dn: DataNode, langs: Sequence[str]) -> _Node
         key=key,
         keyname=keyname,
         extract_type=in_engine[0].name if in_engine else None,
-        options=ExtractOptions(choices=dn.choices, patterns=dn.patterns),
+        options=ExtractOptions(
+            choices=dn.choices, patterns=dn.patterns, past=dn.missing_year == "past"
+        ),
         patterns=tuple(re.compile(p) for p in dn.patterns),
         rules=rules,
         plans=_plans(ddt.name, keyname, dn.prompts, ""),
@@ -1136,7 +1138,7 @@ class _Turn:
                 continue
             raw = (m.group(1) if m.re.groups else m.group(0)) or ""
             if node.extract_type is not None:  # the regex matched: normalise, no re-check
-                plain = ExtractOptions(choices=node.dn.choices)
+                plain = ExtractOptions(choices=node.dn.choices, past=node.options.past)
                 norm = extract(node.extract_type, raw, self.lang, self.at, plain)
                 if norm is not None:
                     return norm

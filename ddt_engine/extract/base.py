@@ -29,10 +29,12 @@ class Extraction:
 
 @dataclass(frozen=True, slots=True)
 class ExtractOptions:
-    """Per-DDT options: choices with synonyms per language and extra regexes."""
+    """Per-DDT options: choices with synonyms per language, extra regexes, and whether a
+    date said without its direction is in the past (``missing_year: past``)."""
 
     choices: Mapping[str, Mapping[str, Sequence[str]]] = field(default_factory=dict)
     patterns: Sequence[str] = ()
+    past: bool = False
 
 
 Extractor = Callable[[str, str, datetime, ExtractOptions], Extraction | None]

@@ -450,7 +450,7 @@ def _shift(base: date, n: int, unit: str) -> date:
 _Rel = tuple[DateParse, str, int]  # (result, "fixed" | "weekday" | "month", weekday)
 
 
-def _relative(s: str, lang: str, base: date) -> _Rel | None:
+def _relative(s: str, lang: str, base: date, past: bool = False) -> _Rel | None:
     if not _RELATIVE_HINT.search(s):
         return None
     m = _FROM_DAY[lang].search(s)
@@ -491,7 +491,12 @@ def _relative(s: str, lang: str, base: date) -> _Rel | None:
     if m:
         before, name, after = m.group(1), m.group(2), m.group(3) if lang == "it" else None
         target = WEEKDAYS[lang][name]
-        if before in _PAST_WORDS or after in _PAST_WORDS:
+        bare = before in (None, "on") and after is None
+        if (before in _PAST_WORDS or after in _PAST_WORDS) or (
+            past and bare and not _NEXT_WEEK[lang].search(s) and not _WEEK_LATER.search(s)
+        ):
+            # "sabato scorso", "last Saturday"; and with ``past`` (a DDT whose dates are in
+            # the past: "it was Friday night") a weekday said alone is the last one
             delta = (base.weekday() - target) % 7 or 7
             return DateParse((base - timedelta(days=delta)).isoformat()), "weekday", target
         if _NEXT_WEEK[lang].search(s):  # "venerdì della settimana prossima": that week's
@@ -539,8 +544,10 @@ _FAST_NUMERIC = re.compile(r"\s*(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})\s*")
 _FAST_ISO = re.compile(r"\s*(\d{4})([-/.])(\d{1,2})\2(\d{1,2})\s*")
 
 
-def parse_date(text: str, lang: str, at: datetime) -> DateParse | None:
-    """The date said in ``text`` (full, partial or invalid), resolved against ``at``."""
+def parse_date(text: str, lang: str, at: datetime, past: bool = False) -> DateParse | None:
+    """The date said in ``text`` (full, partial or invalid), resolved against ``at``;
+    ``past``: a weekday said alone ("venerdì", "sabato 14") is the last such day, not the
+    coming one (a DDT with ``missing_year: past``)."""
     lang = lang if lang in MONTHS else "it"
     base = at.date()
     if len(text) <= 24:  # fast path for typed dates: "03/03/1980", "1980-03-03"
@@ -552,25 +559,25 @@ def parse_date(text: str, lang: str, at: datetime) -> DateParse | None:
             return _full(int(m.group(4)), int(m.group(3)), int(m.group(1)), False, "pattern")
     fixed = correction(fold(text), lang)
     if fixed is not None:
-        got = _corrected(fixed[0], fixed[1], lang, base)
+        got = _corrected(fixed[0], fixed[1], lang, base, past)
         if got is not None:
             return got
-    return _parse(text, lang, base)
+    return _parse(text, lang, base, past)
 
 
-def _corrected(head: str, tail: str, lang: str, base: date) -> DateParse | None:
+def _corrected(head: str, tail: str, lang: str, base: date, past: bool = False) -> DateParse | None:
     """The date of a self-correction ("il 15 anzi il 16", "the 3rd of march, no, the 4th"):
     the one said after the marker, completed with the month and year said before it
     ("il 3 marzo anzi il 4" → 4 March), uncertain when completed. None when the tail holds
     no date (the whole utterance is read as usual)."""
-    got = _parse(tail, lang, base)
+    got = _parse(tail, lang, base, past)
     if got is None or got.invalid or not isinstance(got.value, dict):
         return got if got is not None and (got.invalid or got.value is not None) else None
     parts = got.value
     if set(parts) == {"day"}:
         toks = _tokenise(to_digits(tail, lang), lang)
         said_as_day = any(t.kind == "n" and (t.article or t.ordinal) for t in toks)
-        before = _parse(head, lang, base)
+        before = _parse(head, lang, base, past)
         if before is None or before.invalid or before.value is None:
             return got if said_as_day else DateParse(None)
         if _relative(to_digits(head, lang), lang, base) is not None:
@@ -579,7 +586,7 @@ def _corrected(head: str, tail: str, lang: str, base: date) -> DateParse | None:
             return got if said_as_day else DateParse(None)
         return _complete(parts, before.value, coarser=("month", "year"))
     if set(parts) == {"month"} or set(parts) == {"day", "month"}:
-        before = _parse(head, lang, base)
+        before = _parse(head, lang, base, past)
         if before is None or before.invalid or before.value is None:
             return got
         return _complete(parts, before.value, coarser=("year",))
@@ -694,12 +701,12 @@ def _month_point(s: str, toks: list[_Tok], lang: str, base: date) -> DateParse |
     return _partial(day, parts["month"], year, True)
 
 
-def _parse(text: str, lang: str, base: date) -> DateParse | None:
+def _parse(text: str, lang: str, base: date, past: bool = False) -> DateParse | None:
     folded = fold(text)
     two = couple_as_two(folded, lang)
     if two != folded:
         # "tra un paio di giorni", "a couple of weeks ago": two, uncertain; relative only
-        rel = _relative(to_digits(two, lang), lang, base)
+        rel = _relative(to_digits(two, lang), lang, base, past)
         if rel is None or rel[1] != "fixed" or not isinstance(rel[0].value, str):
             return None
         return DateParse(rel[0].value, uncertain=True)
@@ -726,7 +733,7 @@ def _parse(text: str, lang: str, base: date) -> DateParse | None:
         if shift is not None:
             return DateParse({"year": base.year + shift})
     try:
-        rel = _relative(s, lang, base)
+        rel = _relative(s, lang, base, past)
     except (OverflowError, ValueError):  # ``at`` at the edge of the calendar
         rel = None
     if rel is None:
@@ -765,7 +772,7 @@ def _parse(text: str, lang: str, base: date) -> DateParse | None:
 
 def extract_date(text: str, lang: str, at: datetime, options: ExtractOptions) -> Extraction | None:
     """A date "YYYY-MM-DD", a partial dict ({"month": 3, "year": 1980}) or invalid_date."""
-    p = parse_date(text, lang, at)
+    p = parse_date(text, lang, at, options.past)
     if p is None:
         return None
     if p.invalid:

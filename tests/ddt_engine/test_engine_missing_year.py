@@ -99,3 +99,30 @@ def test_unset_it_leaves_the_compiled_ddt_as_it_was() -> None:
     assert b"missing_year" not in plain
     coming = compiled({"type": "date", "missing_year": "coming"})
     assert b'"missing_year":"coming"' in coming
+
+
+@pytest.mark.parametrize(
+    ("missing_year", "lang", "text", "value"),
+    [
+        # QA: "it was Friday night" for an incident was the coming Friday (a future date)
+        ("past", "en", "it was Friday night", "2026-11-20"),
+        ("past", "it", "venerdì sera", "2026-11-20"),
+        ("past", "en", "on Monday", "2026-11-16"),  # today is a Monday: a week ago
+        ("past", "it", "sabato 14", "2026-11-14"),  # the last Saturday that was the 14th
+        ("past", "en", "last Friday", "2026-11-20"),
+        # said with its direction, the direction said wins
+        ("past", "en", "next Friday", "2026-11-27"),
+        ("past", "it", "venerdì prossimo", "2026-11-27"),
+        ("coming", "en", "on Friday", "2026-11-27"),
+        ("ask", "it", "venerdì", "2026-11-27"),  # no policy: the coming one, as before
+    ],
+)
+def test_a_weekday_said_alone(missing_year: str, lang: str, text: str, value: str) -> None:
+    step = talk(missing_year, lang).say(text)
+    assert (step.outcome, step.value) == ("success", value)
+
+
+def test_a_past_weekday_and_a_day_that_do_not_agree_are_not_taken() -> None:
+    # 13 November 2026 was a Friday, not a Saturday: the caller said two different days
+    t = talk("past")
+    assert t.say("sabato 13").outcome == "continue"
