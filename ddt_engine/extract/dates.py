@@ -447,6 +447,9 @@ def _shift(base: date, n: int, unit: str) -> date:
     return add_months(base, 12 * n)
 
 
+_NEAR_DAYS = 31
+"""A weekday with a day number ("sabato 14") further than this from today is uncertain."""
+
 _Rel = tuple[DateParse, str, int]  # (result, "fixed" | "weekday" | "month", weekday)
 
 
@@ -756,16 +759,19 @@ def _parse(text: str, lang: str, base: date, past: bool = False) -> DateParse | 
         for _ in range(3):
             if day <= calendar.monthrange(d.year, d.month)[1] and d.replace(day=day) < base:
                 cand = d.replace(day=day)
-                return DateParse(cand.isoformat()) if cand.weekday() == weekday else None
+                if cand.weekday() != weekday:
+                    return None
+                return DateParse(cand.isoformat(), uncertain=(base - cand).days > _NEAR_DAYS)
             d = add_months(d, -1)
         return None
-    # "sabato 14": the next Saturday that is the 14th (within about a year)
+    # "sabato 14": the next Saturday that is the 14th (within about a year); months ahead
+    # the caller more likely misspoke, so it is uncertain (read back)
     d = base
     for _ in range(14):
         if d.day <= day <= calendar.monthrange(d.year, d.month)[1]:
             cand = d.replace(day=day)
             if cand >= base and cand.weekday() == weekday:
-                return DateParse(cand.isoformat())
+                return DateParse(cand.isoformat(), uncertain=(cand - base).days > _NEAR_DAYS)
         d = add_months(d.replace(day=1), 1)
     return bare
 

@@ -387,3 +387,21 @@ def test_relative_dates_follow_at_not_the_clock() -> None:
     assert r is not None and r.value == "2000-01-01"
     r = extract("date", "in a month", "en", datetime(2024, 1, 31, tzinfo=UTC))
     assert r is not None and r.value == "2024-02-29"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "value", "uncertain"),
+    [
+        ("sabato 14", "it", "2026-03-14", False),  # twelve days ahead
+        ("friday the 13th", "en", "2026-03-13", False),
+        # QA: "martedì 8" on 2 March 2026 was 8 September 2026, six months ahead, taken as
+        # certain; the caller more likely misspoke: it is read back
+        ("martedì 8", "it", "2026-09-08", True),
+        ("tuesday the 8th", "en", "2026-09-08", True),
+    ],
+)
+def test_a_weekday_with_a_day_number_months_ahead_is_uncertain(
+    text: str, lang: str, value: str, uncertain: bool
+) -> None:
+    r = extract("date", text, lang, datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
+    assert r is not None and (r.value, r.uncertain) == (value, uncertain)
