@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 from pydantic_core import PydanticCustomError
 
 from schemas.session import SessionState
@@ -28,6 +29,52 @@ SESSION_ID = r"^[A-Za-z0-9._:-]{1,128}$"
 DTMF = r"^[0-9*#A-D]{1,64}$"
 
 
+VALUE_DEPTH = 32
+"""Deepest nesting of lists and objects in a start variable's value."""
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+
+def _unstorable(value: Any, depth: int) -> str | None:
+    """Why a value cannot be stored (state, turn record, MongoDB), or None."""
+    if value is None or isinstance(value, bool | str):
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a string that is not valid Unicode (a lone surrogate escape)"
+        return None
+    if isinstance(value, int):
+        ok = _INT_MIN <= value <= _INT_MAX
+        return None if ok else "an integer outside the signed 64-bit range"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "NaN or Infinity (not JSON numbers)"
+    if isinstance(value, list | dict):
+        if depth >= VALUE_DEPTH:
+            return f"lists and objects nested more than {VALUE_DEPTH} deep"
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for k, v in items:
+            why = _unstorable(k, depth) if isinstance(k, str) else None
+            why = why or _unstorable(v, depth + 1)
+            if why:
+                return why
+        return None
+    return f"a {type(value).__name__}"  # pragma: no cover - JSON holds no other type
+
+
+def _storable_variables(variables: dict[str, Any]) -> dict[str, Any]:
+    """Start variables go into the session's state and its turn records: a value their
+    JSON cannot hold is refused here (422) rather than failing the turn (500) or being
+    stored as null (NaN, Infinity)."""
+    for name, value in variables.items():
+        why = _unstorable(name, 0) or _unstorable(value, 0)
+        if why:
+            shown = name.encode("utf-8", "backslashreplace").decode()
+            raise PydanticCustomError(
+                "json_value", "variable '{name}': {why}", {"name": shown, "why": why}
+            )
+    return variables
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -36,8 +83,10 @@ class StartRequest(_In):
     program: str = Field(pattern=NAME, description="program id (sha256:…) or alias")
     channel: Literal["chat", "voice"] = "chat"
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
-    variables: dict[str, Any] = Field(
-        default_factory=dict, description="initial variables (declared by the program)"
+    variables: Annotated[dict[str, Any], AfterValidator(_storable_variables)] = Field(
+        default_factory=dict,
+        description="initial variables (declared by the program): JSON values of at most "
+        f"{VALUE_DEPTH} levels, integers in the signed 64-bit range",
     )
     session_id: str | None = Field(
         default=None,
