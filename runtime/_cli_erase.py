@@ -76,7 +76,7 @@ async def _erase_all(
     ttl_s: float,
     as_json: bool,
 ) -> int:
-    from runtime.mongo import MongoArchive, MongoTombstones
+    from runtime.mongo import MongoArchive, MongoTombstones, MongoUrlError
     from runtime.stores.redis import RedisStore
 
     store: RedisStore | None = None
@@ -90,6 +90,8 @@ async def _erase_all(
         if mongo_url:
             try:
                 archive = MongoArchive.from_url(mongo_url, mongo_db)
+            except MongoUrlError as exc:  # one line, without the URL's password
+                raise _Fail(f"--mongo: {exc.message}") from None
             except Exception as exc:  # noqa: BLE001
                 raise _Fail(f"--mongo: not a usable MongoDB URL ({type(exc).__name__})") from None
         tombstones: Tombstones

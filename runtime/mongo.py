@@ -31,7 +31,7 @@ from pymongo import ASCENDING, AsyncMongoClient, InsertOne, UpdateMany, UpdateOn
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
-from runtime.ports import StoreUnavailableError
+from runtime.ports import RuntimeFault, StoreUnavailableError
 from schemas.program import Program
 from schemas.session import SessionState
 from schemas.turns import TurnRecord
@@ -72,6 +72,24 @@ def record_from_doc(doc: Doc) -> TurnRecord:
     return TurnRecord.model_validate(body)
 
 
+class MongoUrlError(RuntimeFault, ValueError):
+    """``MONGO_URL`` (or ``--mongo``) is not a MongoDB URL PyMongo accepts: a configuration
+    error, not retryable. The message never shows the URL's password."""
+
+    code = "bad_configuration"
+
+
+def _url_error(url: str, exc: Exception) -> MongoUrlError:
+    reason = " ".join(str(exc).split())[:200]
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password:
+        reason = reason.replace(password, "***")
+    return MongoUrlError(f"not a usable MongoDB URL: {type(exc).__name__}: {reason}")
+
+
 class MongoArchive:
     """Idempotent writes and recovery reads over one MongoDB database."""
 
@@ -101,14 +119,19 @@ class MongoArchive:
     def from_url(
         cls, url: str, db: str = "ddtflow", *, retention_days: float = 30.0, timeout_s: float = 3.0
     ) -> MongoArchive:
+        """The archive on ``url``; MongoUrlError (a RuntimeFault and a ValueError, one line)
+        when PyMongo refuses the URL — no connection is opened until the first operation."""
         ms = int(timeout_s * 1000)
-        client: AsyncMongoClient[Doc] = AsyncMongoClient(
-            url,
-            serverSelectionTimeoutMS=ms,
-            connectTimeoutMS=ms,
-            socketTimeoutMS=max(ms, 10_000),
-            tz_aware=True,
-        )
+        try:
+            client: AsyncMongoClient[Doc] = AsyncMongoClient(
+                url,
+                serverSelectionTimeoutMS=ms,
+                connectTimeoutMS=ms,
+                socketTimeoutMS=max(ms, 10_000),
+                tz_aware=True,
+            )
+        except (PyMongoError, ValueError, TypeError) as exc:
+            raise _url_error(url, exc) from None
         host = urlsplit(url).netloc.rsplit("@", 1)[-1]
         return cls(client, db, retention_days=retention_days, where=f"mongodb {host}/{db}")
 
