@@ -164,6 +164,10 @@ def coverage_table(rep: CoverageReport) -> CoverageView:
     return CoverageView(rep)
 
 
+NO_TESTS = 5
+"""``ddtflow test``'s exit code when the project has no conversation test (as pytest's)."""
+
+
 def register(app: typer.Typer) -> None:
     @app.command(
         "test",
@@ -221,8 +225,15 @@ def register(app: typer.Typer) -> None:
                 tests.extend(load_tests(f))
             except TestFileError as e:
                 broken.append(e.message)
-        if not files:
-            console.print(f"[yellow]no conversation tests in {escape(str(project))}/tests[/yellow]")
+        if not tests and not broken:
+            # nothing would be checked: a deployment gate must not read that as a pass
+            where = f"{project}/tests/*.yaml" if files else f"{project}/tests"
+            console.print(
+                f"[red]error:[/red] no conversation tests in {escape(where)}: nothing was "
+                "checked (exit 5); see the conversation test format in README.md"
+            )
+            stopped(f"no conversation tests in {where}: nothing was checked", loaded.id)
+            raise typer.Exit(NO_TESTS)
         logs = log_dir or Path(tempfile.gettempdir()) / "ddtflow-tests" / _slug(project.name)
         try:
             logs.mkdir(parents=True, exist_ok=True)

@@ -374,3 +374,22 @@ def test_fail_under_is_a_percentage(tmp_path: Path) -> None:
     assert p.returncode == 2
     assert "Invalid value for '--fail-under'" in p.stderr
     assert "PASS" not in p.stdout
+
+
+@pytest.mark.parametrize("tests_dir", ["none", "empty"])
+def test_a_project_without_tests_is_not_a_pass(tests_dir: str, tmp_path: Path) -> None:
+    # it printed "0 passed, 0 failed" and exited 0: a deployment gate read that as a pass
+    proj = tmp_path / "p"
+    shutil.copytree(ROOT / "examples" / "bank_card_block", proj)
+    shutil.rmtree(proj / "tests")
+    if tests_dir != "none":
+        (proj / "tests").mkdir()
+    p = run(str(proj), "--log-dir", str(tmp_path / "logs"))
+    assert p.returncode == 5, p.stdout + p.stderr
+    assert "no conversation tests in" in p.stdout and "nothing was checked" in p.stdout
+    assert "Traceback" not in p.stdout + p.stderr
+    p = run(str(proj), "--json", "--log-dir", str(tmp_path / "logs"))
+    assert p.returncode == 5
+    doc = json.loads(p.stdout)
+    assert doc["error"].startswith("no conversation tests in") and doc["tests"] == []
+    assert doc["program_id"] is not None
