@@ -7,6 +7,7 @@ traceback goes to the log, never to the client).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -127,8 +128,12 @@ def error_response(
 ) -> Response:
     body = {"error": {"code": code, "message": message, "details": details or {}}}
     ERRORS.labels(code, str(status)).inc()
+    try:
+        content = orjson.dumps(body, default=str)
+    except TypeError:  # a message echoing a lone surrogate: escape it, never fail the error
+        content = json.dumps(body, default=str, ensure_ascii=True).encode()
     return Response(
-        orjson.dumps(body, default=str),
+        content,
         status_code=status,
         media_type="application/json",
         headers=headers,

@@ -5,7 +5,16 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+)
 from pydantic_core import PydanticCustomError
 
 from schemas.session import SessionState
@@ -31,34 +40,43 @@ DTMF = r"^[0-9*#A-D]{1,64}$"
 
 VALUE_DEPTH = 32
 """Deepest nesting of lists and objects in a start variable's value."""
+DOCUMENT_DEPTH = 200
+"""Deepest nesting in an uploaded project or program (the compiler's own limits are lower)."""
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 
-def _unstorable(value: Any, depth: int) -> str | None:
-    """Why a value cannot be stored (state, turn record, MongoDB), or None."""
-    if value is None or isinstance(value, bool | str):
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                return "a string that is not valid Unicode (a lone surrogate escape)"
+def _unstorable(value: Any, depth: int, limit: int, path: str = "") -> tuple[str, str] | None:
+    """Why a value cannot be stored as JSON (state, turn record, MongoDB), and where (a
+    JSON pointer below ``path``), or None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "a string that is not valid Unicode (a lone surrogate escape)", path
         return None
     if isinstance(value, int):
         ok = _INT_MIN <= value <= _INT_MAX
-        return None if ok else "an integer outside the signed 64-bit range"
+        return None if ok else ("an integer outside the signed 64-bit range", path)
     if isinstance(value, float):
-        return None if math.isfinite(value) else "NaN or Infinity (not JSON numbers)"
+        return None if math.isfinite(value) else ("NaN or Infinity (not JSON numbers)", path)
     if isinstance(value, list | dict):
-        if depth >= VALUE_DEPTH:
-            return f"lists and objects nested more than {VALUE_DEPTH} deep"
+        if depth >= limit:
+            return f"lists and objects nested more than {limit} deep", path
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for k, v in items:
-            why = _unstorable(k, depth) if isinstance(k, str) else None
-            why = why or _unstorable(v, depth + 1)
+            where = f"{path}/{k}"
+            why = _unstorable(k, depth, limit, where) if isinstance(k, str) else None
+            why = why or _unstorable(v, depth + 1, limit, where)
             if why:
                 return why
         return None
-    return f"a {type(value).__name__}"  # pragma: no cover - JSON holds no other type
+    return f"a {type(value).__name__}", path  # pragma: no cover - JSON holds no other type
+
+
+def _shown(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode()
 
 
 def _storable_variables(variables: dict[str, Any]) -> dict[str, Any]:
@@ -66,13 +84,26 @@ def _storable_variables(variables: dict[str, Any]) -> dict[str, Any]:
     JSON cannot hold is refused here (422) rather than failing the turn (500) or being
     stored as null (NaN, Infinity)."""
     for name, value in variables.items():
-        why = _unstorable(name, 0) or _unstorable(value, 0)
-        if why:
-            shown = name.encode("utf-8", "backslashreplace").decode()
+        found = _unstorable(name, 0, VALUE_DEPTH) or _unstorable(value, 0, VALUE_DEPTH)
+        if found:
             raise PydanticCustomError(
-                "json_value", "variable '{name}': {why}", {"name": shown, "why": why}
+                "json_value",
+                "variable '{name}': {why}",
+                {"name": _shown(name), "why": found[0]},
             )
     return variables
+
+
+def _storable_document(document: dict[str, Any]) -> dict[str, Any]:
+    """An uploaded project or program is compiled, stored and echoed in diagnostics: a
+    string that is not Unicode (or a number JSON cannot hold) is refused here (422)."""
+    found = _unstorable(document, 0, DOCUMENT_DEPTH)
+    if found:
+        why, where = found
+        raise PydanticCustomError(
+            "json_value", "{why} at {where}", {"why": why, "where": _shown(where) or "/"}
+        )
+    return document
 
 
 class _In(BaseModel):
@@ -154,17 +185,25 @@ EVENT_ADAPTER: TypeAdapter[EventRequest] = TypeAdapter(EventRequest)
 class CompiledUpload(_In):
     """A compiled program: the JSON ``ddtflow compile`` writes."""
 
-    program: dict[str, Any]
+    program: Annotated[dict[str, Any], AfterValidator(_storable_document)]
 
 
 class ProjectUpload(_In):
     """A project document (what a visual editor saves), compiled on upload; its
     diagnostics come back in a 422."""
 
-    project: dict[str, Any]
+    project: Annotated[dict[str, Any], AfterValidator(_storable_document)]
 
 
-ProgramUpload = CompiledUpload | ProjectUpload
+def _upload_kind(body: Any) -> str:
+    return "program" if isinstance(body, dict) and "program" in body else "project"
+
+
+ProgramUpload = Annotated[
+    Annotated[CompiledUpload, Tag("program")] | Annotated[ProjectUpload, Tag("project")],
+    Discriminator(_upload_kind),
+]
+"""``{"program": …}`` or ``{"project": …}``: an error names the field of the one sent."""
 
 
 class ProgramOut(BaseModel):
