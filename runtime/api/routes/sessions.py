@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Annotated, Any
 
@@ -26,6 +27,7 @@ from runtime.api.models import (
 from runtime.driver import TurnResponse
 from runtime.erasure import ErasureReport
 from runtime.orchestrator import InvalidEventError
+from runtime.ports import ConflictError
 from runtime.wiring import TERMINAL, Runtime
 from schemas.events import Event, HangupEvent, NBest, NoInputEvent, UserInputEvent
 
@@ -74,21 +76,40 @@ def _observe(kind: str, resp: TurnResponse | None, started: float) -> None:
         )
 
 
+def keyed_session_id(tenant: str, ikey: str) -> str:
+    """The id of a session started with this Idempotency-Key and no ``session_id``: the
+    same for the start's retries (which then find it and get its answer), 32 hex digits
+    like a generated one."""
+    return hashlib.sha256(f"start\0{tenant}\0{ikey}".encode()).hexdigest()[:32]
+
+
 async def start_session(
     rt: Runtime, tenant: str, body: StartRequest, ikey: str | None
 ) -> TurnResponse:
     started = time.perf_counter()
     resp: TurnResponse | None = None
+    session_id = body.session_id
+    if session_id is None and ikey is not None:
+        session_id = keyed_session_id(tenant, ikey)
     try:
-        resp = await rt.start(
-            tenant,
-            body.program,
-            language=body.language,
-            channel=body.channel,
-            variables=body.variables,
-            session_id=body.session_id,
-            idempotency_key=ikey,
-        )
+        for attempt in range(2):
+            try:
+                resp = await rt.start(
+                    tenant,
+                    body.program,
+                    language=body.language,
+                    channel=body.channel,
+                    variables=body.variables,
+                    session_id=session_id,
+                    idempotency_key=ikey,
+                )
+                break
+            except ConflictError:
+                # a concurrent retry of this start won the create: once more, to find
+                # its stored answer (or refuse a reused key)
+                if ikey is None or attempt > 0:
+                    raise
+        assert resp is not None
         if resp.status not in TERMINAL:
             SESSIONS_WAITING.inc()
         return resp
