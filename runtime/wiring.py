@@ -24,6 +24,7 @@ import asyncio
 import contextvars
 import logging
 import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -175,20 +176,37 @@ class RecoveringStore(_WrappedStore):
                 wait_s=self.wait_s,
                 stale_seq=stored.state.seq,
             )
+        wait_s = self.wait_s
         if await self.mongo.max_seq(tenant, session_id) is None:
-            # never heard of (or another tenant's): not found, without waiting for the
-            # worker. The one case this misses — a start turn still in the queue when Redis
-            # lost the session — is answered 404 too; the channel starts again.
-            return None
+            # Never heard of (or another tenant's): not found — unless the channel names a
+            # seq it was answered. Then the session may well exist with every turn still in
+            # the queue (the worker behind or down when Redis lost it): wait for the worker
+            # as recovery does for a later turn, and answer 404 only if MongoDB still has
+            # nothing of it after that bound. Without a seq (a state read): 404 at once.
+            if seen is None:
+                return None
+            started = time.monotonic()
+            if not await self._appears(tenant, session_id):
+                return None
+            wait_s = max(0.0, wait_s - (time.monotonic() - started))
         return await recover_into_store(
             self.inner,
             tenant,
             session_id,
-            min_seq=CHANNEL_SEQ.get(),
+            min_seq=seen,
             mongo=self.mongo,
             programs=self.programs,
-            wait_s=self.wait_s,
+            wait_s=wait_s,
         )
+
+    async def _appears(self, tenant: str, session_id: str, poll_s: float = 0.05) -> bool:
+        """Whether MongoDB hears of the session within ``wait_s`` (polling)."""
+        deadline = time.monotonic() + self.wait_s
+        while time.monotonic() < deadline:
+            await asyncio.sleep(poll_s)
+            if await self.mongo.max_seq(tenant, session_id) is not None:
+                return True
+        return False
 
 
 @dataclass(frozen=True, slots=True)
