@@ -1,9 +1,10 @@
 """WebSocket per session (chat channels): the same semantics as the HTTP events.
 
-Client → server, one JSON object per message: the body of ``POST …/events`` plus an
-optional ``idempotency_key``. Server → client: ``{"type": "session", …}`` once connected,
-``{"type": "turn", …TurnResponse}`` per event, ``{"type": "error", "error": {code,
-message, details}}`` for a bad message (the socket stays open). The socket is closed
+Client → server, one JSON object per message (a text or binary frame): the body of
+``POST …/events`` plus an optional ``idempotency_key``. Server → client, in text frames:
+``{"type": "session", …}`` once connected, ``{"type": "turn", …TurnResponse}`` per event,
+``{"type": "error", "error": {code, message, details}}`` for a bad message (the socket
+stays open). The socket is closed
 with a code and a reason: 1000 when the session is over, 1008 for a missing/unknown key,
 4404 for an unknown session, 4410 for a session erased on request (on connecting, or when
 it is erased while the socket is open: the error message first, then the close), 1009 for
@@ -50,6 +51,12 @@ def _error(status: int, code: str, message: str, details: dict[str, Any] | None 
 _CLOSING = {404: (4404, "unknown session"), 410: (4410, "session erased")}
 
 
+async def _send(ws: WebSocket, message: bytes) -> None:
+    """One JSON message, in a text frame: a browser hands a binary frame to the page as a
+    Blob, which ``JSON.parse(event.data)`` cannot read."""
+    await ws.send_text(message.decode())
+
+
 async def _close(ws: WebSocket, code: int, reason: str) -> None:
     if ws.application_state != WebSocketState.DISCONNECTED:
         await ws.close(code=code, reason=reason[:120])
@@ -68,22 +75,23 @@ async def session_ws(ws: WebSocket, session_id: str) -> None:
         try:
             ident = keys.identify(key)
         except ApiError as e:
-            await ws.send_bytes(_error(e.status, e.code, e.message))
+            await _send(ws, _error(e.status, e.code, e.message))
             await _close(ws, 1008, e.message)
             return
         structlog.contextvars.bind_contextvars(tenant=ident.tenant, session_id=session_id)
         if not _SID.match(session_id):
-            await ws.send_bytes(_error(404, "session_not_found", "unknown session"))
+            await _send(ws, _error(404, "session_not_found", "unknown session"))
             await _close(ws, 4404, "unknown session")
             return
         try:
             state = await rt.state(ident.tenant, session_id)
         except RuntimeFault as f:
             status, code, message, details, _ = fault_error(f)
-            await ws.send_bytes(_error(status, code, message, details))
+            await _send(ws, _error(status, code, message, details))
             await _close(ws, _CLOSING.get(status, (1011, ""))[0], message)
             return
-        await ws.send_bytes(
+        await _send(
+            ws,
             orjson.dumps(
                 {
                     "type": "session",
@@ -92,7 +100,7 @@ async def session_ws(ws: WebSocket, session_id: str) -> None:
                     "status": state.status,
                     "awaiting": state.awaiting,
                 }
-            )
+            ),
         )
         if state.status in TERMINAL:
             await _close(ws, 1000, f"session {state.status}")
@@ -104,11 +112,11 @@ async def session_ws(ws: WebSocket, session_id: str) -> None:
                 return
             raw: bytes = incoming.get("bytes") or (incoming.get("text") or "").encode()
             if len(raw) > settings.max_body_bytes:
-                await ws.send_bytes(_error(413, "body_too_large", "message too large"))
+                await _send(ws, _error(413, "body_too_large", "message too large"))
                 await _close(ws, 1009, "message too large")
                 return
             reply, after = await _handle(rt, limiter, ident.tenant, session_id, raw)
-            await ws.send_bytes(reply)
+            await _send(ws, reply)
             if after in TERMINAL:
                 await _close(ws, 1000, f"session {after}")
                 return
@@ -120,7 +128,7 @@ async def session_ws(ws: WebSocket, session_id: str) -> None:
     except Exception as exc:  # noqa: BLE001 - never a dropped socket without a code
         log.error("ws_unhandled_exception", error_type=type(exc).__name__, exc_info=exc)
         try:
-            await ws.send_bytes(_error(500, "internal_error", "internal error"))
+            await _send(ws, _error(500, "internal_error", "internal error"))
             await _close(ws, 1011, "internal error")
         except Exception:  # noqa: BLE001 - the peer is gone
             return
