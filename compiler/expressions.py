@@ -1073,6 +1073,10 @@ class _Checker:
                     + ", ".join(repr(c) for c in p.choices)
                     + f", got {arg.v!r}",
                 )
+        if e.fn == "matches":
+            wrong = _pattern_issue(e)
+            if wrong is not None:
+                self.issue(*wrong)
         if sig.result != "same":
             return sig.result
         known = [t for t in arg_types if t not in ("null", "any")]
@@ -1081,6 +1085,27 @@ class _Checker:
         if all(t in _NUMERIC for t in known):
             return "integer" if all(t == "integer" for t in known) else "number"
         return known[0] if all(t == known[0] for t in known) else "any"
+
+
+def _pattern_issue(e: Call) -> tuple[Expr, str, str | None] | None:
+    """What is wrong with the pattern of ``matches(s, pattern)``: it must be a string written
+    in the expression (compiled once, with the project) and a valid regular expression."""
+    pat = e.args[1]
+    if not (isinstance(pat, Lit) and isinstance(pat.v, str)):
+        return (
+            pat if _col(pat) is not None else e,
+            "matches() takes its pattern as a string written in the expression",
+            'for example: matches(value, "^[0-9]+$")',
+        )
+    try:
+        re.compile(pat.v)
+    except re.error as exc:
+        return (
+            pat if _col(pat) is not None else e,
+            f"matches() pattern is not a valid regular expression: {exc}",
+            "Python's re syntax; a backslash is written twice inside a string (\\\\d)",
+        )
+    return None
 
 
 def _arith(op: str, a: str, b: str) -> str | None:

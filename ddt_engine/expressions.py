@@ -767,6 +767,16 @@ def _fn_endswith(s: Any, p: Any) -> bool:
     return type(s) is str and type(p) is str and s.endswith(p)
 
 
+@lru_cache(maxsize=256)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _fn_matches(s: Any, pattern: Any) -> bool:
+    """``matches(s, pattern)``: ``re.search``; the compiler has checked the pattern."""
+    return type(s) is str and type(pattern) is str and _regex(pattern).search(s) is not None
+
+
 def _fn_str(x: Any) -> str:
     if type(x) is bool:
         return "true" if x else "false"
@@ -787,6 +797,7 @@ _IMPLS: dict[str, tuple[Callable[..., Any], str]] = {
     "contains": (_fn_contains, ""),
     "startswith": (_fn_startswith, ""),
     "endswith": (_fn_endswith, ""),
+    "matches": (_fn_matches, ""),
     "year": (lambda x: _part(x, "year"), ""),
     "month": (lambda x: _part(x, "month"), ""),
     "day": (lambda x: _part(x, "day"), ""),

@@ -120,6 +120,17 @@ _SIGNATURES: tuple[Signature, ...] = (
         doc="suffix test",
         example='endswith(email, ".it")',
     ),
+    Signature(
+        name="matches",
+        params=(_p("s", "string"), _p("pattern", "string")),
+        result="boolean",
+        doc=(
+            "regular expression test (Python syntax), found anywhere in the text: anchor it "
+            "with ^ and $ for the whole text; the pattern is written in the expression, as a "
+            "string, and checked when the project compiles"
+        ),
+        example='matches(lower(value), "^(si|sì|no|ok)[.!]*$")',
+    ),
     # dates
     Signature(
         name="year",

@@ -666,6 +666,30 @@ CHECK_CASES: list[tuple[str, str, list[TypeIssue]]] = [
             )
         ],
     ),
+    ("matches(name, '^[A-Z][a-z]+$')", "boolean", []),
+    (
+        "matches(name, name)",
+        "boolean",
+        [
+            TypeIssue(
+                "matches() takes its pattern as a string written in the expression",
+                'for example: matches(value, "^[0-9]+$")',
+                15,
+            )
+        ],
+    ),
+    (
+        "matches(name, '(ab')",
+        "boolean",
+        [
+            TypeIssue(
+                "matches() pattern is not a valid regular expression: "
+                "missing ), unterminated subpattern at position 0",
+                "Python's re syntax; a backslash is written twice inside a string (\\\\d)",
+                15,
+            )
+        ],
+    ),
     (
         "date(birth, 'medium')",
         "string",

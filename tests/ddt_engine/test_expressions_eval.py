@@ -144,6 +144,11 @@ EVAL_CASES: list[tuple[str, Any]] = [
     ("contains(allowed, 'b')", True),
     ("startswith(patient.cf, 'RSS')", True),
     ("endswith(name, 'io')", True),
+    ("matches(name, '^[a-z]+$')", True),
+    ("matches(upper(name), '^[A-Z][a-z]+$')", False),
+    ("matches(name, 'ari')", True),  # found anywhere
+    ("matches(name, '^ari')", False),
+    ("matches(nope, 'x')", False),  # not a string: false, never an error
     ("abs(-3)", 3),
     ("round(2.567, 2)", 2.57),
     ("round(2.5)", 2),
