@@ -4,6 +4,9 @@ Collections (all tenant-scoped):
 - ``turns``: one document per turn record, ``_id`` = ``<tenant>:<session_id>:<seq>`` and a
   unique index on ``(tenant, session_id, seq)``; writes are unordered bulk inserts where a
   duplicate key (11000) means "already there" — so publishing or consuming twice is harmless.
+  A record BSON cannot hold field by field (a key with a NUL character, say, from a
+  backend's JSON answer) is stored with its queried fields and the record as JSON text
+  (``record_json``; a snapshot likewise: ``state_json``), and read back as it was.
   An index on ``(tenant, seq, session_id)`` lists a tenant's sessions by their turn 1 (the
   batch reads of ``ddtflow replay`` / ``coverage``).
 - ``sessions``: the latest snapshot per session, replaced only by a greater ``seq`` (version
@@ -26,7 +29,9 @@ from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import bson
 import orjson
+from bson.errors import InvalidDocument
 from pymongo import ASCENDING, AsyncMongoClient, InsertOne, UpdateMany, UpdateOne, WriteConcern
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
@@ -67,7 +72,56 @@ def turn_doc(record: TurnRecord) -> Doc:
     return body
 
 
+RECORD_JSON = "record_json"
+"""A turn document holding its record as JSON text: one BSON cannot hold field by field."""
+STATE_JSON = "state_json"
+"""A snapshot holding its state as JSON text, for the same reason."""
+NOT_BSON = (InvalidDocument, OverflowError)
+"""What PyMongo raises, before sending anything, for a document BSON cannot hold: a key
+with a NUL character (valid JSON, e.g. in a backend's answer), an integer beyond 64 bits."""
+
+
+def _bson_ok(doc: Doc) -> bool:
+    try:
+        bson.encode(doc)
+    except NOT_BSON:
+        return False
+    return True
+
+
+def opaque_turn_doc(record: TurnRecord) -> Doc:
+    """``turn_doc`` for a record BSON cannot hold field by field: the fields the archive
+    queries on (tenant, session, seq, program, time) plus the record as JSON text, read
+    back by ``record_from_doc`` exactly as it was published."""
+    keep_state = record.event.type == "start"
+    return {
+        "_id": turn_id(record.tenant, record.session_id, record.seq),
+        "tenant": record.tenant,
+        "session_id": record.session_id,
+        "seq": record.seq,
+        "program_id": record.program_id,
+        "critical": record.critical,
+        "at_date": record.at,
+        RECORD_JSON: record.model_dump_json(exclude=None if keep_state else {"state"}),
+    }
+
+
+def storable_turn_doc(record: TurnRecord) -> Doc:
+    """``turn_doc``, or ``opaque_turn_doc`` when BSON cannot hold that (checked by encoding)."""
+    doc = turn_doc(record)
+    if _bson_ok(doc):
+        return doc
+    log.warning(
+        "turn %s holds what BSON cannot (a key with a NUL character, an integer beyond "
+        "64 bits): stored as JSON text",
+        doc["_id"],
+    )
+    return opaque_turn_doc(record)
+
+
 def record_from_doc(doc: Doc) -> TurnRecord:
+    if RECORD_JSON in doc:
+        return TurnRecord.model_validate_json(doc[RECORD_JSON])
     body = {k: v for k, v in doc.items() if k not in {"_id", "at_date", "expire_at"}}
     return TurnRecord.model_validate(body)
 
@@ -174,11 +228,17 @@ class MongoArchive:
         if not records:
             return 0
         await self.ensure_indexes()
-        ops: list[InsertOne[Doc]] = [InsertOne(turn_doc(r)) for r in records]
 
         async def run() -> int:
+            ops: list[InsertOne[Doc]] = [InsertOne(turn_doc(r)) for r in records]
             try:
-                result = await self.turns.bulk_write(ops, ordered=False)
+                try:
+                    result = await self.turns.bulk_write(ops, ordered=False)
+                except NOT_BSON:
+                    # raised while encoding, before anything was sent: the same batch with
+                    # each record BSON cannot hold as JSON text (rare: checked only now)
+                    ops = [InsertOne(storable_turn_doc(r)) for r in records]
+                    result = await self.turns.bulk_write(ops, ordered=False)
                 return result.inserted_count
             except BulkWriteError as exc:
                 errors = exc.details.get("writeErrors", [])
@@ -200,42 +260,57 @@ class MongoArchive:
             return
         await self.ensure_indexes()
         now = datetime.now(UTC)
-        ops: list[UpdateOne | UpdateMany] = []
-        for s in latest.values():
-            sid = session_doc_id(s.tenant, s.session_id)
-            doc: Doc = {
-                "tenant": s.tenant,
-                "session_id": s.session_id,
-                "program_id": s.program_id,
-                "seq": s.seq,
-                "status": s.status,
-                "state": s.model_dump(mode="json"),
-                "updated_at": now,
-            }
-            unset: Doc = {}
-            if s.status in TERMINAL:
-                doc["expire_at"] = now + self.retention
-            else:
-                unset["expire_at"] = ""
-            update: Doc = {"$set": doc}
-            if unset:
-                update["$unset"] = unset
-            # Matches only an older snapshot; if a newer one exists the upsert collides on
-            # _id (11000) and nothing changes: the version guard.
-            ops.append(UpdateOne({"_id": sid, "seq": {"$lt": s.seq}}, update, upsert=True))
-            if s.status in TERMINAL:
-                ops.append(
-                    UpdateMany(
-                        {"tenant": s.tenant, "session_id": s.session_id},
-                        {"$set": {"expire_at": now + self.retention}},
+
+        def snapshot_ops(check: bool) -> list[UpdateOne]:
+            """``check``: a state BSON cannot hold is kept as JSON text (``STATE_JSON``)."""
+            ops: list[UpdateOne] = []
+            for s in latest.values():
+                sid = session_doc_id(s.tenant, s.session_id)
+                doc: Doc = {
+                    "tenant": s.tenant,
+                    "session_id": s.session_id,
+                    "program_id": s.program_id,
+                    "seq": s.seq,
+                    "status": s.status,
+                    "state": s.model_dump(mode="json"),
+                    "updated_at": now,
+                }
+                unset: Doc = {STATE_JSON: ""}
+                if check and not _bson_ok({"state": doc["state"]}):
+                    log.warning(
+                        "the state of session %s at seq %d holds what BSON cannot: "
+                        "snapshot stored as JSON text",
+                        sid,
+                        s.seq,
                     )
-                )
+                    del doc["state"]
+                    doc[STATE_JSON] = s.model_dump_json()
+                    unset = {"state": ""}
+                if s.status in TERMINAL:
+                    doc["expire_at"] = now + self.retention
+                else:
+                    unset["expire_at"] = ""
+                update: Doc = {"$set": doc, "$unset": unset}
+                # Matches only an older snapshot; if a newer one exists the upsert collides
+                # on _id (11000) and nothing changes: the version guard.
+                ops.append(UpdateOne({"_id": sid, "seq": {"$lt": s.seq}}, update, upsert=True))
+            return ops
+
+        turn_ops = [
+            UpdateMany(
+                {"tenant": s.tenant, "session_id": s.session_id},
+                {"$set": {"expire_at": now + self.retention}},
+            )
+            for s in latest.values()
+            if s.status in TERMINAL
+        ]
 
         async def run() -> None:
-            snapshot_ops = [o for o in ops if isinstance(o, UpdateOne)]
-            turn_ops = [o for o in ops if isinstance(o, UpdateMany)]
             try:
-                await self.sessions.bulk_write(snapshot_ops, ordered=False)
+                try:
+                    await self.sessions.bulk_write(snapshot_ops(False), ordered=False)
+                except NOT_BSON:  # raised while encoding, before anything was sent
+                    await self.sessions.bulk_write(snapshot_ops(True), ordered=False)
             except BulkWriteError as exc:
                 errors = exc.details.get("writeErrors", [])
                 if any(e.get("code") != DUPLICATE_KEY for e in errors):
@@ -305,7 +380,11 @@ class MongoArchive:
     async def snapshot(self, tenant: str, session_id: str) -> SessionState | None:
         sid = session_doc_id(tenant, session_id)
         doc = await self._call("snapshot", lambda: self.sessions.find_one({"_id": sid}))
-        return None if doc is None else SessionState.model_validate(doc["state"])
+        if doc is None:
+            return None
+        if STATE_JSON in doc:
+            return SessionState.model_validate_json(doc[STATE_JSON])
+        return SessionState.model_validate(doc["state"])
 
     async def turns_after(self, tenant: str, session_id: str, seq: int) -> list[TurnRecord]:
         """Turn records of a session with a seq greater than ``seq``, in order."""
