@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -13,8 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from ddt_engine.engine import machine_mermaid
-from runtime._cli_test import _looks_compiled, compile_or_exit
-from runtime.graph import ddt_dot, flow_dot, flow_mermaid
+from runtime._cli_test import _looks_compiled
+from runtime.graph import ddt_dot, flow_dot, flow_mermaid, nodes_at
 
 
 def _svg(dot_exe: str, source: str, out: Path, console: Console) -> None:
@@ -90,16 +91,32 @@ def register(app: typer.Typer) -> None:
                 "flow graph: give the project's directory or YAML file"
             )
             raise typer.Exit(1)
-        loaded, _ = compile_or_exit(project, console)
+        from compiler import compile_project
+        from compiler.errors import render_diagnostic
         from compiler.loader import load_project
 
-        doc = load_project(project).data or {}
+        if not project.exists():
+            console.print(f"[red]error:[/red] no such project: {escape(str(project))}")
+            raise typer.Exit(1)
+        result = compile_project(project)
+        for d in result.diagnostics:
+            console.print(escape(render_diagnostic(d)), highlight=False)
+        doc = load_project(project).data
+        errors = len([d for d in result.diagnostics if d.severity == "error"])
+        if not isinstance(doc, Mapping) or not doc.get("nodes"):
+            # nothing to draw: the files are not read (YAML syntax, encoding) or hold no flow
+            console.print(f"[red]{escape(str(project))}: {errors} error(s); nothing drawn[/red]")
+            raise typer.Exit(1)
+        # a project that does not compile is still drawn — the flow is what a designer
+        # looks at to find a wrong edge — but its DDT machines need the compiled program
+        program = result.program if result.ok else None
+        off = nodes_at(doc, (d.pointer for d in result.diagnostics if d.code == "W001"))
         drawings: list[tuple[Path, str]] = [
-            (output, flow_mermaid(doc) if dot_exe is None else flow_dot(doc))
+            (output, flow_mermaid(doc, off) if dot_exe is None else flow_dot(doc, off))
         ]
-        if ddts:
+        if ddts and program is not None:
             taken = {output.name}
-            for name, ddt in sorted(loaded.program.ddts.items()):
+            for name, ddt in sorted(program.ddts.items()):
                 out = output.with_name(_ddt_file_name(output.stem, name, suffix, taken))
                 drawings.append((out, machine_mermaid(ddt) if dot_exe is None else ddt_dot(ddt)))
         for out, source in drawings:
@@ -116,3 +133,11 @@ def register(app: typer.Typer) -> None:
             if dot_exe is not None:
                 _svg(dot_exe, source, out, console)
             console.print(f"wrote {escape(str(out))}")
+        if off:
+            console.print(f"{len(off)} unreachable node(s) drawn dashed, marked (unreachable)")
+        if program is None:
+            console.print(
+                f"[red]{escape(str(project))}: {errors} error(s); drew the flow only "
+                "(the DDT machines need a project that compiles)[/red]"
+            )
+            raise typer.Exit(1)

@@ -4,12 +4,16 @@ dialogue machine. Pure text generation from the project document and the compile
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from schemas.ddt import CompiledDdt
 
-__all__ = ["ddt_dot", "flow_dot", "flow_mermaid"]
+__all__ = ["ddt_dot", "flow_dot", "flow_mermaid", "nodes_at"]
+
+Marked = frozenset[tuple[str, str]]
+"""(flow, node id) pairs drawn as unreachable: ``"main"`` or a subflow's name."""
+_UNREACHABLE = "(unreachable)"
 
 _ROUTES = ("on_failure", "on_cancel", "on_error", "on_timeout")
 
@@ -122,23 +126,58 @@ _SHAPES = {
 }
 
 
-def flow_mermaid(doc: Mapping[str, Any]) -> str:
+def nodes_at(doc: Mapping[str, Any], pointers: Iterable[str]) -> Marked:
+    """The (flow, node id) of each JSON pointer into a node of ``doc`` (a diagnostic's
+    ``/nodes/3/id`` or ``/subflows/NAME/nodes/0/id``); other pointers are left out."""
+    found: set[tuple[str, str]] = set()
+    for pointer in pointers:
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
+        flow: str = "main"
+        body: object = doc
+        if len(parts) >= 2 and parts[0] == "subflows":
+            subs = doc.get("subflows")
+            flow, parts = parts[1], parts[2:]
+            body = subs.get(flow) if isinstance(subs, Mapping) else None
+        if not isinstance(body, Mapping) or len(parts) < 2 or parts[0] != "nodes":
+            continue
+        nodes = body.get("nodes")
+        if not parts[1].isdigit() or not isinstance(nodes, list) or int(parts[1]) >= len(nodes):
+            continue
+        node = nodes[int(parts[1])]
+        if isinstance(node, Mapping) and "id" in node:
+            found.add((flow, str(node["id"])))
+    return frozenset(found)
+
+
+def _label(n: Mapping[str, Any], unreachable: bool) -> str:
+    kind = str(n.get("kind", ""))
+    label = f"{n['id']}\n{_detail(n)}" if kind != "start" else str(n["id"])
+    return f"{label}\n{_UNREACHABLE}" if unreachable else label
+
+
+def flow_mermaid(doc: Mapping[str, Any], unreachable: Marked = frozenset()) -> str:
     """A Mermaid ``flowchart TD`` of the project: nodes, edges (with their conditions) and,
-    dotted, the failure/error routes of data, backend and message nodes."""
+    dotted, the failure/error routes of data, backend and message nodes; the nodes in
+    ``unreachable`` dashed and grey, marked "(unreachable)"."""
     lines = ["flowchart TD", f"    %% {doc.get('name', 'flow')}"]
     sid = _Ids(doc)
+    marked: list[str] = []
     for flow, body in _flows(doc):
         indent = "    "
         if flow != "main":
             lines.append(f"    subgraph {_subgraph_id(flow)}[{_mq('subflow ' + flow)}]")
             indent = "        "
         for n in _nodes(body):
-            kind = str(n.get("kind", ""))
-            left, right = _SHAPES.get(kind, ("[", "]"))
-            label = f"{n['id']}\n{_detail(n)}" if kind != "start" else str(n["id"])
-            lines.append(f"{indent}{sid(flow, str(n['id']))}{left}{_mq(label)}{right}")
+            left, right = _SHAPES.get(str(n.get("kind", "")), ("[", "]"))
+            off = (flow, str(n["id"])) in unreachable
+            lines.append(f"{indent}{sid(flow, str(n['id']))}{left}{_mq(_label(n, off))}{right}")
+            if off:
+                marked.append(sid(flow, str(n["id"])))
         if flow != "main":
             lines.append("    end")
+    if marked:
+        lines.append("    classDef unreachable stroke-dasharray: 5 5,color:#888,fill:#eee")
+        lines.append(f"    class {','.join(marked)} unreachable")
     for flow, body in _flows(doc):
         for e in _edges(body):
             a, b = sid(flow, str(e["source"])), sid(flow, str(e.get("target")))
@@ -173,7 +212,7 @@ _DOT_SHAPES = {
 }
 
 
-def flow_dot(doc: Mapping[str, Any]) -> str:
+def flow_dot(doc: Mapping[str, Any], unreachable: Marked = frozenset()) -> str:
     """The same drawing as Graphviz DOT (for ``dot -Tsvg``)."""
     lines = [
         "digraph flow {",
@@ -190,10 +229,13 @@ def flow_dot(doc: Mapping[str, Any]) -> str:
             )
             indent = "    "
         for n in _nodes(body):
-            kind = str(n.get("kind", ""))
-            label = f"{n['id']}\n{_detail(n)}" if kind != "start" else str(n["id"])
-            shape = _DOT_SHAPES.get(kind, "box")
-            lines.append(f"{indent}{sid(flow, str(n['id']))} [label={_dq(label)}, shape={shape}];")
+            shape = _DOT_SHAPES.get(str(n.get("kind", "")), "box")
+            off = (flow, str(n["id"])) in unreachable
+            style = ', style="rounded,dashed", color=gray50, fontcolor=gray50' if off else ""
+            lines.append(
+                f"{indent}{sid(flow, str(n['id']))} "
+                f"[label={_dq(_label(n, off))}, shape={shape}{style}];"
+            )
         if flow != "main":
             lines.append("  }")
     for flow, body in _flows(doc):

@@ -179,3 +179,83 @@ def test_a_compiled_program_is_refused_not_drawn_empty(tmp_path: Path) -> None:
     assert p.returncode == 1
     assert p.stdout.startswith(f"error: {program} is a compiled program, which keeps no flow")
     assert not (tmp_path / "out").exists()
+
+
+SMALL_FLOW = """\
+name: small
+languages: [it]
+nodes:
+  - {id: start, kind: start}
+  - {id: hello, kind: say, data: {prompt: hi}}
+  - {id: bye, kind: end, data: {prompt: hi}}
+  - {id: orphan, kind: say, data: {prompt: hi}}
+edges:
+  - {source: start, target: hello}
+  - {source: hello, target: bye}
+  - {source: orphan, target: bye}
+ddts:
+  ok: {type: yes_no}
+prompts:
+  it:
+    hi: "Ciao"
+"""
+
+
+def _small(tmp_path: Path, flow: str = SMALL_FLOW) -> Path:
+    proj = tmp_path / "small"
+    proj.mkdir()
+    (proj / "flow.yaml").write_text(flow, encoding="utf-8")
+    return proj
+
+
+def test_unreachable_nodes_are_drawn_dashed_and_marked(tmp_path: Path) -> None:
+    # W001 was printed but the drawing showed the orphan like any other node
+    out = tmp_path / "flow.mmd"
+    p = graph(str(_small(tmp_path)), "-o", str(out))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "W001" in p.stdout and "1 unreachable node(s) drawn dashed" in p.stdout
+    text = out.read_text()
+    assert '    n_orphan["orphan<br/>say hi<br/>(unreachable)"]' in text
+    assert "    class n_orphan unreachable" in text
+    assert "(unreachable)" not in text.replace(
+        'n_orphan["orphan<br/>say hi<br/>(unreachable)"]', ""
+    )
+
+
+def test_unreachable_nodes_in_dot_and_subflows() -> None:
+    from runtime.graph import flow_dot, nodes_at
+
+    doc = {
+        "nodes": [{"id": "start", "kind": "start"}, {"id": "lost", "kind": "say"}],
+        "subflows": {"a/b": {"nodes": [{"id": "x", "kind": "say"}, {"id": "y", "kind": "say"}]}},
+    }
+    marked = nodes_at(
+        doc, ["/nodes/1/id", "/subflows/a~1b/nodes/1/id", "/nodes/9/id", "/edges/0", "/"]
+    )
+    assert marked == {("main", "lost"), ("a/b", "y")}
+    dot = flow_dot(doc, marked)
+    assert 'n_lost [label="lost\\nsay …\\n(unreachable)", shape=box, style="rounded,dashed"' in dot
+    assert 'n_a_b__y [label="y\\nsay …\\n(unreachable)", shape=box, style="rounded,dashed"' in dot
+    assert 'n_a_b__x [label="x\\nsay …", shape=box];' in dot
+
+
+def test_a_project_that_does_not_compile_is_still_drawn(tmp_path: Path) -> None:
+    # it was refused whole; the flow is what a designer looks at to find a wrong edge
+    broken = SMALL_FLOW.replace("{source: hello, target: bye}", "{source: hello, target: byee}")
+    out = tmp_path / "flow.mmd"
+    p = graph(str(_small(tmp_path, broken)), "-o", str(out))
+    assert p.returncode == 1
+    assert "byee" in p.stdout  # the compiler's error is shown
+    assert "error(s); drew the flow only" in p.stdout
+    assert "    n_hello --> n_byee" in out.read_text()
+    assert not list(tmp_path.glob("flow.ddt-*"))  # DDT machines need a compiled program
+    assert "Traceback" not in p.stdout + p.stderr
+
+
+def test_a_project_that_cannot_be_read_is_not_drawn(tmp_path: Path) -> None:
+    out = tmp_path / "flow.mmd"
+    p = graph(str(_small(tmp_path, "nodes: [unclosed\n")), "-o", str(out))
+    assert p.returncode == 1
+    assert "error(s); nothing drawn" in p.stdout
+    assert not out.exists()
+    assert "Traceback" not in p.stdout + p.stderr
