@@ -269,14 +269,16 @@ def test_saved_test_runs_with_ddtflow_test(rec_root: Path, tmp_path: Path) -> No
     assert "1 passed, 0 failed" in out
 
 
-def test_coverage_from_files_in_the_test_format(rec_root: Path) -> None:
+def test_coverage_from_files_in_the_test_format(rec_root: Path, tmp_path: Path) -> None:
     recs = recorded(PROJECT, rec_root, every=True)  # every test: ``ddtflow test`` runs them all
     code, out = cli("coverage", *[str(r.log) for r in recs], "--program", str(PROJECT), "--json")
     assert code == 0, out
     doc = orjson.loads(out)
     (prog,) = doc["programs"]
     assert prog["sessions"] == len(recs) > 10
-    want = cli("test", str(PROJECT), "--coverage", "--json")[1]
+    # a log directory of its own: the default one is shared with any other ``ddtflow test``
+    # of this project (pytest-xdist runs tests side by side), and each run empties it
+    want = cli("test", str(PROJECT), "--coverage", "--json", "--log-dir", str(tmp_path))[1]
     assert prog["coverage"] == orjson.loads(want)["coverage"]  # the same runs, same figures
 
 
