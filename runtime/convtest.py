@@ -16,6 +16,7 @@ A test file (``<project>/tests/*.yaml``) holds one test, or ``tests:`` with a li
         bot: ["/codice fiscale/", "Grazie."]    # exact text, or /regex/ (searched)
         ssml: [~, "/<break/"]        # each say's SSML, matched as bot is; ~: it has none
         listen: {expect: date, confirming: true, timeout_ms: 8000}   # only the keys given
+        barge_in: [~, false]         # each say's own barge_in; ~: not set (the listen's)
       - noinput: true
       - dtmf: "1234#"
         memory: {patient.cf: RSSMRA80A01H501U}
@@ -82,6 +83,7 @@ class Turn:
     dtmf: str | None = None
     bot: tuple[str, ...] | None = None
     ssml: tuple[str | None, ...] | None = None
+    barge_in: tuple[bool | None, ...] | None = None
     listen: Mapping[str, Any] | None = None
     memory: Mapping[str, Any] | None = None
     status: str | None = None
@@ -309,6 +311,7 @@ _TURN_KEYS = {
     "hangup",
     "bot",
     "ssml",
+    "barge_in",
     "listen",
     "memory",
     "status",
@@ -346,6 +349,18 @@ def _bot(v: Any, where: str) -> tuple[str, ...]:
         raise TestFileError(f"{where}: 'bot' is a text or a list of texts")
     _check_regexes(texts, "bot", where)
     return texts
+
+
+def _barge_in(v: Any, where: str) -> tuple[bool | None, ...]:
+    """``barge_in:`` one entry per say: true, false, or ~ for a say that does not set it
+    (it follows the turn's listen); a single value for a turn with one say."""
+    values = v if isinstance(v, list) else [v]
+    if not all(x is None or isinstance(x, bool) for x in values):
+        raise TestFileError(
+            f"{where}: 'barge_in' is true, false or ~, or a list of them, one per say "
+            "(~ for a say that does not set it)"
+        )
+    return tuple(values)
 
 
 def _ssml(v: Any, where: str) -> tuple[str | None, ...]:
@@ -457,6 +472,7 @@ def _turn(d: Any, file: Path, index: int, default_line: int) -> Turn:
         dtmf=dtmf,
         bot=_bot(d["bot"], where) if "bot" in d else None,
         ssml=_ssml(d["ssml"], where) if "ssml" in d else None,
+        barge_in=_barge_in(d["barge_in"], where) if "barge_in" in d else None,
         listen=_listen(d["listen"], where) if "listen" in d else None,
         memory=_plain(memory) if memory is not None else None,
         status=_status(d.get("status"), where),
@@ -767,6 +783,13 @@ def _check_turn(result: TestResult, turn: Turn, resp: TurnResponse, i: int, stat
         lines.extend(_diff_bot(turn.bot, texts))
     if turn.ssml is not None:
         lines.extend(_diff_bot(turn.ssml, _ssmls(resp), "ssml said", texts))
+    if turn.barge_in is not None:
+        have = [a.barge_in for a in resp.actions if isinstance(a, SayAction)]
+        if list(turn.barge_in) != have:
+            lines.append(
+                f"  barge_in of each say: expected {_yaml(list(turn.barge_in))}, "
+                f"got {_yaml(have)} (says: {texts!r})"
+            )
     if turn.listen is not None:
         lines.extend(_diff_listen(turn.listen, resp))
     if turn.memory is not None:

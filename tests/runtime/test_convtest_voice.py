@@ -130,6 +130,32 @@ def test_listen_checks_the_keys_given(tmp_path: Path) -> None:
     assert r.ok, r.failures
 
 
+def test_barge_in_is_checked_per_say(tmp_path: Path) -> None:
+    # conversation tests could pin the listen's barge_in, not one say's: the block question
+    # sets none on its says (the listen's false rules), the reference read-out its own false
+    turns = """  - dtmf: "12031980#"
+  - dtmf: "0427"
+    barge_in: [~, ~]
+  - user: "sì"
+    barge_in: [~, false, ~]
+"""
+    head = HEAD.replace("turns:\n", '  block_card: {body: {reference: "31337"}}\nturns:\n')
+
+    def run(text: str) -> TestResult:
+        f = tmp_path / "t.yaml"
+        f.write_text(head + text)
+        (test,) = load_tests(f)
+        return asyncio.run(run_test(bank(), test, tmp_path / "t.jsonl"))
+
+    r = run(turns)
+    assert r.ok, r.failures
+    r = run(turns.replace("[~, false, ~]", "[~, ~, ~]"))
+    assert not r.ok
+    (failure,) = r.failures
+    assert "turn 3 (user: 'sì')" in failure
+    assert "barge_in of each say: expected [~, ~, ~], got [~, false, ~]" in failure
+
+
 def test_a_wrong_listen_fails_naming_each_field(tmp_path: Path) -> None:
     r = run_yaml(
         tmp_path,
@@ -184,6 +210,8 @@ def test_every_listen_field_can_be_checked() -> None:
         ("  - listen: {expect: 3}\n", "listen expect is a data type name"),
         ("  - listen: {hints: carta}\n", "listen hints is a list of phrases"),
         ("  - listen: {dtmf: {max: 4}}\n", "listen dtmf is ~ (no keys) or {max_digits"),
+        ("  - barge_in: no\n", "broken.yaml:9: 'barge_in' is true, false or ~, or a list"),
+        ("  - barge_in: [true, 0]\n", "broken.yaml:9: 'barge_in' is true, false or ~, or a list"),
     ],
 )
 def test_mistakes_in_ssml_and_listen_are_broken_files(
