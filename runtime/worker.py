@@ -70,6 +70,7 @@ class Worker:
         batch: int = 100,
         linger_s: float = 0.02,
         max_backoff_s: float = 5.0,
+        close_timeout_s: float = 5.0,
     ) -> None:
         check_amqp_url(amqp_url)
         self.amqp_url = amqp_url
@@ -81,6 +82,7 @@ class Worker:
         self.batch = max(1, min(batch, prefetch))
         self.linger_s = linger_s
         self.max_backoff_s = max_backoff_s
+        self.close_timeout_s = close_timeout_s  # bounds the consumer's cancel and the close
         self.stats = WorkerStats()
         self._pending: list[AbstractIncomingMessage] = []
         self._arrived = asyncio.Event()
@@ -123,13 +125,20 @@ class Worker:
                 self._arrived.clear()
                 await self._flush(dlx)
             try:
-                await queue.cancel(tag)
+                # bounded: with the broker down, aio-pika waits for the reconnection first
+                # (without a bound): a SIGTERM would never finish
+                async with asyncio.timeout(self.close_timeout_s):
+                    await queue.cancel(tag)
             except BROKER_ERRORS as exc:
-                log.debug("cancel consumer: %s", exc)
+                log.warning("worker: cancelling the consumer failed (%r); stopping anyway", exc)
             await asyncio.sleep(0)  # deliveries already received by the callback
             await self._flush(dlx)
         finally:
-            await conn.close()
+            try:
+                async with asyncio.timeout(self.close_timeout_s):
+                    await conn.close()
+            except BROKER_ERRORS as exc:
+                log.warning("worker: closing the connection to %s failed: %r", self.where, exc)
         log.info("worker stopped: %s", self.stats)
         return self.stats
 

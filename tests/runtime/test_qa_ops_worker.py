@@ -23,6 +23,7 @@ from schemas.events import BackendResultEvent, Event, StartEvent
 from schemas.turns import TurnRecord
 from tests.runtime._amqp_helpers import unique, wait_for_count
 from tests.runtime.contract.helpers import AT, counter_program, counter_session, registry
+from tests.servers import Servers, need
 
 pytestmark = pytest.mark.servers
 
@@ -103,3 +104,26 @@ async def test_a_critical_write_of_such_a_record_is_stored_too(mongo: MongoArchi
     sid = odd[0].session_id
     assert [r.seq for r in await mongo.turns_after("odd2", sid, 0)] == [1, 2, 3]
     assert await mongo.snapshot("odd2", sid) == odd[-1].state
+
+
+async def test_sigterm_while_rabbitmq_is_down_stops_the_worker(
+    servers: Servers, mongo: MongoArchive
+) -> None:
+    """``ddtflow worker`` stops on SIGTERM "after the batch in hand" — also while the broker
+    is down: cancelling the consumer used to wait for the reconnection without a bound, so
+    the worker hung until it was killed. (Unacknowledged messages are redelivered: nothing
+    is lost either way; the operator's stop must still stop.)"""
+    rabbit = need(servers.rabbitmq)
+    queue = unique("q")
+    worker = Worker(rabbit.url, mongo, queue=queue)
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.wait_for(worker.ready.wait(), 30)
+        await asyncio.to_thread(rabbit.server.stop)  # the broker goes away (shut down)
+        worker.stop()  # what SIGTERM does
+        stats = await asyncio.wait_for(task, 20)  # a bound, not a delay
+        assert stats.written == 0 and stats.poison == 0
+    finally:
+        if not task.done():
+            task.cancel()
+        await asyncio.to_thread(rabbit.server.start)  # the shared broker, back for the others
