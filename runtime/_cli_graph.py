@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ddt_engine.engine import machine_mermaid
-from runtime._cli_test import _looks_compiled
+from runtime._cli_test import _looks_compiled, compile_shown
 from runtime.graph import ddt_dot, flow_dot, flow_mermaid, nodes_at
 
 
@@ -91,16 +91,9 @@ def register(app: typer.Typer) -> None:
                 "flow graph: give the project's directory or YAML file"
             )
             raise typer.Exit(1)
-        from compiler import compile_project
-        from compiler.errors import render_diagnostic
         from compiler.loader import load_project
 
-        if not project.exists():
-            console.print(f"[red]error:[/red] no such project: {escape(str(project))}")
-            raise typer.Exit(1)
-        result = compile_project(project)
-        for d in result.diagnostics:
-            console.print(escape(render_diagnostic(d)), highlight=False)
+        result = compile_shown(project, console)
         doc = load_project(project).data
         errors = len([d for d in result.diagnostics if d.severity == "error"])
         if not isinstance(doc, Mapping) or not doc.get("nodes"):

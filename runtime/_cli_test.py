@@ -6,7 +6,7 @@ import asyncio
 import re
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -28,6 +28,9 @@ from runtime.coverage import CoverageReport, FlowGraph, measure
 from runtime.ports import RuntimeFault
 from runtime.programs import LoadedProgram, ProgramRegistry
 
+if TYPE_CHECKING:
+    from compiler import CompileResult
+
 
 def _looks_compiled(path: Path) -> bool:
     """A compiled program has ``tasks``; a project written as JSON has ``nodes``."""
@@ -38,10 +41,23 @@ def _looks_compiled(path: Path) -> bool:
     return isinstance(data, dict) and "tasks" in data
 
 
-def compile_or_exit(project: Path, console: Console) -> tuple[LoadedProgram, FlowGraph]:
-    """Compile ``project`` (printing every diagnostic) and load it; exit 1 on errors."""
+def compile_shown(project: Path, console: Console) -> CompileResult:
+    """Compile the project directory or file ``project``, printing every diagnostic; exit 1
+    when it does not exist."""
     from compiler import compile_project
     from compiler.errors import render_diagnostic
+
+    if not project.exists():
+        console.print(f"[red]error:[/red] no such project: {escape(str(project))}")
+        raise typer.Exit(1)
+    result = compile_project(project)
+    for d in result.diagnostics:
+        console.print(escape(render_diagnostic(d)), highlight=False)
+    return result
+
+
+def compile_or_exit(project: Path, console: Console) -> tuple[LoadedProgram, FlowGraph]:
+    """Compile ``project`` (printing every diagnostic) and load it; exit 1 on errors."""
     from compiler.loader import load_project
 
     if project.is_file() and project.suffix == ".json" and _looks_compiled(project):
@@ -52,12 +68,7 @@ def compile_or_exit(project: Path, console: Console) -> tuple[LoadedProgram, Flo
             raise typer.Exit(1) from None
         _keep_program(loaded, console)
         return loaded, FlowGraph.from_program(loaded.program)
-    if not project.exists():
-        console.print(f"[red]error:[/red] no such project: {escape(str(project))}")
-        raise typer.Exit(1)
-    result = compile_project(project)
-    for d in result.diagnostics:
-        console.print(escape(render_diagnostic(d)), highlight=False)
+    result = compile_shown(project, console)
     if not result.ok or result.program is None:
         n = len([d for d in result.diagnostics if d.severity == "error"])
         console.print(f"[red]{escape(str(project))}: {n} error(s); nothing run[/red]")
