@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
@@ -39,6 +42,38 @@ SessionId = Annotated[str, Depends(check_session_id)]
 
 def _response(resp: TurnResponse, status: int = 200) -> Response:
     return Response(resp.to_bytes(), status_code=status, media_type="application/json")
+
+
+class SessionQueue:
+    """Requests for one session run one after the other in this process. A retry that
+    arrives while its first attempt still runs (the gateway timed out waiting for a slow
+    backend) then finds that attempt's stored answer instead of running the turn — and
+    its backend calls, e-mails and SMS — a second time; a concurrent request with another
+    key waits, then gets ``409 seq_conflict`` without calling anything. (Across
+    processes the store's compare-and-set still lets only one turn commit.)"""
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[object, str, str], tuple[asyncio.Lock, list[int]]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, tenant: str, session_id: str) -> AsyncIterator[None]:
+        # the loop is part of the key: tests run several servers, each on its own loop
+        key = (asyncio.get_running_loop(), tenant, session_id)
+        entry = self._locks.get(key)
+        if entry is None:
+            entry = self._locks[key] = (asyncio.Lock(), [0])
+        lock, users = entry
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._locks[key]
+
+
+SESSIONS = SessionQueue()
 
 
 def to_event(req: EventRequest, rt: Runtime) -> Event:
@@ -92,23 +127,24 @@ async def start_session(
     if session_id is None and ikey is not None:
         session_id = keyed_session_id(tenant, ikey)
     try:
-        for attempt in range(2):
-            try:
-                resp = await rt.start(
-                    tenant,
-                    body.program,
-                    language=body.language,
-                    channel=body.channel,
-                    variables=body.variables,
-                    session_id=session_id,
-                    idempotency_key=ikey,
-                )
-                break
-            except ConflictError:
-                # a concurrent retry of this start won the create: once more, to find
-                # its stored answer (or refuse a reused key)
-                if ikey is None or attempt > 0:
-                    raise
+        async with SESSIONS.hold(tenant, session_id) if session_id else contextlib.nullcontext():
+            for attempt in range(2):
+                try:
+                    resp = await rt.start(
+                        tenant,
+                        body.program,
+                        language=body.language,
+                        channel=body.channel,
+                        variables=body.variables,
+                        session_id=session_id,
+                        idempotency_key=ikey,
+                    )
+                    break
+                except ConflictError:
+                    # a concurrent retry of this start (in another process) won the
+                    # create: once more, to find its stored answer (or refuse the key)
+                    if ikey is None or attempt > 0:
+                        raise
         assert resp is not None
         if resp.status not in TERMINAL:
             SESSIONS_WAITING.inc()
@@ -125,8 +161,9 @@ async def send_event(
     started = time.perf_counter()
     resp: TurnResponse | None = None
     try:
-        event = to_event(body, rt)
-        resp = await rt.turn(tenant, session_id, event, seq=body.seq, idempotency_key=ikey)
+        async with SESSIONS.hold(tenant, session_id):
+            event = to_event(body, rt)  # stamped once the session is this request's
+            resp = await rt.turn(tenant, session_id, event, seq=body.seq, idempotency_key=ikey)
         if resp.status in TERMINAL and resp.seq > body.seq:
             SESSIONS_WAITING.dec()
         return resp

@@ -218,9 +218,10 @@ def test_two_sockets_racing_on_one_seq_one_turn_one_conflict(
         assert recv(tab1)["seq"] == 2 and recv(tab2)["seq"] == 2
         tab1.send(message(event="user_input", text="1 2 3 4", seq=2, **keys[0]))
         tab2.send(message(event="user_input", text="5 6 7 8", seq=2, **keys[1]))
-        backends.wait_entered(2)  # both turns are running on seq 2
+        backends.wait_entered(1)  # one turn runs on seq 2; the other waits its turn
         backends.gate.set()
         replies = {"tab1": recv(tab1), "tab2": recv(tab2)}
+        assert backends.verify_calls == 1, "the losing turn called the backend too"
 
         winners = [k for k, r in replies.items() if r["type"] == "turn"]
         losers = [k for k, r in replies.items() if r["type"] == "error"]
