@@ -195,7 +195,10 @@ class MongoArchive:
         except PyMongoError as exc:
             # a server-selection error carries the whole topology: keep the first part
             reason = " ".join(str(exc).split(", Timeout:")[0][:300].split())
-            log.warning("mongo %s failed on %s: %s", what, self.where, reason)
+            # INFO, not WARNING: the error raised says it all and its caller reports it (the
+            # worker's retry warning, the API's 5xx log, the CLI's one line); a WARNING here
+            # was printed a second time by Python's last-resort handler in the CLIs
+            log.info("mongo %s failed on %s: %s", what, self.where, reason)
             raise StoreUnavailableError(
                 f"MongoDB unavailable ({self.where}) during {what}: {type(exc).__name__}: {reason}",
                 server="mongodb",
