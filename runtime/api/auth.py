@@ -89,11 +89,13 @@ class KeyRing:
             for role, digests in roles.items():
                 if not isinstance(digests, list):
                     raise KeyRingError(f"{where}: tenant {tenant!r}: {role} is a list")
-                for d in digests:
+                for n, d in enumerate(digests, 1):
                     if not isinstance(d, str) or not _HEX.match(d.lower()):
+                        # never any of its characters: it may be a key written in clear
+                        what = f"{len(d)} characters" if isinstance(d, str) else type(d).__name__
                         raise KeyRingError(
-                            f"{where}: tenant {tenant!r}: not a sha256 hex digest: "
-                            f"{str(d)[:8]}… (store hashes, never keys)"
+                            f"{where}: tenant {tenant!r}: {role} entry {n} is not a sha256 "
+                            f"hex digest ({what}; store hashes, never keys)"
                         )
                     if d.lower() in keys:
                         raise KeyRingError(f"{where}: a key digest is listed twice")
@@ -104,15 +106,16 @@ class KeyRing:
     def load(cls, file: Path | None, inline: str | None) -> KeyRing:
         """From the file, else the inline JSON, else open mode."""
         if file is not None:
+            where = f"DDTFLOW_API_KEYS_FILE ({file})"
             try:
                 raw = file.read_bytes()
             except OSError as e:
-                raise KeyRingError(f"{file}: cannot read the API key file: {e.strerror}") from e
+                raise KeyRingError(f"{where}: cannot read the API key file: {e.strerror}") from e
             try:
                 doc = yaml.safe_load(raw)
             except yaml.YAMLError as e:
-                raise KeyRingError(f"{file}: not YAML/JSON: {e}") from e
-            return cls.from_document(doc, where=str(file))
+                raise KeyRingError(f"{where}: not YAML/JSON{_yaml_place(e)}") from e
+            return cls.from_document(doc, where=where)
         if inline:
             try:
                 doc = orjson.loads(inline)
@@ -140,6 +143,16 @@ class KeyRing:
                 401, "unauthorized", "unknown API key", headers={"WWW-Authenticate": "Bearer"}
             )
         return ident
+
+
+def _yaml_place(error: yaml.YAMLError) -> str:
+    """Where a YAML error is and what it is, on one line — never the quoted line, which
+    holds a key or a digest."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None)
+    if mark is None:
+        return ""
+    return f" (line {mark.line + 1}, column {mark.column + 1}: {problem or 'syntax error'})"
 
 
 def key_from_headers(authorization: str | None, x_api_key: str | None) -> str | None:
