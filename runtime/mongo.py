@@ -350,6 +350,8 @@ class MongoArchive:
                 records, keys = kept, keys - erased
         inserted = await self.write_turns(records)
         await self.write_snapshots(r.state for r in records if r.state is not None)
+        if check_before and inserted:
+            await self.expire_late_turns(keys)
         if keys:
             for tenant, session_id in await self.erased_among(keys):
                 turns, _ = await self.erase_session(tenant, session_id)
@@ -361,6 +363,43 @@ class MongoArchive:
                     turns,
                 )
         return inserted, dropped
+
+    async def expire_late_turns(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Give the turns of ``keys``' ended sessions that have no ``expire_at`` their
+        session's (one read; a write only for such a session).
+
+        The end of a session is critical: written before its answer, its terminal snapshot
+        puts ``expire_at`` on the turns that are there. Earlier turns the worker writes
+        afterwards (it was behind, another worker held them, a redelivery) would never
+        expire. Read after the insert, like the tombstones: either this read sees the
+        terminal snapshot, or the insert came before the end's update of the turns."""
+        ids = [session_doc_id(t, s) for t, s in keys]
+        if not ids:
+            return
+
+        async def run() -> None:
+            cursor = self.sessions.find(
+                {"_id": {"$in": ids}, "expire_at": {"$exists": True}},
+                {"tenant": 1, "session_id": 1, "expire_at": 1},
+            )
+            ended = await cursor.to_list(None)
+            if ended:
+                await self.turns.bulk_write(
+                    [
+                        UpdateMany(
+                            {
+                                "tenant": d["tenant"],
+                                "session_id": d["session_id"],
+                                "expire_at": {"$exists": False},
+                            },
+                            {"$set": {"expire_at": d["expire_at"]}},
+                        )
+                        for d in ended
+                    ],
+                    ordered=False,
+                )
+
+        await self._call("the retention of ended sessions", run)
 
     async def save_program(self, program: Program) -> None:
         """Store a compiled program by id (idempotent: ids are content hashes)."""
