@@ -36,3 +36,43 @@ def test_every_message_is_a_text_frame(
     kinds = [json.loads(m)["type"] for m in got]
     assert kinds == ["session", "turn", "error", "error"], kinds
     assert [type(m).__name__ for m in got] == ["str"] * 4, [m[:60] for m in got]
+
+
+def test_the_documented_exchange_happens_as_written(
+    embedded: ApiServer, programs: dict[str, dict[str, Any]]
+) -> None:
+    """docs/api.md's WebSocket exchange, message by message: each → line is sent as
+    written (the session's seq put in), each ← line's type, seq, status and error code
+    is what comes back."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "api.md").read_text()
+    section = text[text.index("### WebSocket (chat channels)") :]
+    (exchange,) = re.findall(r"^```\n(→ \(connect.*?)^```$", section, flags=re.S | re.M)
+    lines = [ln for ln in exchange.splitlines() if ln.startswith(("→ {", "← {"))]
+    assert lines and lines[0].startswith("← "), exchange
+    with client(embedded) as http:
+        pid = upload(http, programs["bank_card_block"])
+        start = http.post("/v1/sessions", json={"program": pid, "language": "it"}).json()
+    url = embedded.url.replace("http://", "ws://") + f"/v1/sessions/{start['session_id']}/ws"
+    with connect(url) as ws:
+        for line in lines:
+            body = line[2:]
+            if line.startswith("→ "):
+                ws.send(json.dumps(json.loads(body)))
+                continue
+            got = json.loads(ws.recv(timeout=10))
+            for field in ("type", "status", "awaiting"):
+                m = re.search(rf'"{field}": ("[a-z_]+"|\d+)', body)
+                if m:
+                    assert got[field] == json.loads(m.group(1)), (line, got)
+            m = re.search(r'"seq": (\d+)', body)
+            if m:
+                assert got["seq"] == int(m.group(1)), (line, got)
+            m = re.search(r'"code": "([a-z_]+)"', body)
+            if m:
+                assert got["error"]["code"] == m.group(1), (line, got)
+            m = re.search(r'"current_seq": (\d+)', body)
+            if m:
+                assert got["error"]["details"]["current_seq"] == int(m.group(1)), (line, got)
