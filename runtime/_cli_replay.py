@@ -786,7 +786,7 @@ async def _verify_all(
                         highlight=False,
                     )
                     if save_test is not None:
-                        tests.append(_with_ssml(session_to_test(res), res))
+                        tests.append(_with_voice(session_to_test(res), res))
                 else:
                     failed += 1
                     _show_divergence(console, res, masker)
@@ -854,27 +854,30 @@ def _broken_entry(e: RuntimeFault, session_id: str | None = None) -> dict[str, A
     }
 
 
-def _with_ssml(test: dict[str, Any], res: ReplayResult) -> dict[str, Any]:
+def _with_voice(test: dict[str, Any], res: ReplayResult) -> dict[str, Any]:
     """A voice session saved as a test also pins what the caller heard: ``ssml:`` on each
-    turn in which a say had SSML (``~`` for its says without), the turns grouped as
-    ``session_to_test`` groups them (a backend or extraction result belongs to the turn
-    before). Should the grouping ever differ, the test is left without ``ssml:``."""
+    turn in which a say had SSML (``~`` for its says without), and ``barge_in:`` on each
+    turn in which a say set its own (``~`` for those that follow the listen), the turns
+    grouped as ``session_to_test`` groups them (a backend or extraction result belongs to
+    the turn before). Should the grouping ever differ, the test is left without them."""
     if test.get("channel") != "voice":
         return test
-    heard: list[list[str | None]] = []
+    heard: list[list[SayAction]] = []
     for t in res.turns:
         if t.record.event.type not in ("backend_result", "extraction_result"):
             heard.append([])
         if heard:
-            heard[-1].extend(a.ssml for a in t.actions if isinstance(a, SayAction))
+            heard[-1].extend(a for a in t.actions if isinstance(a, SayAction))
     turns = test.get("turns") or []
     if len(heard) != len(turns) or any(
         len(h) != len(turn.get("bot", ())) for h, turn in zip(heard, turns, strict=True)
     ):
         return test
-    for turn, ssml in zip(turns, heard, strict=True):
-        if any(x is not None for x in ssml):
-            turn["ssml"] = ssml
+    for turn, says in zip(turns, heard, strict=True):
+        if any(a.ssml is not None for a in says):
+            turn["ssml"] = [a.ssml for a in says]
+        if any(a.barge_in is not None for a in says):
+            turn["barge_in"] = [a.barge_in for a in says]
     return test
 
 

@@ -513,6 +513,11 @@ def test_save_test_of_a_voice_session_pins_what_the_caller_heard(
     assert ssml[0] is not None and ssml[0][1] is None  # the date question has no SSML
     assert ssml[1] is None  # "Perfetto, grazie." and the digits question: no SSML at all
     assert any(s and any(x and "che mi ha indicato" in x for x in s) for s in ssml)
+    # the reference number's say sets barge_in: false; the turns without such a say have
+    # no barge_in: key
+    barge = [t.barge_in for t in test.turns]
+    assert barge[-1] is not None and False in barge[-1], barge
+    assert barge[0] is None and barge[1] is None
     res = asyncio.run(run_test(compiled(PROJECT), test, tmp_path / "voice.jsonl"))
     assert res.ok, res.failures
     chat = next(r for r in recs.values() if "chat" in r.name)
@@ -521,4 +526,4 @@ def test_save_test_of_a_voice_session_pins_what_the_caller_heard(
         "replay", str(chat.log), "--program", str(PROJECT), "--save-test", str(out_file)
     )
     assert code == 0, out
-    assert "ssml" not in out_file.read_text()
+    assert "ssml" not in out_file.read_text() and "barge_in" not in out_file.read_text()
