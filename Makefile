@@ -27,7 +27,7 @@ type: install
 	$(BIN)/mypy
 
 test: install
-	$(BIN)/python -m pytest -q -n auto --maxprocesses 4
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 golden: install
 	DDTFLOW_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/compiler

@@ -11,6 +11,7 @@ bash scripts/servers.sh  # redis-server, rabbitmq-server (apt), secantusdb (its 
 .venv/bin/ruff format --check schemas compiler ddt_engine runtime tests bench
 .venv/bin/lint-imports
 .venv/bin/mypy
-# One pytest worker per core (at most 4: each worker starts its own servers on free ports);
+# One pytest worker per core (at most 4: each worker starts its own servers on free ports),
+# each test file on one worker (a file's tests may share module fixtures and their state);
 # --durations lists the slowest tests, to keep the suite well under 10 min.
-.venv/bin/python -m pytest -q -n auto --maxprocesses 4 --durations=15
+.venv/bin/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile --durations=15

@@ -235,11 +235,28 @@ def test_a_websocket_of_an_erased_session_closes_4410(
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4410
 
 
-def test_metrics_count_erasures(embedded_keyed: ApiServer, admin: httpx.Client) -> None:
-    text = admin.get("/metrics").text
-    assert 'ddtflow_sessions_erased_total{outcome="erased"}' in text
-    assert 'ddtflow_sessions_erased_total{outcome="already_erased"}' in text
-    assert 'ddtflow_sessions_erased_total{outcome="not_found"}' in text
+def _erased_counts(admin: httpx.Client) -> dict[str, float]:
+    found = {}
+    for line in admin.get("/metrics").text.splitlines():
+        if line.startswith('ddtflow_sessions_erased_total{outcome="'):
+            labels, value = line.rsplit(" ", 1)
+            found[labels.split('"')[1]] = float(value)
+    return found
+
+
+def test_metrics_count_erasures(
+    embedded_keyed: ApiServer, admin: httpx.Client, program: str
+) -> None:
+    # on its own: it read counters that other tests of this file had moved, and failed
+    # when pytest-xdist ran those on another worker
+    before = _erased_counts(admin)
+    sid = start(admin, program)["session_id"]
+    assert admin.delete(f"/v1/sessions/{sid}").status_code == 200
+    assert admin.delete(f"/v1/sessions/{sid}").status_code == 200  # already erased
+    assert admin.delete(f"/v1/sessions/{uuid.uuid4().hex}").status_code == 404
+    after = _erased_counts(admin)
+    for outcome in ("erased", "already_erased", "not_found"):
+        assert after[outcome] == before.get(outcome, 0.0) + 1, (outcome, before, after)
 
 
 def test_openapi_documents_the_route(admin: httpx.Client) -> None:
