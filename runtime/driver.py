@@ -63,6 +63,12 @@ log = logging.getLogger("ddtflow.driver")
 
 EFFECT_ACTIONS = (CallBackendAction, SendEmailAction, SendSmsAction, ExtractAction)
 MAX_INTERNAL_EVENTS = 50
+EFFECTS_CLAIM_S = 60.0
+"""How long a request's claim on its turn's effects holds (``SessionStore.claim_effects``):
+longer than any chain of backend calls; a process that dies holding it blocks the
+session's backend calls for at most this long."""
+EFFECTS_WAIT_S = 10.0
+"""How long a request whose turn's effects another process runs waits for that turn."""
 
 
 class ProgramLookup(Protocol):
@@ -357,6 +363,7 @@ class SessionDriver:
         all_actions: list[Action] = []
         ev: Event | None = event
         internal = 0
+        base_seq = state.seq  # the turn this request builds on
         while ev is not None:
             trace: list[int] = []
             r = run_step(
@@ -379,6 +386,15 @@ class SessionDriver:
                     (a for a in reversed(r.actions) if isinstance(a, EFFECT_ACTIONS)), None
                 )
                 if effect is not None and internal < MAX_INTERNAL_EVENTS:
+                    if internal == 0 and not await self.store.claim_effects(
+                        state.tenant, state.session_id, base_seq, EFFECTS_CLAIM_S
+                    ):
+                        # another API process runs this turn (a retry that reached another
+                        # process while the first attempt waits for its backend): never
+                        # call the backend a second time
+                        return await self._wait_for_other(
+                            state.tenant, state.session_id, base_seq, idempotency_key
+                        )
                     internal += 1
                     ev = await self.effects.execute(effect, clock=self.clock)
         response = self._response(state, all_actions)
@@ -393,6 +409,33 @@ class SessionDriver:
         await self._publish(records, payload)
         self._drop_in_background(state.tenant, state.session_id, state.seq)
         return response
+
+    async def _wait_for_other(
+        self, tenant: str, session_id: str, seq: int, idempotency_key: str | None
+    ) -> TurnResponse:
+        """The turn after ``seq`` runs its effects in another process: wait until it is
+        saved, then answer a retry of that very request with its response; anything else
+        gets a conflict (nothing was run here)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + EFFECTS_WAIT_S
+        while True:
+            stored = await self.store.load(tenant, session_id)
+            if stored is not None and stored.state.seq > seq:
+                if idempotency_key is not None and stored.idempotency_key == idempotency_key:
+                    return self._cached(stored.last_response, stored.state)
+                raise ConflictError(
+                    f"session {session_id!r} moved on to seq {stored.state.seq} with another "
+                    "request while this one waited for it",
+                    current_seq=stored.state.seq,
+                )
+            if loop.time() >= deadline:
+                raise ConflictError(
+                    f"session {session_id!r}: another request of this session is still running "
+                    f"its backend calls (turn {seq + 1}); send this one again with the same "
+                    "Idempotency-Key",
+                    current_seq=seq,
+                )
+            await asyncio.sleep(0.05)
 
     def _drop_in_background(self, tenant: str, session_id: str, seq: int) -> None:
         """The answer need not wait for the store to drop its copy: see the module's

@@ -97,6 +97,14 @@ class SessionStore(Protocol):
         """
         ...
 
+    async def claim_effects(self, tenant: str, session_id: str, seq: int, ttl_s: float) -> bool:
+        """Claim the right to run the external effects (backend calls, e-mails, SMS) of the
+        request that builds on turn ``seq``: True for the first claim, False while another
+        one (another API process) holds it. A claim is never released: it expires after
+        ``ttl_s``, and the next request builds on another ``seq``. Whatever wins the
+        compare-and-set of ``save``, effects that cannot be undone run once."""
+        ...
+
     async def mark_confirmed(self, tenant: str, session_id: str, seq: int) -> None:
         """The sink confirmed the record of turn ``seq``: drop it from ``unconfirmed``.
 

@@ -106,6 +106,9 @@ class _WrappedStore:
             record=record,
         )
 
+    async def claim_effects(self, tenant: str, session_id: str, seq: int, ttl_s: float) -> bool:
+        return await self.inner.claim_effects(tenant, session_id, seq, ttl_s)
+
     async def mark_confirmed(self, tenant: str, session_id: str, seq: int) -> None:
         await self.inner.mark_confirmed(tenant, session_id, seq)
 

@@ -31,6 +31,7 @@ class MemoryStore:
         self.ttl_s = ttl_s
         self._data: dict[tuple[str, str], _Entry] = {}
         self._erased: dict[tuple[str, str], datetime] = {}
+        self._claims: dict[tuple[str, str, int], float] = {}  # effects claims: expiry
 
     def _check_erased(self, tenant: str, session_id: str) -> None:
         at = self._erased.get((tenant, session_id))
@@ -85,6 +86,16 @@ class MemoryStore:
             StoredSession(state, response, idempotency_key, record),
             time.monotonic() + self.ttl_s,
         )
+
+    async def claim_effects(self, tenant: str, session_id: str, seq: int, ttl_s: float) -> bool:
+        now = time.monotonic()
+        key = (tenant, session_id, seq)
+        if self._claims.get(key, 0.0) > now:
+            return False
+        if len(self._claims) > 10_000:  # expired claims go in bulk, now and then
+            self._claims = {k: t for k, t in self._claims.items() if t > now}
+        self._claims[key] = now + ttl_s
+        return True
 
     async def mark_confirmed(self, tenant: str, session_id: str, seq: int) -> None:
         entry = self._get(tenant, session_id)

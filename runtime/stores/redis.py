@@ -333,6 +333,14 @@ class RedisStore:
             msg = f"session {state.session_id!r} is at seq {seq}, not {expected_seq}"
         raise ConflictError(msg, current_seq=int(seq))
 
+    async def claim_effects(self, tenant: str, session_id: str, seq: int, ttl_s: float) -> bool:
+        """``SET …:effects:SEQ NX PX``: one claim across every API process (same slot as
+        the session in a Cluster: the key keeps its hash tag)."""
+        key = f"{session_key(tenant, session_id)}:effects:{seq}"
+        ms = max(1, int(ttl_s * 1000))
+        got = await self._call("claim", lambda: self._command("SET", key, "1", "NX", "PX", ms))
+        return got is not None
+
     async def mark_confirmed(self, tenant: str, session_id: str, seq: int) -> None:
         key = session_key(tenant, session_id)
         await self._call("mark_confirmed", lambda: self._run_script(self._confirm, key, [str(seq)]))
