@@ -483,6 +483,12 @@ def _relative(s: str, lang: str, base: date, past: bool = False) -> _Rel | None:
         n = _count(g[0])
         if n > 3660:
             return None
+        if lang == "it" and n in (8, 15) and g[1].startswith("giorn"):
+            # "tra quindici giorni", "fra otto giorni": in two weeks, in a week, as "oggi a
+            # quindici" / "oggi a otto" (many callers mean that, some the exact count): a
+            # guess, read back
+            days = 7 if n == 8 else 14
+            return DateParse((base + timedelta(days=days)).isoformat(), uncertain=True), "fixed", -1
         return DateParse(_shift(base, n, g[1]).isoformat()), "fixed", -1
     m = _N_AGO[lang].search(s)
     if m:

@@ -104,6 +104,12 @@ DATE_IT: list[tuple[str, object]] = [
     ("oggi a otto", "2025-06-18"),
     ("domani a otto", "2025-06-19"),
     ("oggi a quindici", "2025-06-25"),
+    # "tra quindici giorni" is in two weeks for many callers, the exact count for some:
+    # two weeks, read back (it was 15 days, certain)
+    ("tra quindici giorni", U("2025-06-25")),
+    ("fra 15 giorni", U("2025-06-25")),
+    ("tra otto giorni", U("2025-06-18")),
+    ("tra sedici giorni", "2025-06-27"),
     ("una settimana da domani", "2025-06-19"),
     ("venerdì della settimana prossima", "2025-06-20"),
     ("la settimana prossima venerdì", "2025-06-20"),
