@@ -16,6 +16,7 @@ a resource alarm blocks publishers) both count. A queue that exists with other a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -44,8 +45,10 @@ BATCHED = Histogram(
     buckets=(2, 4, 8, 16, 32, 64),
 )
 
-_Unit = tuple[Sequence[TurnRecord], bytes]
-"""One request's records and their JSON array."""
+_Unit = tuple[Sequence[TurnRecord], bytes, float]
+"""One request's records, their JSON array, and the loop time its publish must be
+confirmed by (``confirm_timeout_s`` after the request asked: a request queued behind a
+message in flight is not given the whole bound again when its batch goes out)."""
 
 
 def join_arrays(bodies: Sequence[bytes]) -> bytes:
@@ -69,6 +72,12 @@ BROKER_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     asyncio.TimeoutError,
 )
+
+
+def _retrieved(task: asyncio.Future[None]) -> None:
+    """A connect nobody waited for to the end: its error is reported by the next publish."""
+    if not task.cancelled():
+        task.exception()
 
 
 def dlx_name(queue: str) -> str:
@@ -170,6 +179,8 @@ class AmqpSink:
         self._conn: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._lock = asyncio.Lock()
+        self._connecting: asyncio.Future[None] | None = None  # the connect publishes wait on
+        self._opening: aio_pika.RobustConnection | None = None  # the connection it opens
         self._group: GroupCommit[_Unit, None] = GroupCommit(
             self._send_one, self._send_many, max_batch
         )
@@ -181,7 +192,10 @@ class AmqpSink:
                 return
             try:
                 conn = await aio_pika.connect_robust(
-                    self.url, timeout=self.connect_timeout_s, reconnect_interval=1.0
+                    self.url,
+                    timeout=self.connect_timeout_s,
+                    reconnect_interval=1.0,
+                    connection_class=self._new_connection,
                 )
             except BROKER_ERRORS as exc:
                 raise StoreUnavailableError(
@@ -204,6 +218,13 @@ class AmqpSink:
             self._conn, self._channel = conn, channel
             log.info("connected to %s, queue %s (%s)", self.where, self.queue, self.queue_type)
 
+    def _new_connection(self, *args: Any, **kwargs: Any) -> aio_pika.RobustConnection:
+        """aio-pika's robust connection, kept while it connects: ``close`` must close it
+        then — cancelling its ``connect`` alone leaves its reconnection loop running."""
+        conn = aio_pika.RobustConnection(*args, **kwargs)
+        self._opening = conn
+        return conn
+
     def _on_reconnect(self, *_: Any) -> None:
         RECONNECTS.inc()
         log.warning("reconnected to %s", self.where)
@@ -212,11 +233,12 @@ class AmqpSink:
         if exc is not None and self._conn is not None:
             log.warning("connection to %s lost: %s (reconnecting)", self.where, exc)
 
-    async def _send(self, records: Sequence[TurnRecord], body: bytes) -> None:
-        """One persistent message; returns once the broker confirmed it (raises what the
-        connection raised otherwise)."""
+    async def _send(self, records: Sequence[TurnRecord], body: bytes, deadline: float) -> None:
+        """One persistent message; returns once the broker confirmed it, by ``deadline``
+        (loop time; raises what the connection raised otherwise)."""
+        loop = asyncio.get_running_loop()
         if self._channel is None:
-            await self.connect()
+            await self._connect_by(deadline)
         assert self._channel is not None
         last = records[-1]
         # properties built directly on the underlying aiormq channel: aio-pika's Message
@@ -232,8 +254,6 @@ class AmqpSink:
                 "records": len(records),
             },
         )
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.confirm_timeout_s
         try:
             # while the connection is being re-established aio-pika waits for it without
             # a bound: a publish would hang for as long as the broker is down
@@ -256,20 +276,43 @@ class AmqpSink:
             raise aiormq.exceptions.DeliveryError(None, result)  # type: ignore[arg-type]
         PUBLISHED.inc(len(records))
 
+    async def _connect_by(self, deadline: float) -> None:
+        """``connect``, waited for until ``deadline`` at most. One attempt is in flight at a
+        time, shared by the publishes that need it (shielded: a publish giving up does not
+        cancel it). A broker host that does not answer (down, a network partition) used
+        to hold each publish for the whole connect timeout, twice for the requests
+        queued behind it, beyond ``confirm_timeout_s``."""
+        task = self._connecting
+        if task is None or task.done():
+            task = self._connecting = asyncio.ensure_future(self.connect())
+            task.add_done_callback(_retrieved)
+        try:
+            async with asyncio.timeout_at(deadline):
+                await asyncio.shield(task)
+        except TimeoutError:
+            failed = task.exception() if task.done() else None
+            if failed is not None:  # it failed just as the time was up: that is the answer
+                raise failed from None
+            raise ConnectionError(
+                f"no connection within {self.confirm_timeout_s:g} s (connecting)"
+            ) from None
+
     async def _send_one(self, unit: _Unit) -> None:
         await self._send(*unit)
 
     async def _send_many(self, units: list[_Unit]) -> list[None]:
         """The requests that queued behind the message in flight: one message for all."""
-        records = [r for recs, _ in units for r in recs]
-        await self._send(records, join_arrays([body for _, body in units]))
+        records = [r for recs, _, _ in units for r in recs]
+        deadline = min(d for _, _, d in units)  # the first to have queued: nobody waits longer
+        await self._send(records, join_arrays([body for _, body, _ in units]), deadline)
         BATCHED.observe(len(units))
         return [None] * len(units)
 
     async def _publish_to_broker(self, records: Sequence[TurnRecord], body: bytes) -> None:
         last = records[-1]
+        deadline = asyncio.get_running_loop().time() + self.confirm_timeout_s
         try:
-            await self._group.submit((records, body))
+            await self._group.submit((records, body, deadline))
         except BROKER_ERRORS as exc:
             raise StoreUnavailableError(
                 f"RabbitMQ did not confirm turn {last.seq} of session {last.session_id!r} "
@@ -301,6 +344,18 @@ class AmqpSink:
             await self.mongo.write_batch(critical)
 
     async def close(self) -> None:
+        connecting, self._connecting = self._connecting, None
+        if connecting is not None and not connecting.done():
+            # a connect still trying (a host that does not answer): close its connection
+            # first (which stops its reconnection loop), then the wait for it
+            opening = self._opening
+            if opening is not None:
+                with contextlib.suppress(*BROKER_ERRORS):
+                    await opening.close()
+            connecting.cancel()
+            with contextlib.suppress(BaseException):
+                await connecting
+        self._opening = None
         conn, self._conn, self._channel = self._conn, None, None
         if conn is not None:
             try:
