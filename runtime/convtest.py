@@ -480,6 +480,33 @@ def _turn(d: Any, file: Path, index: int, default_line: int) -> Turn:
     )
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _json_value(v: Any, where: str, what: str) -> Any:
+    """``v`` when a session can hold it (what a JSON answer or a channel's start can carry):
+    integers within 64 bits, finite numbers; else a broken test file. (A canned answer with
+    1e30 written as an integer stopped ``ddtflow test`` with a traceback: the state's digest
+    cannot serialise it.)"""
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return v
+    if isinstance(v, int):
+        if not _INT64[0] <= v <= _INT64[1]:
+            raise TestFileError(f"{where}: {what}: the integer {v} is beyond 64 bits")
+        return v
+    if isinstance(v, float):
+        if v != v or v in (float("inf"), float("-inf")):
+            raise TestFileError(f"{where}: {what}: {v} is not a number JSON can carry")
+        return v
+    if isinstance(v, Mapping):
+        for x in v.values():
+            _json_value(x, where, what)
+    elif isinstance(v, list | tuple):
+        for x in v:
+            _json_value(x, where, what)
+    return v
+
+
 def _backends(v: Any, where: str) -> dict[str, list[StubResponse]]:
     if v is None:
         return {}
@@ -488,6 +515,7 @@ def _backends(v: Any, where: str) -> dict[str, list[StubResponse]]:
     out: dict[str, list[StubResponse]] = {}
     for name, resp in v.items():
         items = resp if isinstance(resp, list) else [resp]
+        _json_value(_plain(items), where, f"backend {name!r}")
         try:
             out[str(name)] = [StubResponse.parse(_plain(x)) for x in items]
         except ValueError as e:
@@ -523,7 +551,7 @@ def _test(d: Any, file: Path, n: int) -> ConvTest:
         language=d.get("language"),
         channel=channel,
         at=_at(d["at"], where),
-        variables=_plain(variables),
+        variables=_json_value(_plain(variables), where, "variables"),
         backends=_backends(d.get("backends"), where),
         turns=tuple(_turn(t, file, i, line) for i, t in enumerate(turns_raw)),
         expect_status=_status(expect.get("status"), where),

@@ -149,6 +149,16 @@ expect: {status: ended}
             "name: x\nat: 2026-03-02T10:00:00\nturns: [{user: a}, {hangup: }]",
             "'hangup: null' is not a turn; write 'hangup: true'",
         ),
+        # found by the operators' QA pass: a traceback (the state's digest cannot hold them)
+        (
+            "name: x\nat: 2026-03-02T10:00:00\nturns: [{user: a}]\n"
+            "backends: {verify_identity: {body: {card: {id: 123456789012345678901234567890}}}}",
+            "backend 'verify_identity': the integer 123456789012345678901234567890 is beyond 64",
+        ),
+        (
+            "name: x\nat: 2026-03-02T10:00:00\nturns: [{user: a}]\nvariables: {n: .nan}",
+            "broken.yaml:1: variables: nan is not a number JSON can carry",
+        ),
         ("tests: []", "broken.yaml: 'tests' is empty: the file tests nothing"),
         ("# nothing yet\n", "broken.yaml: the file is empty"),
         (
