@@ -78,6 +78,13 @@ def preflight() -> None:
     ):
         if url:
             _check_url(name, url)
+    if settings.mongo_url:
+        from runtime.mongo import check_url
+
+        try:  # what the scheme check lets through: "mongodb:/x", a password with an @ …
+            check_url(settings.mongo_url)
+        except ValueError as exc:
+            raise ValueError(f"MONGO_URL: {exc}") from None
     try:
         KeyRing.load(api.api_keys_file, api.api_keys)
     except KeyRingError as exc:

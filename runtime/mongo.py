@@ -144,6 +144,21 @@ def _url_error(url: str, exc: Exception) -> MongoUrlError:
     return MongoUrlError(f"not a usable MongoDB URL: {type(exc).__name__}: {reason}")
 
 
+def check_url(url: str) -> None:
+    """MongoUrlError when PyMongo would refuse ``url`` (scheme, port, unescaped password,
+    unknown option), without opening anything: ``ddtflow serve`` checks it before it
+    starts. A bare ``host[:port]`` is taken as PyMongo takes it; a ``mongodb+srv://`` seed
+    list is left to the client (parsing it resolves DNS)."""
+    if url.startswith("mongodb+srv://"):
+        return
+    from pymongo.uri_parser import parse_uri
+
+    try:
+        parse_uri(url if "://" in url or url.startswith("mongodb") else f"mongodb://{url}")
+    except (PyMongoError, ValueError, TypeError) as exc:
+        raise _url_error(url, exc) from None
+
+
 class MongoArchive:
     """Idempotent writes and recovery reads over one MongoDB database."""
 

@@ -120,6 +120,12 @@ def test_serve_refuses_a_broken_key_file(tmp_path: Path) -> None:
         ({"REDIS_URL": "redis://localhost:99999/0"}, "REDIS_URL: the port"),
         ({"AMQP_URL": "foo://guest:secret@x"}, "AMQP_URL: expected amqp://"),
         ({"MONGO_URL": "http://x"}, "MONGO_URL: expected mongodb://"),
+        # found by the operators' QA pass: a lifespan traceback, "Application startup failed"
+        ({"MONGO_URL": "mongodb:/x"}, "MONGO_URL: not a usable MongoDB URL: InvalidURI"),
+        (
+            {"MONGO_URL": "mongodb://user:p@secret@h/"},
+            "MONGO_URL: not a usable MongoDB URL: InvalidURI: Username and password must be",
+        ),
         ({"DDTFLOW_QUEUE_TYPE": "weird"}, "DDTFLOW_QUEUE_TYPE: Input should be"),
         ({"DDTFLOW_MAX_BODY_BYTES": "-5"}, "DDTFLOW_MAX_BODY_BYTES: Input should be greater"),
         (
