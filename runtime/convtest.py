@@ -49,6 +49,7 @@ from runtime.ports import RuntimeFault
 from runtime.programs import LoadedProgram, ProgramNotFoundError
 from runtime.sinks.jsonl import JsonlSink, read_turns
 from runtime.stores.memory import MemoryStore
+from schemas._base import unstorable
 from schemas.actions import DtmfListen, ListenAction, SayAction
 from schemas.events import Event, HangupEvent, NoInputEvent, UserInputEvent
 from schemas.session import Status
@@ -480,30 +481,14 @@ def _turn(d: Any, file: Path, index: int, default_line: int) -> Turn:
     )
 
 
-_INT64 = (-(2**63), 2**63 - 1)
-
-
 def _json_value(v: Any, where: str, what: str) -> Any:
-    """``v`` when a session can hold it (what a JSON answer or a channel's start can carry):
-    integers within 64 bits, finite numbers; else a broken test file. (A canned answer with
-    1e30 written as an integer stopped ``ddtflow test`` with a traceback: the state's digest
-    cannot serialise it.)"""
-    if isinstance(v, bool) or v is None or isinstance(v, str):
-        return v
-    if isinstance(v, int):
-        if not _INT64[0] <= v <= _INT64[1]:
-            raise TestFileError(f"{where}: {what}: the integer {v} is beyond 64 bits")
-        return v
-    if isinstance(v, float):
-        if v != v or v in (float("inf"), float("-inf")):
-            raise TestFileError(f"{where}: {what}: {v} is not a number JSON can carry")
-        return v
-    if isinstance(v, Mapping):
-        for x in v.values():
-            _json_value(x, where, what)
-    elif isinstance(v, list | tuple):
-        for x in v:
-            _json_value(x, where, what)
+    """``v`` when a session can hold it (``schemas._base.unstorable``), else a broken test
+    file. (A canned answer with an integer beyond 64 bits stopped ``ddtflow test`` with a
+    traceback: the state's digest cannot serialise it.)"""
+    found = unstorable(v, 64)
+    if found is not None:
+        why, at = found
+        raise TestFileError(f"{where}: {what}{' ' + at if at else ''}: {why}")
     return v
 
 

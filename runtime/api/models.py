@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -17,6 +16,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from schemas._base import unstorable
 from schemas.session import SessionState
 from schemas.turns import TurnRecord
 
@@ -42,37 +42,6 @@ VALUE_DEPTH = 32
 """Deepest nesting of lists and objects in a start variable's value."""
 DOCUMENT_DEPTH = 200
 """Deepest nesting in an uploaded project or program (the compiler's own limits are lower)."""
-_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
-
-
-def _unstorable(value: Any, depth: int, limit: int, path: str = "") -> tuple[str, str] | None:
-    """Why a value cannot be stored as JSON (state, turn record, MongoDB), and where (a
-    JSON pointer below ``path``), or None."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return "a string that is not valid Unicode (a lone surrogate escape)", path
-        return None
-    if isinstance(value, int):
-        ok = _INT_MIN <= value <= _INT_MAX
-        return None if ok else ("an integer outside the signed 64-bit range", path)
-    if isinstance(value, float):
-        return None if math.isfinite(value) else ("NaN or Infinity (not JSON numbers)", path)
-    if isinstance(value, list | dict):
-        if depth >= limit:
-            return f"lists and objects nested more than {limit} deep", path
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for k, v in items:
-            where = f"{path}/{k}"
-            why = _unstorable(k, depth, limit, where) if isinstance(k, str) else None
-            why = why or _unstorable(v, depth + 1, limit, where)
-            if why:
-                return why
-        return None
-    return f"a {type(value).__name__}", path  # pragma: no cover - JSON holds no other type
 
 
 def _shown(text: str) -> str:
@@ -84,7 +53,7 @@ def _storable_variables(variables: dict[str, Any]) -> dict[str, Any]:
     JSON cannot hold is refused here (422) rather than failing the turn (500) or being
     stored as null (NaN, Infinity)."""
     for name, value in variables.items():
-        found = _unstorable(name, 0, VALUE_DEPTH) or _unstorable(value, 0, VALUE_DEPTH)
+        found = unstorable(name, VALUE_DEPTH) or unstorable(value, VALUE_DEPTH)
         if found:
             raise PydanticCustomError(
                 "json_value",
@@ -97,7 +66,7 @@ def _storable_variables(variables: dict[str, Any]) -> dict[str, Any]:
 def _storable_document(document: dict[str, Any]) -> dict[str, Any]:
     """An uploaded project or program is compiled, stored and echoed in diagnostics: a
     string that is not Unicode (or a number JSON cannot hold) is refused here (422)."""
-    found = _unstorable(document, 0, DOCUMENT_DEPTH)
+    found = unstorable(document, DOCUMENT_DEPTH)
     if found:
         why, where = found
         raise PydanticCustomError(

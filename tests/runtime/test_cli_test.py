@@ -153,11 +153,11 @@ expect: {status: ended}
         (
             "name: x\nat: 2026-03-02T10:00:00\nturns: [{user: a}]\n"
             "backends: {verify_identity: {body: {card: {id: 123456789012345678901234567890}}}}",
-            "backend 'verify_identity': the integer 123456789012345678901234567890 is beyond 64",
+            "backend 'verify_identity' /0/body/card/id: an integer outside the signed 64-bit",
         ),
         (
             "name: x\nat: 2026-03-02T10:00:00\nturns: [{user: a}]\nvariables: {n: .nan}",
-            "broken.yaml:1: variables: nan is not a number JSON can carry",
+            "broken.yaml:1: variables /n: NaN or Infinity (not JSON numbers)",
         ),
         ("tests: []", "broken.yaml: 'tests' is empty: the file tests nothing"),
         ("# nothing yet\n", "broken.yaml: the file is empty"),
