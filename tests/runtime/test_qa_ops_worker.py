@@ -9,20 +9,16 @@ a form MongoDB accepts, and read back as it was. Real RabbitMQ and MongoDB-wire 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
-from typing import Any
 
 import pytest
 
 from runtime.mongo import MongoArchive
-from runtime.orchestrator import new_session, step
 from runtime.recovery import recover
 from runtime.sinks.amqp import AmqpSink
 from runtime.worker import Worker
-from schemas.events import BackendResultEvent, Event, StartEvent
 from schemas.turns import TurnRecord
 from tests.runtime._amqp_helpers import unique, wait_for_count
-from tests.runtime.contract.helpers import AT, counter_program, counter_session, registry
+from tests.runtime.contract.helpers import counter_session, registry
 from tests.servers import Servers, need
 
 pytestmark = pytest.mark.servers
@@ -33,33 +29,12 @@ ODD = {"a\x00b": 1, "plain": "x"}  # a key BSON cannot hold (NUL); JSON and Redi
 def odd_session(tenant: str, turns: int = 4) -> list[TurnRecord]:
     """A counter session whose backend answered ``{"n": ODD}`` at turn 2: the event of
     turn 2 and the memory (so every later state) hold the NUL key."""
-    program = counter_program()
-    loaded = registry(program).get(program.id)
-    state = new_session(program, unique("odd-"), tenant=tenant)
-    out = []
-    for i in range(turns):
-        at = AT + timedelta(seconds=i)
-        body: dict[str, Any] = {"n": ODD if i == 1 else i}
-        event: Event = (
-            StartEvent(at=at)
-            if i == 0
-            else BackendResultEvent(at=at, backend="count", ok=True, status=200, body=body)
-        )
-        state, actions = step(program, state, event, engine=loaded.engine)
-        out.append(
-            TurnRecord(
-                tenant=tenant,
-                session_id=state.session_id,
-                seq=state.seq,
-                at=at,
-                program_id=program.id,
-                event=event,
-                actions=tuple(actions),
-                state_digest=state.digest(),
-                state=state,
-            )
-        )
-    return out
+    return counter_session(
+        turns,
+        session_id=unique("odd-"),
+        tenant=tenant,
+        body=lambda i: {"n": ODD if i == 1 else i},
+    )[1]
 
 
 async def test_a_record_bson_cannot_hold_is_stored_and_the_queue_goes_on(

@@ -17,6 +17,7 @@ from runtime.api.auth import hash_key
 from runtime.convtest import ConvTest, find_test_files, load_tests
 from runtime.settings import Settings
 from tests.runtime.api.harness import ApiServer
+from tests.runtime.api.slow_backend import SlowBackend
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if (p / "flow.yaml").exists())
@@ -114,3 +115,13 @@ def upload(http: httpx.Client, program: dict[str, Any]) -> str:
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture(scope="module")
+def slow_backend() -> Iterator[SlowBackend]:
+    """The bank's identity service on loopback, answering after 1.5 s, counting calls."""
+    b = SlowBackend(delay_s=1.5)
+    try:
+        yield b
+    finally:
+        b.close()

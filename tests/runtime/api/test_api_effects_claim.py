@@ -27,22 +27,13 @@ from runtime.effects import EffectExecutor
 from tests.runtime._mongo_helpers import drop_mongo_db
 from tests.runtime.api.conftest import server_settings, upload
 from tests.runtime.api.harness import ApiServer, client
-from tests.runtime.api.test_qa_docs_retry_in_flight import BANK, VERIFY_URL, SlowBackend
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[SlowBackend]:
-    b = SlowBackend(delay_s=1.5)
-    try:
-        yield b
-    finally:
-        b.close()
+from tests.runtime.api.slow_backend import BANK, VERIFY_URL, SlowBackend
 
 
 @pytest.fixture(scope="module")
 def two(
     tmp_path_factory: pytest.TempPathFactory,
-    backend: SlowBackend,
+    slow_backend: SlowBackend,
     redis_url: str,
     amqp_url: str,
     mongo_url: str,
@@ -50,7 +41,7 @@ def two(
     project = tmp_path_factory.mktemp("claim") / "bank"
     shutil.copytree(BANK, project)
     flow = project / "flow.yaml"
-    flow.write_text(flow.read_text().replace(VERIFY_URL, backend.url))
+    flow.write_text(flow.read_text().replace(VERIFY_URL, slow_backend.url))
     result = compile_project(project)
     assert result.ok and result.program is not None
     settings = server_settings(redis_url, amqp_url, mongo_url)  # one deployment, two processes
@@ -84,11 +75,11 @@ def _at_the_card_digits(http: httpx.Client, pid: str) -> tuple[str, dict[str, An
 
 
 def test_a_retry_on_the_other_process_waits_for_the_first_attempt(
-    two: tuple[httpx.Client, httpx.Client, str], backend: SlowBackend
+    two: tuple[httpx.Client, httpx.Client, str], slow_backend: SlowBackend
 ) -> None:
     a, b, pid = two
     sid, body = _at_the_card_digits(a, pid)
-    before = backend.calls
+    before = slow_backend.calls
     path, headers = f"/v1/sessions/{sid}/events", {"Idempotency-Key": f"{sid}-digits"}
     with pytest.raises(httpx.TimeoutException):  # the backend takes 1.5 s
         a.post(path, json=body, headers=headers, timeout=0.3)
@@ -96,15 +87,15 @@ def test_a_retry_on_the_other_process_waits_for_the_first_attempt(
     assert retry.status_code == 200, retry.text
     assert "Mario" in retry.text  # the first attempt's backend answer reached the caller
     assert a.post(path, json=body, headers=headers).content == retry.content
-    assert backend.calls - before == 1, "the turn's backend was called by both processes"
+    assert slow_backend.calls - before == 1, "the turn's backend was called by both processes"
 
 
 def test_different_requests_on_two_processes_run_the_backend_once(
-    two: tuple[httpx.Client, httpx.Client, str], backend: SlowBackend
+    two: tuple[httpx.Client, httpx.Client, str], slow_backend: SlowBackend
 ) -> None:
     a, b, pid = two
     sid, body = _at_the_card_digits(a, pid)
-    before = backend.calls
+    before = slow_backend.calls
     answers: list[httpx.Response] = []
 
     def send(h: httpx.Client, i: int) -> None:
@@ -125,4 +116,4 @@ def test_different_requests_on_two_processes_run_the_backend_once(
     assert sorted(x.status_code for x in answers) == [200, 409], [x.text for x in answers]
     (conflict,) = [x.json()["error"] for x in answers if x.status_code == 409]
     assert conflict["code"] == "seq_conflict"
-    assert backend.calls - before == 1
+    assert slow_backend.calls - before == 1

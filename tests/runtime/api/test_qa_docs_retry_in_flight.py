@@ -15,13 +15,9 @@ the API server runs the real effect executor (no canned responses).
 
 from __future__ import annotations
 
-import json
 import shutil
 import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,64 +28,19 @@ from runtime.effects import EffectExecutor
 from runtime.settings import Settings
 from tests.runtime.api.conftest import upload
 from tests.runtime.api.harness import ApiServer, client
-
-ROOT = Path(__file__).resolve().parents[3]
-BANK = ROOT / "examples" / "bank_card_block"
-VERIFY_URL = "https://cards.banca-esempio.example/api/v2/identity/verify"
-ANSWER = {"match": True, "customer": {"first_name": "Mario"}, "card": {"id": "c-1", "masked": "x"}}
-
-
-class SlowBackend:
-    """The bank's identity service: answers every POST after ``delay_s``, counts them."""
-
-    def __init__(self, delay_s: float) -> None:
-        self.calls = 0
-        self.lock = threading.Lock()
-        backend = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with backend.lock:
-                    backend.calls += 1
-                time.sleep(delay_s)
-                body = json.dumps(ANSWER).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/verify"
-        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
+from tests.runtime.api.slow_backend import BANK, VERIFY_URL, SlowBackend
 
 
 @pytest.fixture(scope="module")
-def backend() -> Iterator[SlowBackend]:
-    b = SlowBackend(delay_s=1.5)
-    try:
-        yield b
-    finally:
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def http(tmp_path_factory: pytest.TempPathFactory, backend: SlowBackend) -> Iterator[httpx.Client]:
+def http(
+    tmp_path_factory: pytest.TempPathFactory, slow_backend: SlowBackend
+) -> Iterator[httpx.Client]:
     tmp = tmp_path_factory.mktemp("slow")
     project = tmp / "bank"
     shutil.copytree(BANK, project)
     flow = project / "flow.yaml"
     assert VERIFY_URL in flow.read_text()
-    flow.write_text(flow.read_text().replace(VERIFY_URL, backend.url))
+    flow.write_text(flow.read_text().replace(VERIFY_URL, slow_backend.url))
     result = compile_project(project)
     assert result.ok and result.program is not None
     settings = Settings(REDIS_URL=None, AMQP_URL=None, MONGO_URL=None, data_dir=tmp / "data")
@@ -119,10 +70,10 @@ def _at_the_card_digits(http: httpx.Client) -> tuple[str, dict[str, Any]]:
 
 
 def test_a_retry_after_a_client_timeout_waits_for_the_first_attempt(
-    http: httpx.Client, backend: SlowBackend
+    http: httpx.Client, slow_backend: SlowBackend
 ) -> None:
     sid, body = _at_the_card_digits(http)
-    before = backend.calls
+    before = slow_backend.calls
     path, headers = f"/v1/sessions/{sid}/events", {"Idempotency-Key": f"{sid}-digits"}
     with pytest.raises(httpx.TimeoutException):  # the backend takes 1.5 s
         http.post(path, json=body, headers=headers, timeout=0.2)
@@ -131,14 +82,14 @@ def test_a_retry_after_a_client_timeout_waits_for_the_first_attempt(
     assert "Mario" in retry.text  # the backend's answer reached the caller
     again = http.post(path, json=body, headers=headers)
     assert again.content == retry.content
-    assert backend.calls - before == 1, "the turn ran twice: the backend was called again"
+    assert slow_backend.calls - before == 1, "the turn ran twice: the backend was called again"
 
 
 def test_concurrent_copies_of_one_request_call_the_backend_once(
-    http: httpx.Client, backend: SlowBackend
+    http: httpx.Client, slow_backend: SlowBackend
 ) -> None:
     sid, body = _at_the_card_digits(http)
-    before = backend.calls
+    before = slow_backend.calls
     answers: list[httpx.Response] = []
 
     def send() -> None:
@@ -158,14 +109,14 @@ def test_concurrent_copies_of_one_request_call_the_backend_once(
         t.join()
     assert [a.status_code for a in answers] == [200] * 3, [a.text for a in answers]
     assert len({a.content for a in answers}) == 1
-    assert backend.calls - before == 1
+    assert slow_backend.calls - before == 1
 
 
 def test_concurrent_different_requests_still_get_one_turn_and_seq_conflicts(
-    http: httpx.Client, backend: SlowBackend
+    http: httpx.Client, slow_backend: SlowBackend
 ) -> None:
     sid, body = _at_the_card_digits(http)
-    before = backend.calls
+    before = slow_backend.calls
     answers: list[httpx.Response] = []
 
     def send(i: int) -> None:
@@ -186,4 +137,4 @@ def test_concurrent_different_requests_still_get_one_turn_and_seq_conflicts(
     assert sorted(a.status_code for a in answers) == [200, 409, 409], [a.text for a in answers]
     conflicts = [a.json()["error"] for a in answers if a.status_code == 409]
     assert {c["code"] for c in conflicts} == {"seq_conflict"}
-    assert backend.calls - before == 1
+    assert slow_backend.calls - before == 1

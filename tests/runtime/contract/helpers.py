@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from runtime.orchestrator import new_session, step
 from runtime.programs import ProgramRegistry
@@ -73,10 +74,16 @@ def registry(*programs: Program) -> ProgramRegistry:
 
 
 def counter_session(
-    turns: int, *, session_id: str | None = None, tenant: str = "acme", state_every: int = 1
+    turns: int,
+    *,
+    session_id: str | None = None,
+    tenant: str = "acme",
+    state_every: int = 1,
+    body: Callable[[int], Any] = lambda i: {"n": i},
 ) -> tuple[Program, list[TurnRecord]]:
     """The turn records of a ``turns``-event session of ``counter_program`` (start + results);
-    records whose seq is a multiple of ``state_every`` carry their state (0: none does)."""
+    records whose seq is a multiple of ``state_every`` carry their state (0: none does);
+    event ``i``'s backend answered ``body(i)``."""
     program = counter_program()
     loaded = registry(program).get(program.id)
     state = new_session(program, session_id or f"s-{uuid.uuid4().hex[:12]}", tenant=tenant)
@@ -86,7 +93,7 @@ def counter_session(
         event: Event = (
             StartEvent(at=at)
             if i == 0
-            else BackendResultEvent(at=at, backend="count", ok=True, status=200, body={"n": i})
+            else BackendResultEvent(at=at, backend="count", ok=True, status=200, body=body(i))
         )
         state, actions = step(program, state, event, engine=loaded.engine, plugins=loaded.plugins)
         keep = state_every > 0 and state.seq % state_every == 0
