@@ -12,11 +12,19 @@ deployment): the turn queue is purged between phases. Measures in one run:
     the first 5 s that bring the calls in; latency from the scheduled send time (no
     coordinated omission): p50/p95/p99;
 (b) closed loop: 64 concurrent sessions, as fast as they are answered: max turns/s;
-(c) the floor: raw Redis GET+SET round trips/s with the same client library.
+(c) the floor: raw Redis GET+SET round trips/s with the same client library;
+(d) with --floor, the I/O floor of a turn: (a) and (b) again against a bare ASGI app on the
+    same uvicorn set-up that does only a turn's I/O, with the same client libraries: a
+    Redis pipeline of GET and SET of a state-sized value, and the turn's record published
+    persistent with a publisher confirm before the answer, concurrent turns' records in
+    one message (group commit, as the service does). No dialogue, no validation, no
+    framework: what any service keeping the durability contract pays here.
 
     python bench/http.py [--rate 1000] [--seconds 30] [--closed-seconds 10] [--workers N]
+                         [--floor]
 
-The last line is JSON: p50_ms, p95_ms, p99_ms, max_turns_per_s, redis_floor_ops_per_s.
+The last line is JSON: p50_ms, p95_ms, p99_ms, max_turns_per_s, redis_floor_ops_per_s
+(and io_floor with --floor).
 """
 
 from __future__ import annotations
@@ -67,13 +75,111 @@ def _canned() -> dict[str, Any]:
     return out
 
 
-def serve(port: int) -> None:
+_FLOOR_STATE = b"x" * 1500  # as (c): about a state with its turn record's event and actions
+_FLOOR_ACTIONS = [
+    {
+        "type": "say",
+        "text": "Grazie. Per quale giorno desidera prenotare la visita? Mi dica la data.",
+        "language": "it",
+    },
+    {"type": "listen", "language": "it", "timeout_ms": 5000, "barge_in": True},
+]
+
+
+def floor_app(redis_url: str, amqp_url: str, queue: str) -> Any:
+    """(d): a bare ASGI app doing only a turn's I/O (see the module's docstring)."""
+    import uuid
+
+    import aio_pika
+    import redis.asyncio as aioredis
+
+    from runtime.groupcommit import GroupCommit
+
+    io: dict[str, Any] = {}
+
+    async def publish(body: bytes) -> None:
+        await io["channel"].default_exchange.publish(
+            aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key=queue,
+        )
+
+    async def publish_many(bodies: list[bytes]) -> list[None]:
+        await publish(b"[" + b",".join(bodies) + b"]")
+        return [None] * len(bodies)
+
+    async def startup() -> None:
+        io["redis"] = aioredis.Redis.from_url(redis_url)
+        io["amqp"] = await aio_pika.connect(amqp_url)
+        io["channel"] = await io["amqp"].channel(publisher_confirms=True)
+        await io["channel"].declare_queue(queue, durable=True)
+        io["commit"] = GroupCommit(publish, publish_many)
+
+    async def turn(session_id: str) -> None:
+        pipe = io["redis"].pipeline(transaction=False)
+        pipe.get(f"floor:{session_id}")
+        pipe.set(f"floor:{session_id}", _FLOOR_STATE)
+        await pipe.execute()
+        await io["commit"].submit(_FLOOR_STATE)
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] == "lifespan.startup":
+                await startup()
+                await send({"type": "lifespan.startup.complete"})
+            await io["amqp"].close()
+            await io["redis"].aclose()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        out = b"{}"
+        if scope["method"] == "POST":
+            seq = orjson.loads(body).get("seq", 0)
+            parts = scope["path"].split("/")  # /v1/sessions[/{id}/events]
+            session_id = parts[3] if len(parts) > 4 else uuid.uuid4().hex
+            await turn(session_id)
+            out = orjson.dumps(
+                {
+                    "session_id": session_id,
+                    "seq": seq + 1,
+                    "status": "waiting_input",
+                    "actions": _FLOOR_ACTIONS,
+                }
+            )
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(out))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": out})
+
+    return app
+
+
+def serve(port: int, floor: bool = False) -> None:
     """One worker process: uvicorn on a SO_REUSEPORT socket."""
     import uvicorn
 
+    from runtime.api.protocol import CoalescingHttpProtocol
+
+    if floor:  # the same uvicorn set-up as the service's, below
+        env = os.environ
+        app = floor_app(env["REDIS_URL"], env["AMQP_URL"], env["DDTFLOW_QUEUE"] + ".floor")
+        sock = _reuseport_socket(port)
+        uvicorn.Server(
+            uvicorn.Config(
+                app,
+                loop="uvloop",
+                http=CoalescingHttpProtocol,
+                log_level="warning",
+                access_log=False,
+            )
+        ).run(sockets=[sock])
+        return
+
     from runtime.api import ApiSettings, create_app
     from runtime.api.logging import configure_logging
-    from runtime.api.protocol import CoalescingHttpProtocol
     from runtime.effects import StubEffects
     from runtime.settings import get_settings
     from runtime.wiring import build_runtime
@@ -86,10 +192,7 @@ def serve(port: int) -> None:
         api,
         runtime_factory=lambda s: build_runtime(s, effects=StubEffects(stubs)),
     )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(("127.0.0.1", port))
+    sock = _reuseport_socket(port)
     config = uvicorn.Config(
         app, loop="uvloop", http=CoalescingHttpProtocol, log_level="warning", access_log=False
     )
@@ -105,6 +208,14 @@ def serve(port: int) -> None:
     with cProfile.Profile() as prof:  # --profile: this worker's calls, written at its exit
         server.run(sockets=[sock])
     prof.dump_stats(Path(where) / f"worker-{os.getpid()}.prof")
+
+
+def _reuseport_socket(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
 
 
 # ------------------------------------------------------------------------------ client
@@ -557,10 +668,16 @@ def main() -> None:
         help="run each worker under cProfile and write DIR/worker-PID.prof (slower: for "
         "finding where the time goes, not for figures)",
     )
+    ap.add_argument(
+        "--floor",
+        action="store_true",
+        help="(d): (a) and (b) again against a bare app doing only a turn's I/O",
+    )
     ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # internal: one worker
+    ap.add_argument("--serve-floor", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve(args.serve)
+        serve(args.serve, floor=args.serve_floor)
         return
 
     from tests.servers import Servers, free_port
@@ -588,17 +705,23 @@ def main() -> None:
             args.profile.mkdir(parents=True, exist_ok=True)
             env["DDTFLOW_BENCH_PROFILE"] = str(args.profile.resolve())
         log = (tmp / "service.log").open("wb")
-        for _ in range(args.workers):
-            procs.append(
+
+        def spawn(port: int, *flags: str) -> list[subprocess.Popen[bytes]]:
+            started = [
                 subprocess.Popen(
-                    [sys.executable, str(Path(__file__).resolve()), "--serve", str(port)],
+                    [sys.executable, str(Path(__file__).resolve()), "--serve", str(port), *flags],
                     env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
-            )
-        wait_http(port, procs)
+                for _ in range(args.workers)
+            ]
+            procs.extend(started)
+            wait_http(port, started)
+            return started
+
+        service = spawn(port)
         from schemas.program import Program
 
         ids = {
@@ -618,7 +741,7 @@ def main() -> None:
 
         meter = CpuMeter(
             {
-                "service": [p.pid for p in procs],
+                "service": [p.pid for p in service],
                 "redis": [redis.server.proc.pid] if redis.server.proc else [],
                 "rabbitmq": [rabbit.server.proc.pid] if rabbit.server.proc else [],
             }
@@ -663,6 +786,40 @@ def main() -> None:
         print(redis_line(closed_redis))
         floor = run_loop(redis_floor(redis.url, 5.0))
         print(f"(c) Redis GET+SET round trips (redis-py + hiredis, 16 conns): {floor:.0f}/s")
+        io_floor: dict[str, Any] = {}
+        if args.floor:
+            run_loop(purge(rabbit.url, queue))
+            floor_port = free_port()
+            bare = spawn(floor_port, "--serve-floor")
+            run_loop(closed_loop(floor_port, all_scripts, 8, 2.0))
+            floor_meter = CpuMeter({**meter.groups, "service": [p.pid for p in bare]})
+            bare_open = run_loop(
+                open_loop(
+                    floor_port, all_scripts, args.rate, args.seconds, args.think, floor_meter.start
+                )
+            )
+            bare_open_cpu = floor_meter.per_turn_us(len(bare_open.latencies))
+            print(summary(f"(d) I/O floor, open loop {args.rate:.0f} turns/s", bare_open))
+            print(cpu_line(bare_open_cpu))
+            run_loop(purge(rabbit.url, queue + ".floor"))
+            floor_meter.start()
+            bare_closed, bare_tps = run_loop(
+                closed_loop(floor_port, all_scripts, args.sessions, args.closed_seconds)
+            )
+            bare_closed_cpu = floor_meter.per_turn_us(len(bare_closed.latencies))
+            print(summary(f"(d) I/O floor, closed loop, {args.sessions} sessions", bare_closed))
+            print(f"(d) I/O floor max throughput: {bare_tps:.0f} turns/s")
+            print(cpu_line(bare_closed_cpu))
+            io_floor = {
+                "io_floor": {
+                    "p50_ms": round(pct(bare_open.latencies, 50), 2),
+                    "p95_ms": round(pct(bare_open.latencies, 95), 2),
+                    "p99_ms": round(pct(bare_open.latencies, 99), 2),
+                    "max_turns_per_s": round(bare_tps),
+                    "open_cpu_us_per_turn": {k: round(v) for k, v in bare_open_cpu.items()},
+                    "cpu_us_per_turn": {k: round(v) for k, v in bare_closed_cpu.items()},
+                }
+            }
         lat = stats.latencies
         print(
             json.dumps(
@@ -685,6 +842,7 @@ def main() -> None:
                         "closed": round(closed_redis[0], 2),
                     },
                     **({"sweep_p95_ms": sweep} if sweep else {}),
+                    **io_floor,
                     "cores": os.cpu_count(),
                     "loadavg_before": round(load_before, 1),
                 }
