@@ -241,7 +241,47 @@ def _partial(day: int | None, month: int | None, year: int | None, uncertain: bo
     return DateParse(parts or None, uncertain)
 
 
+def _compact(toks: list[_Tok], lang: str, at: date) -> DateParse | None:
+    """A date said as one string of digits, as keyed in: "12031980", "uno due zero tre uno
+    nove otto zero" (DDMMYYYY; in English MMDDYYYY as a numeric date), or 6 digits
+    (DDMMYY). Spoken digit by digit it is uncertain (read back). None when ``toks`` are not
+    all plain numbers or are one of the numeric forms the grammar reads ("12 03 1980")."""
+    if not toks or any(t.kind != "n" or t.ordinal for t in toks):
+        return None
+    digits = "".join(t.raw for t in toks)
+    if not digits.isdigit() or len(digits) not in (6, 8):
+        return None
+    if len(toks) != 1 and len(toks) < 4:
+        return None  # "12 03 1980", "1 2 1980": the day, month and year said apart
+    got = _numeric((digits[:2], digits[2:4], digits[4:]), lang, at)
+    if len(toks) > 1 and got.value is not None:
+        return DateParse(got.value, True, layer=got.layer)
+    return got
+
+
+def _year_first(toks: list[_Tok], lang: str, at: date) -> DateParse | None:
+    """A date whose year is said first: "nel 1980, il 12 marzo", "nineteen seventy five,
+    June fifth". None when ``toks`` do not open with a four-digit year (or "nineteen
+    seventy five") followed by a day and a month."""
+    i = next((k for k, t in enumerate(toks) if t.kind != "w"), None)
+    if i is None or not any(t.kind == "m" for t in toks[i:]):
+        return None
+    y = _year_at(toks, i, lang, at)
+    if y is None or y[2] or not 1000 <= y[0] <= 2999:
+        return None  # a two-digit number first is a day ("12 marzo"), not a year
+    rest = _absolute(toks[i + y[1] :], lang, at)
+    if rest is None or not isinstance(rest.value, dict) or "year" in rest.value:
+        return None
+    return _partial(rest.value.get("day"), rest.value.get("month"), y[0], rest.uncertain)
+
+
 def _absolute(toks: list[_Tok], lang: str, at: date) -> DateParse | None:
+    compact = _compact(toks, lang, at)
+    if compact is not None:
+        return compact
+    first = _year_first(toks, lang, at)
+    if first is not None:
+        return first
     n = len(toks)
     for i, t in enumerate(toks):
         if t.kind == "iso":
@@ -323,6 +363,15 @@ def _bare_number(toks: list[_Tok], at: date, s: str = "") -> DateParse | None:
         if len(t.raw) == 2:
             return _partial(None, None, pivot_year(t.value, at), True)
         return None
+    if (
+        len(nums) == 2
+        and len(toks) == 2
+        and (toks[0].article or toks[0].ordinal)
+        and toks[0].value <= 31
+        and len(toks[1].raw) == 4
+        and not toks[1].ordinal
+    ):  # "the 6th, 1975" (a day corrected with its year): a day and a year
+        return _partial(toks[0].value, None, toks[1].value, False)
     if len(nums) == 2 and len(toks) == 2 and toks[0].article:  # "il 12 del 12"
         return _partial(toks[0].value, toks[1].value, None, False) if toks[1].value <= 12 else None
     if len(nums) == 2 and len(toks) == 2:  # "nineteen eighty"
@@ -599,6 +648,13 @@ def _corrected(head: str, tail: str, lang: str, base: date, past: bool = False) 
         if before is None or before.invalid or before.value is None:
             return got
         return _complete(parts, before.value, coarser=("year",))
+    if set(parts) in ({"year"}, {"day", "year"}):
+        # "12 marzo 1980, no, 1981", "June 5th, no, the 6th, 1975": the day and month (or
+        # the month) said before, with what the correction changed
+        before = _parse(head, lang, base, past)
+        if before is None or before.invalid or before.value is None:
+            return got
+        return _complete(parts, before.value, coarser=("month", "day"))
     return got
 
 

@@ -168,6 +168,21 @@ DATE_IT: list[tuple[str, object]] = [
     # all-numeric day and month: always D/M in Italian
     ("1/3", {"day": 1, "month": 3}),
     ("12/11", {"day": 12, "month": 11}),
+    # QA (bank_card_block callers): a year corrected keeps the day and month said before
+    # (it was {"year": 1981}: the DDT asked for the day again)
+    ("12 marzo 1980, no, 1981", U("1981-03-12")),
+    ("12 marzo del 1980 no scusi del 1981", U("1981-03-12")),
+    # the year said first (the day and month were kept, the year dropped)
+    ("nel 1980 il 12 marzo", "1980-03-12"),
+    ("sono del 1980, 12 marzo", "1980-03-12"),
+    ("millenovecentottanta, marzo", {"month": 3, "year": 1980}),
+    # digit by digit, as keyed in: DDMMYYYY (it was 2003-02-01 from "1 2 03", or no match)
+    ("uno due zero tre uno nove otto zero", U("1980-03-12")),
+    ("uno due zero tre millenovecentottanta", U("1980-03-12")),
+    ("1 2 0 3 1 9 8 0", U("1980-03-12")),
+    ("12031980", "1980-03-12"),
+    ("12 03 1980", "1980-03-12"),
+    ("1 2 1980", "1980-02-01"),
 ]
 
 DATE_EN: list[tuple[str, object]] = [
@@ -293,6 +308,15 @@ DATE_EN: list[tuple[str, object]] = [
     ("3/3", {"day": 3, "month": 3}),
     ("13/3", {"day": 13, "month": 3}),
     ("3/13", {"day": 13, "month": 3}),
+    # QA (bank_card_block callers): a day corrected with its year keeps the month (it was
+    # 5 June, and the DDT asked only for the year: the 5th was stored)
+    ("June 5th, no, the 6th, 1975", U("1975-06-06")),
+    ("June 5th 1975, sorry, 1976", U("1976-06-05")),
+    # the year said first (it was invalid_date: "75 June" read as the 75th)
+    ("nineteen seventy five, June fifth", "1975-06-05"),
+    ("1975 June", {"month": 6, "year": 1975}),
+    # digit by digit: MMDDYYYY, as a numeric date in English
+    ("zero six zero five one nine seven five", U("1975-06-05")),
 ]
 
 
