@@ -385,7 +385,7 @@ def _bare_number(toks: list[_Tok], at: date, s: str = "") -> DateParse | None:
 
 _N = r"(\d+|un|una|uno|a|an|one)"
 _UNIT_IT = r"(giorn[oi]|settiman[ae]|mes[ei]|ann[oi])"
-_UNIT_EN = r"(days?|weeks?|months?|years?)"
+_UNIT_EN = r"(days?|weeks?|fortnights?|months?|years?)"
 
 _RELATIVE: dict[str, list[tuple[re.Pattern[str], int]]] = {
     "it": [
@@ -428,7 +428,13 @@ _A_OTTO = re.compile(
 # coming one
 _WEEK_LATER = re.compile(
     r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s+(?:week|after\s+next)\b"
-    r"|\ba\s+week\s+(?:on|from|after)\s+(?:this\s+|next\s+)?"
+    r"|\ba\s+week\s+(?:(?:on|from|after)\s+)?(?:this\s+|next\s+)?"
+    r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+)
+# "Monday fortnight", "a fortnight on Monday" (English): two weeks after the coming one
+_FORTNIGHT_LATER = re.compile(
+    r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s+fortnight\b"
+    r"|\b(?:a|1|one)\s+fortnight\s+(?:(?:on|from|after)\s+)?(?:this\s+|next\s+)?"
     r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
 )
 _N_AGO = {
@@ -466,7 +472,7 @@ _PAST_WORDS = {"scorso", "scorsa", "last"}
 _RELATIVE_HINT = re.compile(
     r"oggi|domani|ieri|stam|stas|stanotte|giorn|settiman|mes[ei]|ann[oi]|\bfa\b|"
     r"luned|marted|mercoled|gioved|venerd|sabato|domenica|"
-    r"today|tonight|tomorrow|tmrw?\b|2moro|yesterday|this|days?|weeks?|months?|years?|"
+    r"today|tonight|tomorrow|tmrw?\b|2moro|yesterday|this|days?|weeks?|fortnight|months?|years?|"
     r"monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 )
 
@@ -491,6 +497,8 @@ def _shift(base: date, n: int, unit: str) -> date:
         return base + timedelta(days=n)
     if u in ("set", "wee"):
         return base + timedelta(weeks=n)
+    if u == "for":  # "in a fortnight"
+        return base + timedelta(weeks=2 * n)
     if u in ("mes", "mon"):
         return add_months(base, n)
     return add_months(base, 12 * n)
@@ -551,7 +559,11 @@ def _relative(s: str, lang: str, base: date, past: bool = False) -> _Rel | None:
         target = WEEKDAYS[lang][name]
         bare = before in (None, "on") and after is None
         if (before in _PAST_WORDS or after in _PAST_WORDS) or (
-            past and bare and not _NEXT_WEEK[lang].search(s) and not _WEEK_LATER.search(s)
+            past
+            and bare
+            and not _NEXT_WEEK[lang].search(s)
+            and not _WEEK_LATER.search(s)
+            and not _FORTNIGHT_LATER.search(s)
         ):
             # "sabato scorso", "last Saturday"; and with ``past`` (a DDT whose dates are in
             # the past: "it was Friday night") a weekday said alone is the last one
@@ -561,7 +573,9 @@ def _relative(s: str, lang: str, base: date, past: bool = False) -> _Rel | None:
             monday = base + timedelta(days=7 - base.weekday())
             return DateParse((monday + timedelta(days=target)).isoformat()), "weekday", target
         delta = (target - base.weekday()) % 7 or 7
-        if lang == "en" and _WEEK_LATER.search(s):
+        if lang == "en" and _FORTNIGHT_LATER.search(s):
+            delta += 14
+        elif lang == "en" and _WEEK_LATER.search(s):
             delta += 7
         return DateParse((base + timedelta(days=delta)).isoformat()), "weekday", target
     if _NEXT_WEEK[lang].search(s):
@@ -699,6 +713,68 @@ _LISTS = re.compile(
 _LIST_WORDS = frozenset("dal dall dall' from to till until through tra fra between".split())
 
 
+_WD_NAMES = {lang: "|".join(names) for lang, names in WEEKDAYS.items()}
+# "giovedì o venerdì", "Thursday or Friday": two days, no one date ("o meglio" and "or
+# rather" are corrections, not alternatives: no weekday follows the "o")
+_WEEKDAY_ALTERNATIVES = {
+    lang: re.compile(rf"\b(?:{names})\s*,?\s+(?:o|or|oppure)\s+(?:(?:il|the|on)\s+)?(?:{names})\b")
+    for lang, names in _WD_NAMES.items()
+}
+# "first thing Monday", "lunedì come prima cosa": when in the day, not the 1st of a month
+_FIRST_THING = {
+    "it": re.compile(r"\b(?:come|per)\s+(?:la\s+)?prima\s+cosa\b"),
+    "en": re.compile(r"\b(?:1st|first)\s+thing\b(?:\s+in\s+the\s+morning\b)?"),
+}
+# "il secondo martedì del mese prossimo", "the first Monday of next month": a weekday
+# counted in a month (it was the next Monday that is the 1st, or a day said as "primo")
+_NTH = {
+    "it": {"primo": 1, "prima": 1, "1º": 1, "1ª": 1, "secondo": 2, "seconda": 2, "2º": 2,
+           "2ª": 2, "terzo": 3, "terza": 3, "3º": 3, "3ª": 3, "quarto": 4, "quarta": 4,
+           "4º": 4, "4ª": 4, "quinto": 5, "quinta": 5, "5º": 5, "5ª": 5, "ultimo": -1,
+           "ultima": -1},
+    "en": {"1st": 1, "first": 1, "2nd": 2, "second": 2, "3rd": 3, "third": 3, "4th": 4,
+           "fourth": 4, "5th": 5, "fifth": 5, "last": -1},
+}  # fmt: skip
+_NTH_WEEKDAY = {
+    lang: re.compile(
+        rf"(?<![\w])({'|'.join(_NTH[lang])})\s+({_WD_NAMES[lang]})\s+"
+        r"(?:di|del|dello|della|dell'|of|in)\s*(.*)$"
+    )
+    for lang in _NTH
+}
+_THIS_MONTH = re.compile(r"\s*(?:(?:questo|this|the)\s+)?(?:mese|month)\s*")
+
+
+def _nth_weekday(s: str, lang: str, base: date) -> DateParse | None:
+    """The weekday counted in a month ("the first Monday of next month"); None when ``s``
+    says none; ``DateParse(None)`` (no match) when the month is not one the grammar reads
+    or has no such day; the month only when its year is not said (the DDT asks the day)."""
+    m = _NTH_WEEKDAY[lang].search(s)
+    if m is None:
+        return None
+    nth, weekday, rest = _NTH[lang][m.group(1)], WEEKDAYS[lang][m.group(2)], m.group(3)
+    if _THIS_MONTH.fullmatch(rest):
+        year, month = base.year, base.month
+    else:
+        got = _parse(rest, lang, base)
+        if got is None or got.invalid or not isinstance(got.value, dict):
+            return DateParse(None)
+        parts = got.value
+        if "day" in parts or "month" not in parts:
+            return DateParse(None)
+        if "year" not in parts:
+            return DateParse({"month": parts["month"]})
+        year, month = parts["year"], parts["month"]
+    last = calendar.monthrange(year, month)[1]
+    if nth < 0:
+        day = last - (date(year, month, last).weekday() - weekday) % 7
+    else:
+        day = 1 + (weekday - date(year, month, 1).weekday()) % 7 + 7 * (nth - 1)
+        if day > last:
+            return DateParse(None)
+    return DateParse(date(year, month, day).isoformat())
+
+
 def _list_hint(s: str) -> bool:
     """Whether ``s`` may hold a list or a range of days (a cheap test before ``_LISTS``)."""
     return "," in s or "-" in s or not _LIST_WORDS.isdisjoint(s.split())
@@ -780,6 +856,13 @@ def _parse(text: str, lang: str, base: date, past: bool = False) -> DateParse | 
     s = to_digits(text, lang)
     if _ALTERNATIVES.search(s) or (_list_hint(s) and _LISTS.search(s)):
         return None
+    if _WEEKDAY_ALTERNATIVES[lang].search(s):
+        return None
+    if "thing" in s or "cosa" in s:
+        s = _FIRST_THING[lang].sub(" ", s)
+    nth = _nth_weekday(s, lang, base)
+    if nth is not None:
+        return nth if nth.value is not None else None
     toks = _tokenise(s, lang)
     point = _month_point(s, toks, lang, base)
     if point is not None:
