@@ -12,8 +12,9 @@ import functools
 import re
 from datetime import datetime
 
+from ddt_engine.extract._a_text import correction_spans, fold
 from ddt_engine.extract._b_norm import MAX_CODE_TEXT, never_raises
-from ddt_engine.extract._b_spell import code_runs, decode
+from ddt_engine.extract._b_spell import code_runs, decode, leading_run
 from ddt_engine.extract.base import Extraction, ExtractOptions
 
 __all__ = ["extract_spelled", "spelled_code"]
@@ -41,6 +42,57 @@ def spelled_code(text: str, lang: str) -> list[tuple[str, bool]]:
     return sorted(dict.fromkeys(runs), key=lambda r: -len(r[0]))
 
 
+def _correction_parts(text: str, lang: str) -> list[str]:
+    """``text`` cut at its correction markers (as written when folding keeps the length)."""
+    low = fold(text)
+    spans = correction_spans(low, lang if lang in ("it", "en") else "it")
+    if not spans:
+        return [text]
+    src = text if len(low) == len(text) else low
+    parts: list[str] = []
+    start = 0
+    for a, b in spans:
+        parts.append(src[start:a])
+        start = b
+    parts.append(src[start:])
+    return parts
+
+
+_NOT_CORRECTED = ("", False)
+
+
+def corrected_code(text: str, lang: str) -> tuple[str, bool] | None:
+    """The code of a self-correction ("tre tre otto nove, no scusi, tre tre nove sette",
+    "1 2 3 4 anzi 5"): a code said right after a marker at least as long as the one said
+    before replaces it, a shorter one replaces as many characters at its end. ``("",
+    False)`` when nothing was corrected; None when a correction was said that cannot be
+    read ("1234, no aspetti, non ce l'ho") — never the code as said before it."""
+    lang = lang if lang in ("it", "en") else "it"
+    parts = _correction_parts(text, lang)
+    if len(parts) < 2:
+        return _NOT_CORRECTED
+    current: str | None = None
+    spoken = fixed = False
+    for part in parts:
+        pieces = decode(part, lang)
+        runs = code_runs(pieces)
+        if not runs:
+            continue  # nothing code-like: not a correction ("no, grazie", "no scusi, …")
+        if current is None:
+            current, spoken = max(runs, key=lambda r: len(r[0]))
+            continue
+        head = leading_run(part, lang)
+        if head is None:
+            return None
+        keep = len(current) - len(head)
+        current = head if keep <= 0 else current[:keep] + head
+        spoken = spoken or any(r[1] for r in runs)
+        fixed = True
+    if not fixed or current is None:
+        return _NOT_CORRECTED
+    return current, spoken
+
+
 @never_raises
 def extract_spelled(
     text: str, lang: str, at: datetime, options: ExtractOptions
@@ -52,7 +104,10 @@ def extract_spelled(
     a run ("il codice è AB123CD grazie"); a code that matches none is
     ``invalid="invalid_code"``.
     """
-    runs = spelled_code(text, lang)
+    fixed = corrected_code(text[:MAX_CODE_TEXT], lang)
+    if fixed is None:
+        return None
+    runs = [fixed] if fixed[0] else spelled_code(text, lang)
     if not runs:
         return None
     patterns = [p for p in (_compile(s) for s in options.patterns) if p is not None]

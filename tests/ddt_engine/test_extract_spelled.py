@@ -70,6 +70,15 @@ SPELLED_IT: list[Row] = [
     ("aspetti che lo cerco", None),
     ("è", None),
     ("va bene", None),
+    # QA (bank_card_block): a code corrected while said is the corrected one (the first,
+    # as long, won: "3389" was taken for the card digits, with no read-back)
+    ("tre tre otto nove, no scusi, tre tre nove sette", "3397"),
+    ("3 3 8 9, anzi, 3 3 9 7", "3397"),
+    ("uno due tre quattro no cinque", "1235"),
+    ("tre tre otto nove, no scusi, l'ultima è sette", "3387"),
+    ("no, è 1234", "1234"),
+    ("scusi, uno due tre quattro", "1234"),
+    ("uno due tre quattro, anzi, mi passi un operatore", None),
 ]
 
 SPELLED_EN: list[Row] = [
@@ -123,6 +132,13 @@ PLATE_IT: list[Row] = [
     ("ABC123", "!invalid_code"),
     ("A come Ancona, uno due", "!invalid_code"),
     ("sì", None),
+]
+
+SPELLED_EN += [
+    # QA (bank_card_block): corrected while said
+    ("three three eight nine, sorry, three three nine seven", "3397"),
+    ("four two seven one, no wait, four two seven two", "4272"),
+    ("one two three four, I mean five", "1235"),
 ]
 
 PLATE_EN: list[Row] = [
