@@ -267,6 +267,25 @@ _PLUSC = 5
 _OTHER = 0
 
 
+def _di_word(tok: str, folded: str, letters: dict[str, str], ambiguous: dict[str, str]) -> bool:
+    """Whether ``tok`` after "<letter> di" names the letter ("R di Roma"): a word of three
+    letters or more that is no letter name, number word or common word ("erre di esse" is
+    R, D, S)."""
+    return (
+        len(tok) >= 3
+        and tok.isalpha()
+        and (
+            folded in ALPHABET
+            or (
+                tok not in letters
+                and tok not in ambiguous
+                and folded not in _STOPWORDS
+                and not _number_word(tok, "it")
+            )
+        )
+    )
+
+
 def decode(text: str, lang: str) -> list[Piece]:
     """Decode an utterance into pieces; words that are not part of a code become breaks."""
     if lang not in ("it", "en"):
@@ -308,6 +327,12 @@ def decode(text: str, lang: str) -> list[Piece]:
                 nxt < n
                 and folded[nxt] in come
                 or (nxt + 1 < n and (folded[nxt], folded[nxt + 1]) == _AS_IN)
+                or (
+                    lang == "it"
+                    and nxt + 1 < n
+                    and folded[nxt] == "di"
+                    and _di_word(toks[nxt + 1], folded[nxt + 1], letters, ambiguous)
+                )
             ):
                 letter = ambiguous[t]
         if letter is not None:
@@ -316,6 +341,13 @@ def decode(text: str, lang: str) -> list[Piece]:
             skip = 0
             if j < n and folded[j] in come:
                 skip = 1
+            elif (
+                lang == "it"
+                and j + 1 < n
+                and folded[j] == "di"
+                and _di_word(toks[j + 1], folded[j + 1], letters, ambiguous)
+            ):
+                skip = 1  # "R di Roma", "M di mamma": as "R come Roma"
             elif j + 1 < n and (folded[j], folded[j + 1]) == _AS_IN:
                 skip = 2
             if skip and j + skip < n and toks[j + skip].isalpha():
