@@ -427,4 +427,21 @@ def extract_yes_no(
     answer, remainder = detect_yes_no(text, lang)
     if answer is None:
         return None
+    if answer and remainder and _YES_BUT.get(lang, _YES_BUT["it"]).search(text):
+        # "sì, ma alle dieci e mezza", "yes but make it Thursday" at a recap: a yes with a
+        # change, not a yes to what was read (no match: the DDT asks again)
+        return None
     return Extraction(value=answer, layer="grammar", confidence=1.0 if not remainder else 0.8)
+
+
+# A yes qualified by a change ("sì, però giovedì"); "ma certo", "but of course" are a yes.
+_YES_BUT = {
+    "it": re.compile(
+        r"\b(?:ma|però|pero|tranne|invece|solo che)\b(?!\s+(?:certo|sì|si|come no|certamente))",
+        re.IGNORECASE,
+    ),
+    "en": re.compile(
+        r"\b(?:but|however|except|instead)\b(?!\s+(?:of course|sure|yes|certainly))",
+        re.IGNORECASE,
+    ),
+}
