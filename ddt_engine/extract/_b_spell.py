@@ -17,7 +17,7 @@ from typing import Literal
 
 from text_to_num import alpha2digit
 
-from ddt_engine.extract._a_text import HESITATIONS, correction_parts
+from ddt_engine.extract._a_text import HESITATIONS, correction_parts, correction_spans
 from ddt_engine.extract._b_norm import MAX_CODE_TEXT, fold
 from ddt_engine.extract.numbers import spoken_digits
 
@@ -658,3 +658,21 @@ def leading_run(part: str, lang: str) -> str | None:
         elif p.kind is not None or fold(p.value) not in _CODE_FILLER:
             return None
     return "".join(got).upper() or None
+
+
+def parts_as_said(text: str, lang: str) -> list[str]:
+    """``text`` cut at its correction markers, as written when folding keeps its length
+    (a typed code keeps its case), else folded; one part when there is none. The spelled
+    and code extractors read each part for the code said in it."""
+    low = fold(text)
+    spans = correction_spans(low, lang if lang in ("it", "en") else "it")
+    if not spans:
+        return [text]
+    src = text if len(low) == len(text) else low
+    parts: list[str] = []
+    start = 0
+    for a, b in spans:
+        parts.append(src[start:a])
+        start = b
+    parts.append(src[start:])
+    return parts

@@ -39,6 +39,7 @@ from ddt_engine.extract._b_spell import (
     is_letter_word,
     join_spoken_words,
     leading_run,
+    parts_as_said,
 )
 from ddt_engine.extract.base import Extraction, ExtractOptions
 
@@ -235,22 +236,6 @@ def _corrected_code(
     return Extraction(None, "pattern", invalid=invalid) if fixed and like(fixed) else None
 
 
-def _correction_parts(text: str, lang: str) -> list[str]:
-    """``text`` cut at its correction markers (as written when folding keeps the length)."""
-    low = fold(text)
-    spans = correction_spans(low, lang if lang in ("it", "en") else "it")
-    if not spans:
-        return [text]
-    src = text if len(low) == len(text) else low
-    parts: list[str] = []
-    start = 0
-    for a, b in spans:
-        parts.append(src[start:a])
-        start = b
-    parts.append(src[start:])
-    return parts
-
-
 def _corrected_run(
     text: str,
     lang: str,
@@ -266,7 +251,7 @@ def _corrected_run(
     it is ``invalid``. Code pieces after a marker that are neither are a no-match, never
     the code said before. ``_NOT_CORRECTED`` when nothing was corrected.
     """
-    parts = _correction_parts(text, lang)
+    parts = parts_as_said(text, lang)
     if len(parts) < 2:
         return _NOT_CORRECTED
     current: str | None = None  # the code as said so far, valid or not

@@ -12,9 +12,8 @@ import functools
 import re
 from datetime import datetime
 
-from ddt_engine.extract._a_text import correction_spans, fold
 from ddt_engine.extract._b_norm import MAX_CODE_TEXT, never_raises
-from ddt_engine.extract._b_spell import code_runs, decode, leading_run
+from ddt_engine.extract._b_spell import code_runs, decode, leading_run, parts_as_said
 from ddt_engine.extract.base import Extraction, ExtractOptions
 
 __all__ = ["extract_spelled", "spelled_code"]
@@ -42,22 +41,6 @@ def spelled_code(text: str, lang: str) -> list[tuple[str, bool]]:
     return sorted(dict.fromkeys(runs), key=lambda r: -len(r[0]))
 
 
-def _correction_parts(text: str, lang: str) -> list[str]:
-    """``text`` cut at its correction markers (as written when folding keeps the length)."""
-    low = fold(text)
-    spans = correction_spans(low, lang if lang in ("it", "en") else "it")
-    if not spans:
-        return [text]
-    src = text if len(low) == len(text) else low
-    parts: list[str] = []
-    start = 0
-    for a, b in spans:
-        parts.append(src[start:a])
-        start = b
-    parts.append(src[start:])
-    return parts
-
-
 _NOT_CORRECTED = ("", False)
 
 
@@ -68,7 +51,7 @@ def corrected_code(text: str, lang: str) -> tuple[str, bool] | None:
     False)`` when nothing was corrected; None when a correction was said that cannot be
     read ("1234, no aspetti, non ce l'ho") — never the code as said before it."""
     lang = lang if lang in ("it", "en") else "it"
-    parts = _correction_parts(text, lang)
+    parts = parts_as_said(text, lang)
     if len(parts) < 2:
         return _NOT_CORRECTED
     current: str | None = None
