@@ -34,6 +34,12 @@ def cli(*args: str) -> tuple[int, str]:
     return r.exit_code, r.output
 
 
+def cli_streams(*args: str) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr apart (``cli`` gives both streams interleaved)."""
+    r = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    return r.exit_code, r.stdout, r.stderr
+
+
 def test_replay_a_jsonl_log_prints_a_timeline_and_exits_0(rec_root: Path) -> None:
     r = next(x for x in recorded(PROJECT, rec_root) if x.name == "card blocked (it, voice)")
     code, out = cli("replay", str(r.log), "--program", str(PROJECT))
@@ -271,14 +277,17 @@ def test_saved_test_runs_with_ddtflow_test(rec_root: Path, tmp_path: Path) -> No
 
 def test_coverage_from_files_in_the_test_format(rec_root: Path, tmp_path: Path) -> None:
     recs = recorded(PROJECT, rec_root, every=True)  # every test: ``ddtflow test`` runs them all
-    code, out = cli("coverage", *[str(r.log) for r in recs], "--program", str(PROJECT), "--json")
-    assert code == 0, out
-    doc = orjson.loads(out)
+    code, out, err = cli_streams(
+        "coverage", *[str(r.log) for r in recs], "--program", str(PROJECT), "--json"
+    )
+    assert code == 0, out + err
+    doc = orjson.loads(out)  # stdout is the JSON alone: a batch's progress goes to stderr
+    assert f"coverage: {len(recs)}/{len(recs)} sessions" in err
     (prog,) = doc["programs"]
-    assert prog["sessions"] == len(recs) > 10
+    assert prog["sessions"] == len(recs) >= 20  # a batch: 20 sessions or more show progress
     # a log directory of its own: the default one is shared with any other ``ddtflow test``
     # of this project (pytest-xdist runs tests side by side), and each run empties it
-    want = cli("test", str(PROJECT), "--coverage", "--json", "--log-dir", str(tmp_path))[1]
+    want = cli_streams("test", str(PROJECT), "--coverage", "--json", "--log-dir", str(tmp_path))[1]
     assert prog["coverage"] == orjson.loads(want)["coverage"]  # the same runs, same figures
 
 
