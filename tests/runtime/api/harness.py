@@ -132,3 +132,23 @@ class ApiServer:
 def client(server: ApiServer, key: str | None = None) -> httpx.Client:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     return httpx.Client(base_url=server.url, headers=headers, timeout=30)
+
+
+def post_at_once(
+    posts: list[tuple[httpx.Client, str, Any, Mapping[str, str]]],
+) -> list[httpx.Response]:
+    """Each ``(client, path, json, headers)`` POSTed at the same time, from a thread and a
+    connection of its own (the client's base URL and headers); the answers in the order
+    they arrived."""
+    answers: list[httpx.Response] = []
+
+    def send(h: httpx.Client, path: str, body: Any, headers: Mapping[str, str]) -> None:
+        with httpx.Client(base_url=str(h.base_url), headers=h.headers, timeout=30) as c:
+            answers.append(c.post(path, json=body, headers=dict(headers)))
+
+    threads = [threading.Thread(target=send, args=post) for post in posts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers

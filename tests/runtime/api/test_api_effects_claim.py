@@ -15,7 +15,6 @@ runtimes; the backend is a real slow HTTP server on loopback that counts its cal
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,7 +25,7 @@ from compiler import compile_project
 from runtime.effects import EffectExecutor
 from tests.runtime._mongo_helpers import drop_mongo_db
 from tests.runtime.api.conftest import server_settings, upload
-from tests.runtime.api.harness import ApiServer, client
+from tests.runtime.api.harness import ApiServer, client, post_at_once
 from tests.runtime.api.slow_backend import BANK, VERIFY_URL, SlowBackend
 
 
@@ -96,23 +95,10 @@ def test_different_requests_on_two_processes_run_the_backend_once(
     a, b, pid = two
     sid, body = _at_the_card_digits(a, pid)
     before = slow_backend.calls
-    answers: list[httpx.Response] = []
-
-    def send(h: httpx.Client, i: int) -> None:
-        with httpx.Client(base_url=str(h.base_url), headers=h.headers, timeout=30) as c:
-            answers.append(
-                c.post(
-                    f"/v1/sessions/{sid}/events",
-                    json=body,
-                    headers={"Idempotency-Key": f"{sid}-other-{i}"},
-                )
-            )
-
-    threads = [threading.Thread(target=send, args=(h, i)) for i, h in enumerate((a, b))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    path = f"/v1/sessions/{sid}/events"
+    answers = post_at_once(
+        [(h, path, body, {"Idempotency-Key": f"{sid}-other-{i}"}) for i, h in enumerate((a, b))]
+    )
     assert sorted(x.status_code for x in answers) == [200, 409], [x.text for x in answers]
     (conflict,) = [x.json()["error"] for x in answers if x.status_code == 409]
     assert conflict["code"] == "seq_conflict"

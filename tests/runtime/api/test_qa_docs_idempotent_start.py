@@ -9,7 +9,6 @@ session (another ``session_id``): the first one was left waiting, unreachable.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +16,7 @@ import httpx
 import pytest
 
 from tests.runtime.api.conftest import upload
-from tests.runtime.api.harness import ApiServer, client
+from tests.runtime.api.harness import ApiServer, client, post_at_once
 
 
 @pytest.fixture(scope="module")
@@ -57,17 +56,8 @@ def test_the_key_with_another_start_is_refused(http: httpx.Client) -> None:
 
 
 def test_concurrent_retries_of_one_start_get_one_answer(http: httpx.Client) -> None:
-    answers: list[httpx.Response] = []
-
-    def go() -> None:
-        with httpx.Client(base_url=str(http.base_url), timeout=30) as c:
-            answers.append(_start(c, "start-concurrent"))
-
-    threads = [threading.Thread(target=go) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    headers = {"Idempotency-Key": "start-concurrent"}
+    answers = post_at_once([(http, "/v1/sessions", START, headers)] * 4)
     assert [r.status_code for r in answers] == [201] * 4, [r.text for r in answers]
     assert len({r.content for r in answers}) == 1
 

@@ -16,7 +16,6 @@ the API server runs the real effect executor (no canned responses).
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,7 +26,7 @@ from compiler import compile_project
 from runtime.effects import EffectExecutor
 from runtime.settings import Settings
 from tests.runtime.api.conftest import upload
-from tests.runtime.api.harness import ApiServer, client
+from tests.runtime.api.harness import ApiServer, client, post_at_once
 from tests.runtime.api.slow_backend import BANK, VERIFY_URL, SlowBackend
 
 
@@ -90,23 +89,8 @@ def test_concurrent_copies_of_one_request_call_the_backend_once(
 ) -> None:
     sid, body = _at_the_card_digits(http)
     before = slow_backend.calls
-    answers: list[httpx.Response] = []
-
-    def send() -> None:
-        with httpx.Client(base_url=str(http.base_url), timeout=30) as c:
-            answers.append(
-                c.post(
-                    f"/v1/sessions/{sid}/events",
-                    json=body,
-                    headers={"Idempotency-Key": f"{sid}-same"},
-                )
-            )
-
-    threads = [threading.Thread(target=send) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    path, headers = f"/v1/sessions/{sid}/events", {"Idempotency-Key": f"{sid}-same"}
+    answers = post_at_once([(http, path, body, headers)] * 3)
     assert [a.status_code for a in answers] == [200] * 3, [a.text for a in answers]
     assert len({a.content for a in answers}) == 1
     assert slow_backend.calls - before == 1
@@ -117,23 +101,10 @@ def test_concurrent_different_requests_still_get_one_turn_and_seq_conflicts(
 ) -> None:
     sid, body = _at_the_card_digits(http)
     before = slow_backend.calls
-    answers: list[httpx.Response] = []
-
-    def send(i: int) -> None:
-        with httpx.Client(base_url=str(http.base_url), timeout=30) as c:
-            answers.append(
-                c.post(
-                    f"/v1/sessions/{sid}/events",
-                    json=body,
-                    headers={"Idempotency-Key": f"{sid}-other-{i}"},
-                )
-            )
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    path = f"/v1/sessions/{sid}/events"
+    answers = post_at_once(
+        [(http, path, body, {"Idempotency-Key": f"{sid}-other-{i}"}) for i in range(3)]
+    )
     assert sorted(a.status_code for a in answers) == [200, 409, 409], [a.text for a in answers]
     conflicts = [a.json()["error"] for a in answers if a.status_code == 409]
     assert {c["code"] for c in conflicts} == {"seq_conflict"}
