@@ -286,6 +286,31 @@ def _di_word(tok: str, folded: str, letters: dict[str, str], ambiguous: dict[str
     )
 
 
+def _as_in_width(
+    toks: list[str],
+    folded: list[str],
+    k: int,
+    lang: str,
+    letters: dict[str, str],
+    ambiguous: dict[str, str],
+) -> int:
+    """How many words of a "come" / "di" / "as in" construction start at ``toks[k]`` ("R
+    *come* Roma", "R *di* Roma", "R *as in* Romeo"); 0 when none does."""
+    n = len(toks)
+    if k < n and folded[k] in _COME[lang]:
+        return 1
+    if (
+        lang == "it"
+        and k + 1 < n
+        and folded[k] == "di"
+        and _di_word(toks[k + 1], folded[k + 1], letters, ambiguous)
+    ):
+        return 1
+    if k + 1 < n and (folded[k], folded[k + 1]) == _AS_IN:
+        return 2
+    return 0
+
+
 def decode(text: str, lang: str) -> list[Piece]:
     """Decode an utterance into pieces; words that are not part of a code become breaks."""
     if lang not in ("it", "en"):
@@ -300,7 +325,6 @@ def decode(text: str, lang: str) -> list[Piece]:
     folded = [fold(t) for t in toks]
     letters = _LETTERS_IT if lang == "it" else _LETTERS_EN
     ambiguous = _AMBIGUOUS_IT if lang == "it" else _AMBIGUOUS_EN
-    come = _COME[lang]
     n = len(toks)
     # Pass 1: classify, consuming multi-word letters and "R come Roma" constructions.
     cls: list[int] = []
@@ -322,34 +346,12 @@ def decode(text: str, lang: str) -> list[Piece]:
             letter = ALPHABET[f]
         if letter is None and t in ambiguous:
             # "a come Ancona": the construction makes an ambiguous name certain.
-            nxt = i + 1
-            if (
-                nxt < n
-                and folded[nxt] in come
-                or (nxt + 1 < n and (folded[nxt], folded[nxt + 1]) == _AS_IN)
-                or (
-                    lang == "it"
-                    and nxt + 1 < n
-                    and folded[nxt] == "di"
-                    and _di_word(toks[nxt + 1], folded[nxt + 1], letters, ambiguous)
-                )
-            ):
+            if _as_in_width(toks, folded, i + 1, lang, letters, ambiguous):
                 letter = ambiguous[t]
         if letter is not None:
             # "<letter> come <word>" / "<letter> as in <word>": the word decides.
             j = i + width
-            skip = 0
-            if j < n and folded[j] in come:
-                skip = 1
-            elif (
-                lang == "it"
-                and j + 1 < n
-                and folded[j] == "di"
-                and _di_word(toks[j + 1], folded[j + 1], letters, ambiguous)
-            ):
-                skip = 1  # "R di Roma", "M di mamma": as "R come Roma"
-            elif j + 1 < n and (folded[j], folded[j + 1]) == _AS_IN:
-                skip = 2
+            skip = _as_in_width(toks, folded, j, lang, letters, ambiguous)
             if skip and j + skip < n and toks[j + skip].isalpha():
                 word = folded[j + skip]
                 letter = ALPHABET.get(word, word[0].upper() if word[0].isascii() else letter)
