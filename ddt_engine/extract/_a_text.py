@@ -66,6 +66,22 @@ HESITATIONS = frozenset("ehm ehmm uhm eh uh um umm er erm mmm hmm".split())
 
 # A caller correcting themself: "il 15 anzi il 16", "alle 3 no scusi alle 4", "the 15th no
 # wait the 16th", "twenty, sorry, thirty euros". The value is what follows the last marker.
+# Ordinal words (folded), "last" as -1: options picked by rank ("la seconda"), a weekday
+# counted in a month ("il secondo martedì")
+ORDINALS: dict[str, dict[str, int]] = {
+    "it": {
+        "primo": 1, "prima": 1, "secondo": 2, "seconda": 2, "terzo": 3, "terza": 3,
+        "quarto": 4, "quarta": 4, "quinto": 5, "quinta": 5, "sesto": 6, "sesta": 6,
+        "settimo": 7, "settima": 7, "ottavo": 8, "ottava": 8, "nono": 9, "nona": 9,
+        "decimo": 10, "decima": 10, "ultimo": -1, "ultima": -1,
+    },
+    "en": {
+        "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4,
+        "4th": 4, "fifth": 5, "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7,
+        "eighth": 8, "8th": 8, "ninth": 9, "9th": 9, "tenth": 10, "10th": 10, "last": -1,
+    },
+}  # fmt: skip
+
 _CORRECTION = {
     "it": re.compile(
         r"\b(?:anzi|no\s+scus[ia]|scus[ia]|scusate|cioe|volevo\s+dire|o\s+meglio|"

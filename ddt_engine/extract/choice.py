@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from ddt_engine.extract._a_text import ORDINALS
 from ddt_engine.extract._b_norm import fold_words, never_raises
 from ddt_engine.extract.base import Extraction, ExtractOptions
 
@@ -19,19 +20,6 @@ __all__ = ["extract_choice", "pick_position"]
 _MAX_CHOICE_TEXT = 500
 _ORDINAL_CONFIDENCE = 0.9
 
-_ORDINALS: dict[str, dict[str, int]] = {
-    "it": {
-        "primo": 1, "prima": 1, "secondo": 2, "seconda": 2, "terzo": 3, "terza": 3,
-        "quarto": 4, "quarta": 4, "quinto": 5, "quinta": 5, "sesto": 6, "sesta": 6,
-        "settimo": 7, "settima": 7, "ottavo": 8, "ottava": 8, "nono": 9, "nona": 9,
-        "decimo": 10, "decima": 10, "ultimo": -1, "ultima": -1,
-    },
-    "en": {
-        "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4,
-        "4th": 4, "fifth": 5, "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7,
-        "eighth": 8, "8th": 8, "ninth": 9, "9th": 9, "tenth": 10, "10th": 10, "last": -1,
-    },
-}  # fmt: skip
 _CARDINALS: dict[str, dict[str, int]] = {
     "it": {
         "uno": 1, "una": 1, "due": 2, "tre": 3, "quattro": 4, "cinque": 5, "sei": 6,
@@ -87,7 +75,7 @@ def _positions(
 ) -> tuple[set[int], set[int]]:
     """The positions said (1-based, -1 for "last") and the indexes of the words that said
     them: ordinal words, a number after a lead word, or (``bare``) a lone number."""
-    ordinals = _ORDINALS.get(lang, _ORDINALS["it"])
+    ordinals = ORDINALS.get(lang, ORDINALS["it"])
     cardinals = _CARDINALS.get(lang, _CARDINALS["it"])
     picks: set[int] = set()
     used: set[int] = set()

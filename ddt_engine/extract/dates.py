@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ddt_engine.extract._a_text import HESITATIONS, correction, couple_as_two, fold, hedged
+from ddt_engine.extract._a_text import (
+    HESITATIONS,
+    ORDINALS,
+    correction,
+    couple_as_two,
+    fold,
+    hedged,
+)
 from ddt_engine.extract.base import Extraction, ExtractOptions
 from ddt_engine.extract.numbers import APPROXIMATE, to_digits
 
@@ -728,13 +735,10 @@ _FIRST_THING = {
 # "il secondo martedì del mese prossimo", "the first Monday of next month": a weekday
 # counted in a month (it was the next Monday that is the 1st, or a day said as "primo")
 _NTH = {
-    "it": {"primo": 1, "prima": 1, "1º": 1, "1ª": 1, "secondo": 2, "seconda": 2, "2º": 2,
-           "2ª": 2, "terzo": 3, "terza": 3, "3º": 3, "3ª": 3, "quarto": 4, "quarta": 4,
-           "4º": 4, "4ª": 4, "quinto": 5, "quinta": 5, "5º": 5, "5ª": 5, "ultimo": -1,
-           "ultima": -1},
-    "en": {"1st": 1, "first": 1, "2nd": 2, "second": 2, "3rd": 3, "third": 3, "4th": 4,
-           "fourth": 4, "5th": 5, "fifth": 5, "last": -1},
-}  # fmt: skip
+    lang: {word: n for word, n in words.items() if n <= 5}  # a month has five at the most
+    | ({f"{k}{s}": k for k in range(1, 6) for s in "ºª"} if lang == "it" else {})
+    for lang, words in ORDINALS.items()
+}
 _NTH_WEEKDAY = {
     lang: re.compile(
         rf"(?<![\w])({'|'.join(_NTH[lang])})\s+({_WD_NAMES[lang]})\s+"
